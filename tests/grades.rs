@@ -1,0 +1,1 @@
+//! Grade engine CLI tests (issue 3).
