@@ -1,1 +1,638 @@
-//! Ledger (in progress).
+//! The ledger: append-only, hash-chained, Merkle-proved, signed.
+//!
+//! Owns: everything inside a ledger data directory (`ledger/FORMAT.md` is the
+//! byte-level specification). The [`Ledger`] is the single writer: it frames
+//! records into segments, fsyncs once per batch, extends the Merkle tree,
+//! signs a checkpoint covering only durable records, and keeps the derived
+//! tiles and index up to date.
+//! Must not do: async I/O, HTTP, or anything that knows what a certificate is
+//! beyond the record kinds (so it can become its own crate).
+//!
+//! Life of a batch: `append_batch` encodes every record (refusing any above
+//! 65,535 bytes before writing anything), writes all frames with one write,
+//! `fdatasync`s the segment, feeds leaf hashes to the tiles, signs a
+//! checkpoint, appends it to `checkpoints` and `fdatasync`s that, and only
+//! then returns the sequence numbers. A failed write or sync poisons the
+//! writer: nothing more is appended until the ledger is reopened, which
+//! re-reads the files and recovers.
+
+pub mod audit;
+pub mod chain;
+pub mod checkpoint;
+pub mod durable;
+pub mod index;
+pub mod merkle;
+pub mod proof;
+pub mod record;
+pub mod recovery;
+pub mod segment;
+pub mod tiles;
+
+use checkpoint::{Checkpoint, NoteError, NoteSigner, Verifier};
+use durable::{AppendFile, SyncFault};
+use ed25519_dalek::SigningKey;
+use index::{Index, Location};
+use merkle::{ProofError, TreeHash};
+use proof::TlogProof;
+use record::{Body, EncodeError, Hash32, Record};
+use segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use tiles::TileStore;
+
+/// The format identifier written into every Genesis record.
+pub const FORMAT_ID: &str = "zeugnis-ledger-v1";
+/// The byte-level specification copied into every new data directory.
+pub const FORMAT_MD: &str = include_str!("../../ledger/FORMAT.md");
+/// Default soft limit of a segment file; a batch never spans segments, so a
+/// segment can exceed this by at most one batch.
+pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
+/// Most records in one batch.
+pub const BATCH_RECORDS_MAX: usize = 10_000;
+/// Longest accepted origin (log name), in bytes.
+pub const ORIGIN_BYTES_MAX: usize = 255;
+
+/// Sub-directory of segment files.
+pub const SEGMENTS_DIR: &str = "segments";
+/// Sub-directory of signing keys.
+pub const KEYS_DIR: &str = "keys";
+/// Sub-directory of tiles.
+pub const TILES_DIR: &str = "tiles";
+/// Sub-directory of the sled index.
+pub const INDEX_DIR: &str = "index";
+/// The append-only checkpoints file.
+pub const CHECKPOINTS_FILE: &str = "checkpoints";
+/// The latest checkpoint note, as text (derived copy).
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// The lock file held by the writer.
+pub const LOCK_FILE: &str = "lock";
+
+/// Errors of the ledger. Each carries what a person needs to act.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// An operating-system error on a file.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The directory holds no ledger.
+    #[error("{path} holds no ledger (no segments); run `zeugnis init --data {path}` first")]
+    NotInitialized { path: PathBuf },
+    /// `init` on a directory that already holds a ledger.
+    #[error("{path} already holds a ledger")]
+    AlreadyInitialized { path: PathBuf },
+    /// Another process holds the writer lock.
+    #[error("{path} is locked by another zeugnis process")]
+    Locked { path: PathBuf },
+    /// Bad input to the ledger (origin, batch size, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// A record could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// Stored data is damaged: names file, offset and sequence number.
+    #[error("ledger damaged: {path} at byte {offset} (record seq {seq}): {what}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        seq: u64,
+        what: String,
+    },
+    /// A segment file is missing or out of place.
+    #[error("ledger damaged: {what}")]
+    Segments { what: String },
+    /// The signed checkpoint does not match the records.
+    #[error("ledger damaged: checkpoint for size {size} says root {expected}, records give {computed}")]
+    CheckpointMismatch {
+        size: u64,
+        expected: String,
+        computed: String,
+    },
+    /// A note, checkpoint or key problem.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// A proof could not be produced.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// The index database failed.
+    #[error("index {path}: {source}")]
+    Index {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    /// An earlier write or fsync failed; nothing more is appended.
+    #[error("ledger writer is poisoned after a failed write or fsync ({0}); restart to recover")]
+    Poisoned(String),
+}
+
+impl LedgerError {
+    /// Exit code for the CLI: 2 for bad input, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LedgerError::NotInitialized { .. }
+            | LedgerError::AlreadyInitialized { .. }
+            | LedgerError::Invalid(_)
+            | LedgerError::Encode(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub(crate) fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LedgerError + 'a {
+    move |source| LedgerError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Tunables of a ledger. The defaults are the production values.
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Soft size limit of one segment file.
+    pub segment_bytes_max: u64,
+    /// Test hook: fail a data sync on demand.
+    pub sync_fault: Option<SyncFault>,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
+            sync_fault: None,
+        }
+    }
+}
+
+/// A key in the ledger's key history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEntry {
+    /// The verifier (name = origin).
+    pub verifier: Verifier,
+    /// Seq of the record that added it (Genesis or KeyAdded).
+    pub added_seq: u64,
+    /// Seq of the record that retired it, if any.
+    pub retired_seq: Option<u64>,
+}
+
+/// The open segment being appended to.
+struct Tail {
+    /// The segment's first seq.
+    first_seq: u64,
+    /// Its path.
+    path: PathBuf,
+    /// Its append handle.
+    file: AppendFile,
+    /// Its length in bytes.
+    len: u64,
+}
+
+/// The single writer of a ledger directory.
+pub struct Ledger {
+    /// The data directory.
+    dir: PathBuf,
+    /// The log's origin line.
+    origin: String,
+    /// Tunables.
+    opts: LedgerOptions,
+    /// First seq of every segment, ascending (one entry per 64 MiB).
+    segments: Vec<u64>,
+    /// The segment being appended to.
+    tail: Tail,
+    /// Records in the ledger (= next seq).
+    size: u64,
+    /// Chain link of the last record.
+    head_link: Hash32,
+    /// Tree hashes.
+    tiles: TileStore,
+    /// Key history from the ledger.
+    keys: Vec<KeyEntry>,
+    /// Signers for the currently active keys.
+    signers: Vec<NoteSigner>,
+    /// The latest checkpoint and its note.
+    checkpoint: (Checkpoint, String),
+    /// Append handle of the checkpoints file.
+    checkpoints_file: AppendFile,
+    /// The derived index.
+    index: Index,
+    /// Set after a failed write or sync.
+    poisoned: Option<String>,
+    /// Held for the ledger's lifetime: one writer per directory.
+    _lock: File,
+}
+
+/// Current UTC time in seconds.
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Checks an origin (log name): a valid signed-note key name.
+pub fn check_origin(origin: &str) -> Result<(), LedgerError> {
+    if origin.is_empty()
+        || origin.len() > ORIGIN_BYTES_MAX
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+')
+    {
+        return Err(LedgerError::Invalid(format!(
+            "origin {origin:?} must be 1..={ORIGIN_BYTES_MAX} bytes without spaces, control characters or '+' \
+             (e.g. verify.uni-example.de/zeugnis/1)"
+        )));
+    }
+    Ok(())
+}
+
+fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
+    let path = dir.join(LOCK_FILE);
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err("open", &path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(fs::TryLockError::WouldBlock) => Err(LedgerError::Locked { path: dir.to_path_buf() }),
+        Err(fs::TryLockError::Error(e)) => Err(io_err("lock", &path)(e)),
+    }
+}
+
+fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
+    dir.join(KEYS_DIR).join(format!("{:08x}.pem", v.key_id))
+}
+
+impl Ledger {
+    /// Creates a new ledger in `dir`: directories, a signing key (0600),
+    /// FORMAT.md, the Genesis record and the first checkpoint.
+    pub fn init(dir: &Path, origin: &str, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
+        check_origin(origin)?;
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        let seg_dir = dir.join(SEGMENTS_DIR);
+        if seg_dir.exists() || dir.join(CHECKPOINTS_FILE).exists() {
+            return Err(LedgerError::AlreadyInitialized { path: dir.to_path_buf() });
+        }
+        let lock = lock_dir(dir)?;
+        let keys_dir = dir.join(KEYS_DIR);
+        fs::create_dir_all(&keys_dir).map_err(io_err("create", &keys_dir))?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&keys_dir, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod", &keys_dir))?;
+        }
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let signer = NoteSigner::new(origin, key);
+        checkpoint::write_key_file(&key_path(dir, &signer.verifier), signer.signing_key())?;
+        durable::write_atomic(&dir.join("FORMAT.md"), FORMAT_MD.as_bytes()).map_err(io_err("write", dir))?;
+        recovery::create_checkpoints_file(dir)?;
+        fs::create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
+        durable::fsync_dir(dir).map_err(io_err("fsync", dir))?;
+        let path = seg_dir.join(segment::segment_name(0));
+        let header = SegmentHeader {
+            first_seq: 0,
+            prev_link: chain::GENESIS_PREV_LINK,
+        };
+        let file = AppendFile::create(&path, &header.encode(), opts.sync_fault.clone()).map_err(io_err("create", &path))?;
+        let checkpoints_path = dir.join(CHECKPOINTS_FILE);
+        let checkpoints_file =
+            AppendFile::open(&checkpoints_path, opts.sync_fault.clone()).map_err(io_err("open", &checkpoints_path))?;
+        let index_dir = dir.join(INDEX_DIR);
+        let (index, _) = Index::open(&index_dir).map_err(|source| LedgerError::Index { path: index_dir, source })?;
+        let tiles = TileStore::reset(&dir.join(TILES_DIR)).map_err(io_err("open tiles", dir))?;
+        let public_key = signer.verifier.key.to_bytes();
+        let mut ledger = Ledger {
+            dir: dir.to_path_buf(),
+            origin: origin.to_string(),
+            opts,
+            segments: vec![0],
+            tail: Tail {
+                first_seq: 0,
+                path,
+                file,
+                len: SEGMENT_HEADER_BYTES as u64,
+            },
+            size: 0,
+            head_link: chain::GENESIS_PREV_LINK,
+            tiles,
+            keys: Vec::new(),
+            signers: vec![signer],
+            checkpoint: (
+                Checkpoint {
+                    origin: origin.to_string(),
+                    size: 0,
+                    root: merkle::empty_root(),
+                },
+                String::new(),
+            ),
+            checkpoints_file,
+            index,
+            poisoned: None,
+            _lock: lock,
+        };
+        ledger.append_batch(vec![Body::Genesis {
+            origin: origin.to_string(),
+            format: FORMAT_ID.to_string(),
+            public_key,
+            predecessor_checkpoint: String::new(),
+        }])?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger, recovering from a crash (see `recovery`).
+    pub fn open(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
+        recovery::open(dir, opts, false)
+    }
+
+    /// Opens the ledger after deleting its derived tiles and index, which
+    /// are rebuilt from the segments.
+    pub fn reindex(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
+        recovery::open(dir, opts, true)
+    }
+
+    /// Appends a batch of records durably; returns their sequence numbers.
+    /// Either every record of the batch is durable and covered by a new
+    /// signed checkpoint when this returns Ok, or the batch was not
+    /// acknowledged (and the writer may be poisoned).
+    pub fn append_batch(&mut self, bodies: Vec<Body>) -> Result<Range<u64>, LedgerError> {
+        if let Some(why) = &self.poisoned {
+            return Err(LedgerError::Poisoned(why.clone()));
+        }
+        if bodies.is_empty() || bodies.len() > BATCH_RECORDS_MAX {
+            return Err(LedgerError::Invalid(format!(
+                "a batch holds 1..={BATCH_RECORDS_MAX} records, got {}",
+                bodies.len()
+            )));
+        }
+        if self.size > 0 && bodies.iter().any(|b| matches!(b, Body::Genesis { .. })) {
+            return Err(LedgerError::Invalid("Genesis may only be record 0".into()));
+        }
+        // Encode everything first: a record that cannot be encoded rejects
+        // the whole batch before a byte is written.
+        let time_s = now_s();
+        let mut frames = Vec::with_capacity(bodies.len() * 320);
+        let mut leaves = Vec::with_capacity(bodies.len());
+        let mut locations = Vec::with_capacity(bodies.len());
+        let mut link = self.head_link;
+        let first = self.size;
+        let roll = self.tail.len > SEGMENT_HEADER_BYTES as u64 && self.tail.len >= self.opts.segment_bytes_max;
+        let base = if roll { SEGMENT_HEADER_BYTES as u64 } else { self.tail.len };
+        let segment = if roll { first } else { self.tail.first_seq };
+        let mut key_events = Vec::new();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let seq = first + i as u64;
+            let record = Record {
+                seq,
+                time_s,
+                prev_link: link,
+                body,
+            };
+            let bytes = record.encode()?;
+            locations.push((
+                seq,
+                Location {
+                    segment,
+                    offset: base + frames.len() as u64,
+                },
+            ));
+            segment::push_frame(&mut frames, &bytes);
+            link = chain::link(&link, &bytes);
+            leaves.push(merkle::leaf_hash(&bytes));
+            key_events.push((seq, record.body));
+        }
+        if roll {
+            self.roll_segment(first)?;
+        }
+        if let Err(e) = self.tail.file.append(&frames).and_then(|()| self.tail.file.sync_data()) {
+            return Err(self.poison("segment write/fsync", &self.tail.path.clone(), e));
+        }
+        // Durable from here on.
+        self.tail.len += frames.len() as u64;
+        self.size += leaves.len() as u64;
+        self.head_link = link;
+        for (seq, body) in key_events {
+            recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
+        }
+        let tiles_dir = self.dir.join(TILES_DIR);
+        self.tiles.append(&leaves).map_err(io_err("write tile", &tiles_dir))?;
+        self.index
+            .apply(&locations, self.size, &self.head_link)
+            .map_err(|source| LedgerError::Index {
+                path: self.dir.join(INDEX_DIR),
+                source,
+            })?;
+        self.sign_checkpoint()?;
+        Ok(first..self.size)
+    }
+
+    fn poison(&mut self, what: &str, path: &Path, e: io::Error) -> LedgerError {
+        let why = format!("{what} {}: {e}", path.display());
+        tracing::error!(%why, "ledger writer poisoned");
+        self.poisoned = Some(why.clone());
+        LedgerError::Poisoned(why)
+    }
+
+    fn roll_segment(&mut self, first_seq: u64) -> Result<(), LedgerError> {
+        let path = self.dir.join(SEGMENTS_DIR).join(segment::segment_name(first_seq));
+        let header = SegmentHeader {
+            first_seq,
+            prev_link: self.head_link,
+        };
+        let file = match AppendFile::create(&path, &header.encode(), self.opts.sync_fault.clone()) {
+            Ok(f) => f,
+            Err(e) => return Err(self.poison("create segment", &path, e)),
+        };
+        tracing::info!(path = %path.display(), first_seq, "new segment");
+        self.segments.push(first_seq);
+        self.tail = Tail {
+            first_seq,
+            path,
+            file,
+            len: SEGMENT_HEADER_BYTES as u64,
+        };
+        Ok(())
+    }
+
+    /// Signs a checkpoint for the current size with every active key and
+    /// appends it durably. Only called when every record is durable.
+    pub(crate) fn sign_checkpoint(&mut self) -> Result<(), LedgerError> {
+        let root = merkle::root(&self.tiles, self.size)?;
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size: self.size,
+            root,
+        };
+        let signers: Vec<&NoteSigner> = self.signers.iter().collect();
+        let note = checkpoint::sign_note(&cp.text(), &signers)?;
+        let frame = recovery::checkpoint_frame(&note);
+        if let Err(e) = self
+            .checkpoints_file
+            .append(&frame)
+            .and_then(|()| self.checkpoints_file.sync_data())
+        {
+            let path = self.dir.join(CHECKPOINTS_FILE);
+            return Err(self.poison("checkpoint write/fsync", &path, e));
+        }
+        let latest = self.dir.join(CHECKPOINT_FILE);
+        durable::write_replace_derived(&latest, note.as_bytes()).map_err(io_err("write", &latest))?;
+        self.checkpoint = (cp, note);
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Records in the ledger.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Chain link of the last record.
+    pub fn head_link(&self) -> Hash32 {
+        self.head_link
+    }
+
+    /// The latest signed checkpoint note.
+    pub fn checkpoint_note(&self) -> &str {
+        &self.checkpoint.1
+    }
+
+    /// The latest checkpoint.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint.0
+    }
+
+    /// The key history.
+    pub fn keys(&self) -> &[KeyEntry] {
+        &self.keys
+    }
+
+    /// Verifier keys of every key in the history.
+    pub fn verifiers(&self) -> Vec<Verifier> {
+        self.keys.iter().map(|k| k.verifier.clone()).collect()
+    }
+
+    /// The tree root at `size` (<= current size).
+    pub fn root(&self, size: u64) -> Result<TreeHash, LedgerError> {
+        Ok(merkle::root(&self.tiles, size)?)
+    }
+
+    /// Inclusion proof of record `seq` in the tree of `size` records.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<TreeHash>, LedgerError> {
+        self.check_size(size)?;
+        Ok(merkle::inclusion_proof(&self.tiles, seq, size)?)
+    }
+
+    /// Consistency proof between two tree sizes.
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<TreeHash>, LedgerError> {
+        self.check_size(size2)?;
+        Ok(merkle::consistency_proof(&self.tiles, size1, size2)?)
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        if size > self.size {
+            return Err(LedgerError::Invalid(format!(
+                "tree size {size} is beyond the ledger size {}",
+                self.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// A C2SP `.tlog-proof` of record `seq` against the latest checkpoint.
+    pub fn tlog_proof(&self, seq: u64) -> Result<TlogProof, LedgerError> {
+        let (cp, note) = &self.checkpoint;
+        Ok(TlogProof {
+            extra: None,
+            index: seq,
+            path: self.inclusion_proof(seq, cp.size)?,
+            checkpoint_note: note.clone(),
+        })
+    }
+
+    /// A tile as served under its C2SP path (`None` if it does not exist).
+    pub fn tile(&self, level: u8, index: u64, width: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.tiles.tile_bytes(level, index, width)?)
+    }
+
+    /// The exact bytes of record `seq` (the Merkle leaf input).
+    pub fn read_record(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
+        if seq >= self.size {
+            return Err(LedgerError::Invalid(format!(
+                "record {seq} does not exist (ledger size {})",
+                self.size
+            )));
+        }
+        let loc = self
+            .index
+            .location(seq)
+            .map_err(|source| LedgerError::Index {
+                path: self.dir.join(INDEX_DIR),
+                source,
+            })?
+            .ok_or_else(|| LedgerError::Invalid(format!("record {seq} is not in the index; run zeugnis reindex")))?;
+        let path = self.dir.join(SEGMENTS_DIR).join(segment::segment_name(loc.segment));
+        let mut f = File::open(&path).map_err(io_err("open", &path))?;
+        f.seek(SeekFrom::Start(loc.offset)).map_err(io_err("seek", &path))?;
+        let mut len = [0u8; 4];
+        f.read_exact(&mut len).map_err(io_err("read", &path))?;
+        let n = u32::from_le_bytes(len) as usize;
+        if n == 0 || n > record::RECORD_BYTES_MAX {
+            return Err(self.corrupt(&path, loc.offset, seq, format!("frame length {n}")));
+        }
+        let mut frame = vec![0u8; n + 8];
+        frame[..4].copy_from_slice(&len);
+        f.read_exact(&mut frame[4..]).map_err(io_err("read", &path))?;
+        // Reads are checked like the open scan: CRC and sequence number.
+        let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
+        if crc32c::crc32c(&frame[..n + 4]) != crc {
+            return Err(self.corrupt(&path, loc.offset, seq, "frame checksum mismatch".into()));
+        }
+        let bytes = frame[4..n + 4].to_vec();
+        let found = bytes
+            .get(record::RECORD_SEQ_OFFSET..record::RECORD_SEQ_OFFSET + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        if found != Some(seq) {
+            return Err(self.corrupt(&path, loc.offset, seq, "index points at the wrong record".into()));
+        }
+        Ok(bytes)
+    }
+
+    fn corrupt(&self, path: &Path, offset: u64, seq: u64, what: String) -> LedgerError {
+        LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            offset,
+            seq,
+            what,
+        }
+    }
+
+    /// Decodes record `seq`.
+    pub fn record(&self, seq: u64) -> Result<Record, LedgerError> {
+        let bytes = self.read_record(seq)?;
+        Record::decode(&bytes).map_err(|e| {
+            let path = self.dir.join(SEGMENTS_DIR);
+            self.corrupt(&path, 0, seq, e.to_string())
+        })
+    }
+
+    /// Flushes the derived index (shortens the next open; not needed for safety).
+    pub fn flush_index(&self) -> Result<(), LedgerError> {
+        self.index.flush().map_err(|source| LedgerError::Index {
+            path: self.dir.join(INDEX_DIR),
+            source,
+        })
+    }
+}

@@ -1,0 +1,327 @@
+//! The offline audit of a ledger directory (`zeugnis audit`, FORMAT.md §13).
+//!
+//! Owns: re-walking every record (framing, canonical decoding, sequence,
+//! chain), recomputing the Merkle tree from the records, checking every
+//! checkpoint (origin, signature by a key valid at its size, root equal to
+//! the records' root at its size, sizes never shrinking, hence each one
+//! consistent with the one before) and comparing the derived tiles.
+//! Must not do: write anything, or take the writer lock (it runs beside a
+//! live daemon; records beyond the latest checkpoint may be in flight).
+
+use super::checkpoint::{self, Checkpoint};
+use super::merkle::{self, node_hash, TreeHash};
+use super::record::{Body, Kind, Record};
+use super::recovery::{apply_key_event, list_segments, read_checkpoints, verifiers_for_size};
+use super::segment::{self, SegmentHeader};
+use super::tiles::{tile_path, TILE_WIDTH};
+use super::{chain, io_err, KeyEntry, LedgerError, CHECKPOINTS_FILE, SEGMENTS_DIR, TILES_DIR};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// What the audit checked.
+#[derive(Clone, Debug, Default)]
+pub struct AuditReport {
+    /// Segment files read.
+    pub segments: u64,
+    /// Records verified.
+    pub records: u64,
+    /// Records per kind.
+    pub kinds: BTreeMap<&'static str, u64>,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Size of the latest checkpoint.
+    pub checkpoint_size: u64,
+    /// Root of the latest checkpoint (hex).
+    pub checkpoint_root: String,
+    /// Keys in the key history.
+    pub keys: u64,
+    /// Full tiles compared with the records.
+    pub tiles_checked: u64,
+    /// Things that are not damage to the ledger but worth knowing.
+    pub warnings: Vec<String>,
+}
+
+/// Streaming Merkle accumulator: O(log n) memory.
+#[derive(Default)]
+struct Accumulator {
+    /// (height, hash) of complete subtrees, left to right.
+    stack: Vec<(u32, TreeHash)>,
+    size: u64,
+}
+
+impl Accumulator {
+    fn push(&mut self, leaf: TreeHash) {
+        let mut node = (0u32, leaf);
+        while let Some(top) = self.stack.last() {
+            if top.0 != node.0 {
+                break;
+            }
+            let (h, left) = self.stack.pop().expect("non-empty");
+            node = (h + 1, node_hash(&left, &node.1));
+        }
+        self.stack.push(node);
+        self.size += 1;
+    }
+
+    fn root(&self) -> TreeHash {
+        let mut it = self.stack.iter().rev();
+        match it.next() {
+            None => merkle::empty_root(),
+            Some(first) => it.fold(first.1, |acc, (_, left)| node_hash(left, &acc)),
+        }
+    }
+}
+
+/// Compares the tiles on disk with the hashes recomputed from the records.
+struct TileCheck<'a> {
+    root: &'a Path,
+    rows: Vec<Vec<TreeHash>>,
+    completed: Vec<u64>,
+    checked: u64,
+    wrong: Vec<String>,
+}
+
+impl TileCheck<'_> {
+    fn push(&mut self, level: usize, h: TreeHash) {
+        if self.rows.len() <= level {
+            self.rows.push(Vec::new());
+            self.completed.push(0);
+        }
+        self.rows[level].push(h);
+        if self.rows[level].len() as u64 == TILE_WIDTH {
+            let row = std::mem::take(&mut self.rows[level]);
+            let index = self.completed[level];
+            self.completed[level] += 1;
+            let rel = tile_path(level as u8, index, None);
+            match fs::read(self.root.join(&rel)) {
+                Ok(b) if b == row.concat() => {}
+                Ok(_) => self.wrong.push(format!("{rel} differs from the records")),
+                Err(_) => self.wrong.push(format!("{rel} is missing")),
+            }
+            self.checked += 1;
+            let mut level_row = row;
+            while level_row.len() > 1 {
+                level_row = level_row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            }
+            self.push(level + 1, level_row[0]);
+        }
+    }
+}
+
+/// Audits the ledger in `dir`; returns the report or the first problem.
+pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
+    if !dir.join(SEGMENTS_DIR).is_dir() {
+        return Err(LedgerError::NotInitialized { path: dir.to_path_buf() });
+    }
+    let mut report = AuditReport::default();
+    let cp_path = dir.join(CHECKPOINTS_FILE);
+    let cps = read_checkpoints(&cp_path, true)?;
+    if let Some(at) = cps.torn_at {
+        report.warnings.push(format!(
+            "{} has a torn tail at byte {at} (an unacknowledged checkpoint; truncated on next open)",
+            cp_path.display()
+        ));
+    }
+    let mut parsed = Vec::new();
+    for (offset, note) in &cps.notes {
+        let text = checkpoint::parse_note(note)?.text;
+        let cp = Checkpoint::parse(&text).map_err(|e| LedgerError::Corrupt {
+            path: cp_path.clone(),
+            offset: *offset,
+            seq: 0,
+            what: e.to_string(),
+        })?;
+        parsed.push((*offset, cp, note.as_str()));
+    }
+    for w in parsed.windows(2) {
+        if w[1].1.size < w[0].1.size {
+            return Err(LedgerError::Corrupt {
+                path: cp_path.clone(),
+                offset: w[1].0,
+                seq: w[1].1.size,
+                what: format!("checkpoint size {} is smaller than the previous {}", w[1].1.size, w[0].1.size),
+            });
+        }
+    }
+    let floor = parsed.last().map_or(0, |p| p.1.size);
+
+    let mut acc = Accumulator::default();
+    let mut keys: Vec<KeyEntry> = Vec::new();
+    let mut origin: Option<String> = None;
+    let mut next_cp = 0usize;
+    let mut link = chain::GENESIS_PREV_LINK;
+    let mut tiles = TileCheck {
+        root: &dir.join(TILES_DIR),
+        rows: Vec::new(),
+        completed: Vec::new(),
+        checked: 0,
+        wrong: Vec::new(),
+    };
+    // Checks every checkpoint whose size the accumulator has just reached.
+    let mut check_cps = |acc: &Accumulator, keys: &[KeyEntry], origin: &Option<String>, report: &mut AuditReport| {
+        while next_cp < parsed.len() && parsed[next_cp].1.size == acc.size {
+            let (offset, cp, note) = &parsed[next_cp];
+            let fail = |what: String| LedgerError::Corrupt {
+                path: cp_path.clone(),
+                offset: *offset,
+                seq: cp.size,
+                what,
+            };
+            if Some(&cp.origin) != origin.as_ref() {
+                return Err(fail(format!("checkpoint origin {:?} differs from the ledger origin", cp.origin)));
+            }
+            if cp.root != acc.root() {
+                return Err(LedgerError::CheckpointMismatch {
+                    size: cp.size,
+                    expected: hex::encode(cp.root),
+                    computed: hex::encode(acc.root()),
+                });
+            }
+            checkpoint::verify_note(note, &verifiers_for_size(keys, cp.size))
+                .map_err(|e| fail(format!("checkpoint {next_cp}: {e}")))?;
+            report.checkpoints += 1;
+            report.checkpoint_size = cp.size;
+            report.checkpoint_root = hex::encode(cp.root);
+            next_cp += 1;
+        }
+        Ok::<(), LedgerError>(())
+    };
+    check_cps(&acc, &keys, &origin, &mut report)?;
+
+    let segs = list_segments(dir)?;
+    let count = segs.len();
+    for (i, (first, path)) in segs.iter().enumerate() {
+        let bytes = fs::read(path).map_err(io_err("read", path))?;
+        let header = SegmentHeader::decode(&bytes).map_err(|why| LedgerError::Corrupt {
+            path: path.clone(),
+            offset: 0,
+            seq: *first,
+            what: format!("segment header: {why}"),
+        })?;
+        if header.first_seq != *first || *first != acc.size {
+            return Err(LedgerError::Segments {
+                what: format!(
+                    "segment {} starts at seq {} but seq {} was expected (missing segment or gap)",
+                    path.display(),
+                    header.first_seq,
+                    acc.size
+                ),
+            });
+        }
+        if header.prev_link != link {
+            return Err(LedgerError::Corrupt {
+                path: path.clone(),
+                offset: 20,
+                seq: *first,
+                what: "segment header prev_link does not match the chain".into(),
+            });
+        }
+        let mut failure: Option<LedgerError> = None;
+        let scan = segment::scan_segment(path, &bytes, header, &mut |v| {
+            if failure.is_some() {
+                return;
+            }
+            let record = match Record::decode(v.record) {
+                Ok(r) => r,
+                Err(e) => {
+                    failure = Some(LedgerError::Corrupt {
+                        path: path.clone(),
+                        offset: v.offset,
+                        seq: v.seq,
+                        what: format!("record does not decode canonically: {e}"),
+                    });
+                    return;
+                }
+            };
+            let kind = record.body.kind();
+            if (kind == Kind::Genesis) != (v.seq == 0) {
+                failure = Some(LedgerError::Corrupt {
+                    path: path.clone(),
+                    offset: v.offset,
+                    seq: v.seq,
+                    what: "record 0 and only record 0 must be Genesis".into(),
+                });
+                return;
+            }
+            if let Body::Genesis { origin: o, .. } = &record.body {
+                origin = Some(o.clone());
+            }
+            *report.kinds.entry(kind.name()).or_default() += 1;
+            apply_key_event(&mut keys, origin.as_deref().unwrap_or_default(), v.seq, &record.body);
+            let leaf = merkle::leaf_hash(v.record);
+            acc.push(leaf);
+            tiles.push(0, leaf);
+            if let Err(e) = check_cps(&acc, &keys, &origin, &mut report) {
+                failure = Some(e);
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        link = scan.end_link;
+        if let Some(d) = scan.damage {
+            let last = i + 1 == count;
+            if last && d.seq >= floor && (d.what.is_tearable() || d.zero_tail) {
+                report.warnings.push(format!(
+                    "{} has a torn tail at byte {} (seq {}: {}); an unacknowledged batch, truncated on next open",
+                    path.display(),
+                    d.offset,
+                    d.seq,
+                    d.what.describe()
+                ));
+            } else {
+                return Err(LedgerError::Corrupt {
+                    path: path.clone(),
+                    offset: d.offset,
+                    seq: d.seq,
+                    what: d.what.describe(),
+                });
+            }
+        }
+        report.segments += 1;
+    }
+    report.records = acc.size;
+    if next_cp < parsed.len() {
+        return Err(LedgerError::Segments {
+            what: format!(
+                "checkpoint for size {} but the segments hold only {} records (records were lost)",
+                parsed[next_cp].1.size, acc.size
+            ),
+        });
+    }
+    if acc.size > floor {
+        report.warnings.push(format!(
+            "{} record(s) beyond the latest checkpoint (in flight, or signed on next open)",
+            acc.size - floor
+        ));
+    }
+    report.keys = keys.len() as u64;
+    report.tiles_checked = tiles.checked;
+    for w in tiles.wrong {
+        report
+            .warnings
+            .push(format!("derived tile {w}; rebuilt on next open or by `zeugnis reindex`"));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::merkle::{leaf_hash, MemoryTree};
+
+    #[test]
+    fn accumulator_matches_tree_root_at_every_size() {
+        let mut acc = Accumulator::default();
+        let mut leaves = Vec::new();
+        assert_eq!(acc.root(), merkle::empty_root());
+        for i in 0..300u32 {
+            let l = leaf_hash(&i.to_le_bytes());
+            leaves.push(l);
+            acc.push(l);
+            let t = MemoryTree::from_leaf_hashes(leaves.clone());
+            assert_eq!(acc.root(), merkle::root(&t, t.size()).expect("root"), "size {}", i + 1);
+        }
+    }
+}

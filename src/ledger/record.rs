@@ -1,0 +1,727 @@
+//! Ledger records and their canonical binary encoding (`ledger/FORMAT.md` §3).
+//!
+//! Owns: the record kinds, their fields, and the one byte representation of
+//! each. Encoding is hand-written (not derived) so that every byte is pinned by
+//! FORMAT.md and the golden vectors, independent of any crate's defaults.
+//! Must not do: I/O, hashing, framing (see `segment`).
+//!
+//! Decoding is strict: any input that does not re-encode to exactly the same
+//! bytes is rejected (trailing bytes, non-canonical booleans and options,
+//! non-normalised decimals, invalid UTF-8, unknown kinds or versions).
+
+use rust_decimal::Decimal;
+use std::fmt;
+use std::str::FromStr;
+
+/// The record format version written by this build (FORMAT.md §3.1).
+pub const RECORD_VERSION: u16 = 1;
+/// Largest encoded record, in bytes (FORMAT.md §3.1). Larger records are refused.
+pub const RECORD_BYTES_MAX: usize = 65_535;
+/// Size of the fixed record header: version, seq, time, kind, prev link.
+pub const RECORD_HEADER_BYTES: usize = 2 + 8 + 8 + 2 + 32;
+/// Offset of the sequence number inside the encoded record.
+pub const RECORD_SEQ_OFFSET: usize = 2;
+/// Offset of the previous chain link inside the encoded record.
+pub const RECORD_PREV_LINK_OFFSET: usize = 2 + 8 + 8 + 2;
+
+/// A 32-byte hash (BLAKE3 or SHA-256, as the field says).
+pub type Hash32 = [u8; 32];
+
+/// One ledger record: the fixed header plus a kind-specific body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Position in the ledger, from 0, contiguous.
+    pub seq: u64,
+    /// UTC seconds since 1970-01-01 when the record was appended.
+    pub time_s: i64,
+    /// The chain link of the previous record (32 zero bytes for seq 0).
+    pub prev_link: Hash32,
+    /// What happened.
+    pub body: Body,
+}
+
+/// A reference to a stored blob: both fingerprints, so the archive survives a
+/// break of either hash family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobRef {
+    /// BLAKE3 of the content: the blob's address.
+    pub blake3: Hash32,
+    /// SHA-256 of the content.
+    pub sha256: Hash32,
+    /// Content length in bytes.
+    pub size_bytes: u64,
+    /// Sniffed media type, e.g. `application/pdf`.
+    pub media_type: String,
+}
+
+/// A grade record as stored in `Registered`: which rule computed what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GradeRecord {
+    /// Rule-set id, e.g. `erfurt-ba-2019`.
+    pub ruleset_id: String,
+    /// BLAKE3 of the rule set's canonical text.
+    pub ruleset_hash: Hash32,
+    /// The final grade, if the rule set yields one (normalised decimal).
+    pub final_grade: Option<Decimal>,
+    /// The full result as canonical JSON text (all numbers as decimal strings).
+    pub result_json: String,
+}
+
+/// One document (language version) of a registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentRef {
+    /// Language tag of this version (`de`, `en`).
+    pub language: String,
+    /// The stored PDF.
+    pub blob: BlobRef,
+}
+
+/// The kind-specific part of a record. Tags are fixed forever (FORMAT.md §3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Body {
+    /// First record of every ledger.
+    Genesis {
+        /// The log's origin line, e.g. `verify.uni-example.de/zeugnis/1`.
+        origin: String,
+        /// Format identifier, `zeugnis-ledger-v1`.
+        format: String,
+        /// Ed25519 public key of the first checkpoint signing key.
+        public_key: Hash32,
+        /// Final checkpoint note of a predecessor log (epochs), empty if none.
+        predecessor_checkpoint: String,
+    },
+    /// A signing key becomes valid.
+    KeyAdded {
+        /// Ed25519 public key.
+        public_key: Hash32,
+        /// Valid from (UTC seconds).
+        valid_from_s: i64,
+    },
+    /// A signing key stops being valid.
+    KeyRetired {
+        /// Ed25519 public key.
+        public_key: Hash32,
+        /// Valid until (UTC seconds).
+        valid_until_s: i64,
+        /// Why (rotation, compromise, ...).
+        reason: String,
+    },
+    /// A rule set is used for the first time; its text is stored as a blob.
+    RulesetAdded {
+        /// Rule-set id.
+        id: String,
+        /// Rule-set version.
+        version: String,
+        /// The canonical text as a blob (BLAKE3 is the rule-set hash).
+        text: BlobRef,
+    },
+    /// A certificate is registered.
+    Registered {
+        /// The 12-character certificate code (Crockford base32, no hyphens).
+        code: String,
+        /// Document kind (`transcript`, `degree_deed`, ...).
+        document_kind: String,
+        /// Issuing institution.
+        institution: String,
+        /// Salted commitment to the personal-data blob (no personal data here).
+        holder_commitment: Hash32,
+        /// Commitment to the access key.
+        key_commitment: Hash32,
+        /// The digital images, in the order given.
+        documents: Vec<DocumentRef>,
+        /// The computed grade record, if grades were given.
+        grade: Option<GradeRecord>,
+    },
+    /// The scan of the signed paper original is archived.
+    ScanArchived {
+        /// Certificate code.
+        code: String,
+        /// The scan file.
+        scan: BlobRef,
+        /// File name as dropped by the scanning station.
+        source_name: String,
+    },
+    /// A certificate is declared invalid.
+    Revoked {
+        /// Certificate code.
+        code: String,
+        /// Why.
+        reason: String,
+        /// Effective date, `YYYY-MM-DD`.
+        effective_date: String,
+    },
+    /// An incorrect certificate is withdrawn and reissued under a new code.
+    Superseded {
+        /// The withdrawn certificate.
+        old_code: String,
+        /// Its replacement.
+        new_code: String,
+    },
+    /// A failed process instance ends so it can restart under a new code.
+    Voided {
+        /// Certificate code.
+        code: String,
+        /// Why.
+        reason: String,
+    },
+    /// A fixity audit ran over the blob store.
+    FixityChecked {
+        /// Blobs re-hashed.
+        blobs_checked: u64,
+        /// Bytes re-hashed.
+        bytes_checked: u64,
+        /// BLAKE3 addresses of damaged or missing blobs.
+        failures: Vec<Hash32>,
+    },
+    /// Personal data of a certificate was deleted (GDPR); the chain stays valid.
+    Erased {
+        /// Certificate code.
+        code: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The kind tag of a body, as stored (u16, FORMAT.md §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Kind {
+    Genesis = 1,
+    KeyAdded = 2,
+    KeyRetired = 3,
+    RulesetAdded = 4,
+    Registered = 5,
+    ScanArchived = 6,
+    Revoked = 7,
+    Superseded = 8,
+    Voided = 9,
+    FixityChecked = 10,
+    Erased = 11,
+}
+
+impl Kind {
+    /// Every kind, in tag order.
+    pub const ALL: [Kind; 11] = [
+        Kind::Genesis,
+        Kind::KeyAdded,
+        Kind::KeyRetired,
+        Kind::RulesetAdded,
+        Kind::Registered,
+        Kind::ScanArchived,
+        Kind::Revoked,
+        Kind::Superseded,
+        Kind::Voided,
+        Kind::FixityChecked,
+        Kind::Erased,
+    ];
+
+    fn from_tag(tag: u16) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u16 == tag)
+    }
+
+    /// The name used in FORMAT.md and in JSON renderings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Genesis => "Genesis",
+            Kind::KeyAdded => "KeyAdded",
+            Kind::KeyRetired => "KeyRetired",
+            Kind::RulesetAdded => "RulesetAdded",
+            Kind::Registered => "Registered",
+            Kind::ScanArchived => "ScanArchived",
+            Kind::Revoked => "Revoked",
+            Kind::Superseded => "Superseded",
+            Kind::Voided => "Voided",
+            Kind::FixityChecked => "FixityChecked",
+            Kind::Erased => "Erased",
+        }
+    }
+}
+
+impl Body {
+    /// The kind tag of this body.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Genesis { .. } => Kind::Genesis,
+            Body::KeyAdded { .. } => Kind::KeyAdded,
+            Body::KeyRetired { .. } => Kind::KeyRetired,
+            Body::RulesetAdded { .. } => Kind::RulesetAdded,
+            Body::Registered { .. } => Kind::Registered,
+            Body::ScanArchived { .. } => Kind::ScanArchived,
+            Body::Revoked { .. } => Kind::Revoked,
+            Body::Superseded { .. } => Kind::Superseded,
+            Body::Voided { .. } => Kind::Voided,
+            Body::FixityChecked { .. } => Kind::FixityChecked,
+            Body::Erased { .. } => Kind::Erased,
+        }
+    }
+}
+
+/// Why bytes are not a valid record.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended inside a field.
+    #[error("record truncated at byte {offset} while reading {field}")]
+    Truncated { offset: usize, field: &'static str },
+    /// Bytes remain after the body.
+    #[error("{extra} trailing bytes after the record body at byte {offset}")]
+    TrailingBytes { offset: usize, extra: usize },
+    /// The format version is not one this build reads.
+    #[error("unsupported record format version {version}")]
+    UnsupportedVersion { version: u16 },
+    /// The kind tag is unknown.
+    #[error("unknown record kind tag {tag}")]
+    UnknownKind { tag: u16 },
+    /// A field holds a value that has no canonical encoding.
+    #[error("field {field} at byte {offset}: {reason}")]
+    NonCanonical {
+        offset: usize,
+        field: &'static str,
+        reason: String,
+    },
+    /// The record is larger than [`RECORD_BYTES_MAX`].
+    #[error("record of {size_bytes} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
+    TooLarge { size_bytes: usize },
+}
+
+/// Why a record could not be encoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The encoded record would exceed [`RECORD_BYTES_MAX`].
+    #[error("{kind} record of {size_bytes} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
+    TooLarge { kind: &'static str, size_bytes: usize },
+}
+
+impl Record {
+    /// Encodes the record canonically. Refuses records above [`RECORD_BYTES_MAX`].
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut w = Writer(Vec::with_capacity(256));
+        w.u16(RECORD_VERSION);
+        w.u64(self.seq);
+        w.i64(self.time_s);
+        w.u16(self.body.kind() as u16);
+        w.hash(&self.prev_link);
+        self.body.encode_into(&mut w);
+        let bytes = w.0;
+        if bytes.len() > RECORD_BYTES_MAX {
+            return Err(EncodeError::TooLarge {
+                kind: self.body.kind().name(),
+                size_bytes: bytes.len(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Decodes a record; rejects anything that would not re-encode identically.
+    pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+        if bytes.len() > RECORD_BYTES_MAX {
+            return Err(DecodeError::TooLarge {
+                size_bytes: bytes.len(),
+            });
+        }
+        let mut r = Reader { bytes, pos: 0 };
+        let version = r.u16("version")?;
+        if version != RECORD_VERSION {
+            return Err(DecodeError::UnsupportedVersion { version });
+        }
+        let seq = r.u64("seq")?;
+        let time_s = r.i64("time")?;
+        let tag = r.u16("kind")?;
+        let kind = Kind::from_tag(tag).ok_or(DecodeError::UnknownKind { tag })?;
+        let prev_link = r.hash("prev_link")?;
+        let body = Body::decode_from(kind, &mut r)?;
+        if r.pos != bytes.len() {
+            return Err(DecodeError::TrailingBytes {
+                offset: r.pos,
+                extra: bytes.len() - r.pos,
+            });
+        }
+        let record = Record {
+            seq,
+            time_s,
+            prev_link,
+            body,
+        };
+        // Belt and braces: the field-level checks above should already make
+        // this impossible; a mismatch here is a bug in this file.
+        match record.encode() {
+            Ok(again) if again == bytes => Ok(record),
+            _ => Err(DecodeError::NonCanonical {
+                offset: 0,
+                field: "record",
+                reason: "does not re-encode to the same bytes".into(),
+            }),
+        }
+    }
+}
+
+impl Body {
+    fn encode_into(&self, w: &mut Writer) {
+        match self {
+            Body::Genesis {
+                origin,
+                format,
+                public_key,
+                predecessor_checkpoint,
+            } => {
+                w.str(origin);
+                w.str(format);
+                w.hash(public_key);
+                w.str(predecessor_checkpoint);
+            }
+            Body::KeyAdded {
+                public_key,
+                valid_from_s,
+            } => {
+                w.hash(public_key);
+                w.i64(*valid_from_s);
+            }
+            Body::KeyRetired {
+                public_key,
+                valid_until_s,
+                reason,
+            } => {
+                w.hash(public_key);
+                w.i64(*valid_until_s);
+                w.str(reason);
+            }
+            Body::RulesetAdded { id, version, text } => {
+                w.str(id);
+                w.str(version);
+                w.blob(text);
+            }
+            Body::Registered {
+                code,
+                document_kind,
+                institution,
+                holder_commitment,
+                key_commitment,
+                documents,
+                grade,
+            } => {
+                w.str(code);
+                w.str(document_kind);
+                w.str(institution);
+                w.hash(holder_commitment);
+                w.hash(key_commitment);
+                w.u32(documents.len() as u32);
+                for d in documents {
+                    w.str(&d.language);
+                    w.blob(&d.blob);
+                }
+                match grade {
+                    None => w.u8(0),
+                    Some(g) => {
+                        w.u8(1);
+                        w.str(&g.ruleset_id);
+                        w.hash(&g.ruleset_hash);
+                        match &g.final_grade {
+                            None => w.u8(0),
+                            Some(d) => {
+                                w.u8(1);
+                                w.decimal(d);
+                            }
+                        }
+                        w.str(&g.result_json);
+                    }
+                }
+            }
+            Body::ScanArchived {
+                code,
+                scan,
+                source_name,
+            } => {
+                w.str(code);
+                w.blob(scan);
+                w.str(source_name);
+            }
+            Body::Revoked {
+                code,
+                reason,
+                effective_date,
+            } => {
+                w.str(code);
+                w.str(reason);
+                w.str(effective_date);
+            }
+            Body::Superseded { old_code, new_code } => {
+                w.str(old_code);
+                w.str(new_code);
+            }
+            Body::Voided { code, reason } | Body::Erased { code, reason } => {
+                w.str(code);
+                w.str(reason);
+            }
+            Body::FixityChecked {
+                blobs_checked,
+                bytes_checked,
+                failures,
+            } => {
+                w.u64(*blobs_checked);
+                w.u64(*bytes_checked);
+                w.u32(failures.len() as u32);
+                for f in failures {
+                    w.hash(f);
+                }
+            }
+        }
+    }
+
+    fn decode_from(kind: Kind, r: &mut Reader) -> Result<Body, DecodeError> {
+        Ok(match kind {
+            Kind::Genesis => Body::Genesis {
+                origin: r.str("origin")?,
+                format: r.str("format")?,
+                public_key: r.hash("public_key")?,
+                predecessor_checkpoint: r.str("predecessor_checkpoint")?,
+            },
+            Kind::KeyAdded => Body::KeyAdded {
+                public_key: r.hash("public_key")?,
+                valid_from_s: r.i64("valid_from")?,
+            },
+            Kind::KeyRetired => Body::KeyRetired {
+                public_key: r.hash("public_key")?,
+                valid_until_s: r.i64("valid_until")?,
+                reason: r.str("reason")?,
+            },
+            Kind::RulesetAdded => Body::RulesetAdded {
+                id: r.str("id")?,
+                version: r.str("version")?,
+                text: r.blob("text")?,
+            },
+            Kind::Registered => {
+                let code = r.str("code")?;
+                let document_kind = r.str("document_kind")?;
+                let institution = r.str("institution")?;
+                let holder_commitment = r.hash("holder_commitment")?;
+                let key_commitment = r.hash("key_commitment")?;
+                let count = r.count("documents", 32 + 32 + 8 + 4 + 4)?;
+                let mut documents = Vec::with_capacity(count);
+                for _ in 0..count {
+                    documents.push(DocumentRef {
+                        language: r.str("documents.language")?,
+                        blob: r.blob("documents.blob")?,
+                    });
+                }
+                let grade = if r.flag("grade")? {
+                    let ruleset_id = r.str("grade.ruleset_id")?;
+                    let ruleset_hash = r.hash("grade.ruleset_hash")?;
+                    let final_grade = if r.flag("grade.final_grade")? {
+                        Some(r.decimal("grade.final_grade")?)
+                    } else {
+                        None
+                    };
+                    Some(GradeRecord {
+                        ruleset_id,
+                        ruleset_hash,
+                        final_grade,
+                        result_json: r.str("grade.result_json")?,
+                    })
+                } else {
+                    None
+                };
+                Body::Registered {
+                    code,
+                    document_kind,
+                    institution,
+                    holder_commitment,
+                    key_commitment,
+                    documents,
+                    grade,
+                }
+            }
+            Kind::ScanArchived => Body::ScanArchived {
+                code: r.str("code")?,
+                scan: r.blob("scan")?,
+                source_name: r.str("source_name")?,
+            },
+            Kind::Revoked => Body::Revoked {
+                code: r.str("code")?,
+                reason: r.str("reason")?,
+                effective_date: r.str("effective_date")?,
+            },
+            Kind::Superseded => Body::Superseded {
+                old_code: r.str("old_code")?,
+                new_code: r.str("new_code")?,
+            },
+            Kind::Voided => Body::Voided {
+                code: r.str("code")?,
+                reason: r.str("reason")?,
+            },
+            Kind::FixityChecked => {
+                let blobs_checked = r.u64("blobs_checked")?;
+                let bytes_checked = r.u64("bytes_checked")?;
+                let count = r.count("failures", 32)?;
+                let mut failures = Vec::with_capacity(count);
+                for _ in 0..count {
+                    failures.push(r.hash("failures")?);
+                }
+                Body::FixityChecked {
+                    blobs_checked,
+                    bytes_checked,
+                    failures,
+                }
+            }
+            Kind::Erased => Body::Erased {
+                code: r.str("code")?,
+                reason: r.str("reason")?,
+            },
+        })
+    }
+}
+
+/// Little-endian, fixed-width writer (FORMAT.md §3.2).
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn hash(&mut self, h: &Hash32) {
+        self.0.extend_from_slice(h);
+    }
+    fn str(&mut self, s: &str) {
+        // Lengths above u32 cannot occur: the record limit is far smaller and
+        // `encode` refuses oversized records after writing.
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn decimal(&mut self, d: &Decimal) {
+        self.str(&canonical_decimal(d));
+    }
+    fn blob(&mut self, b: &BlobRef) {
+        self.hash(&b.blake3);
+        self.hash(&b.sha256);
+        self.u64(b.size_bytes);
+        self.str(&b.media_type);
+    }
+}
+
+/// The normalised decimal string of FORMAT.md §3.2: no exponent, no trailing
+/// zeros after the point, no point if integral, `-` only for negatives, no `+`.
+pub fn canonical_decimal(d: &Decimal) -> String {
+    d.normalize().to_string()
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len());
+        match end {
+            Some(end) => {
+                let s = &self.bytes[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            None => Err(DecodeError::Truncated {
+                offset: self.pos,
+                field,
+            }),
+        }
+    }
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, field)?);
+        Ok(a)
+    }
+    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+    fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array(field)?))
+    }
+    fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+    fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+    fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.array(field)?))
+    }
+    fn hash(&mut self, field: &'static str) -> Result<Hash32, DecodeError> {
+        self.array(field)
+    }
+    fn flag(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+        let at = self.pos;
+        match self.u8(field)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(DecodeError::NonCanonical {
+                offset: at,
+                field,
+                reason: format!("option tag must be 0 or 1, found {other}"),
+            }),
+        }
+    }
+    /// A count of items that take at least `item_bytes_min` each; rejects
+    /// counts that cannot fit in the rest of the record before allocating.
+    fn count(&mut self, field: &'static str, item_bytes_min: usize) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let n = self.u32(field)? as usize;
+        let left = self.bytes.len() - self.pos;
+        if n.saturating_mul(item_bytes_min) > left {
+            return Err(DecodeError::Truncated { offset: at, field });
+        }
+        Ok(n)
+    }
+    fn str(&mut self, field: &'static str) -> Result<String, DecodeError> {
+        let at = self.pos;
+        let n = self.u32(field)? as usize;
+        let raw = self.take(n, field)?;
+        String::from_utf8(raw.to_vec()).map_err(|_| DecodeError::NonCanonical {
+            offset: at,
+            field,
+            reason: "not valid UTF-8".into(),
+        })
+    }
+    fn decimal(&mut self, field: &'static str) -> Result<Decimal, DecodeError> {
+        let at = self.pos;
+        let s = self.str(field)?;
+        let d = Decimal::from_str(&s).map_err(|e| DecodeError::NonCanonical {
+            offset: at,
+            field,
+            reason: format!("not a decimal ({e}): {s:?}"),
+        })?;
+        if canonical_decimal(&d) != s {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                field,
+                reason: format!("decimal {s:?} is not normalised"),
+            });
+        }
+        Ok(d)
+    }
+    fn blob(&mut self, field: &'static str) -> Result<BlobRef, DecodeError> {
+        Ok(BlobRef {
+            blake3: self.hash(field)?,
+            sha256: self.hash(field)?,
+            size_bytes: self.u64(field)?,
+            media_type: self.str(field)?,
+        })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

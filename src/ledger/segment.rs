@@ -1,0 +1,268 @@
+//! Segment files and frames (FORMAT.md §4).
+//!
+//! Owns: the segment header, the frame layout (length, record bytes,
+//! CRC-32C), segment file names, and the scan of one segment that reports
+//! exactly where and how it is damaged. Must not do: decide what damage means
+//! (torn tail or corruption is `recovery`'s call), write files.
+
+use super::chain;
+use super::record::{Hash32, RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_PREV_LINK_OFFSET, RECORD_SEQ_OFFSET};
+use std::path::{Path, PathBuf};
+
+/// Magic bytes at the start of every segment file.
+pub const SEGMENT_MAGIC: &[u8; 8] = b"ZGNSSEG\n";
+/// Segment header format version.
+pub const SEGMENT_VERSION: u16 = 1;
+/// Header: magic, version, reserved, first seq, prev link, CRC-32C.
+pub const SEGMENT_HEADER_BYTES: usize = 8 + 2 + 2 + 8 + 32 + 4;
+/// Frame overhead: u32 length before, u32 CRC-32C after the record.
+pub const FRAME_OVERHEAD_BYTES: usize = 8;
+/// Suffix of segment file names.
+pub const SEGMENT_SUFFIX: &str = ".seg";
+
+/// The parsed header of a segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Sequence number of the first record in the segment.
+    pub first_seq: u64,
+    /// Chain link of the record before the first one.
+    pub prev_link: Hash32,
+}
+
+impl SegmentHeader {
+    /// The header bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(SEGMENT_HEADER_BYTES);
+        b.extend_from_slice(SEGMENT_MAGIC);
+        b.extend_from_slice(&SEGMENT_VERSION.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&self.first_seq.to_le_bytes());
+        b.extend_from_slice(&self.prev_link);
+        let crc = crc32c::crc32c(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parses a header; the error says what is wrong.
+    pub fn decode(b: &[u8]) -> Result<SegmentHeader, String> {
+        if b.len() < SEGMENT_HEADER_BYTES {
+            return Err(format!("header truncated: {} of {SEGMENT_HEADER_BYTES} bytes", b.len()));
+        }
+        if &b[..8] != SEGMENT_MAGIC {
+            return Err("bad magic (not a zeugnis segment)".into());
+        }
+        let crc = u32::from_le_bytes(b[52..56].try_into().expect("4 bytes"));
+        if crc32c::crc32c(&b[..52]) != crc {
+            return Err("header checksum mismatch".into());
+        }
+        let version = u16::from_le_bytes([b[8], b[9]]);
+        if version != SEGMENT_VERSION {
+            return Err(format!("unsupported segment version {version}"));
+        }
+        if b[10..12] != [0, 0] {
+            return Err("reserved header bytes are not zero".into());
+        }
+        Ok(SegmentHeader {
+            first_seq: u64::from_le_bytes(b[12..20].try_into().expect("8 bytes")),
+            prev_link: b[20..52].try_into().expect("32 bytes"),
+        })
+    }
+}
+
+/// Appends one frame for `record` to `out`.
+pub fn push_frame(out: &mut Vec<u8>, record: &[u8]) {
+    debug_assert!(!record.is_empty() && record.len() <= RECORD_BYTES_MAX);
+    let len = (record.len() as u32).to_le_bytes();
+    let mut crc = crc32c::crc32c(&len);
+    crc = crc32c::crc32c_append(crc, record);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(record);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// File name of the segment whose first record is `first_seq`.
+pub fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SEGMENT_SUFFIX}")
+}
+
+/// Parses a segment file name back to its first sequence number.
+pub fn parse_segment_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// How a frame is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameDamage {
+    /// Fewer bytes remain than a frame header.
+    ShortHeader { available: usize },
+    /// The length field is 0 or above the record limit.
+    BadLength { len: u32 },
+    /// The frame extends beyond the end of the file.
+    ShortFrame { len: u32, available: usize },
+    /// The CRC-32C does not match.
+    Checksum,
+    /// The record is shorter than a record header.
+    ShortRecord { len: u32 },
+    /// The record's sequence number is not the expected one.
+    SequenceGap { found: u64 },
+    /// The record's previous link does not match the chain.
+    Chain,
+}
+
+impl FrameDamage {
+    /// True for damage a crash during an append can produce: the file ends
+    /// inside the frame, a checksum fails, or the rest of the file is zeros.
+    pub fn is_tearable(&self) -> bool {
+        matches!(
+            self,
+            FrameDamage::ShortHeader { .. }
+                | FrameDamage::ShortFrame { .. }
+                | FrameDamage::Checksum
+                | FrameDamage::BadLength { len: 0 }
+        )
+    }
+
+    /// Human description for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            FrameDamage::ShortHeader { available } => {
+                format!("partial frame header ({available} bytes before end of file)")
+            }
+            FrameDamage::BadLength { len } => format!("frame length {len} outside 1..={RECORD_BYTES_MAX}"),
+            FrameDamage::ShortFrame { len, available } => {
+                format!("frame of {len} bytes but only {available} bytes before end of file")
+            }
+            FrameDamage::Checksum => "frame checksum (CRC-32C) mismatch".into(),
+            FrameDamage::ShortRecord { len } => format!("record of {len} bytes is shorter than a record header"),
+            FrameDamage::SequenceGap { found } => format!("sequence gap: record carries seq {found}"),
+            FrameDamage::Chain => "chain link mismatch: prev_link does not match the previous record".into(),
+        }
+    }
+}
+
+/// Where a scan stopped on damage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset of the damaged frame in the file.
+    pub offset: u64,
+    /// The sequence number the damaged frame should carry.
+    pub seq: u64,
+    /// What is wrong.
+    pub what: FrameDamage,
+    /// True if every byte from `offset` to the end of the file is zero
+    /// (a file extended by the file system but never written).
+    pub zero_tail: bool,
+}
+
+/// The result of scanning one segment file.
+#[derive(Clone, Debug)]
+pub struct SegmentScan {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: SegmentHeader,
+    /// Number of valid records.
+    pub records: u64,
+    /// Chain link after the last valid record.
+    pub end_link: Hash32,
+    /// Byte length of the valid prefix (header + valid frames).
+    pub valid_bytes: u64,
+    /// File length.
+    pub file_bytes: u64,
+    /// The first damage found, if any.
+    pub damage: Option<Damage>,
+}
+
+/// One valid record met by a scan.
+pub struct Visit<'a> {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Offset of its frame in the segment file.
+    pub offset: u64,
+    /// The record bytes.
+    pub record: &'a [u8],
+    /// The chain link after this record.
+    pub link: &'a Hash32,
+}
+
+/// Scans a whole segment already read into memory: checks every frame's
+/// length and CRC, the sequence numbers and the chain, and calls `visit` for
+/// each valid record in order. Stops at the first damage.
+pub fn scan_segment(path: &Path, bytes: &[u8], header: SegmentHeader, visit: &mut dyn FnMut(Visit)) -> SegmentScan {
+    let mut pos = SEGMENT_HEADER_BYTES;
+    let mut seq = header.first_seq;
+    let mut link = header.prev_link;
+    let mut damage = None;
+    while pos < bytes.len() {
+        match check_frame(bytes, pos, seq, &link) {
+            Ok(record) => {
+                link = chain::link(&link, record);
+                visit(Visit {
+                    seq,
+                    offset: pos as u64,
+                    record,
+                    link: &link,
+                });
+                pos += record.len() + FRAME_OVERHEAD_BYTES;
+                seq += 1;
+            }
+            Err(what) => {
+                damage = Some(Damage {
+                    offset: pos as u64,
+                    seq,
+                    what,
+                    zero_tail: bytes[pos..].iter().all(|b| *b == 0),
+                });
+                break;
+            }
+        }
+    }
+    SegmentScan {
+        path: path.to_path_buf(),
+        header: header.clone(),
+        records: seq - header.first_seq,
+        end_link: link,
+        valid_bytes: pos as u64,
+        file_bytes: bytes.len() as u64,
+        damage,
+    }
+}
+
+/// Checks the frame at `pos`; returns the record bytes.
+pub fn check_frame<'a>(bytes: &'a [u8], pos: usize, seq: u64, prev: &Hash32) -> Result<&'a [u8], FrameDamage> {
+    let rest = &bytes[pos..];
+    if rest.len() < 4 {
+        return Err(FrameDamage::ShortHeader { available: rest.len() });
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
+    if len == 0 || len as usize > RECORD_BYTES_MAX {
+        return Err(FrameDamage::BadLength { len });
+    }
+    let total = len as usize + FRAME_OVERHEAD_BYTES;
+    if rest.len() < total {
+        return Err(FrameDamage::ShortFrame {
+            len,
+            available: rest.len(),
+        });
+    }
+    let record = &rest[4..4 + len as usize];
+    let want = u32::from_le_bytes(rest[4 + len as usize..total].try_into().expect("4 bytes"));
+    if crc32c::crc32c_append(crc32c::crc32c(&rest[..4]), record) != want {
+        return Err(FrameDamage::Checksum);
+    }
+    if record.len() < RECORD_HEADER_BYTES {
+        return Err(FrameDamage::ShortRecord { len });
+    }
+    let found = u64::from_le_bytes(record[RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8].try_into().expect("8 bytes"));
+    if found != seq {
+        return Err(FrameDamage::SequenceGap { found });
+    }
+    if &record[RECORD_PREV_LINK_OFFSET..RECORD_PREV_LINK_OFFSET + 32] != prev {
+        return Err(FrameDamage::Chain);
+    }
+    Ok(record)
+}
