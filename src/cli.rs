@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
 
 #[derive(Parser, Debug)]
-#[command(name = "zeugnis", version, about = "Certificate archive: signed append-only ledger, grade engine")]
+#[command(
+    name = "zeugnis",
+    version,
+    about = "Certificate archive: signed append-only ledger, grade engine"
+)]
 struct Cli {
     /// Data directory (the ledger).
     #[arg(long, global = true, default_value = "ledger")]
@@ -84,7 +88,12 @@ pub fn main() -> i32 {
             json,
             list,
         } => {
-            return match crate::grades::grade_command(ruleset.as_deref(), input.as_deref(), json, list) {
+            return match crate::grades::grade_command(
+                ruleset.as_deref(),
+                input.as_deref(),
+                json,
+                list,
+            ) {
                 Ok(out) => {
                     print!("{out}");
                     0
@@ -149,7 +158,9 @@ fn run(data: &Path, config: Option<&Path>) -> Result<(), LedgerError> {
 
 fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {
     if !data.join(ledger::SEGMENTS_DIR).is_dir() {
-        return Err(LedgerError::NotInitialized { path: data.to_path_buf() });
+        return Err(LedgerError::NotInitialized {
+            path: data.to_path_buf(),
+        });
     }
     let cps = recovery::read_checkpoints(&data.join(ledger::CHECKPOINTS_FILE), false)?;
     let (_, note) = cps
@@ -162,7 +173,9 @@ fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {
 
 fn vkey(data: &Path) -> Result<(), LedgerError> {
     if !data.join(ledger::SEGMENTS_DIR).is_dir() {
-        return Err(LedgerError::NotInitialized { path: data.to_path_buf() });
+        return Err(LedgerError::NotInitialized {
+            path: data.to_path_buf(),
+        });
     }
     let (_, keys) = recovery::key_history(data)?;
     for k in keys.iter().filter(|k| k.retired_seq.is_none()) {
@@ -175,7 +188,10 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
     let r = ledger::audit::audit(data)?;
     println!("audit of {}: OK", data.display());
     println!("  segments:    {}", r.segments);
-    println!("  records:     {} (chain and canonical encoding verified)", r.records);
+    println!(
+        "  records:     {} (chain and canonical encoding verified)",
+        r.records
+    );
     for (kind, n) in &r.kinds {
         println!("    {kind:<14} {n}");
     }
@@ -183,7 +199,10 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
         "  checkpoints: {} (signatures, roots and consistency verified)",
         r.checkpoints
     );
-    println!("  latest:      size {} root {}", r.checkpoint_size, r.checkpoint_root);
+    println!(
+        "  latest:      size {} root {}",
+        r.checkpoint_size, r.checkpoint_root
+    );
     println!("  keys:        {}", r.keys);
     println!("  tiles:       {} full tiles compared", r.tiles_checked);
     for w in &r.warnings {
@@ -195,6 +214,10 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
 fn reindex(data: &Path) -> Result<(), LedgerError> {
     let l = Ledger::reindex(data, LedgerOptions::default())?;
     l.flush_index()?;
-    println!("reindexed {}: {} records, tiles and index rebuilt", data.display(), l.size());
+    println!(
+        "reindexed {}: {} records, tiles and index rebuilt",
+        data.display(),
+        l.size()
+    );
     Ok(())
 }

@@ -1,3 +1,11 @@
 //! The one integration-test binary: each module covers one area end to end.
 
 mod grades;
+mod ledger_cli;
+mod ledger_crash;
+mod ledger_damage;
+mod ledger_notes;
+mod ledger_props;
+mod ledger_records;
+mod ledger_vectors;
+mod support;

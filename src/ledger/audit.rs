@@ -102,7 +102,10 @@ impl TileCheck<'_> {
             self.checked += 1;
             let mut level_row = row;
             while level_row.len() > 1 {
-                level_row = level_row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                level_row = level_row
+                    .chunks_exact(2)
+                    .map(|p| node_hash(&p[0], &p[1]))
+                    .collect();
             }
             self.push(level + 1, level_row[0]);
         }
@@ -112,7 +115,9 @@ impl TileCheck<'_> {
 /// Audits the ledger in `dir`; returns the report or the first problem.
 pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
     if !dir.join(SEGMENTS_DIR).is_dir() {
-        return Err(LedgerError::NotInitialized { path: dir.to_path_buf() });
+        return Err(LedgerError::NotInitialized {
+            path: dir.to_path_buf(),
+        });
     }
     let mut report = AuditReport::default();
     let cp_path = dir.join(CHECKPOINTS_FILE);
@@ -140,7 +145,10 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
                 path: cp_path.clone(),
                 offset: w[1].0,
                 seq: w[1].1.size,
-                what: format!("checkpoint size {} is smaller than the previous {}", w[1].1.size, w[0].1.size),
+                what: format!(
+                    "checkpoint size {} is smaller than the previous {}",
+                    w[1].1.size, w[0].1.size
+                ),
             });
         }
     }
@@ -159,7 +167,10 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
         wrong: Vec::new(),
     };
     // Checks every checkpoint whose size the accumulator has just reached.
-    let mut check_cps = |acc: &Accumulator, keys: &[KeyEntry], origin: &Option<String>, report: &mut AuditReport| {
+    let mut check_cps = |acc: &Accumulator,
+                         keys: &[KeyEntry],
+                         origin: &Option<String>,
+                         report: &mut AuditReport| {
         while next_cp < parsed.len() && parsed[next_cp].1.size == acc.size {
             let (offset, cp, note) = &parsed[next_cp];
             let fail = |what: String| LedgerError::Corrupt {
@@ -169,7 +180,10 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
                 what,
             };
             if Some(&cp.origin) != origin.as_ref() {
-                return Err(fail(format!("checkpoint origin {:?} differs from the ledger origin", cp.origin)));
+                return Err(fail(format!(
+                    "checkpoint origin {:?} differs from the ledger origin",
+                    cp.origin
+                )));
             }
             if cp.root != acc.root() {
                 return Err(LedgerError::CheckpointMismatch {
@@ -248,7 +262,12 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
                 origin = Some(o.clone());
             }
             *report.kinds.entry(kind.name()).or_default() += 1;
-            apply_key_event(&mut keys, origin.as_deref().unwrap_or_default(), v.seq, &record.body);
+            apply_key_event(
+                &mut keys,
+                origin.as_deref().unwrap_or_default(),
+                v.seq,
+                &record.body,
+            );
             let leaf = merkle::leaf_hash(v.record);
             acc.push(leaf);
             tiles.push(0, leaf);
@@ -299,9 +318,9 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
     report.keys = keys.len() as u64;
     report.tiles_checked = tiles.checked;
     for w in tiles.wrong {
-        report
-            .warnings
-            .push(format!("derived tile {w}; rebuilt on next open or by `zeugnis reindex`"));
+        report.warnings.push(format!(
+            "derived tile {w}; rebuilt on next open or by `zeugnis reindex`"
+        ));
     }
     Ok(report)
 }
@@ -321,7 +340,12 @@ mod tests {
             leaves.push(l);
             acc.push(l);
             let t = MemoryTree::from_leaf_hashes(leaves.clone());
-            assert_eq!(acc.root(), merkle::root(&t, t.size()).expect("root"), "size {}", i + 1);
+            assert_eq!(
+                acc.root(),
+                merkle::root(&t, t.size()).expect("root"),
+                "size {}",
+                i + 1
+            );
         }
     }
 }

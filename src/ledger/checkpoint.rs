@@ -105,7 +105,11 @@ impl Verifier {
         if !valid_key_name(name) {
             return Err(bad("invalid key name"));
         }
-        if id.len() != 8 || !id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+        if id.len() != 8
+            || !id
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
             return Err(bad("key ID must be 8 lowercase hex digits"));
         }
         let id = u32::from_str_radix(id, 16).map_err(|_| bad("key ID is not hex"))?;
@@ -146,7 +150,9 @@ impl NoteSigner {
             key: "PRIVATE+KEY+...".into(),
             reason: reason.to_string(),
         };
-        let rest = skey.strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
+        let rest = skey
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or_else(|| bad("missing PRIVATE+KEY+ prefix"))?;
         let mut parts = rest.splitn(3, '+');
         let (name, id, key) = match (parts.next(), parts.next(), parts.next()) {
             (Some(n), Some(i), Some(k)) => (n, i, k),
@@ -190,13 +196,17 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteErro
 
 fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
-        return Err(NoteError::Malformed("text does not end in a newline".into()));
+        return Err(NoteError::Malformed(
+            "text does not end in a newline".into(),
+        ));
     }
     if text.contains("\n\n") || text.starts_with('\n') {
         return Err(NoteError::Malformed("text contains a blank line".into()));
     }
     if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(NoteError::Malformed("text contains control characters".into()));
+        return Err(NoteError::Malformed(
+            "text contains control characters".into(),
+        ));
     }
     Ok(())
 }
@@ -224,7 +234,9 @@ pub struct Note {
 /// Splits a note into text and signatures.
 pub fn parse_note(note: &str) -> Result<Note, NoteError> {
     if note.len() > NOTE_BYTES_MAX {
-        return Err(NoteError::Malformed(format!("note exceeds {NOTE_BYTES_MAX} bytes")));
+        return Err(NoteError::Malformed(format!(
+            "note exceeds {NOTE_BYTES_MAX} bytes"
+        )));
     }
     let split = note
         .rfind("\n\n")
@@ -233,16 +245,20 @@ pub fn parse_note(note: &str) -> Result<Note, NoteError> {
     check_text(text)?;
     let sigs = &note[split + 2..];
     if !sigs.ends_with('\n') {
-        return Err(NoteError::Malformed("signature block does not end in a newline".into()));
+        return Err(NoteError::Malformed(
+            "signature block does not end in a newline".into(),
+        ));
     }
     let mut signatures = Vec::new();
     for line in sigs[..sigs.len() - 1].split('\n') {
-        let rest = line
-            .strip_prefix("\u{2014} ")
-            .ok_or_else(|| NoteError::Malformed(format!("signature line does not start with an em dash: {line:?}")))?;
-        let (name, sig) = rest
-            .split_once(' ')
-            .ok_or_else(|| NoteError::Malformed(format!("signature line without a space: {line:?}")))?;
+        let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
+            NoteError::Malformed(format!(
+                "signature line does not start with an em dash: {line:?}"
+            ))
+        })?;
+        let (name, sig) = rest.split_once(' ').ok_or_else(|| {
+            NoteError::Malformed(format!("signature line without a space: {line:?}"))
+        })?;
         if !valid_key_name(name) {
             return Err(NoteError::Malformed(format!("invalid key name {name:?}")));
         }
@@ -258,7 +274,9 @@ pub fn parse_note(note: &str) -> Result<Note, NoteError> {
             signature: raw[4..].to_vec(),
         });
         if signatures.len() > NOTE_SIGNATURES_MAX {
-            return Err(NoteError::Malformed(format!("more than {NOTE_SIGNATURES_MAX} signatures")));
+            return Err(NoteError::Malformed(format!(
+                "more than {NOTE_SIGNATURES_MAX} signatures"
+            )));
         }
     }
     if signatures.is_empty() {
@@ -274,11 +292,17 @@ pub fn parse_note(note: &str) -> Result<Note, NoteError> {
 /// must verify (`verify_strict`), and at least one must be present.
 /// Signatures by unknown keys are ignored, as the spec says. Returns the
 /// parsed note and the verifiers whose signatures were checked.
-pub fn verify_note<'a>(note: &str, known: &'a [Verifier]) -> Result<(Note, Vec<&'a Verifier>), NoteError> {
+pub fn verify_note<'a>(
+    note: &str,
+    known: &'a [Verifier],
+) -> Result<(Note, Vec<&'a Verifier>), NoteError> {
     let parsed = parse_note(note)?;
     let mut verified = Vec::new();
     for sig in &parsed.signatures {
-        let Some(v) = known.iter().find(|v| v.name == sig.name && v.key_id == sig.key_id) else {
+        let Some(v) = known
+            .iter()
+            .find(|v| v.name == sig.name && v.key_id == sig.key_id)
+        else {
             continue;
         };
         let bad = || NoteError::BadSignature {
@@ -311,16 +335,27 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note text: origin, size, base64 root, each ending in a newline.
     pub fn text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
     }
 
     /// Parses a checkpoint text (extension lines are accepted and ignored).
     pub fn parse(text: &str) -> Result<Checkpoint, NoteError> {
         let bad = |r: &str| NoteError::BadCheckpoint(r.to_string());
         let mut lines = text.split_terminator('\n');
-        let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| bad("missing origin line"))?;
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| bad("missing origin line"))?;
         let size = lines.next().ok_or_else(|| bad("missing size line"))?;
-        if size.is_empty() || !size.bytes().all(|c| c.is_ascii_digit()) || (size.len() > 1 && size.starts_with('0')) {
+        if size.is_empty()
+            || !size.bytes().all(|c| c.is_ascii_digit())
+            || (size.len() > 1 && size.starts_with('0'))
+        {
             return Err(bad("size is not a decimal without leading zeros"));
         }
         let size: u64 = size.parse().map_err(|_| bad("size out of range"))?;
@@ -359,7 +394,8 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), NoteError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| err(format!("creating: {e}")))?;
-    f.write_all(pem.as_bytes()).map_err(|e| err(format!("writing: {e}")))?;
+    f.write_all(pem.as_bytes())
+        .map_err(|e| err(format!("writing: {e}")))?;
     f.sync_all().map_err(|e| err(format!("fsync: {e}")))?;
     Ok(())
 }
@@ -386,9 +422,11 @@ pub fn read_key_file(path: &Path) -> Result<SigningKey, NoteError> {
 mod tests {
     use super::*;
 
-    const VECTOR1_VKEY: &str = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    const VECTOR1_VKEY: &str =
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
     const VECTOR1_NOTE: &str = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
-    const VECTOR2_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const VECTOR2_SKEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     const VECTOR2_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 
     #[test]
@@ -407,7 +445,10 @@ mod tests {
         let tampered = VECTOR1_NOTE.replace("example message", "example massage");
         assert!(matches!(
             verify_note(&tampered, std::slice::from_ref(&v)),
-            Err(NoteError::BadSignature { key_id: 0x530d903a, .. })
+            Err(NoteError::BadSignature {
+                key_id: 0x530d903a,
+                ..
+            })
         ));
     }
 
@@ -438,13 +479,17 @@ mod tests {
             ("hyphen not em dash", "text\n\n- example.com/foo Uw2QOkn8\n"),
         ];
         for (what, note) in cases {
-            assert!(matches!(parse_note(note), Err(NoteError::Malformed(_))), "{what}");
+            assert!(
+                matches!(parse_note(note), Err(NoteError::Malformed(_))),
+                "{what}"
+            );
         }
     }
 
     #[test]
     fn checkpoint_text_round_trip_and_strictness() {
-        let body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let body =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
         let cp = Checkpoint::parse(body).expect("parse");
         assert_eq!(cp.size, 20852163);
         assert_eq!(cp.text(), body);

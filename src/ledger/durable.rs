@@ -83,7 +83,10 @@ impl AppendFile {
     /// Creates a new file (it must not exist), writes `header`, fsyncs the
     /// file and its directory.
     pub fn create(path: &Path, header: &[u8], fault: Option<SyncFault>) -> io::Result<AppendFile> {
-        let mut file = OpenOptions::new().append(true).create_new(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(path)?;
         file.write_all(header)?;
         file.sync_all()?;
         if let Some(dir) = path.parent() {

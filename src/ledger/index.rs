@@ -44,7 +44,10 @@ impl Index {
     }
 
     fn open_once(dir: &Path) -> Result<Index, sled::Error> {
-        let db = sled::Config::new().path(dir).mode(sled::Mode::LowSpace).open()?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::LowSpace)
+            .open()?;
         let records = db.open_tree("records")?;
         Ok(Index { db, records })
     }
@@ -69,7 +72,12 @@ impl Index {
     }
 
     /// Adds record locations and moves the head, in one atomic batch per tree.
-    pub fn apply(&self, locations: &[(u64, Location)], size: u64, link: &Hash32) -> Result<(), sled::Error> {
+    pub fn apply(
+        &self,
+        locations: &[(u64, Location)],
+        size: u64,
+        link: &Hash32,
+    ) -> Result<(), sled::Error> {
         let mut batch = sled::Batch::default();
         for (seq, loc) in locations {
             let mut v = [0u8; 16];

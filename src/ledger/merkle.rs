@@ -86,7 +86,11 @@ fn split_point(n: u64) -> u64 {
 
 /// Hash of leaves `[lo, hi)`, where the range is a subtree of some tree:
 /// `lo` is aligned to the largest power of two not above `hi - lo`.
-pub fn subtree_hash<S: NodeSource + ?Sized>(src: &S, lo: u64, hi: u64) -> Result<TreeHash, ProofError> {
+pub fn subtree_hash<S: NodeSource + ?Sized>(
+    src: &S,
+    lo: u64,
+    hi: u64,
+) -> Result<TreeHash, ProofError> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());
@@ -190,7 +194,8 @@ fn subproof<S: NodeSource + ?Sized>(
 }
 
 fn check_len<'a>(what: &'static str, h: &'a [u8]) -> Result<&'a [u8; 32], ProofError> {
-    h.try_into().map_err(|_| ProofError::BadHashLength { what, len: h.len() })
+    h.try_into()
+        .map_err(|_| ProofError::BadHashLength { what, len: h.len() })
 }
 
 fn mismatch(computed: &[u8], expected: &[u8]) -> ProofError {
@@ -335,7 +340,10 @@ pub fn verify_consistency(
         });
     }
     let mask = (size1 - 1) >> shift;
-    let hash1 = chain_border_right(chain_inner_right(seed, &rest[..inner], mask), &rest[inner..]);
+    let hash1 = chain_border_right(
+        chain_inner_right(seed, &rest[..inner], mask),
+        &rest[inner..],
+    );
     if &hash1 != root1 {
         return Err(mismatch(&hash1, root1));
     }
@@ -414,7 +422,12 @@ mod tests {
     }
 
     fn tree(n: usize) -> MemoryTree {
-        MemoryTree::from_leaf_hashes(reference_leaves()[..n].iter().map(|l| leaf_hash(l)).collect())
+        MemoryTree::from_leaf_hashes(
+            reference_leaves()[..n]
+                .iter()
+                .map(|l| leaf_hash(l))
+                .collect(),
+        )
     }
 
     #[test]
@@ -430,10 +443,18 @@ mod tests {
             "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
             "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
         ];
-        assert_eq!(hex::encode(empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            hex::encode(empty_root()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         for (i, w) in want.iter().enumerate() {
             let t = tree(i + 1);
-            assert_eq!(hex::encode(root(&t, t.size()).expect("root")), *w, "size {}", i + 1);
+            assert_eq!(
+                hex::encode(root(&t, t.size()).expect("root")),
+                *w,
+                "size {}",
+                i + 1
+            );
         }
     }
 
@@ -466,7 +487,11 @@ mod tests {
                     .iter()
                     .map(|h| h.to_vec())
                     .collect();
-                assert_eq!(verify_consistency(size1, size, &p, &r1, &r), Ok(()), "{size1}->{size}");
+                assert_eq!(
+                    verify_consistency(size1, size, &p, &r1, &r),
+                    Ok(()),
+                    "{size1}->{size}"
+                );
             }
         }
     }

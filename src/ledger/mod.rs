@@ -108,7 +108,9 @@ pub enum LedgerError {
     #[error("ledger damaged: {what}")]
     Segments { what: String },
     /// The signed checkpoint does not match the records.
-    #[error("ledger damaged: checkpoint for size {size} says root {expected}, records give {computed}")]
+    #[error(
+        "ledger damaged: checkpoint for size {size} says root {expected}, records give {computed}"
+    )]
     CheckpointMismatch {
         size: u64,
         expected: String,
@@ -145,7 +147,10 @@ impl LedgerError {
     }
 }
 
-pub(crate) fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LedgerError + 'a {
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> LedgerError + 'a {
     move |source| LedgerError::Io {
         op,
         path: path.to_path_buf(),
@@ -240,7 +245,9 @@ pub fn now_s() -> i64 {
 pub fn check_origin(origin: &str) -> Result<(), LedgerError> {
     if origin.is_empty()
         || origin.len() > ORIGIN_BYTES_MAX
-        || origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+')
+        || origin
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '+')
     {
         return Err(LedgerError::Invalid(format!(
             "origin {origin:?} must be 1..={ORIGIN_BYTES_MAX} bytes without spaces, control characters or '+' \
@@ -260,7 +267,9 @@ fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
         .map_err(io_err("open", &path))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(LedgerError::Locked { path: dir.to_path_buf() }),
+        Err(fs::TryLockError::WouldBlock) => Err(LedgerError::Locked {
+            path: dir.to_path_buf(),
+        }),
         Err(fs::TryLockError::Error(e)) => Err(io_err("lock", &path)(e)),
     }
 }
@@ -277,19 +286,23 @@ impl Ledger {
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         let seg_dir = dir.join(SEGMENTS_DIR);
         if seg_dir.exists() || dir.join(CHECKPOINTS_FILE).exists() {
-            return Err(LedgerError::AlreadyInitialized { path: dir.to_path_buf() });
+            return Err(LedgerError::AlreadyInitialized {
+                path: dir.to_path_buf(),
+            });
         }
         let lock = lock_dir(dir)?;
         let keys_dir = dir.join(KEYS_DIR);
         fs::create_dir_all(&keys_dir).map_err(io_err("create", &keys_dir))?;
         {
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&keys_dir, fs::Permissions::from_mode(0o700)).map_err(io_err("chmod", &keys_dir))?;
+            fs::set_permissions(&keys_dir, fs::Permissions::from_mode(0o700))
+                .map_err(io_err("chmod", &keys_dir))?;
         }
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let signer = NoteSigner::new(origin, key);
         checkpoint::write_key_file(&key_path(dir, &signer.verifier), signer.signing_key())?;
-        durable::write_atomic(&dir.join("FORMAT.md"), FORMAT_MD.as_bytes()).map_err(io_err("write", dir))?;
+        durable::write_atomic(&dir.join("FORMAT.md"), FORMAT_MD.as_bytes())
+            .map_err(io_err("write", dir))?;
         recovery::create_checkpoints_file(dir)?;
         fs::create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
         durable::fsync_dir(dir).map_err(io_err("fsync", dir))?;
@@ -298,12 +311,16 @@ impl Ledger {
             first_seq: 0,
             prev_link: chain::GENESIS_PREV_LINK,
         };
-        let file = AppendFile::create(&path, &header.encode(), opts.sync_fault.clone()).map_err(io_err("create", &path))?;
+        let file = AppendFile::create(&path, &header.encode(), opts.sync_fault.clone())
+            .map_err(io_err("create", &path))?;
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
-        let checkpoints_file =
-            AppendFile::open(&checkpoints_path, opts.sync_fault.clone()).map_err(io_err("open", &checkpoints_path))?;
+        let checkpoints_file = AppendFile::open(&checkpoints_path, opts.sync_fault.clone())
+            .map_err(io_err("open", &checkpoints_path))?;
         let index_dir = dir.join(INDEX_DIR);
-        let (index, _) = Index::open(&index_dir).map_err(|source| LedgerError::Index { path: index_dir, source })?;
+        let (index, _) = Index::open(&index_dir).map_err(|source| LedgerError::Index {
+            path: index_dir,
+            source,
+        })?;
         let tiles = TileStore::reset(&dir.join(TILES_DIR)).map_err(io_err("open tiles", dir))?;
         let public_key = signer.verifier.key.to_bytes();
         let mut ledger = Ledger {
@@ -380,8 +397,13 @@ impl Ledger {
         let mut locations = Vec::with_capacity(bodies.len());
         let mut link = self.head_link;
         let first = self.size;
-        let roll = self.tail.len > SEGMENT_HEADER_BYTES as u64 && self.tail.len >= self.opts.segment_bytes_max;
-        let base = if roll { SEGMENT_HEADER_BYTES as u64 } else { self.tail.len };
+        let roll = self.tail.len > SEGMENT_HEADER_BYTES as u64
+            && self.tail.len >= self.opts.segment_bytes_max;
+        let base = if roll {
+            SEGMENT_HEADER_BYTES as u64
+        } else {
+            self.tail.len
+        };
         let segment = if roll { first } else { self.tail.first_seq };
         let mut key_events = Vec::new();
         for (i, body) in bodies.into_iter().enumerate() {
@@ -408,7 +430,12 @@ impl Ledger {
         if roll {
             self.roll_segment(first)?;
         }
-        if let Err(e) = self.tail.file.append(&frames).and_then(|()| self.tail.file.sync_data()) {
+        if let Err(e) = self
+            .tail
+            .file
+            .append(&frames)
+            .and_then(|()| self.tail.file.sync_data())
+        {
             return Err(self.poison("segment write/fsync", &self.tail.path.clone(), e));
         }
         // Durable from here on.
@@ -419,7 +446,9 @@ impl Ledger {
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
         }
         let tiles_dir = self.dir.join(TILES_DIR);
-        self.tiles.append(&leaves).map_err(io_err("write tile", &tiles_dir))?;
+        self.tiles
+            .append(&leaves)
+            .map_err(io_err("write tile", &tiles_dir))?;
         self.index
             .apply(&locations, self.size, &self.head_link)
             .map_err(|source| LedgerError::Index {
@@ -438,7 +467,10 @@ impl Ledger {
     }
 
     fn roll_segment(&mut self, first_seq: u64) -> Result<(), LedgerError> {
-        let path = self.dir.join(SEGMENTS_DIR).join(segment::segment_name(first_seq));
+        let path = self
+            .dir
+            .join(SEGMENTS_DIR)
+            .join(segment::segment_name(first_seq));
         let header = SegmentHeader {
             first_seq,
             prev_link: self.head_link,
@@ -479,7 +511,8 @@ impl Ledger {
             return Err(self.poison("checkpoint write/fsync", &path, e));
         }
         let latest = self.dir.join(CHECKPOINT_FILE);
-        durable::write_replace_derived(&latest, note.as_bytes()).map_err(io_err("write", &latest))?;
+        durable::write_replace_derived(&latest, note.as_bytes())
+            .map_err(io_err("write", &latest))?;
         self.checkpoint = (cp, note);
         Ok(())
     }
@@ -582,10 +615,18 @@ impl Ledger {
                 path: self.dir.join(INDEX_DIR),
                 source,
             })?
-            .ok_or_else(|| LedgerError::Invalid(format!("record {seq} is not in the index; run zeugnis reindex")))?;
-        let path = self.dir.join(SEGMENTS_DIR).join(segment::segment_name(loc.segment));
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "record {seq} is not in the index; run zeugnis reindex"
+                ))
+            })?;
+        let path = self
+            .dir
+            .join(SEGMENTS_DIR)
+            .join(segment::segment_name(loc.segment));
         let mut f = File::open(&path).map_err(io_err("open", &path))?;
-        f.seek(SeekFrom::Start(loc.offset)).map_err(io_err("seek", &path))?;
+        f.seek(SeekFrom::Start(loc.offset))
+            .map_err(io_err("seek", &path))?;
         let mut len = [0u8; 4];
         f.read_exact(&mut len).map_err(io_err("read", &path))?;
         let n = u32::from_le_bytes(len) as usize;
@@ -594,7 +635,8 @@ impl Ledger {
         }
         let mut frame = vec![0u8; n + 8];
         frame[..4].copy_from_slice(&len);
-        f.read_exact(&mut frame[4..]).map_err(io_err("read", &path))?;
+        f.read_exact(&mut frame[4..])
+            .map_err(io_err("read", &path))?;
         // Reads are checked like the open scan: CRC and sequence number.
         let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
         if crc32c::crc32c(&frame[..n + 4]) != crc {
@@ -605,7 +647,12 @@ impl Ledger {
             .get(record::RECORD_SEQ_OFFSET..record::RECORD_SEQ_OFFSET + 8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
         if found != Some(seq) {
-            return Err(self.corrupt(&path, loc.offset, seq, "index points at the wrong record".into()));
+            return Err(self.corrupt(
+                &path,
+                loc.offset,
+                seq,
+                "index points at the wrong record".into(),
+            ));
         }
         Ok(bytes)
     }

@@ -65,8 +65,14 @@ impl TlogProof {
             line,
             reason: reason.to_string(),
         };
-        let (head, note) = text.split_once("\n\n").ok_or_else(|| bad(0, "no blank line before the checkpoint"))?;
-        let mut lines = head.split('\n').enumerate().map(|(i, l)| (i + 1, l)).peekable();
+        let (head, note) = text
+            .split_once("\n\n")
+            .ok_or_else(|| bad(0, "no blank line before the checkpoint"))?;
+        let mut lines = head
+            .split('\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .peekable();
         match lines.next() {
             Some((_, TLOG_PROOF_HEADER)) => {}
             _ => return Err(bad(1, "first line is not c2sp.org/tlog-proof@v1")),
@@ -79,8 +85,13 @@ impl TlogProof {
             }
         }
         let (n, l) = lines.next().ok_or_else(|| bad(2, "missing index line"))?;
-        let idx = l.strip_prefix("index ").ok_or_else(|| bad(n, "expected `index <n>`"))?;
-        if idx.is_empty() || !idx.bytes().all(|c| c.is_ascii_digit()) || (idx.len() > 1 && idx.starts_with('0')) {
+        let idx = l
+            .strip_prefix("index ")
+            .ok_or_else(|| bad(n, "expected `index <n>`"))?;
+        if idx.is_empty()
+            || !idx.bytes().all(|c| c.is_ascii_digit())
+            || (idx.len() > 1 && idx.starts_with('0'))
+        {
             return Err(bad(n, "index is not a decimal without leading zeros"));
         }
         let index = idx.parse().map_err(|_| bad(n, "index out of range"))?;
@@ -107,7 +118,13 @@ impl TlogProof {
         let (note, _) = verify_note(&self.checkpoint_note, known)?;
         let cp = Checkpoint::parse(&note.text)?;
         let path: Vec<Vec<u8>> = self.path.iter().map(|h| h.to_vec()).collect();
-        merkle::verify_inclusion(self.index, cp.size, &merkle::leaf_hash(record), &path, &cp.root)?;
+        merkle::verify_inclusion(
+            self.index,
+            cp.size,
+            &merkle::leaf_hash(record),
+            &path,
+            &cp.root,
+        )?;
         Ok(cp)
     }
 }

@@ -291,7 +291,10 @@ pub enum DecodeError {
 pub enum EncodeError {
     /// The encoded record would exceed [`RECORD_BYTES_MAX`].
     #[error("{kind} record of {size_bytes} bytes exceeds the limit of {RECORD_BYTES_MAX} bytes")]
-    TooLarge { kind: &'static str, size_bytes: usize },
+    TooLarge {
+        kind: &'static str,
+        size_bytes: usize,
+    },
 }
 
 impl Record {

@@ -19,8 +19,8 @@ use super::record::{self, Body, Hash32, Record};
 use super::segment::{self, SegmentHeader, SEGMENT_HEADER_BYTES};
 use super::tiles::TileStore;
 use super::{
-    chain, io_err, merkle, KeyEntry, Ledger, LedgerError, LedgerOptions, Tail, CHECKPOINTS_FILE, CHECKPOINT_FILE,
-    INDEX_DIR, SEGMENTS_DIR, TILES_DIR,
+    chain, io_err, merkle, KeyEntry, Ledger, LedgerError, LedgerOptions, Tail, CHECKPOINTS_FILE,
+    CHECKPOINT_FILE, INDEX_DIR, SEGMENTS_DIR, TILES_DIR,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -75,8 +75,14 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
         seq,
         what,
     };
-    if bytes.len() < CHECKPOINTS_HEADER_BYTES || bytes[..CHECKPOINTS_HEADER_BYTES] != checkpoints_header()[..] {
-        return Err(corrupt(0, 0, "checkpoints file header is missing or wrong".into()));
+    if bytes.len() < CHECKPOINTS_HEADER_BYTES
+        || bytes[..CHECKPOINTS_HEADER_BYTES] != checkpoints_header()[..]
+    {
+        return Err(corrupt(
+            0,
+            0,
+            "checkpoints file header is missing or wrong".into(),
+        ));
     }
     let mut pos = CHECKPOINTS_HEADER_BYTES;
     let mut notes = Vec::new();
@@ -84,7 +90,9 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
     let mut torn_at = None;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
-        let len = rest.get(..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+        let len = rest
+            .get(..4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
         let ok = match len {
             Some(n) if n > 0 && n <= checkpoint::NOTE_BYTES_MAX && rest.len() >= n + 8 => {
                 let crc = u32::from_le_bytes(rest[n + 4..n + 8].try_into().expect("4 bytes"));
@@ -94,8 +102,9 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
         };
         match ok {
             Some(n) => {
-                let note = String::from_utf8(rest[4..n + 4].to_vec())
-                    .map_err(|_| corrupt(pos as u64, count, "checkpoint note is not UTF-8".into()))?;
+                let note = String::from_utf8(rest[4..n + 4].to_vec()).map_err(|_| {
+                    corrupt(pos as u64, count, "checkpoint note is not UTF-8".into())
+                })?;
                 if keep_all || notes.is_empty() {
                     notes.push((pos as u64, note));
                 } else {
@@ -121,7 +130,11 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
             }
         }
     }
-    Ok(CheckpointsScan { notes, count, torn_at })
+    Ok(CheckpointsScan {
+        notes,
+        count,
+        torn_at,
+    })
 }
 
 /// Updates the key history with a key record.
@@ -177,7 +190,10 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LedgerError> {
             None if name.starts_with('.') => {}
             None => {
                 return Err(LedgerError::Segments {
-                    what: format!("unexpected file {} in the segments directory", entry.path().display()),
+                    what: format!(
+                        "unexpected file {} in the segments directory",
+                        entry.path().display()
+                    ),
                 })
             }
         }
@@ -243,7 +259,10 @@ fn scan_one(
             path: path.to_path_buf(),
             offset: 12,
             seq: first,
-            what: format!("header says first seq {}, file name says {first}", header.first_seq),
+            what: format!(
+                "header says first seq {}, file name says {first}",
+                header.first_seq
+            ),
         });
     }
     let mut leaves = Vec::new();
@@ -290,7 +309,9 @@ fn scan_all(
 ) -> Result<ScanOutcome, LedgerError> {
     let segs = list_segments(dir)?;
     if segs.is_empty() {
-        return Err(LedgerError::NotInitialized { path: dir.to_path_buf() });
+        return Err(LedgerError::NotInitialized {
+            path: dir.to_path_buf(),
+        });
     }
     let leaf_from = tiles.size();
     let mut out = ScanOutcome {
@@ -313,7 +334,11 @@ fn scan_all(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(LedgerError::Invalid("scan thread panicked".into()))))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(LedgerError::Invalid("scan thread panicked".into()))
+                    })
+                })
                 .collect()
         });
         for (i, result) in results.into_iter().enumerate() {
@@ -335,7 +360,9 @@ fn scan_all(
                     path: path.clone(),
                     offset: 20,
                     seq: *first,
-                    what: "segment header prev_link does not match the previous segment's last link".into(),
+                    what:
+                        "segment header prev_link does not match the previous segment's last link"
+                            .into(),
                 });
             }
             let mut valid_len = r.scan.valid_bytes;
@@ -354,7 +381,10 @@ fn scan_all(
                     valid_len = d.offset;
                 } else {
                     let why = if d.seq < floor {
-                        format!("{} (record is covered by a signed checkpoint)", d.what.describe())
+                        format!(
+                            "{} (record is covered by a signed checkpoint)",
+                            d.what.describe()
+                        )
                     } else if !last {
                         format!("{} (in a sealed segment)", d.what.describe())
                     } else {
@@ -403,7 +433,9 @@ pub fn key_history(dir: &Path) -> Result<(String, Vec<KeyEntry>), LedgerError> {
     let mut link = chain::GENESIS_PREV_LINK;
     for (first, path) in list_segments(dir)? {
         let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-        let Ok(header) = SegmentHeader::decode(&bytes) else { break };
+        let Ok(header) = SegmentHeader::decode(&bytes) else {
+            break;
+        };
         if header.first_seq != first || header.prev_link != link {
             break;
         }
@@ -413,13 +445,20 @@ pub fn key_history(dir: &Path) -> Result<(String, Vec<KeyEntry>), LedgerError> {
                     if let Body::Genesis { origin: o, .. } = &r.body {
                         origin = Some(o.clone());
                     }
-                    apply_key_event(&mut keys, origin.as_deref().unwrap_or_default(), v.seq, &r.body);
+                    apply_key_event(
+                        &mut keys,
+                        origin.as_deref().unwrap_or_default(),
+                        v.seq,
+                        &r.body,
+                    );
                 }
             }
         });
         link = scan.end_link;
     }
-    let origin = origin.ok_or_else(|| LedgerError::NotInitialized { path: dir.to_path_buf() })?;
+    let origin = origin.ok_or_else(|| LedgerError::NotInitialized {
+        path: dir.to_path_buf(),
+    })?;
     Ok((origin, keys))
 }
 
@@ -428,7 +467,9 @@ pub fn key_history(dir: &Path) -> Result<(String, Vec<KeyEntry>), LedgerError> {
 /// from the segments (`zeugnis reindex`).
 pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, LedgerError> {
     if !dir.join(SEGMENTS_DIR).is_dir() {
-        return Err(LedgerError::NotInitialized { path: dir.to_path_buf() });
+        return Err(LedgerError::NotInitialized {
+            path: dir.to_path_buf(),
+        });
     }
     let lock = super::lock_dir(dir)?;
     if rebuild {
@@ -485,7 +526,10 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         }
     };
     if !index_ok || !tree_ok(&tiles, outcome.size)? {
-        tracing::warn!(index_ok, "derived tiles or index disagree with the ledger; rebuilding them");
+        tracing::warn!(
+            index_ok,
+            "derived tiles or index disagree with the ledger; rebuilding them"
+        );
         index.clear().map_err(index_err)?;
         tiles = TileStore::reset(&tiles_dir).map_err(io_err("reset tiles", &tiles_dir))?;
         outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
@@ -534,7 +578,10 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
                 path: cp_path.clone(),
                 offset: *offset,
                 seq: cp.size,
-                what: format!("checkpoint origin {:?} is not the ledger's origin {origin:?}", cp.origin),
+                what: format!(
+                    "checkpoint origin {:?} is not the ledger's origin {origin:?}",
+                    cp.origin
+                ),
             });
         }
         checkpoint::verify_note(note, &verifiers_for_size(&keys, cp.size))?;
@@ -552,14 +599,18 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         signers.push(NoteSigner::new(&origin, key));
     }
     if signers.is_empty() {
-        return Err(LedgerError::Invalid("the key history has no active signing key".into()));
+        return Err(LedgerError::Invalid(
+            "the key history has no active signing key".into(),
+        ));
     }
     let segs = list_segments(dir)?;
     let (tail_first, tail_path) = segs.last().cloned().ok_or(LedgerError::NotInitialized {
         path: dir.to_path_buf(),
     })?;
-    let tail_file = AppendFile::open(&tail_path, opts.sync_fault.clone()).map_err(io_err("open", &tail_path))?;
-    let checkpoints_file = AppendFile::open(&cp_path, opts.sync_fault.clone()).map_err(io_err("open", &cp_path))?;
+    let tail_file = AppendFile::open(&tail_path, opts.sync_fault.clone())
+        .map_err(io_err("open", &tail_path))?;
+    let checkpoints_file =
+        AppendFile::open(&cp_path, opts.sync_fault.clone()).map_err(io_err("open", &cp_path))?;
     let (cp, note) = match latest {
         Some((_, cp, note)) => (cp, note),
         None => (

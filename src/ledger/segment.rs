@@ -6,7 +6,9 @@
 //! (torn tail or corruption is `recovery`'s call), write files.
 
 use super::chain;
-use super::record::{Hash32, RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_PREV_LINK_OFFSET, RECORD_SEQ_OFFSET};
+use super::record::{
+    Hash32, RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RECORD_PREV_LINK_OFFSET, RECORD_SEQ_OFFSET,
+};
 use std::path::{Path, PathBuf};
 
 /// Magic bytes at the start of every segment file.
@@ -46,7 +48,10 @@ impl SegmentHeader {
     /// Parses a header; the error says what is wrong.
     pub fn decode(b: &[u8]) -> Result<SegmentHeader, String> {
         if b.len() < SEGMENT_HEADER_BYTES {
-            return Err(format!("header truncated: {} of {SEGMENT_HEADER_BYTES} bytes", b.len()));
+            return Err(format!(
+                "header truncated: {} of {SEGMENT_HEADER_BYTES} bytes",
+                b.len()
+            ));
         }
         if &b[..8] != SEGMENT_MAGIC {
             return Err("bad magic (not a zeugnis segment)".into());
@@ -132,14 +137,22 @@ impl FrameDamage {
             FrameDamage::ShortHeader { available } => {
                 format!("partial frame header ({available} bytes before end of file)")
             }
-            FrameDamage::BadLength { len } => format!("frame length {len} outside 1..={RECORD_BYTES_MAX}"),
+            FrameDamage::BadLength { len } => {
+                format!("frame length {len} outside 1..={RECORD_BYTES_MAX}")
+            }
             FrameDamage::ShortFrame { len, available } => {
                 format!("frame of {len} bytes but only {available} bytes before end of file")
             }
             FrameDamage::Checksum => "frame checksum (CRC-32C) mismatch".into(),
-            FrameDamage::ShortRecord { len } => format!("record of {len} bytes is shorter than a record header"),
-            FrameDamage::SequenceGap { found } => format!("sequence gap: record carries seq {found}"),
-            FrameDamage::Chain => "chain link mismatch: prev_link does not match the previous record".into(),
+            FrameDamage::ShortRecord { len } => {
+                format!("record of {len} bytes is shorter than a record header")
+            }
+            FrameDamage::SequenceGap { found } => {
+                format!("sequence gap: record carries seq {found}")
+            }
+            FrameDamage::Chain => {
+                "chain link mismatch: prev_link does not match the previous record".into()
+            }
         }
     }
 }
@@ -192,7 +205,12 @@ pub struct Visit<'a> {
 /// Scans a whole segment already read into memory: checks every frame's
 /// length and CRC, the sequence numbers and the chain, and calls `visit` for
 /// each valid record in order. Stops at the first damage.
-pub fn scan_segment(path: &Path, bytes: &[u8], header: SegmentHeader, visit: &mut dyn FnMut(Visit)) -> SegmentScan {
+pub fn scan_segment(
+    path: &Path,
+    bytes: &[u8],
+    header: SegmentHeader,
+    visit: &mut dyn FnMut(Visit),
+) -> SegmentScan {
     let mut pos = SEGMENT_HEADER_BYTES;
     let mut seq = header.first_seq;
     let mut link = header.prev_link;
@@ -233,10 +251,17 @@ pub fn scan_segment(path: &Path, bytes: &[u8], header: SegmentHeader, visit: &mu
 }
 
 /// Checks the frame at `pos`; returns the record bytes.
-pub fn check_frame<'a>(bytes: &'a [u8], pos: usize, seq: u64, prev: &Hash32) -> Result<&'a [u8], FrameDamage> {
+pub fn check_frame<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    seq: u64,
+    prev: &Hash32,
+) -> Result<&'a [u8], FrameDamage> {
     let rest = &bytes[pos..];
     if rest.len() < 4 {
-        return Err(FrameDamage::ShortHeader { available: rest.len() });
+        return Err(FrameDamage::ShortHeader {
+            available: rest.len(),
+        });
     }
     let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes"));
     if len == 0 || len as usize > RECORD_BYTES_MAX {
@@ -257,7 +282,11 @@ pub fn check_frame<'a>(bytes: &'a [u8], pos: usize, seq: u64, prev: &Hash32) -> 
     if record.len() < RECORD_HEADER_BYTES {
         return Err(FrameDamage::ShortRecord { len });
     }
-    let found = u64::from_le_bytes(record[RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8].try_into().expect("8 bytes"));
+    let found = u64::from_le_bytes(
+        record[RECORD_SEQ_OFFSET..RECORD_SEQ_OFFSET + 8]
+            .try_into()
+            .expect("8 bytes"),
+    );
     if found != seq {
         return Err(FrameDamage::SequenceGap { found });
     }

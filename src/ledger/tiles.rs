@@ -31,7 +31,9 @@ pub fn tile_path(level: u8, index: u64, width: Option<u64>) -> String {
     let digits = format!("{index}");
     let pad = digits.len().div_ceil(3) * 3;
     let digits = format!("{index:0>pad$}");
-    let groups: Vec<&str> = (0..digits.len() / 3).map(|i| &digits[i * 3..i * 3 + 3]).collect();
+    let groups: Vec<&str> = (0..digits.len() / 3)
+        .map(|i| &digits[i * 3..i * 3 + 3])
+        .collect();
     let mut n = String::new();
     for (i, g) in groups.iter().enumerate() {
         if i + 1 < groups.len() {
@@ -59,7 +61,10 @@ impl ExpandedTile {
         let mut levels = vec![row];
         while levels.last().map_or(0, Vec::len) > 1 {
             let below = levels.last().expect("non-empty");
-            let next = below.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            let next = below
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
             levels.push(next);
         }
         ExpandedTile { levels }
@@ -121,7 +126,11 @@ impl TileStore {
             for n in 0..full {
                 if !store.tile_ok(level, n) {
                     let row = (0..TILE_WIDTH)
-                        .map(|i| store.read_full(level - 1, n * TILE_WIDTH + i).map(|t| t.levels[8][0]))
+                        .map(|i| {
+                            store
+                                .read_full(level - 1, n * TILE_WIDTH + i)
+                                .map(|t| t.levels[8][0])
+                        })
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| io::Error::other(e.to_string()))?;
                     store.write_tile(level, n, &row)?;
@@ -161,7 +170,8 @@ impl TileStore {
     }
 
     fn tile_ok(&self, level: u8, index: u64) -> bool {
-        fs::metadata(self.root.join(tile_path(level, index, None))).is_ok_and(|m| m.len() == TILE_BYTES as u64)
+        fs::metadata(self.root.join(tile_path(level, index, None)))
+            .is_ok_and(|m| m.len() == TILE_BYTES as u64)
     }
 
     fn write_tile(&self, level: u8, index: u64, row: &[TreeHash]) -> io::Result<()> {
@@ -234,7 +244,11 @@ impl TileStore {
             return Err(ProofError::NodeUnavailable {
                 level: level * TILE_HEIGHT as u8,
                 index,
-                reason: format!("{} has {} bytes, expected {TILE_BYTES}", path.display(), bytes.len()),
+                reason: format!(
+                    "{} has {} bytes, expected {TILE_BYTES}",
+                    path.display(),
+                    bytes.len()
+                ),
             });
         }
         let row = bytes
@@ -249,7 +263,12 @@ impl TileStore {
     /// The hashes of tile (`level`, `index`) of `width` entries (a full tile
     /// when `width` is 256), as served under its C2SP path, for a tree of the
     /// current size. `None` if the tile does not exist at this size.
-    pub fn tile_bytes(&self, level: u8, index: u64, width: u64) -> Result<Option<Vec<u8>>, ProofError> {
+    pub fn tile_bytes(
+        &self,
+        level: u8,
+        index: u64,
+        width: u64,
+    ) -> Result<Option<Vec<u8>>, ProofError> {
         let row_len = self.size >> (TILE_HEIGHT * level as u32);
         let start = index.saturating_mul(TILE_WIDTH);
         if width == 0 || width > TILE_WIDTH || start.saturating_add(width) > row_len {
@@ -300,7 +319,10 @@ impl NodeSource for TileStore {
             .ok_or_else(|| unavailable("edge too short"))?
             .to_vec();
         while row.len() > 1 {
-            row = row.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            row = row
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
         }
         Ok(row[0])
     }
@@ -339,7 +361,11 @@ mod tests {
         store.append(&leaves[..1000]).expect("append");
         store.append(&leaves[1000..]).expect("append");
         for size in [1u64, 255, 256, 257, 65_536, 65_537, n as u64] {
-            assert_eq!(merkle::root(&store, size), merkle::root(&mem, size), "size {size}");
+            assert_eq!(
+                merkle::root(&store, size),
+                merkle::root(&mem, size),
+                "size {size}"
+            );
         }
         for index in [0u64, 255, 256, 65_535, 65_536, n as u64 - 1] {
             assert_eq!(
@@ -359,10 +385,16 @@ mod tests {
         let from = store.size() as usize;
         store.append(&leaves[from..]).expect("append tail");
         assert_eq!(merkle::root(&store, n as u64), merkle::root(&mem, n as u64));
-        assert!(dir.path().join(tile_path(1, 0, None)).exists(), "level-1 tile rebuilt");
+        assert!(
+            dir.path().join(tile_path(1, 0, None)).exists(),
+            "level-1 tile rebuilt"
+        );
         // Partial tiles served from the edge are prefixes of the next full tile.
         let w = (n % 256) as u64;
-        let partial = store.tile_bytes(0, n as u64 / 256, w).expect("tile").expect("exists");
+        let partial = store
+            .tile_bytes(0, n as u64 / 256, w)
+            .expect("tile")
+            .expect("exists");
         assert_eq!(partial, leaves[n - w as usize..].concat());
     }
 }

@@ -1,0 +1,167 @@
+//! Canonical record encoding: golden bytes for every kind, strict decoding.
+//!
+//! The golden file `tests/golden/records.txt` pins every byte. It is
+//! regenerated only by `ZEUGNIS_BLESS=1 cargo test --release golden_record_bytes`,
+//! and a diff in it is a format change: review it like code and record it in
+//! FORMAT.md's version history.
+
+use crate::support::every_kind;
+use zeugnis::ledger::record::{Body, DecodeError, EncodeError, Record, RECORD_BYTES_MAX};
+
+fn sample(seq: u64, body: Body) -> Record {
+    Record {
+        seq,
+        time_s: 1_795_000_000 + seq as i64,
+        prev_link: [seq as u8; 32],
+        body,
+    }
+}
+
+#[test]
+fn golden_record_bytes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records.txt");
+    let mut text = String::new();
+    for (i, body) in every_kind().into_iter().enumerate() {
+        let r = sample(i as u64, body);
+        let bytes = r.encode().expect("encode");
+        assert_eq!(Record::decode(&bytes).expect("decode"), r);
+        text.push_str(&format!(
+            "{} {}\n",
+            r.body.kind().name(),
+            hex::encode(&bytes)
+        ));
+    }
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    for (want, got) in golden.lines().zip(text.lines()) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(golden.lines().count(), 11, "one golden line per kind");
+}
+
+#[test]
+fn header_layout_is_fixed() {
+    let r = sample(0x0102030405060708, every_kind().remove(7));
+    let b = r.encode().expect("encode");
+    assert_eq!(&b[0..2], &[1, 0], "version 1, little-endian");
+    assert_eq!(&b[2..10], &0x0102030405060708u64.to_le_bytes(), "seq");
+    assert_eq!(&b[10..18], &r.time_s.to_le_bytes(), "time");
+    assert_eq!(&b[18..20], &[8, 0], "kind Superseded = 8");
+    assert_eq!(&b[20..52], &[8u8; 32], "prev link");
+    assert_eq!(&b[52..56], &12u32.to_le_bytes(), "first string length");
+}
+
+#[test]
+fn non_canonical_inputs_are_rejected() {
+    let registered = sample(4, every_kind().remove(4)).encode().expect("encode");
+    let revoked = sample(6, every_kind().remove(6)).encode().expect("encode");
+
+    let mut trailing = revoked.clone();
+    trailing.push(0);
+    assert!(matches!(
+        Record::decode(&trailing),
+        Err(DecodeError::TrailingBytes { extra: 1, .. })
+    ));
+
+    let truncated = &revoked[..revoked.len() - 1];
+    assert!(matches!(
+        Record::decode(truncated),
+        Err(DecodeError::Truncated { .. })
+    ));
+
+    let mut version = revoked.clone();
+    version[0] = 2;
+    assert_eq!(
+        Record::decode(&version),
+        Err(DecodeError::UnsupportedVersion { version: 2 })
+    );
+
+    let mut kind = revoked.clone();
+    kind[18] = 99;
+    assert_eq!(
+        Record::decode(&kind),
+        Err(DecodeError::UnknownKind { tag: 99 })
+    );
+
+    // The grade option tag: find "1.76" and step back over its length and tag.
+    let pos = registered
+        .windows(4)
+        .position(|w| w == b"1.76")
+        .expect("decimal present");
+    let mut tag = registered.clone();
+    tag[pos - 5] = 2;
+    assert!(matches!(
+        Record::decode(&tag),
+        Err(DecodeError::NonCanonical {
+            field: "grade.final_grade",
+            ..
+        })
+    ));
+    // A non-normalised decimal ("1.70" for 1.7) of the same length.
+    let mut body = every_kind().remove(4);
+    if let Body::Registered { grade: Some(g), .. } = &mut body {
+        g.final_grade = Some("1.7".parse().expect("decimal"));
+    }
+    let canonical = sample(4, body).encode().expect("encode");
+    let pos = canonical
+        .windows(3)
+        .position(|w| w == b"1.7")
+        .expect("decimal present");
+    let mut padded = canonical[..pos - 4].to_vec();
+    padded.extend_from_slice(&4u32.to_le_bytes());
+    padded.extend_from_slice(b"1.70");
+    padded.extend_from_slice(&canonical[pos + 3..]);
+    assert!(matches!(
+        Record::decode(&padded),
+        Err(DecodeError::NonCanonical {
+            field: "grade.final_grade",
+            ..
+        })
+    ));
+
+    let mut utf8 = revoked.clone();
+    let pos = utf8.windows(3).position(|w| w == b"QNV").expect("code");
+    utf8[pos] = 0xff;
+    assert!(matches!(
+        Record::decode(&utf8),
+        Err(DecodeError::NonCanonical { field: "code", .. })
+    ));
+}
+
+#[test]
+fn records_above_the_limit_are_refused() {
+    let big = Record {
+        seq: 1,
+        time_s: 0,
+        prev_link: [0; 32],
+        body: Body::Voided {
+            code: "X".into(),
+            reason: "y".repeat(RECORD_BYTES_MAX),
+        },
+    };
+    assert!(matches!(
+        big.encode(),
+        Err(EncodeError::TooLarge { kind: "Voided", size_bytes }) if size_bytes > RECORD_BYTES_MAX
+    ));
+    assert!(matches!(
+        Record::decode(&vec![0u8; RECORD_BYTES_MAX + 1]),
+        Err(DecodeError::TooLarge { .. })
+    ));
+    // Exactly at the limit is accepted.
+    let header_and_lengths = 52 + 4 + 1 + 4;
+    let exact = Record {
+        seq: 1,
+        time_s: 0,
+        prev_link: [0; 32],
+        body: Body::Voided {
+            code: "X".into(),
+            reason: "y".repeat(RECORD_BYTES_MAX - header_and_lengths),
+        },
+    };
+    assert_eq!(
+        exact.encode().expect("at the limit").len(),
+        RECORD_BYTES_MAX
+    );
+}
