@@ -107,7 +107,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_batch() {
         };
         // One kill in four lands anywhere from process start (often inside
         // open/recovery); the others land while batches are being appended.
-        if rng.next() % 4 != 0 {
+        if !rng.next().is_multiple_of(4) {
             let _ = opened_rx.recv_timeout(Duration::from_secs(30));
         }
         std::thread::sleep(Duration::from_millis(rng.next() % 40));

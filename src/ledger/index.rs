@@ -1,5 +1,6 @@
 //! The derived index in sled (FORMAT.md §11): sequence number -> segment and
-//! offset, plus the ledger head it was built from.
+//! offset (every 64th record and each segment's first), plus the ledger head
+//! it was built from.
 //!
 //! Owns: the sled database under `<data>/index`. Everything in it can be
 //! rebuilt from the segments (`zeugnis reindex`); it is checked against the
@@ -10,7 +11,17 @@ use super::record::Hash32;
 use std::path::Path;
 
 /// Index schema version; a different stored version triggers a rebuild.
-pub const INDEX_VERSION: u64 = 1;
+pub const INDEX_VERSION: u64 = 2;
+/// Every this many records one location is indexed (plus the first record of
+/// every segment); a read scans at most this many frames forward. Indexing
+/// every record made sled the most expensive step of an append.
+pub const INDEX_STRIDE_RECORDS: u64 = 64;
+
+/// Whether record `seq` in the segment starting at `segment_first` gets an
+/// index entry.
+pub fn indexed(seq: u64, segment_first: u64) -> bool {
+    seq.is_multiple_of(INDEX_STRIDE_RECORDS) || seq == segment_first
+}
 
 /// The sled index.
 pub struct Index {
@@ -93,14 +104,28 @@ impl Index {
         Ok(())
     }
 
-    /// Where record `seq` is stored, if indexed.
-    pub fn location(&self, seq: u64) -> Result<Option<Location>, sled::Error> {
-        Ok(self.records.get(seq.to_be_bytes())?.and_then(|v| {
-            Some(Location {
-                segment: u64::from_le_bytes(v.get(..8)?.try_into().ok()?),
-                offset: u64::from_le_bytes(v.get(8..16)?.try_into().ok()?),
-            })
-        }))
+    /// The nearest indexed record at or before `seq` and where it is stored;
+    /// it lies in the same segment as `seq` (every segment's first record is
+    /// indexed).
+    pub fn location_at_or_before(&self, seq: u64) -> Result<Option<(u64, Location)>, sled::Error> {
+        let Some((k, v)) = self
+            .records
+            .range(..=seq.to_be_bytes())
+            .next_back()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let parse = || {
+            Some((
+                u64::from_be_bytes(k.as_ref().try_into().ok()?),
+                Location {
+                    segment: u64::from_le_bytes(v.get(..8)?.try_into().ok()?),
+                    offset: u64::from_le_bytes(v.get(8..16)?.try_into().ok()?),
+                },
+            ))
+        };
+        Ok(parse())
     }
 
     /// Flushes to disk (not needed for correctness; shortens the next open).

@@ -415,13 +415,15 @@ impl Ledger {
                 body,
             };
             let bytes = record.encode()?;
-            locations.push((
-                seq,
-                Location {
-                    segment,
-                    offset: base + frames.len() as u64,
-                },
-            ));
+            if index::indexed(seq, segment) {
+                locations.push((
+                    seq,
+                    Location {
+                        segment,
+                        offset: base + frames.len() as u64,
+                    },
+                ));
+            }
             segment::push_frame(&mut frames, &bytes);
             link = chain::link(&link, &bytes);
             leaves.push(merkle::leaf_hash(&bytes));
@@ -608,9 +610,9 @@ impl Ledger {
                 self.size
             )));
         }
-        let loc = self
+        let (mut at_seq, loc) = self
             .index
-            .location(seq)
+            .location_at_or_before(seq)
             .map_err(|source| LedgerError::Index {
                 path: self.dir.join(INDEX_DIR),
                 source,
@@ -624,37 +626,44 @@ impl Ledger {
             .dir
             .join(SEGMENTS_DIR)
             .join(segment::segment_name(loc.segment));
-        let mut f = File::open(&path).map_err(io_err("open", &path))?;
+        let mut f = io::BufReader::new(File::open(&path).map_err(io_err("open", &path))?);
         f.seek(SeekFrom::Start(loc.offset))
             .map_err(io_err("seek", &path))?;
-        let mut len = [0u8; 4];
-        f.read_exact(&mut len).map_err(io_err("read", &path))?;
-        let n = u32::from_le_bytes(len) as usize;
-        if n == 0 || n > record::RECORD_BYTES_MAX {
-            return Err(self.corrupt(&path, loc.offset, seq, format!("frame length {n}")));
+        let mut offset = loc.offset;
+        // Reads are checked like the open scan: length, CRC, sequence number.
+        loop {
+            let mut len = [0u8; 4];
+            f.read_exact(&mut len).map_err(io_err("read", &path))?;
+            let n = u32::from_le_bytes(len) as usize;
+            if !(record::RECORD_HEADER_BYTES..=record::RECORD_BYTES_MAX).contains(&n) {
+                return Err(self.corrupt(&path, offset, at_seq, format!("frame length {n}")));
+            }
+            let mut frame = vec![0u8; n + 8];
+            frame[..4].copy_from_slice(&len);
+            f.read_exact(&mut frame[4..])
+                .map_err(io_err("read", &path))?;
+            let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
+            if crc32c::crc32c(&frame[..n + 4]) != crc {
+                return Err(self.corrupt(&path, offset, at_seq, "frame checksum mismatch".into()));
+            }
+            let at = record::RECORD_SEQ_OFFSET + 4;
+            let found = u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"));
+            if found != at_seq {
+                return Err(self.corrupt(
+                    &path,
+                    offset,
+                    at_seq,
+                    format!("index leads to record {found}"),
+                ));
+            }
+            if found == seq {
+                frame.truncate(n + 4);
+                frame.drain(..4);
+                return Ok(frame);
+            }
+            offset += (n + 8) as u64;
+            at_seq += 1;
         }
-        let mut frame = vec![0u8; n + 8];
-        frame[..4].copy_from_slice(&len);
-        f.read_exact(&mut frame[4..])
-            .map_err(io_err("read", &path))?;
-        // Reads are checked like the open scan: CRC and sequence number.
-        let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
-        if crc32c::crc32c(&frame[..n + 4]) != crc {
-            return Err(self.corrupt(&path, loc.offset, seq, "frame checksum mismatch".into()));
-        }
-        let bytes = frame[4..n + 4].to_vec();
-        let found = bytes
-            .get(record::RECORD_SEQ_OFFSET..record::RECORD_SEQ_OFFSET + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        if found != Some(seq) {
-            return Err(self.corrupt(
-                &path,
-                loc.offset,
-                seq,
-                "index points at the wrong record".into(),
-            ));
-        }
-        Ok(bytes)
     }
 
     fn corrupt(&self, path: &Path, offset: u64, seq: u64, what: String) -> LedgerError {

@@ -274,7 +274,7 @@ fn scan_one(
         if v.seq >= leaf_from {
             leaves.push(merkle::leaf_hash(v.record));
         }
-        if v.seq >= locate_from {
+        if v.seq >= locate_from && super::index::indexed(v.seq, first) {
             locations.push((
                 v.seq,
                 Location {
