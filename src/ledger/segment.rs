@@ -295,3 +295,48 @@ pub fn check_frame<'a>(
     }
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32c_is_castagnoli_as_format_md_says() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn segment_names_round_trip_and_reject_strays() {
+        assert_eq!(segment_name(1_048_576), "00000000000001048576.seg");
+        assert_eq!(
+            parse_segment_name("00000000000001048576.seg"),
+            Some(1_048_576)
+        );
+        for bad in [
+            "1048576.seg",
+            "00000000000001048576.seg.tmp",
+            "0000000000000104857x.seg",
+            "x.log",
+        ] {
+            assert_eq!(parse_segment_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_round_trip_and_each_defect_named() {
+        let h = SegmentHeader {
+            first_seq: 42,
+            prev_link: [9; 32],
+        };
+        let b = h.encode();
+        assert_eq!(b.len(), SEGMENT_HEADER_BYTES);
+        assert_eq!(SegmentHeader::decode(&b), Ok(h));
+        let mut magic = b.clone();
+        magic[0] = b'X';
+        assert!(SegmentHeader::decode(&magic).is_err_and(|e| e.contains("magic")));
+        let mut crc = b.clone();
+        crc[30] ^= 1;
+        assert!(SegmentHeader::decode(&crc).is_err_and(|e| e.contains("checksum")));
+        assert!(SegmentHeader::decode(&b[..20]).is_err_and(|e| e.contains("truncated")));
+    }
+}
