@@ -28,6 +28,8 @@ mod input;
 pub mod rules;
 pub mod ruleset;
 pub mod scale;
+#[cfg(test)]
+mod tests;
 
 pub use command::grade_command;
 pub use error::GradeError;
