@@ -96,8 +96,8 @@ fn human_report_shows_counted_modules_and_every_step() {
         "§ 22",
         "not counted M4",
         "counted     M5",
-        "53 / 30 = 1.766666… -> 1.76 (truncate, 2 decimals)",
-        "final display: 1,7 / 1.7 (truncate, 1 decimals)",
+        "sum(grade x LP) 53 / sum(LP) 30 = 1.766666… -> 1.76 (truncate, 2 decimals)",
+        "final display: 1,7 / 1.7 (truncate, 1 decimal)",
         "final grade  1,7 / 1.7  gut / good",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");

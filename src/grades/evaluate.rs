@@ -35,6 +35,19 @@ pub fn evaluate(rs: &Ruleset, input: &Value) -> Result<Evaluation, GradeError> {
     }
 }
 
+/// Names of the numerator and denominator of a credit-weighted mean.
+const LP_NUM: &str = "sum(grade x LP)";
+const LP_DEN: &str = "sum(LP)";
+
+/// "1 decimal", "2 decimals".
+fn places(n: u32) -> String {
+    if n == 1 {
+        "1 decimal".into()
+    } else {
+        format!("{n} decimals")
+    }
+}
+
 fn overflow(step: &str) -> GradeError {
     GradeError::overflow(step)
 }
@@ -45,20 +58,20 @@ fn finish(
     rs: &Ruleset,
     w: &WeightedRule,
     mean: &Ratio,
-    what: &str,
+    (what, num_name, den_name): (&str, &str, &str),
     trace: &mut Vec<String>,
 ) -> Result<Decimal, GradeError> {
     let computed = mean
         .to_places(w.compute_places, w.compute_rounding)
         .ok_or_else(|| overflow(what))?;
     trace.push(format!(
-        "  {what}: {} / {} = {} -> {} ({}, {} decimals)",
+        "  {what}: {num_name} {} / {den_name} {} = {} -> {} ({}, {})",
         plain(mean.num),
         plain(mean.den),
         mean.show(),
         computed,
         w.compute_rounding,
-        w.compute_places
+        places(w.compute_places)
     ));
     if w.snap_to_scale {
         let snapped = rs.scale.snap(computed);
@@ -131,11 +144,12 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
             .ok_or_else(|| overflow("part LP"))?;
         let mean = rules::weighted_mean(counted_modules.iter().copied())
             .ok_or_else(|| overflow("part mean"))?;
-        let value = finish(rs, w, &mean, "part value", &mut trace)?;
+        let value = finish(rs, w, &mean, ("part value", LP_NUM, LP_DEN), &mut trace)?;
         let (de, en, _) = display(w, value);
         trace.push(format!(
-            "  part display: {de} / {en} ({}, {} decimals)",
-            w.display_rounding, w.display_places
+            "  part display: {de} / {en} ({}, {})",
+            w.display_rounding,
+            places(w.display_places)
         ));
         let mut obj = Map::new();
         obj.insert("id".into(), json!(p.id));
@@ -187,12 +201,23 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
             rules::weighted_ratio(&weighted_parts).ok_or_else(|| overflow("final mean"))?
         }
     };
-    let value = finish(rs, w, &final_mean, "final value", &mut trace)?;
+    let names = match &w.combine {
+        Combine::Pooled => ("final value", LP_NUM, LP_DEN),
+        Combine::PartWeights(_) => (
+            "final value",
+            "sum(weight x exact part mean)",
+            "sum(weight)",
+        ),
+    };
+    let value = finish(rs, w, &final_mean, names, &mut trace)?;
     let (de, en, shown) = display(w, value);
     let word = rs.words.of(shown);
     trace.push(format!(
-        "  final display: {de} / {en} ({}, {} decimals); words from the displayed value: {} / {}",
-        w.display_rounding, w.display_places, word.de, word.en
+        "  final display: {de} / {en} ({}, {}); words from the displayed value: {} / {}",
+        w.display_rounding,
+        places(w.display_places),
+        word.de,
+        word.en
     ));
     let mut fin = Map::new();
     fin.insert("value".into(), json!(value.to_string()));
@@ -275,10 +300,10 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
             );
             if let (Some(mean), Some(cut)) = (mean, cut) {
                 trace.push(format!(
-                    "mean {} -> {cut} ({}, {} decimal)",
+                    "mean {} -> {cut} ({}, {})",
                     mean.show(),
                     e.cut_rounding,
-                    e.cut_places
+                    places(e.cut_places)
                 ));
                 trace.push(if rs.scale.contains(cut) {
                     format!("{cut} is on the scale -> {grade}")
@@ -469,12 +494,12 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
                             .to_places(*places, *rounding)
                             .ok_or_else(|| overflow("relative"))?;
                         t.push_str(&format!(
-                            "; relative pass mark {} x mean = {} -> {} ({}, {} decimals)",
+                            "; relative pass mark {} x mean = {} -> {} ({}, {})",
                             relative_factor,
                             rel_ratio.show(),
                             plain(relative),
                             rounding,
-                            places
+                            self::places(*places)
                         ));
                         if relative < absolute {
                             applied = relative;
