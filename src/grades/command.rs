@@ -57,7 +57,7 @@ pub fn grade_command(
             })
         }
     };
-    let (record, trace) = evaluate_with(&id, &value)?;
+    let (record, trace) = evaluate_with(&id, &value, !json)?;
     if json {
         let mut out = serde_json::to_string(&record).map_err(|e| GradeError::Ruleset {
             id: id.clone(),

@@ -17,6 +17,30 @@ use super::ruleset::{
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
+/// The steps of a computation, recorded only when a report is wanted
+/// (formatting every step costs more than the arithmetic).
+#[derive(Debug, Default)]
+pub struct Trace(Option<Vec<String>>);
+
+impl Trace {
+    /// A trace that records (`true`) or ignores (`false`) its steps.
+    pub fn new(record: bool) -> Trace {
+        Trace(record.then(Vec::new))
+    }
+
+    /// Records the line `line()` builds, if recording.
+    fn add(&mut self, line: impl FnOnce() -> String) {
+        if let Some(lines) = &mut self.0 {
+            lines.push(line());
+        }
+    }
+
+    /// The recorded lines (empty if not recording).
+    pub fn into_lines(self) -> Vec<String> {
+        self.0.unwrap_or_default()
+    }
+}
+
 /// A result and the steps that led to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -26,13 +50,18 @@ pub struct Evaluation {
     pub trace: Vec<String>,
 }
 
-/// Evaluates `input` with `rs`.
-pub fn evaluate(rs: &Ruleset, input: &Value) -> Result<Evaluation, GradeError> {
-    match &rs.rule {
-        Rule::Weighted(w) => weighted(rs, w, input),
-        Rule::Examiners(e) => examiners(rs, e, input),
-        Rule::Mc(m) => mc(rs, m, input),
-    }
+/// Evaluates `input` with `rs`; `with_trace` records the steps for a report.
+pub fn evaluate(rs: &Ruleset, input: &Value, with_trace: bool) -> Result<Evaluation, GradeError> {
+    let mut trace = Trace::new(with_trace);
+    let result = match &rs.rule {
+        Rule::Weighted(w) => weighted(rs, w, input, &mut trace),
+        Rule::Examiners(e) => examiners(rs, e, input, &mut trace),
+        Rule::Mc(m) => mc(rs, m, input, &mut trace),
+    }?;
+    Ok(Evaluation {
+        result,
+        trace: trace.into_lines(),
+    })
 }
 
 /// Names of the numerator and denominator of a credit-weighted mean.
@@ -59,23 +88,25 @@ fn finish(
     w: &WeightedRule,
     mean: &Ratio,
     (what, num_name, den_name): (&str, &str, &str),
-    trace: &mut Vec<String>,
+    trace: &mut Trace,
 ) -> Result<Decimal, GradeError> {
     let computed = mean
         .to_places(w.compute_places, w.compute_rounding)
         .ok_or_else(|| overflow(what))?;
-    trace.push(format!(
-        "  {what}: {num_name} {} / {den_name} {} = {} -> {} ({}, {})",
-        plain(mean.num),
-        plain(mean.den),
-        mean.show(),
-        computed,
-        w.compute_rounding,
-        places(w.compute_places)
-    ));
+    trace.add(|| {
+        format!(
+            "  {what}: {num_name} {} / {den_name} {} = {} -> {} ({}, {})",
+            plain(mean.num),
+            plain(mean.den),
+            mean.show(),
+            computed,
+            w.compute_rounding,
+            places(w.compute_places)
+        )
+    });
     if w.snap_to_scale {
         let snapped = rs.scale.snap(computed);
-        trace.push(format!(
+        trace.add(|| format!(
             "  {what}: {computed} snapped to the scale -> {snapped} (nearest; on a tie the better grade)"
         ));
         let mut s = snapped;
@@ -94,9 +125,13 @@ fn display(w: &WeightedRule, value: Decimal) -> (String, String, Decimal) {
     )
 }
 
-fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, GradeError> {
+fn weighted(
+    rs: &Ruleset,
+    w: &WeightedRule,
+    raw: &Value,
+    trace: &mut Trace,
+) -> Result<Value, GradeError> {
     let parts = input::weighted(raw, rs, w.input_grades, w.input_grade_places_max)?;
-    let mut trace = Vec::new();
     if let Combine::PartWeights(weights) = &w.combine {
         let expected: Vec<&str> = weights.iter().map(|(id, _)| id.as_str()).collect();
         for (i, p) in parts.iter().enumerate() {
@@ -123,7 +158,7 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
     let mut part_means: Vec<(String, Ratio)> = Vec::new();
     let mut all_counted: Vec<&Module> = Vec::new();
     for p in &parts {
-        trace.push(format!("part {} (required {} LP)", p.id, p.required_lp));
+        trace.add(|| format!("part {} (required {} LP)", p.id, p.required_lp));
         let counted = rules::select_counted(&p.modules, p.required_lp, w.selection);
         for (i, m) in p.modules.iter().enumerate() {
             let status = if counted.contains(&i) {
@@ -131,26 +166,30 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
             } else {
                 "not counted"
             };
-            trace.push(format!(
-                "  {status:<11} {:<12} {:>6} LP  grade {:<5} {}",
-                m.id,
-                m.lp,
-                m.grade,
-                if m.mandatory { "mandatory" } else { "elective" }
-            ));
+            trace.add(|| {
+                format!(
+                    "  {status:<11} {:<12} {:>6} LP  grade {:<5} {}",
+                    m.id,
+                    m.lp,
+                    m.grade,
+                    if m.mandatory { "mandatory" } else { "elective" }
+                )
+            });
         }
         let counted_modules: Vec<&Module> = counted.iter().map(|&i| &p.modules[i]).collect();
         let (lp, _) = rules::lp_and_weighted_sum(counted_modules.iter().copied())
             .ok_or_else(|| overflow("part LP"))?;
         let mean = rules::weighted_mean(counted_modules.iter().copied())
             .ok_or_else(|| overflow("part mean"))?;
-        let value = finish(rs, w, &mean, ("part value", LP_NUM, LP_DEN), &mut trace)?;
+        let value = finish(rs, w, &mean, ("part value", LP_NUM, LP_DEN), trace)?;
         let (de, en, _) = display(w, value);
-        trace.push(format!(
-            "  part display: {de} / {en} ({}, {})",
-            w.display_rounding,
-            places(w.display_places)
-        ));
+        trace.add(|| {
+            format!(
+                "  part display: {de} / {en} ({}, {})",
+                w.display_rounding,
+                places(w.display_places)
+            )
+        });
         let mut obj = Map::new();
         obj.insert("id".into(), json!(p.id));
         obj.insert(
@@ -173,13 +212,15 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
         part_means.push((p.id.clone(), mean));
         all_counted.extend(counted_modules);
     }
-    trace.push("final".into());
+    trace.add(|| "final".into());
     let final_mean = match &w.combine {
         Combine::Pooled => {
-            trace.push(format!(
-                "  pooled over the {} counted modules of all parts",
-                all_counted.len()
-            ));
+            trace.add(|| {
+                format!(
+                    "  pooled over the {} counted modules of all parts",
+                    all_counted.len()
+                )
+            });
             rules::weighted_mean(all_counted.iter().copied())
                 .ok_or_else(|| overflow("final mean"))?
         }
@@ -192,10 +233,7 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
                     .ok_or_else(|| GradeError::MissingField {
                         field: format!("parts[id = {id:?}]"),
                     })?;
-                trace.push(format!(
-                    "  part {id}: weight {weight}, exact mean {}",
-                    mean.show()
-                ));
+                trace.add(|| format!("  part {id}: weight {weight}, exact mean {}", mean.show()));
                 weighted_parts.push((*weight, *mean));
             }
             rules::weighted_ratio(&weighted_parts).ok_or_else(|| overflow("final mean"))?
@@ -209,16 +247,18 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
             "sum(weight)",
         ),
     };
-    let value = finish(rs, w, &final_mean, names, &mut trace)?;
+    let value = finish(rs, w, &final_mean, names, trace)?;
     let (de, en, shown) = display(w, value);
     let word = rs.words.of(shown);
-    trace.push(format!(
-        "  final display: {de} / {en} ({}, {}); words from the displayed value: {} / {}",
-        w.display_rounding,
-        places(w.display_places),
-        word.de,
-        word.en
-    ));
+    trace.add(|| {
+        format!(
+            "  final display: {de} / {en} ({}, {}); words from the displayed value: {} / {}",
+            w.display_rounding,
+            places(w.display_places),
+            word.de,
+            word.en
+        )
+    });
     let mut fin = Map::new();
     fin.insert("value".into(), json!(value.to_string()));
     fin.insert("display_de".into(), json!(de));
@@ -227,28 +267,32 @@ fn weighted(rs: &Ruleset, w: &WeightedRule, raw: &Value) -> Result<Evaluation, G
     fin.insert("word_en".into(), json!(word.en));
     if let Some(letter) = rs.scale.letter(value) {
         fin.insert("letter".into(), json!(letter));
-        trace.push(format!("  letter: {letter}"));
+        trace.add(|| format!("  letter: {letter}"));
     }
     // Parts in input order; for fixed weights the input order too (ids checked above).
     let parts_json: Vec<Value> = part_results.into_iter().map(|(_, v)| v).collect();
-    Ok(Evaluation {
-        result: json!({ "parts": parts_json, "final": Value::Object(fin) }),
-        trace,
-    })
+    Ok(json!({ "parts": parts_json, "final": Value::Object(fin) }))
 }
 
-fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation, GradeError> {
+fn examiners(
+    rs: &Ruleset,
+    e: &ExaminersRule,
+    raw: &Value,
+    trace: &mut Trace,
+) -> Result<Value, GradeError> {
     let inp = input::examiners(raw, rs, e.grades_min, e.grades_max)?;
-    let mut trace = vec![format!(
-        "grades: {}",
-        inp.grades
-            .iter()
-            .map(|g| g.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )];
+    trace.add(|| {
+        format!(
+            "grades: {}",
+            inp.grades
+                .iter()
+                .map(|g| g.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
     if let Some(t) = inp.third {
-        trace.push(format!("third examiner: {t}"));
+        trace.add(|| format!("third examiner: {t}"));
     }
     let outcome = rules::examiners(
         &inp.grades,
@@ -264,10 +308,12 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
     .ok_or_else(|| overflow("examiners' mean"))?;
     let result = match outcome {
         Examiners::NeedsThird => {
-            trace.push(format!(
-                "a grade is worse than {}: a third examiner must be appointed; no grade yet",
-                rs.scale.pass_limit()
-            ));
+            trace.add(|| {
+                format!(
+                    "a grade is worse than {}: a third examiner must be appointed; no grade yet",
+                    rs.scale.pass_limit()
+                )
+            });
             json!({ "needs_third_examiner": true })
         }
         Examiners::Grade {
@@ -278,7 +324,7 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
             third_used,
         } => {
             if third_used {
-                trace.push(match (&mean, &cut) {
+                trace.add(|| match (&mean, &cut) {
                     (None, _) | (_, None) => format!(
                         "two of the three grades are worse than {}: the grade is {grade}",
                         rs.scale.pass_limit()
@@ -299,18 +345,22 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
                 json!(used.iter().map(|g| g.to_string()).collect::<Vec<_>>()),
             );
             if let (Some(mean), Some(cut)) = (mean, cut) {
-                trace.push(format!(
-                    "mean {} -> {cut} ({}, {})",
-                    mean.show(),
-                    e.cut_rounding,
-                    places(e.cut_places)
-                ));
-                trace.push(if rs.scale.contains(cut) {
-                    format!("{cut} is on the scale -> {grade}")
-                } else {
+                trace.add(|| {
                     format!(
+                        "mean {} -> {cut} ({}, {})",
+                        mean.show(),
+                        e.cut_rounding,
+                        places(e.cut_places)
+                    )
+                });
+                trace.add(|| {
+                    if rs.scale.contains(cut) {
+                        format!("{cut} is on the scale -> {grade}")
+                    } else {
+                        format!(
                         "{cut} is not on the scale -> nearest grade {grade} (on a tie the better)"
                     )
+                    }
                 });
                 obj.insert("mean_cut".into(), json!(cut.to_string()));
             }
@@ -318,7 +368,7 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
             obj.insert("grade".into(), json!(grade.to_string()));
             if let Some(l) = rs.scale.letter(grade) {
                 obj.insert("letter".into(), json!(l));
-                trace.push(format!("letter {l}"));
+                trace.add(|| format!("letter {l}"));
             }
             obj.insert("passed".into(), json!(rs.scale.passes(grade)));
             obj.insert("word_de".into(), json!(word.de));
@@ -326,20 +376,21 @@ fn examiners(rs: &Ruleset, e: &ExaminersRule, raw: &Value) -> Result<Evaluation,
             Value::Object(obj)
         }
     };
-    Ok(Evaluation { result, trace })
+    Ok(result)
 }
 
-fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
+fn mc(rs: &Ruleset, m: &McRule, raw: &Value, trace: &mut Trace) -> Result<Value, GradeError> {
     let preset = matches!(m.pass_mark, PassMarkRule::PresetWithMedian { .. });
     let inp = input::mc(raw, preset, m.first_attempt_required)?;
-    let mut trace = Vec::new();
     let g = inp.max_points - inp.eliminated_points;
-    trace.push(format!(
-        "max_points {}, eliminated {} -> reachable maximum G = {}",
-        plain(inp.max_points),
-        plain(inp.eliminated_points),
-        plain(g)
-    ));
+    trace.add(|| {
+        format!(
+            "max_points {}, eliminated {} -> reachable maximum G = {}",
+            plain(inp.max_points),
+            plain(inp.eliminated_points),
+            plain(g)
+        )
+    });
     if let Some(pct) = m.repeat_if_eliminated_over_percent {
         let over = inp
             .eliminated_points
@@ -348,31 +399,30 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
             > pct
                 .checked_mul(inp.max_points)
                 .ok_or_else(|| overflow("eliminated share"))?;
-        trace.push(format!(
-            "eliminated points {} of {}: {} {}% -> {}",
-            plain(inp.eliminated_points),
-            plain(inp.max_points),
-            if over { "more than" } else { "not more than" },
-            pct,
-            if over {
-                "the exam must be repeated"
-            } else {
-                "no repeat"
-            }
-        ));
+        trace.add(|| {
+            format!(
+                "eliminated points {} of {}: {} {}% -> {}",
+                plain(inp.eliminated_points),
+                plain(inp.max_points),
+                if over { "more than" } else { "not more than" },
+                pct,
+                if over {
+                    "the exam must be repeated"
+                } else {
+                    "no repeat"
+                }
+            )
+        });
         if over {
-            return Ok(Evaluation {
-                result: json!({
-                    "pass_mark": Value::Null,
-                    "pass_mark_rule": format!(
-                        "eliminated faulty items carry {} of {} points, more than {}%: the exam must be repeated, no results",
-                        plain(inp.eliminated_points), plain(inp.max_points), pct
-                    ),
-                    "repeat_required": true,
-                    "candidates": [],
-                }),
-                trace,
-            });
+            return Ok(json!({
+                "pass_mark": Value::Null,
+                "pass_mark_rule": format!(
+                    "eliminated faulty items carry {} of {} points, more than {}%: the exam must be repeated, no results",
+                    plain(inp.eliminated_points), plain(inp.max_points), pct
+                ),
+                "repeat_required": true,
+                "candidates": [],
+            }));
         }
     }
     let points: Vec<Decimal> = inp.candidates.iter().map(|c| c.points).collect();
@@ -392,7 +442,7 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
                     plain(preset_m),
                     plain(preset_m)
                 );
-                trace.push(t.clone());
+                trace.add(|| t.clone());
                 (preset_m, t)
             } else {
                 let best = points.iter().copied().max().unwrap_or(Decimal::ZERO);
@@ -436,7 +486,7 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
                     ));
                 }
                 t.push_str(&format!("; applied pass mark {}", plain(applied)));
-                trace.push(t.clone());
+                trace.add(|| t.clone());
                 (applied, t)
             }
         }
@@ -516,7 +566,7 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
                 }
             }
             t.push_str(&format!("; applied pass mark {}", plain(applied)));
-            trace.push(t.clone());
+            trace.add(|| t.clone());
             (applied, t)
         }
     };
@@ -540,23 +590,22 @@ fn mc(rs: &Ruleset, m: &McRule, raw: &Value) -> Result<Evaluation, GradeError> {
         }
         obj.insert("word_de".into(), json!(word.de));
         obj.insert("word_en".into(), json!(word.en));
-        trace.push(format!(
-            "  {:<12} {:>8} points  {}  {}  {}",
-            c.id,
-            plain(c.points),
-            if passed { "passed" } else { "failed" },
-            grade,
-            word.de
-        ));
+        trace.add(|| {
+            format!(
+                "  {:<12} {:>8} points  {}  {}  {}",
+                c.id,
+                plain(c.points),
+                if passed { "passed" } else { "failed" },
+                grade,
+                word.de
+            )
+        });
         cands.push(Value::Object(obj));
     }
-    Ok(Evaluation {
-        result: json!({
-            "pass_mark": plain(pass),
-            "pass_mark_rule": rule_text,
-            "repeat_required": false,
-            "candidates": cands,
-        }),
-        trace,
-    })
+    Ok(json!({
+        "pass_mark": plain(pass),
+        "pass_mark_rule": rule_text,
+        "repeat_required": false,
+        "candidates": cands,
+    }))
 }

@@ -227,7 +227,7 @@ fn module_grade(
             let g = decimal(v, field)?;
             let best = rs.scale.grades()[0];
             let limit = rs.scale.pass_limit();
-            if g < best || g > limit || g.normalize().scale() > places {
+            if !(best..=limit).contains(&g) || g.normalize().scale() > places {
                 return Err(GradeError::NotOnScale {
                     field: field.to_string(),
                     grade: g.to_string(),

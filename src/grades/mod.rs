@@ -56,13 +56,18 @@ pub fn evaluate(input: &Value) -> Result<GradeRecord, GradeError> {
     let id = input::ruleset_id(input)?.ok_or_else(|| GradeError::MissingField {
         field: "ruleset".into(),
     })?;
-    evaluate_with(id, input).map(|(record, _)| record)
+    evaluate_with(id, input, false).map(|(record, _)| record)
 }
 
-/// Evaluates with the named rule set; also returns the trace of steps.
-fn evaluate_with(id: &str, input: &Value) -> Result<(GradeRecord, Vec<String>), GradeError> {
+/// Evaluates with the named rule set; with `with_trace` also returns the
+/// steps for the human report.
+fn evaluate_with(
+    id: &str,
+    input: &Value,
+    with_trace: bool,
+) -> Result<(GradeRecord, Vec<String>), GradeError> {
     let rs = ruleset::find("ruleset", id)?;
-    let ev = evaluate::evaluate(rs, input)?;
+    let ev = evaluate::evaluate(rs, input, with_trace)?;
     Ok((
         GradeRecord {
             ruleset: rs.meta.id.clone(),
