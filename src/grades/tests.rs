@@ -319,7 +319,8 @@ fn magister_needs_exactly_its_three_parts() {
 #[test]
 fn potsdam_scale_table() {
     // (part exams (lp, grade), final value, letter, word)
-    let cases: &[(&[(&str, &str)], &str, &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: &[Case] = &[
         (&[("3", "1.3"), ("3", "2.0")], "1.7", "B+", "gut"), // 1.65 → 1.6 → 1.7
         (&[("5", "1.0"), ("5", "2.0")], "1.3", "A-", "sehr gut"), // 1.5 → tie → 1.3
         (&[("2", "5.0"), ("2", "3.0")], "4.0", "D", "ausreichend"), // 4.0 on scale
@@ -372,7 +373,14 @@ fn examiners(grades: &[&str], third: Option<&str>) -> Value {
 #[test]
 fn potsdam_examiners_table() {
     // (grades, third, grade, letter, mean_cut)
-    let cases: &[(&[&str], Option<&str>, &str, &str, Option<&str>)] = &[
+    type Case<'a> = (
+        &'a [&'a str],
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: &[Case] = &[
         (&["1.3", "2.0"], None, "1.7", "B+", Some("1.6")),
         (&["1.0", "2.0"], None, "1.3", "A-", Some("1.5")),
         (&["3.7", "5.0"], Some("4.0"), "3.7", "D+", Some("3.8")),
