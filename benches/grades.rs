@@ -7,6 +7,9 @@
 //! per certificate; 10^5 a year is nothing at that rate, the target guards
 //! against accidental quadratic work or re-parsing rule sets per call).
 //!
+//! Measured (2-core machine shared with another build, load ≈ 2.6):
+//! median 35.9 µs; before the report trace became lazy it was ≈ 68 µs.
+//!
 //! Run: `cargo bench --bench grades`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
