@@ -138,7 +138,7 @@ fn run(data: &Path, config: Option<&Path>) -> Result<(), LedgerError> {
             c.display()
         )));
     }
-    let l = if data.join(ledger::SEGMENTS_DIR).is_dir() {
+    let l = if ledger::is_initialized(data)? {
         Ledger::open(data, LedgerOptions::default())?
     } else {
         tracing::info!(data = %data.display(), origin = DEFAULT_ORIGIN, "no ledger yet; creating one");

@@ -355,3 +355,33 @@ fn a_second_writer_is_refused() {
     let err = open(&ledger_dir(&t)).err().expect("locked");
     assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
 }
+
+#[test]
+fn an_interrupted_init_can_be_run_again() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path().join("ledger");
+    drop(Ledger::init(&dir, "a.example/z/1", LedgerOptions::default()).expect("init"));
+    // Simulate a crash after the segment header but before the Genesis record.
+    let seg = segment0(&dir);
+    let header = read(&seg)[..HEADER].to_vec();
+    std::fs::write(&seg, &header).expect("write");
+    std::fs::write(
+        dir.join("checkpoints"),
+        &read(&dir.join("checkpoints"))[..16],
+    )
+    .expect("write");
+    let r = open(&dir);
+    assert!(
+        matches!(r, Err(LedgerError::NotInitialized { .. })),
+        "{:?}",
+        r.err()
+    );
+    let l = Ledger::init(&dir, "a.example/z/1", LedgerOptions::default()).expect("init again");
+    assert_eq!(l.size(), 1);
+    drop(l);
+    assert!(matches!(
+        Ledger::init(&dir, "a.example/z/1", LedgerOptions::default()),
+        Err(LedgerError::AlreadyInitialized { .. })
+    ));
+    audit::audit(&dir).expect("audit");
+}

@@ -241,6 +241,26 @@ pub fn now_s() -> i64 {
         .unwrap_or(0)
 }
 
+/// True if `dir` holds a ledger: a signed checkpoint or at least one record.
+/// A directory with only the leftovers of an interrupted `init` is not one.
+pub fn is_initialized(dir: &Path) -> Result<bool, LedgerError> {
+    let cps = dir.join(CHECKPOINTS_FILE);
+    if cps.exists() && recovery::read_checkpoints(&cps, false)?.count > 0 {
+        return Ok(true);
+    }
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    if !seg_dir.is_dir() {
+        return Ok(false);
+    }
+    for (_, path) in recovery::list_segments(dir)? {
+        let len = fs::metadata(&path).map_err(io_err("stat", &path))?.len();
+        if len > SEGMENT_HEADER_BYTES as u64 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Checks an origin (log name): a valid signed-note key name.
 pub fn check_origin(origin: &str) -> Result<(), LedgerError> {
     if origin.is_empty()
@@ -285,12 +305,28 @@ impl Ledger {
         check_origin(origin)?;
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         let seg_dir = dir.join(SEGMENTS_DIR);
-        if seg_dir.exists() || dir.join(CHECKPOINTS_FILE).exists() {
+        let lock = lock_dir(dir)?;
+        if is_initialized(dir)? {
             return Err(LedgerError::AlreadyInitialized {
                 path: dir.to_path_buf(),
             });
         }
-        let lock = lock_dir(dir)?;
+        // Leftovers of an init that was interrupted before its first record
+        // was durable hold nothing acknowledged: start over.
+        for stale in [dir.join(CHECKPOINTS_FILE), seg_dir.clone()] {
+            let gone = if stale.is_dir() {
+                fs::remove_dir_all(&stale)
+            } else {
+                fs::remove_file(&stale)
+            };
+            match gone {
+                Ok(()) => {
+                    tracing::warn!(path = %stale.display(), "removed leftover of an interrupted init")
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &stale)(e)),
+            }
+        }
         let keys_dir = dir.join(KEYS_DIR);
         fs::create_dir_all(&keys_dir).map_err(io_err("create", &keys_dir))?;
         {

@@ -466,7 +466,7 @@ pub fn key_history(dir: &Path) -> Result<(String, Vec<KeyEntry>), LedgerError> {
 /// With `rebuild`, the derived tiles and index are deleted first and rebuilt
 /// from the segments (`zeugnis reindex`).
 pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, LedgerError> {
-    if !dir.join(SEGMENTS_DIR).is_dir() {
+    if !super::is_initialized(dir)? {
         return Err(LedgerError::NotInitialized {
             path: dir.to_path_buf(),
         });
