@@ -385,3 +385,27 @@ fn an_interrupted_init_can_be_run_again() {
     ));
     audit::audit(&dir).expect("audit");
 }
+
+#[test]
+fn an_unreadable_index_is_recreated_from_the_ledger() {
+    let (_t, dir) = ledger_with_batches();
+    let index = dir.join("index");
+    let mut names: Vec<_> = std::fs::read_dir(&index)
+        .expect("index dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "sled wrote files");
+    for f in &names {
+        std::fs::write(f, b"this is not a sled database").expect("garble");
+    }
+    let l = open(&dir).expect("opens with a recreated index");
+    assert_eq!(l.size(), 31);
+    assert_eq!(
+        Record::decode(&l.read_record(17).expect("read"))
+            .expect("decode")
+            .body,
+        sample_body(16)
+    );
+}
