@@ -1,0 +1,1 @@
+//! Certificate codes and access keys (placeholder until issue 4 lands).

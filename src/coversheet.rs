@@ -1,0 +1,1 @@
+//! Cover sheets (placeholder until issue 4 lands).
