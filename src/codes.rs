@@ -733,11 +733,14 @@ mod tests {
         );
     }
 
+    /// A parsed code and key with the key shown as text.
+    type CodeAndKeyResult = Result<(Code, Option<String>), CodeError>;
+
     #[test]
     fn code_and_key_parsing() {
         use CodeError::*;
         let c = code("QNVCFM3P4VDF");
-        let cases: Vec<(&str, Result<(Code, Option<String>), CodeError>)> = vec![
+        let cases: Vec<(&str, CodeAndKeyResult)> = vec![
             ("QNVCFM3P4VDF", Ok((c, None))),
             ("qnvc-fm3p-4vdf", Ok((c, None))),
             ("QNVCFM3P4VDF-7K2M9S", Ok((c, Some("7K2M9S".into())))),
