@@ -3,6 +3,7 @@
 //! It must not contain domain logic.
 
 use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
+use crate::registry::{DocumentFile, RegistrationRecord, Registry, RegistryError};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,87 @@ enum Command {
     Audit,
     /// Rebuild the derived tiles and index from the ledger.
     Reindex,
+    /// Register a certificate: record JSON + its PDF(s); prints code and key.
+    Register {
+        /// The registration record (JSON, see README).
+        #[arg(long)]
+        record: PathBuf,
+        /// The digital image(s): one PDF per language version, in order.
+        #[arg(long = "document", required = true)]
+        documents: Vec<PathBuf>,
+        /// Use this code instead of a random one (must be unused).
+        #[arg(long)]
+        code: Option<String>,
+        /// Print `{"code", "key", "url"}`.
+        #[arg(long)]
+        json: bool,
+        /// Base URL of the verification service, for the printed link.
+        #[arg(long, default_value = crate::registry::BASE_URL_DEFAULT)]
+        base_url: String,
+    },
+    /// Show a certificate's state, documents, grade record and ledger seqs.
+    Show {
+        /// The code (any spelling: case, spaces and hyphens do not matter).
+        code: String,
+        /// The access key: also show the holder data.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declare a certificate invalid (reason and effective date go into the ledger).
+    Revoke {
+        /// The code.
+        code: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Effective date YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        effective: Option<String>,
+    },
+    /// Withdraw a certificate and register its corrected replacement under a new code.
+    Supersede {
+        /// The code of the certificate to withdraw.
+        old: String,
+        /// The corrected registration record.
+        #[arg(long)]
+        record: PathBuf,
+        /// The corrected digital image(s).
+        #[arg(long = "document", required = true)]
+        documents: Vec<PathBuf>,
+        /// Print `{"code", "key", "url"}`.
+        #[arg(long)]
+        json: bool,
+        /// Base URL of the verification service.
+        #[arg(long, default_value = crate::registry::BASE_URL_DEFAULT)]
+        base_url: String,
+    },
+    /// End a failed process instance so it can restart under a new code.
+    Void {
+        /// The code.
+        code: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Delete the holder data (GDPR Art. 17); the ledger stays valid.
+    Erase {
+        /// The code.
+        code: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Write the A4 cover sheet (QR code) for the scanning station.
+    CoverSheet {
+        /// The code.
+        code: String,
+        /// Output PDF file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// Compute a grade record with a shipped rule set.
     Grade {
         /// Rule-set id, e.g. erfurt-ba-2019.
@@ -104,6 +186,103 @@ pub fn main() -> i32 {
                 }
             }
         }
+        Command::Register {
+            record,
+            documents,
+            code,
+            json,
+            base_url,
+        } => {
+            return lifecycle(data, &base_url, |r| {
+                let rec = read_record(&record)?;
+                let docs = read_documents(&documents)?;
+                print_issued(&r.register(&rec, &docs, code.as_deref())?, json);
+                Ok(())
+            })
+        }
+        Command::Show { code, key, json } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                print_certificate(&r.show(&code, key.as_deref())?, json);
+                Ok(())
+            })
+        }
+        Command::Revoke {
+            code,
+            reason,
+            effective,
+        } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let date = effective.unwrap_or_else(today_utc);
+                let seq = r.revoke(&code, &reason, &date)?;
+                println!(
+                    "revoked {} effective {date} (ledger seq {seq})",
+                    r.find(&code)?.code
+                );
+                Ok(())
+            })
+        }
+        Command::Supersede {
+            old,
+            record,
+            documents,
+            json,
+            base_url,
+        } => {
+            return lifecycle(data, &base_url, |r| {
+                let rec = read_record(&record)?;
+                let docs = read_documents(&documents)?;
+                let issued = r.supersede(&old, &rec, &docs)?;
+                if !json {
+                    println!(
+                        "superseded {} by the new certificate below",
+                        r.find(&old)?.code
+                    );
+                }
+                print_issued(&issued, json);
+                Ok(())
+            })
+        }
+        Command::Void { code, reason } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let seq = r.void(&code, &reason)?;
+                println!(
+                    "voided {} (ledger seq {seq}); register the certificate again to restart",
+                    r.find(&code)?.code
+                );
+                Ok(())
+            })
+        }
+        Command::Erase { code, reason } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                r.erase(&code, &reason)?;
+                println!(
+                    "erased the holder data of {}; the ledger stays valid",
+                    r.find(&code)?.code
+                );
+                Ok(())
+            })
+        }
+        Command::CoverSheet { code, output } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let c = r.find(&code)?;
+                let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
+                    code: &c.code,
+                    institution: &c.institution,
+                    document_kind: &c.kind,
+                    verify_url: None,
+                })
+                .map_err(|e| RegistryError::Invalid(format!("cover sheet: {e}")))?;
+                crate::ledger::durable::write_atomic(&output, &pdf).map_err(|e| {
+                    RegistryError::Invalid(format!("cannot write {}: {e}", output.display()))
+                })?;
+                println!(
+                    "wrote the cover sheet of {} to {}",
+                    c.code,
+                    output.display()
+                );
+                Ok(())
+            })
+        }
         Command::Init { origin } => init(data, &origin),
         Command::Run { config } => run(data, config.as_deref()),
         Command::Checkpoint => print_checkpoint(data),
@@ -118,6 +297,143 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Opens the registry, runs `f`, maps the error to an exit code.
+fn lifecycle(
+    data: &Path,
+    base_url: &str,
+    f: impl FnOnce(&mut Registry) -> Result<(), RegistryError>,
+) -> i32 {
+    let result = Registry::open(data, base_url).and_then(|mut r| {
+        let out = f(&mut r);
+        r.ledger().flush_index()?;
+        out
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("zeugnis: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn read_record(path: &Path) -> Result<RegistrationRecord, RegistryError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| RegistryError::Invalid(format!("--record {}: {e}", path.display())))?;
+    RegistrationRecord::parse(&path.display().to_string(), &bytes)
+}
+
+fn read_documents(paths: &[PathBuf]) -> Result<Vec<DocumentFile>, RegistryError> {
+    paths
+        .iter()
+        .map(|p| {
+            let meta = std::fs::metadata(p)
+                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
+            if meta.len() > crate::blobs::BLOB_BYTES_MAX_DEFAULT {
+                return Err(RegistryError::Invalid(format!(
+                    "--document {}: {} bytes, above the limit of {} bytes",
+                    p.display(),
+                    meta.len(),
+                    crate::blobs::BLOB_BYTES_MAX_DEFAULT
+                )));
+            }
+            let bytes = std::fs::read(p)
+                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
+            Ok(DocumentFile {
+                name: p.display().to_string(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
+fn print_issued(i: &crate::registry::Issued, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"code": i.code, "key": i.key, "url": i.url})
+        );
+    } else {
+        println!("code: {}", i.code);
+        println!("key:  {}", i.key);
+        println!("url:  {}", i.url);
+    }
+}
+
+fn print_certificate(c: &crate::registry::Certificate, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(c).expect("json"));
+        return;
+    }
+    println!("certificate  {}", c.code);
+    println!("state        {}", c.state.name());
+    println!("institution  {}", c.institution);
+    println!("kind         {}", c.kind);
+    for d in &c.documents {
+        println!(
+            "document     {} {} {} bytes blake3:{} sha256:{}",
+            d.language.as_deref().unwrap_or("-"),
+            d.media_type,
+            d.size_bytes,
+            d.blake3,
+            d.sha256
+        );
+    }
+    match &c.scan {
+        Some(s) => println!(
+            "scan         {} {} bytes blake3:{}",
+            s.media_type, s.size_bytes, s.blake3
+        ),
+        None => println!("scan         not yet archived"),
+    }
+    if let Some(g) = &c.grade {
+        println!(
+            "grade        {} {}",
+            g["ruleset"].as_str().unwrap_or("?"),
+            g["result"]
+        );
+    }
+    if let Some(r) = &c.revoked {
+        println!(
+            "revoked      {} (effective {}, ledger seq {})",
+            r.reason,
+            r.effective_date.as_deref().unwrap_or("?"),
+            r.seq
+        );
+    }
+    if let Some(v) = &c.voided {
+        println!("voided       {} (ledger seq {})", v.reason, v.seq);
+    }
+    if let Some(n) = &c.superseded_by {
+        println!("superseded by {n}");
+    }
+    if let Some(o) = &c.supersedes {
+        println!("supersedes   {o}");
+    }
+    if c.erased {
+        println!("holder data  erased");
+    } else if let Some(h) = &c.holder {
+        println!("holder data  {h}");
+    }
+    let seqs: Vec<String> = c.seqs.iter().map(u64::to_string).collect();
+    println!("ledger seqs  {}", seqs.join(", "));
+}
+
+/// Today's date in UTC as `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
+pub fn today_utc() -> String {
+    let days = ledger::now_s().div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
@@ -207,6 +523,20 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
     println!("  tiles:       {} full tiles compared", r.tiles_checked);
     for w in &r.warnings {
         println!("  warning: {w}");
+    }
+    let findings = crate::registry::blob_findings(data, r.records).map_err(|e| match e {
+        RegistryError::Ledger(l) => l,
+        other => LedgerError::Invalid(other.to_string()),
+    })?;
+    println!("  blobs:       {} finding(s)", findings.len());
+    for f in &findings {
+        println!("  blob: {f}");
+    }
+    if findings.iter().any(|f| f.contains("is missing")) {
+        return Err(LedgerError::Archive(format!(
+            "{} referenced blob(s) missing (see above)",
+            findings.iter().filter(|f| f.contains("is missing")).count()
+        )));
     }
     Ok(())
 }

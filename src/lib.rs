@@ -4,6 +4,9 @@
 //! - [`ledger`]: the append-only, hash-chained, Merkle-proved, signed ledger;
 //!   no tokio, no HTTP.
 //! - [`grades`]: the grade engine; pure, exact decimals.
+//! - [`blobs`]: the content-addressed file store.
+//! - [`registry`]: the certificate lifecycle (register, revoke, supersede,
+//!   void, erase, archive a scan) and the derived certificate states.
 //! - [`codes`]: certificate codes and access keys; pure.
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
@@ -11,8 +14,10 @@
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
 //! the byte format.
 
+pub mod blobs;
 pub mod cli;
 pub mod codes;
 pub mod coversheet;
 pub mod grades;
 pub mod ledger;
+pub mod registry;

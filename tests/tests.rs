@@ -8,4 +8,5 @@ mod ledger_notes;
 mod ledger_props;
 mod ledger_records;
 mod ledger_vectors;
+mod registry;
 mod support;

@@ -128,6 +128,12 @@ impl Index {
         Ok(parse())
     }
 
+    /// A named tree in the same database, for derived state kept by layers
+    /// above the ledger (e.g. certificate states). Cleared with the index.
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, sled::Error> {
+        self.db.open_tree(name)
+    }
+
     /// Flushes to disk (not needed for correctness; shortens the next open).
     pub fn flush(&self) -> Result<(), sled::Error> {
         self.db.flush().map(|_| ())

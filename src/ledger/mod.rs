@@ -129,6 +129,9 @@ pub enum LedgerError {
         #[source]
         source: sled::Error,
     },
+    /// Damage outside the ledger files (e.g. a missing blob).
+    #[error("archive damaged: {0}")]
+    Archive(String),
     /// An earlier write or fsync failed; nothing more is appended.
     #[error("ledger writer is poisoned after a failed write or fsync ({0}); restart to recover")]
     Poisoned(String),
@@ -231,6 +234,53 @@ pub struct Ledger {
     poisoned: Option<String>,
     /// Held for the ledger's lifetime: one writer per directory.
     _lock: File,
+}
+
+/// A callback over (seq, record bytes).
+pub type RecordVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), LedgerError> + 'a;
+
+/// Calls `f` with (seq, record bytes) for every record in `from..until`, in
+/// order, reading each segment once, without the writer lock (read-only
+/// commands). Damage below `until` is an error naming file, offset and seq.
+pub fn read_records(
+    dir: &Path,
+    from: u64,
+    until: u64,
+    f: &mut RecordVisitor<'_>,
+) -> Result<(), LedgerError> {
+    let corrupt = |path: &Path, offset: u64, seq: u64, what: String| LedgerError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        seq,
+        what,
+    };
+    let segs = recovery::list_segments(dir)?;
+    for (i, (first, path)) in segs.iter().enumerate() {
+        let next_first = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
+        if next_first <= from || *first >= until {
+            continue;
+        }
+        let bytes = fs::read(path).map_err(io_err("read", path))?;
+        let header =
+            SegmentHeader::decode(&bytes).map_err(|what| corrupt(path, 0, *first, what))?;
+        let mut failure = None;
+        let scan = segment::scan_segment(path, &bytes, header, &mut |v| {
+            if failure.is_none() && v.seq >= from && v.seq < until {
+                if let Err(e) = f(v.seq, v.record) {
+                    failure = Some(e);
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if let Some(d) = scan.damage {
+            if d.seq < until {
+                return Err(corrupt(path, d.offset, d.seq, d.what.describe()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Current UTC time in seconds.
@@ -718,6 +768,26 @@ impl Ledger {
             let path = self.dir.join(SEGMENTS_DIR);
             self.corrupt(&path, 0, seq, e.to_string())
         })
+    }
+
+    /// A named tree in the derived index database (for layers above the
+    /// ledger that keep derived state; they must be able to rebuild it from
+    /// the records, because `reindex` deletes the whole database).
+    pub fn index_tree(&self, name: &str) -> Result<sled::Tree, LedgerError> {
+        self.index.tree(name).map_err(|source| LedgerError::Index {
+            path: self.dir.join(INDEX_DIR),
+            source,
+        })
+    }
+
+    /// Calls `f` with (seq, record bytes) for every record from `from` to the
+    /// end, in order, reading each segment once.
+    pub fn for_each_record(
+        &self,
+        from: u64,
+        f: &mut RecordVisitor<'_>,
+    ) -> Result<(), LedgerError> {
+        read_records(&self.dir, from, self.size, f)
     }
 
     /// Flushes the derived index (shortens the next open; not needed for safety).

@@ -1,0 +1,345 @@
+//! The content-addressed blob store (FORMAT.md §14).
+//!
+//! Owns: `<data>/blobs/<2 hex>/<64 hex>` files addressed by the BLAKE3 of
+//! their content and fingerprinted with SHA-256 too; durable writes (temp,
+//! fsync, rename, fsync dir); content sniffing for documents and scans; the
+//! size limit. The same bytes are stored once.
+//! Must not do: decide what a blob means (the registry and the ledger do),
+//! delete anything except through [`BlobStore::delete`] (GDPR erasure).
+
+use crate::ledger::durable;
+use crate::ledger::record::{BlobRef, Hash32};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Default largest blob accepted, in bytes (a 300 dpi colour scan of a few
+/// pages stays well below).
+pub const BLOB_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
+/// Sub-directory of the data directory holding blobs.
+pub const BLOBS_DIR: &str = "blobs";
+
+/// Errors of the blob store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    /// An operating-system error.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Empty content.
+    #[error("{what} is empty")]
+    Empty { what: String },
+    /// Content above the size limit.
+    #[error("{what} has {size_bytes} bytes, above the limit of {limit_bytes} bytes")]
+    TooLarge {
+        what: String,
+        size_bytes: u64,
+        limit_bytes: u64,
+    },
+    /// Content of a type that is not accepted.
+    #[error("{what} is not a PDF, PNG, JPEG or TIFF file (starts with {head})")]
+    UnsupportedType { what: String, head: String },
+    /// A stored blob does not match its address (damage).
+    #[error("blob {path} is damaged: its BLAKE3 is {actual}")]
+    Damaged { path: PathBuf, actual: String },
+    /// A blob that should exist does not.
+    #[error("blob {address} is missing")]
+    Missing { address: String },
+}
+
+impl BlobError {
+    /// Exit code for the CLI: 2 for bad input, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BlobError::Empty { .. }
+            | BlobError::TooLarge { .. }
+            | BlobError::UnsupportedType { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The media type of a document or scan, by its first bytes; `None` if it is
+/// none of PDF, PNG, JPEG, TIFF.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some("image/tiff")
+    } else {
+        None
+    }
+}
+
+/// The content-addressed store under `<data>/blobs`.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    /// `<data>/blobs`.
+    root: PathBuf,
+    /// Largest accepted blob.
+    size_bytes_max: u64,
+}
+
+impl BlobStore {
+    /// Opens (creating if needed) the store in a data directory.
+    pub fn open(data_dir: &Path, size_bytes_max: u64) -> Result<BlobStore, BlobError> {
+        let root = data_dir.join(BLOBS_DIR);
+        fs::create_dir_all(&root).map_err(|source| BlobError::Io {
+            op: "create",
+            path: root.clone(),
+            source,
+        })?;
+        Ok(BlobStore {
+            root,
+            size_bytes_max,
+        })
+    }
+
+    /// Path of a blob by its BLAKE3 address.
+    pub fn path(&self, blake3: &Hash32) -> PathBuf {
+        let hex = hex::encode(blake3);
+        self.root.join(&hex[..2]).join(hex)
+    }
+
+    /// Checks a document or scan (`what` names it in errors): not empty,
+    /// within the limit, a PDF/PNG/JPEG/TIFF. Returns its media type.
+    pub fn check_document(&self, what: &str, bytes: &[u8]) -> Result<&'static str, BlobError> {
+        if bytes.is_empty() {
+            return Err(BlobError::Empty { what: what.into() });
+        }
+        if bytes.len() as u64 > self.size_bytes_max {
+            return Err(BlobError::TooLarge {
+                what: what.into(),
+                size_bytes: bytes.len() as u64,
+                limit_bytes: self.size_bytes_max,
+            });
+        }
+        sniff(bytes).ok_or_else(|| BlobError::UnsupportedType {
+            what: what.into(),
+            head: format!(
+                "{:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
+            ),
+        })
+    }
+
+    /// Stores bytes durably (or finds them already stored) and returns the
+    /// reference with both fingerprints.
+    pub fn put(&self, bytes: &[u8], media_type: &str) -> Result<BlobRef, BlobError> {
+        let blake3: Hash32 = *blake3::hash(bytes).as_bytes();
+        let sha256: Hash32 = Sha256::digest(bytes).into();
+        let path = self.path(&blake3);
+        let io = |op: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| BlobError::Io {
+                op,
+                path: p,
+                source,
+            }
+        };
+        let stored = match fs::metadata(&path) {
+            Ok(m) if m.len() == bytes.len() as u64 => {
+                // Same address and size: re-hash to be sure it is intact.
+                let existing = fs::read(&path).map_err(io("read", &path))?;
+                *blake3::hash(&existing).as_bytes() == blake3
+            }
+            _ => false,
+        };
+        if !stored {
+            let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+            let created = !dir.exists();
+            fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+            if created {
+                durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
+            }
+            let tmp = dir.join(format!(".{}.tmp", hex::encode(blake3)));
+            {
+                let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+                f.write_all(bytes).map_err(io("write", &tmp))?;
+                f.sync_all().map_err(io("fsync", &tmp))?;
+            }
+            fs::rename(&tmp, &path).map_err(io("rename", &path))?;
+            durable::fsync_dir(&dir).map_err(io("fsync", &dir))?;
+        }
+        Ok(BlobRef {
+            blake3,
+            sha256,
+            size_bytes: bytes.len() as u64,
+            media_type: media_type.to_string(),
+        })
+    }
+
+    /// Reads a blob and checks it against its address.
+    pub fn get(&self, blake3: &Hash32) -> Result<Vec<u8>, BlobError> {
+        let path = self.path(blake3);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(BlobError::Missing {
+                    address: hex::encode(blake3),
+                })
+            }
+            Err(source) => {
+                return Err(BlobError::Io {
+                    op: "read",
+                    path,
+                    source,
+                })
+            }
+        };
+        let actual = blake3::hash(&bytes);
+        if actual.as_bytes() != blake3 {
+            return Err(BlobError::Damaged {
+                path,
+                actual: actual.to_hex().to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// True if the blob file exists.
+    pub fn exists(&self, blake3: &Hash32) -> bool {
+        self.path(blake3).is_file()
+    }
+
+    /// Deletes a blob durably (GDPR erasure). Deleting a missing blob is fine.
+    pub fn delete(&self, blake3: &Hash32) -> Result<bool, BlobError> {
+        let path = self.path(blake3);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+                durable::fsync_dir(&dir).map_err(|source| BlobError::Io {
+                    op: "fsync",
+                    path: dir,
+                    source,
+                })?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(BlobError::Io {
+                op: "delete",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// Every stored blob address (for the orphan check of `audit`).
+    pub fn list(&self) -> Result<Vec<Hash32>, BlobError> {
+        let mut out = Vec::new();
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| BlobError::Io {
+                op: "list",
+                path: p,
+                source,
+            }
+        };
+        for shard in fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let shard = shard.map_err(io(&self.root))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(&shard).map_err(io(&shard))? {
+                let name = f
+                    .map_err(io(&shard))?
+                    .file_name()
+                    .to_string_lossy()
+                    .to_string();
+                if let Ok(raw) = hex::decode(&name) {
+                    if let Ok(h) = raw.try_into() {
+                        out.push(h);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_table() {
+        let cases: [(&[u8], Option<&str>); 7] = [
+            (b"%PDF-1.7\n", Some("application/pdf")),
+            (b"\x89PNG\r\n\x1a\n....", Some("image/png")),
+            (&[0xFF, 0xD8, 0xFF, 0xE0], Some("image/jpeg")),
+            (b"II*\0....", Some("image/tiff")),
+            (b"MM\0*....", Some("image/tiff")),
+            (b"PK\x03\x04", None),
+            (b"%PD", None),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(sniff(bytes), want, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn put_get_dedupe_delete() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let s = BlobStore::open(t.path(), 1000).expect("open");
+        let a = s.put(b"%PDF-1.7 hello", "application/pdf").expect("put");
+        let b = s
+            .put(b"%PDF-1.7 hello", "application/pdf")
+            .expect("put again");
+        assert_eq!(a, b);
+        assert_eq!(s.list().expect("list"), vec![a.blake3]);
+        assert_eq!(
+            a.sha256,
+            <[u8; 32]>::from(Sha256::digest(b"%PDF-1.7 hello"))
+        );
+        assert_eq!(s.get(&a.blake3).expect("get"), b"%PDF-1.7 hello");
+        // Damage is detected on read and repaired by the next put of the same bytes.
+        fs::write(s.path(&a.blake3), b"%PDF-1.7 hellO").expect("damage");
+        assert!(matches!(s.get(&a.blake3), Err(BlobError::Damaged { .. })));
+        s.put(b"%PDF-1.7 hello", "application/pdf").expect("repair");
+        assert_eq!(s.get(&a.blake3).expect("get"), b"%PDF-1.7 hello");
+        assert!(s.delete(&a.blake3).expect("delete"));
+        assert!(!s.delete(&a.blake3).expect("delete again"));
+        assert!(matches!(s.get(&a.blake3), Err(BlobError::Missing { .. })));
+    }
+
+    #[test]
+    fn documents_are_checked() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let s = BlobStore::open(t.path(), 16).expect("open");
+        assert!(matches!(
+            s.check_document("a.pdf", b""),
+            Err(BlobError::Empty { .. })
+        ));
+        assert!(matches!(
+            s.check_document("a.pdf", b"%PDF-1.7 0123456789"),
+            Err(BlobError::TooLarge {
+                size_bytes: 19,
+                limit_bytes: 16,
+                ..
+            })
+        ));
+        let e = s
+            .check_document("a.docx", b"PK\x03\x04")
+            .expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("a.docx is not a PDF, PNG, JPEG or TIFF"),
+            "{e}"
+        );
+        assert_eq!(
+            s.check_document("a.pdf", b"%PDF-1.4").expect("ok"),
+            "application/pdf"
+        );
+    }
+}

@@ -1,0 +1,1092 @@
+//! The certificate lifecycle: register, archive a scan, revoke, supersede,
+//! void, erase; and the derived certificate states.
+//!
+//! Owns: validation of the registration record (DESIGN.md "Contracts"), the
+//! personal-data record blob and the commitments to it, the allowed state
+//! transitions, and the `certs` / `documents` / `rulesets` trees of the
+//! derived index (rebuilt from the ledger records whenever they lag behind).
+//! Must not do: put personal data into a ledger record; change state
+//! anywhere but by appending a record and applying it.
+
+use crate::blobs::{BlobError, BlobStore, BLOB_BYTES_MAX_DEFAULT};
+use crate::codes::{self, AccessKey, Code, CodeError};
+use crate::grades::{self, GradeError};
+use crate::ledger::record::{BlobRef, Body, DocumentRef, GradeRecord, Hash32, Record};
+use crate::ledger::{self, Ledger, LedgerError, LedgerOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// Derived tree: code -> certificate state (JSON).
+pub const CERTS_TREE: &str = "certs";
+/// Derived tree: document BLAKE3 -> code.
+pub const DOCUMENTS_TREE: &str = "documents";
+/// Derived tree: rule-set hash -> seq of its `RulesetAdded`.
+pub const RULESETS_TREE: &str = "rulesets";
+/// Derived tree: bookkeeping (records applied).
+pub const REGISTRY_META_TREE: &str = "registry";
+/// Longest accepted text field of a registration record, in characters.
+pub const FIELD_CHARS_MAX: usize = 300;
+/// Longest accepted revocation / void / erasure reason, in characters.
+pub const REASON_CHARS_MAX: usize = 1000;
+/// Language versions per registration (German and English).
+pub const DOCUMENTS_MAX: usize = 2;
+/// Largest registration record file, in bytes.
+pub const RECORD_FILE_BYTES_MAX: usize = 256 * 1024;
+/// Attempts to draw a code that is not yet used before giving up.
+pub const CODE_DRAWS_MAX: usize = 16;
+/// Default base URL of the verification service.
+pub const BASE_URL_DEFAULT: &str = "http://127.0.0.1:8080";
+
+/// Errors of the registry.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Invalid input, naming the field or file and the reason.
+    #[error("{0}")]
+    Invalid(String),
+    /// A code or key that does not parse.
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    /// No certificate has this code.
+    #[error("no certificate has the code {code}")]
+    UnknownCode { code: String },
+    /// The access key does not belong to the certificate.
+    #[error("the access key does not match certificate {code}")]
+    WrongKey { code: String },
+    /// An impossible state transition.
+    #[error("cannot {action} certificate {code}: it is {state}{detail}")]
+    Transition {
+        code: String,
+        action: &'static str,
+        state: &'static str,
+        detail: String,
+    },
+    /// The grade input is invalid.
+    #[error("grades: {0}")]
+    Grade(#[from] GradeError),
+    /// A blob problem.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A ledger problem.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The derived index failed.
+    #[error("certificate index: {0}")]
+    Index(#[from] sled::Error),
+}
+
+impl RegistryError {
+    /// Exit code for the CLI: 2 for bad input, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RegistryError::Invalid(_)
+            | RegistryError::Code(_)
+            | RegistryError::UnknownCode { .. }
+            | RegistryError::WrongKey { .. }
+            | RegistryError::Transition { .. } => 2,
+            RegistryError::Grade(e) => e.exit_code(),
+            RegistryError::Blob(e) => e.exit_code(),
+            RegistryError::Ledger(e) => e.exit_code(),
+            RegistryError::Index(_) => 1,
+        }
+    }
+}
+
+/// The lifecycle state of a certificate (DESIGN.md "State").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Registered; the scan of the signed original has not arrived.
+    AwaitingScan,
+    /// The scan is archived: the process instance is complete.
+    Archived,
+    /// Declared invalid and withdrawn.
+    Revoked,
+    /// Withdrawn and reissued under a new code.
+    Superseded,
+    /// The process instance was ended; it restarts under a new code.
+    Voided,
+}
+
+impl State {
+    /// The contract name (`awaiting_scan`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::AwaitingScan => "awaiting_scan",
+            State::Archived => "archived",
+            State::Revoked => "revoked",
+            State::Superseded => "superseded",
+            State::Voided => "voided",
+        }
+    }
+}
+
+/// A stored file as shown to users.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileView {
+    /// Language version (documents only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub language: Option<String>,
+    /// BLAKE3 (hex): the blob address.
+    pub blake3: String,
+    /// SHA-256 (hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Media type.
+    pub media_type: String,
+}
+
+impl FileView {
+    fn of(b: &BlobRef, language: Option<&str>) -> FileView {
+        FileView {
+            language: language.map(str::to_string),
+            blake3: hex::encode(b.blake3),
+            sha256: hex::encode(b.sha256),
+            size_bytes: b.size_bytes,
+            media_type: b.media_type.clone(),
+        }
+    }
+}
+
+/// Why and when something ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ending {
+    /// The reason given.
+    pub reason: String,
+    /// Effective date (`YYYY-MM-DD`), for revocations.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub effective_date: Option<String>,
+    /// Ledger seq of the record.
+    pub seq: u64,
+}
+
+/// The derived state of one certificate (the JSON of `show --json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// The code (12 characters, no hyphens).
+    pub code: String,
+    /// Lifecycle state.
+    pub state: State,
+    /// Issuing institution.
+    pub institution: String,
+    /// Document kind.
+    pub kind: String,
+    /// The digital images, in registration order.
+    pub documents: Vec<FileView>,
+    /// The archived scan, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scan: Option<FileView>,
+    /// The grade record, if grades were registered.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grade: Option<Value>,
+    /// Revocation details.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub revoked: Option<Ending>,
+    /// Void details.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub voided: Option<Ending>,
+    /// The replacement certificate.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub superseded_by: Option<String>,
+    /// The certificate this one replaces.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub supersedes: Option<String>,
+    /// True after GDPR erasure of the holder data.
+    pub erased: bool,
+    /// Every ledger seq about this certificate, ascending.
+    pub seqs: Vec<u64>,
+    /// BLAKE3 (hex) of the personal-data record blob.
+    pub holder_blob: String,
+    /// Access-key commitment (hex).
+    #[serde(skip_serializing, default)]
+    pub key_commitment: String,
+    /// Holder data: only filled in by [`Registry::show`] with the right key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub holder: Option<Value>,
+}
+
+/// Validated registration record (DESIGN.md "Contracts that scripts rely on").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRecord {
+    /// Issuing institution.
+    pub institution: String,
+    /// `transcript` | `degree_deed` | `diploma_supplement` | `certificate`.
+    pub kind: String,
+    /// `de` | `en`: the language of the first document.
+    pub language: String,
+    /// The holder (personal data).
+    pub holder: Holder,
+    /// The programme.
+    pub programme: Programme,
+    /// Date of the last exam, `YYYY-MM-DD`.
+    pub last_exam_date: String,
+    /// Optional grade input (see the grade engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grades: Option<Value>,
+}
+
+/// Holder data (personal).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holder {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// Place of birth.
+    pub birth_place: String,
+    /// Matriculation number.
+    pub student_id: String,
+}
+
+/// The programme.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Programme {
+    /// Degree, e.g. `Bachelor of Arts`.
+    pub degree: String,
+    /// Programme name.
+    pub name: String,
+}
+
+/// Accepted document kinds.
+pub const DOCUMENT_KINDS: [&str; 4] = [
+    "transcript",
+    "degree_deed",
+    "diploma_supplement",
+    "certificate",
+];
+
+fn check_text(field: &str, v: &str, max: usize) -> Result<(), RegistryError> {
+    if v.trim().is_empty() {
+        return Err(RegistryError::Invalid(format!(
+            "{field}: must not be empty"
+        )));
+    }
+    if v.chars().count() > max {
+        return Err(RegistryError::Invalid(format!(
+            "{field}: longer than {max} characters"
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(RegistryError::Invalid(format!(
+            "{field}: contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a `YYYY-MM-DD` calendar date (years 1900–2199).
+pub fn check_date(field: &str, v: &str) -> Result<(), RegistryError> {
+    let bad = || RegistryError::Invalid(format!("{field}: {v:?} is not a date YYYY-MM-DD"));
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let num = |s: &str| s.parse::<u32>().map_err(|_| bad());
+    if !v[..4]
+        .bytes()
+        .chain(v[5..7].bytes())
+        .chain(v[8..].bytes())
+        .all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let (y, m, d) = (num(&v[..4])?, num(&v[5..7])?, num(&v[8..])?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(bad()),
+    };
+    if !(1900..=2199).contains(&y) || d == 0 || d > days {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+impl RegistrationRecord {
+    /// Parses and fully validates a registration record; `name` (the file)
+    /// prefixes every error.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<RegistrationRecord, RegistryError> {
+        if bytes.len() > RECORD_FILE_BYTES_MAX {
+            return Err(RegistryError::Invalid(format!(
+                "{name}: larger than {RECORD_FILE_BYTES_MAX} bytes"
+            )));
+        }
+        let r: RegistrationRecord = serde_json::from_slice(bytes)
+            .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
+        r.validate().map_err(|e| match e {
+            RegistryError::Invalid(m) => RegistryError::Invalid(format!("{name}: {m}")),
+            other => other,
+        })?;
+        Ok(r)
+    }
+
+    fn validate(&self) -> Result<(), RegistryError> {
+        check_text("institution", &self.institution, FIELD_CHARS_MAX)?;
+        if !DOCUMENT_KINDS.contains(&self.kind.as_str()) {
+            return Err(RegistryError::Invalid(format!(
+                "kind: {:?} is not one of {}",
+                self.kind,
+                DOCUMENT_KINDS.join(", ")
+            )));
+        }
+        if !["de", "en"].contains(&self.language.as_str()) {
+            return Err(RegistryError::Invalid(format!(
+                "language: {:?} is not \"de\" or \"en\"",
+                self.language
+            )));
+        }
+        check_text(
+            "holder.given_name",
+            &self.holder.given_name,
+            FIELD_CHARS_MAX,
+        )?;
+        check_text(
+            "holder.family_name",
+            &self.holder.family_name,
+            FIELD_CHARS_MAX,
+        )?;
+        check_date("holder.birth_date", &self.holder.birth_date)?;
+        check_text(
+            "holder.birth_place",
+            &self.holder.birth_place,
+            FIELD_CHARS_MAX,
+        )?;
+        check_text(
+            "holder.student_id",
+            &self.holder.student_id,
+            FIELD_CHARS_MAX,
+        )?;
+        check_text("programme.degree", &self.programme.degree, FIELD_CHARS_MAX)?;
+        check_text("programme.name", &self.programme.name, FIELD_CHARS_MAX)?;
+        check_date("last_exam_date", &self.last_exam_date)?;
+        if self.holder.birth_date >= self.last_exam_date {
+            return Err(RegistryError::Invalid(format!(
+                "last_exam_date: {} is not after holder.birth_date {}",
+                self.last_exam_date, self.holder.birth_date
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a registration returns.
+#[derive(Clone, Debug, Serialize)]
+pub struct Issued {
+    /// The code, formatted `QNVC-FM3P-4UDF`.
+    pub code: String,
+    /// The access key, `7K2M9X`.
+    pub key: String,
+    /// The verification URL with the key.
+    pub url: String,
+}
+
+/// A document given to `register`: a name for error messages and its bytes.
+pub struct DocumentFile {
+    /// File name (for errors).
+    pub name: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+}
+
+/// The personal-data record blob (FORMAT.md §14.2). Field order is fixed.
+#[derive(Serialize, Deserialize)]
+struct HolderBlob {
+    format: String,
+    salt: String,
+    code: String,
+    record: RegistrationRecord,
+}
+
+/// The registry over one ledger.
+pub struct Registry {
+    /// The ledger (single writer).
+    ledger: Ledger,
+    /// The blob store in the same data directory.
+    blobs: BlobStore,
+    /// code -> Certificate JSON.
+    certs: sled::Tree,
+    /// document BLAKE3 -> code.
+    documents: sled::Tree,
+    /// rule-set hash -> seq.
+    rulesets: sled::Tree,
+    /// "applied" -> records applied (u64 LE).
+    meta: sled::Tree,
+    /// Base URL of the verification service.
+    base_url: String,
+}
+
+fn parse_hash(hex_str: &str) -> Option<Hash32> {
+    hex::decode(hex_str).ok()?.try_into().ok()
+}
+
+impl Registry {
+    /// Opens the registry over an existing ledger and brings the derived
+    /// certificate states up to the ledger head.
+    pub fn open(data: &Path, base_url: &str) -> Result<Registry, RegistryError> {
+        let ledger = Ledger::open(data, LedgerOptions::default())?;
+        Registry::over(ledger, base_url)
+    }
+
+    /// Wraps an open ledger.
+    pub fn over(ledger: Ledger, base_url: &str) -> Result<Registry, RegistryError> {
+        let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?;
+        let r = Registry {
+            certs: ledger.index_tree(CERTS_TREE)?,
+            documents: ledger.index_tree(DOCUMENTS_TREE)?,
+            rulesets: ledger.index_tree(RULESETS_TREE)?,
+            meta: ledger.index_tree(REGISTRY_META_TREE)?,
+            ledger,
+            blobs,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        };
+        r.catch_up()?;
+        Ok(r)
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    fn applied(&self) -> Result<u64, RegistryError> {
+        Ok(self
+            .meta
+            .get("applied")?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Applies every record the derived trees have not seen yet. If the
+    /// trees claim more than the ledger holds they are rebuilt.
+    fn catch_up(&self) -> Result<(), RegistryError> {
+        let mut from = self.applied()?;
+        if from > self.ledger.size() {
+            for t in [&self.certs, &self.documents, &self.rulesets, &self.meta] {
+                t.clear()?;
+            }
+            from = 0;
+        }
+        let mut err = None;
+        self.ledger.for_each_record(from, &mut |seq, bytes| {
+            match Record::decode(bytes) {
+                Ok(rec) => {
+                    if let Err(e) = self.apply(seq, &rec.body) {
+                        err = Some(e);
+                    }
+                }
+                Err(e) => {
+                    return Err(LedgerError::Invalid(format!(
+                        "record {seq} does not decode: {e}"
+                    )));
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        self.meta
+            .insert("applied", &self.ledger.size().to_le_bytes())?;
+        Ok(())
+    }
+
+    fn get(&self, code: &str) -> Result<Option<Certificate>, RegistryError> {
+        match self.certs.get(code)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(serde_json::from_slice(&v).map_err(|e| {
+                RegistryError::Invalid(format!(
+                    "derived state of {code} unreadable ({e}); run zeugnis reindex"
+                ))
+            })?)),
+        }
+    }
+
+    fn put(&self, c: &Certificate) -> Result<(), RegistryError> {
+        // `key_commitment` is not part of the public JSON; the stored form keeps it.
+        let mut full = serde_json::to_value(c).expect("certificate serialises");
+        full["key_commitment"] = Value::String(c.key_commitment.clone());
+        self.certs
+            .insert(c.code.as_bytes(), serde_json::to_vec(&full).expect("json"))?;
+        Ok(())
+    }
+
+    /// Applies one record to the derived trees (pure function of the records).
+    fn apply(&self, seq: u64, body: &Body) -> Result<(), RegistryError> {
+        let with = |code: &str, f: &mut dyn FnMut(&mut Certificate)| -> Result<(), RegistryError> {
+            if let Some(mut c) = self.get(code)? {
+                if c.seqs.contains(&seq) {
+                    return Ok(()); // already applied (replay after a crash)
+                }
+                f(&mut c);
+                c.seqs.push(seq);
+                self.put(&c)?;
+            }
+            Ok(())
+        };
+        match body {
+            Body::RulesetAdded { text, .. } => {
+                self.rulesets.insert(text.blake3, &seq.to_le_bytes())?;
+            }
+            Body::Registered {
+                code,
+                document_kind,
+                institution,
+                holder_commitment,
+                key_commitment,
+                documents,
+                grade,
+            } => {
+                for d in documents {
+                    self.documents.insert(d.blob.blake3, code.as_bytes())?;
+                }
+                let c = Certificate {
+                    code: code.clone(),
+                    state: State::AwaitingScan,
+                    institution: institution.clone(),
+                    kind: document_kind.clone(),
+                    documents: documents.iter().map(|d| FileView::of(&d.blob, Some(&d.language))).collect(),
+                    scan: None,
+                    grade: grade.as_ref().map(|g| {
+                        serde_json::json!({
+                            "ruleset": g.ruleset_id,
+                            "ruleset_hash": hex::encode(g.ruleset_hash),
+                            "result": serde_json::from_str::<Value>(&g.result_json).unwrap_or(Value::Null),
+                        })
+                    }),
+                    revoked: None,
+                    voided: None,
+                    superseded_by: None,
+                    supersedes: None,
+                    erased: false,
+                    seqs: vec![seq],
+                    holder_blob: hex::encode(holder_commitment),
+                    key_commitment: hex::encode(key_commitment),
+                    holder: None,
+                };
+                self.put(&c)?;
+            }
+            Body::ScanArchived { code, scan, .. } => with(code, &mut |c| {
+                c.state = State::Archived;
+                c.scan = Some(FileView::of(scan, None));
+            })?,
+            Body::Revoked {
+                code,
+                reason,
+                effective_date,
+            } => with(code, &mut |c| {
+                c.state = State::Revoked;
+                c.revoked = Some(Ending {
+                    reason: reason.clone(),
+                    effective_date: Some(effective_date.clone()),
+                    seq,
+                });
+            })?,
+            Body::Superseded { old_code, new_code } => {
+                with(old_code, &mut |c| {
+                    c.state = State::Superseded;
+                    c.superseded_by = Some(new_code.clone());
+                })?;
+                with(new_code, &mut |c| c.supersedes = Some(old_code.clone()))?;
+            }
+            Body::Voided { code, reason } => with(code, &mut |c| {
+                c.state = State::Voided;
+                c.voided = Some(Ending {
+                    reason: reason.clone(),
+                    effective_date: None,
+                    seq,
+                });
+            })?,
+            Body::Erased { code, .. } => with(code, &mut |c| c.erased = true)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Appends a batch and applies it to the derived trees.
+    fn commit(&mut self, bodies: Vec<Body>) -> Result<std::ops::Range<u64>, RegistryError> {
+        let range = self.ledger.append_batch(bodies.clone())?;
+        for (seq, body) in range.clone().zip(&bodies) {
+            self.apply(seq, body)?;
+        }
+        self.meta.insert("applied", &range.end.to_le_bytes())?;
+        Ok(range)
+    }
+
+    fn code_known(&self, code: &Code) -> Result<bool, RegistryError> {
+        Ok(self.certs.contains_key(code.as_str())?)
+    }
+
+    /// Looks a certificate up by a (leniently parsed) code.
+    pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
+        let (code, _) = codes::parse_code_and_key(code_text)?;
+        self.get(code.as_str())?
+            .ok_or_else(|| RegistryError::UnknownCode {
+                code: code.formatted(),
+            })
+    }
+
+    /// Shows a certificate; with the right access key, also the holder data.
+    pub fn show(
+        &self,
+        code_text: &str,
+        key_text: Option<&str>,
+    ) -> Result<Certificate, RegistryError> {
+        let (code, key_in_code) = codes::parse_code_and_key(code_text)?;
+        let mut c = self
+            .get(code.as_str())?
+            .ok_or_else(|| RegistryError::UnknownCode {
+                code: code.formatted(),
+            })?;
+        let key = match (key_text, key_in_code) {
+            (Some(k), _) => Some(AccessKey::parse(&code, k)?),
+            (None, k) => k,
+        };
+        if let Some(key) = key {
+            c.holder = Some(self.holder_data(&code, &key, &c)?);
+        }
+        Ok(c)
+    }
+
+    /// The holder data, if `key` is the certificate's access key.
+    fn holder_data(
+        &self,
+        code: &Code,
+        key: &AccessKey,
+        c: &Certificate,
+    ) -> Result<Value, RegistryError> {
+        let wrong = || RegistryError::WrongKey {
+            code: code.formatted(),
+        };
+        if c.erased {
+            // The salt went with the erased blob; nothing to show or check.
+            return Ok(serde_json::json!({"erased": true}));
+        }
+        let addr = parse_hash(&c.holder_blob).ok_or_else(wrong)?;
+        let blob: HolderBlob = serde_json::from_slice(&self.blobs.get(&addr)?).map_err(|e| {
+            RegistryError::Invalid(format!("holder record blob of {} unreadable: {e}", c.code))
+        })?;
+        let salt = parse_hash(&blob.salt).ok_or_else(wrong)?;
+        let commitment = parse_hash(&c.key_commitment).ok_or_else(wrong)?;
+        if !codes::verify_key(code, key, &salt, &commitment) {
+            return Err(wrong());
+        }
+        let r = blob.record;
+        Ok(serde_json::json!({
+            "holder": r.holder,
+            "programme": r.programme,
+            "last_exam_date": r.last_exam_date,
+            "language": r.language,
+        }))
+    }
+
+    fn draw_code(&self, requested: Option<&str>) -> Result<Code, RegistryError> {
+        if let Some(text) = requested {
+            let (code, key) = codes::parse_code_and_key(text)?;
+            if key.is_some() {
+                return Err(RegistryError::Invalid(format!(
+                    "--code {text}: give the 12-character code only, not a key"
+                )));
+            }
+            if self.code_known(&code)? {
+                return Err(RegistryError::Invalid(format!(
+                    "--code {}: this code is already used (codes are unique for the ledger's lifetime)",
+                    code.formatted()
+                )));
+            }
+            return Ok(code);
+        }
+        for _ in 0..CODE_DRAWS_MAX {
+            let code = Code::generate();
+            if !self.code_known(&code)? {
+                return Ok(code);
+            }
+        }
+        Err(RegistryError::Invalid(format!(
+            "no unused code in {CODE_DRAWS_MAX} draws (the random source is broken)"
+        )))
+    }
+
+    /// Builds the bodies of a registration: blobs are written (durably)
+    /// before the records that reference them are appended, so a crash in
+    /// between leaves at most an unreferenced blob (reported by `audit`).
+    fn prepare(
+        &self,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        code: Code,
+    ) -> Result<(Vec<Body>, Issued), RegistryError> {
+        if documents.is_empty() {
+            return Err(RegistryError::Invalid(
+                "--document: at least one PDF is required".into(),
+            ));
+        }
+        if documents.len() > DOCUMENTS_MAX {
+            return Err(RegistryError::Invalid(format!(
+                "--document: at most {DOCUMENTS_MAX} language versions (de, en), got {}",
+                documents.len()
+            )));
+        }
+        let mut media = Vec::new();
+        for d in documents {
+            media.push(self.blobs.check_document(&d.name, &d.bytes)?);
+        }
+        let mut bodies = Vec::new();
+        let grade = match &record.grades {
+            None => None,
+            Some(input) => {
+                let g = grades::evaluate(input)?;
+                let hash = parse_hash(&g.ruleset_hash).ok_or_else(|| {
+                    RegistryError::Invalid("grades: rule-set hash is not hex".into())
+                })?;
+                if !self.rulesets.contains_key(hash)? {
+                    let shipped = grades::shipped_rulesets()?;
+                    let rs = shipped
+                        .iter()
+                        .find(|r| r.hash == g.ruleset_hash)
+                        .ok_or_else(|| {
+                            RegistryError::Invalid(format!(
+                                "grades: rule set {} not shipped",
+                                g.ruleset
+                            ))
+                        })?;
+                    let text = self
+                        .blobs
+                        .put(rs.canonical_text.as_bytes(), "text/plain; charset=utf-8")?;
+                    bodies.push(Body::RulesetAdded {
+                        id: rs.id.clone(),
+                        version: rs.version.to_string(),
+                        text,
+                    });
+                }
+                let final_grade = [&g.result["final"]["value"], &g.result["grade"]]
+                    .iter()
+                    .find_map(|v| v.as_str())
+                    .and_then(|s| s.parse().ok());
+                Some(GradeRecord {
+                    ruleset_id: g.ruleset.clone(),
+                    ruleset_hash: hash,
+                    final_grade,
+                    result_json: serde_json::to_string(&g.result).expect("json"),
+                })
+            }
+        };
+        let key = AccessKey::generate(&code);
+        let salt: Hash32 = rand::random();
+        let holder = HolderBlob {
+            format: "zeugnis-holder-v1".into(),
+            salt: hex::encode(salt),
+            code: code.as_str().to_string(),
+            record: record.clone(),
+        };
+        let holder_bytes = serde_json::to_vec(&holder).expect("json");
+        let holder_ref = self.blobs.put(&holder_bytes, "application/json")?;
+        let other = if record.language == "de" { "en" } else { "de" };
+        let mut docs = Vec::new();
+        for (i, d) in documents.iter().enumerate() {
+            docs.push(DocumentRef {
+                language: if i == 0 {
+                    record.language.clone()
+                } else {
+                    other.into()
+                },
+                blob: self.blobs.put(&d.bytes, media[i])?,
+            });
+        }
+        bodies.push(Body::Registered {
+            code: code.as_str().to_string(),
+            document_kind: record.kind.clone(),
+            institution: record.institution.clone(),
+            holder_commitment: holder_ref.blake3,
+            key_commitment: codes::key_commitment(&code, &key, &salt),
+            documents: docs,
+            grade,
+        });
+        let issued = Issued {
+            code: code.formatted(),
+            key: key.to_string(),
+            url: format!(
+                "{}/{}/{}-{}",
+                self.base_url,
+                record.language,
+                code.as_str(),
+                key
+            ),
+        };
+        Ok((bodies, issued))
+    }
+
+    /// Registers a certificate (DESIGN.md `zeugnis register`).
+    pub fn register(
+        &mut self,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        code: Option<&str>,
+    ) -> Result<Issued, RegistryError> {
+        let code = self.draw_code(code)?;
+        let (bodies, issued) = self.prepare(record, documents, code)?;
+        self.commit(bodies)?;
+        Ok(issued)
+    }
+
+    /// Registers several certificates with one ledger batch (one fsync pair
+    /// for all their records); their blobs are each made durable first.
+    /// All or nothing: any invalid item rejects the whole batch before a
+    /// record is written.
+    pub fn register_batch(
+        &mut self,
+        items: &[(RegistrationRecord, Vec<DocumentFile>)],
+    ) -> Result<Vec<Issued>, RegistryError> {
+        let mut bodies = Vec::new();
+        let mut issued = Vec::new();
+        let mut drawn = std::collections::BTreeSet::new();
+        for (record, docs) in items {
+            let code = loop {
+                let c = self.draw_code(None)?;
+                if drawn.insert(c) {
+                    break c;
+                }
+            };
+            let (b, i) = self.prepare(record, docs, code)?;
+            // A rule set first used by two items of one batch is added once.
+            for body in b {
+                let dup = matches!(&body, Body::RulesetAdded { text, .. }
+                    if bodies.iter().any(|x| matches!(x, Body::RulesetAdded { text: t, .. } if t.blake3 == text.blake3)));
+                if !dup {
+                    bodies.push(body);
+                }
+            }
+            issued.push(i);
+        }
+        for chunk in bodies.chunks(ledger::BATCH_RECORDS_MAX) {
+            self.commit(chunk.to_vec())?;
+        }
+        Ok(issued)
+    }
+
+    fn refuse(c: &Certificate, action: &'static str) -> RegistryError {
+        let detail = match (&c.superseded_by, &c.revoked, &c.voided) {
+            (Some(n), _, _) => format!(" (by {n})"),
+            (_, Some(r), _) => format!(
+                " ({}, effective {})",
+                r.reason,
+                r.effective_date.clone().unwrap_or_default()
+            ),
+            (_, _, Some(v)) => format!(" ({})", v.reason),
+            _ => String::new(),
+        };
+        RegistryError::Transition {
+            code: c.code.clone(),
+            action,
+            state: c.state.name(),
+            detail,
+        }
+    }
+
+    /// Declares a certificate invalid. Allowed while it is awaiting its scan
+    /// or archived.
+    pub fn revoke(
+        &mut self,
+        code_text: &str,
+        reason: &str,
+        effective_date: &str,
+    ) -> Result<u64, RegistryError> {
+        check_text("--reason", reason, REASON_CHARS_MAX)?;
+        check_date("--effective", effective_date)?;
+        let c = self.find(code_text)?;
+        if !matches!(c.state, State::AwaitingScan | State::Archived) {
+            return Err(Self::refuse(&c, "revoke"));
+        }
+        Ok(self
+            .commit(vec![Body::Revoked {
+                code: c.code,
+                reason: reason.to_string(),
+                effective_date: effective_date.to_string(),
+            }])?
+            .start)
+    }
+
+    /// Withdraws a certificate and registers its corrected replacement under
+    /// a new code, linking old -> new (Potsdam §15). Allowed while the old one
+    /// is awaiting its scan or archived.
+    pub fn supersede(
+        &mut self,
+        old_text: &str,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+    ) -> Result<Issued, RegistryError> {
+        let old = self.find(old_text)?;
+        if !matches!(old.state, State::AwaitingScan | State::Archived) {
+            return Err(Self::refuse(&old, "supersede"));
+        }
+        let code = self.draw_code(None)?;
+        let (mut bodies, issued) = self.prepare(record, documents, code)?;
+        bodies.push(Body::Superseded {
+            old_code: old.code,
+            new_code: code.as_str().to_string(),
+        });
+        self.commit(bodies)?;
+        Ok(issued)
+    }
+
+    /// Ends a failed process instance (it restarts under a new code).
+    /// Allowed while awaiting the scan or archived.
+    pub fn void(&mut self, code_text: &str, reason: &str) -> Result<u64, RegistryError> {
+        check_text("--reason", reason, REASON_CHARS_MAX)?;
+        let c = self.find(code_text)?;
+        if !matches!(c.state, State::AwaitingScan | State::Archived) {
+            return Err(Self::refuse(&c, "void"));
+        }
+        Ok(self
+            .commit(vec![Body::Voided {
+                code: c.code,
+                reason: reason.to_string(),
+            }])?
+            .start)
+    }
+
+    /// Deletes the holder data (GDPR Art. 17): the `Erased` record is
+    /// appended first, then the record blob is deleted, so a crash in between
+    /// leaves a blob that the next `erase` (or `audit`) finds. Allowed in any
+    /// state; erasing twice only finishes a deletion a crash interrupted.
+    pub fn erase(&mut self, code_text: &str, reason: &str) -> Result<bool, RegistryError> {
+        check_text("--reason", reason, REASON_CHARS_MAX)?;
+        let c = self.find(code_text)?;
+        let addr = parse_hash(&c.holder_blob).ok_or_else(|| {
+            RegistryError::Invalid(format!("certificate {}: bad holder blob address", c.code))
+        })?;
+        if c.erased {
+            if self.blobs.delete(&addr)? {
+                return Ok(true);
+            }
+            return Err(Self::refuse(&c, "erase (already erased)"));
+        }
+        self.commit(vec![Body::Erased {
+            code: c.code,
+            reason: reason.to_string(),
+        }])?;
+        self.blobs.delete(&addr)?;
+        Ok(true)
+    }
+
+    /// Archives the scan of the signed original (used by the scan intake).
+    /// Allowed only while awaiting the scan; the same bytes again are a no-op.
+    pub fn archive_scan(
+        &mut self,
+        code_text: &str,
+        bytes: &[u8],
+        source_name: &str,
+    ) -> Result<u64, RegistryError> {
+        let c = self.find(code_text)?;
+        let media = self.blobs.check_document(source_name, bytes)?;
+        if c.state != State::AwaitingScan {
+            return Err(Self::refuse(&c, "archive a scan for"));
+        }
+        let scan = self.blobs.put(bytes, media)?;
+        Ok(self
+            .commit(vec![Body::ScanArchived {
+                code: c.code,
+                scan,
+                source_name: source_name.to_string(),
+            }])?
+            .start)
+    }
+
+    /// Which certificate a registered digital image belongs to.
+    pub fn code_of_document(&self, blake3: &Hash32) -> Result<Option<String>, RegistryError> {
+        Ok(self
+            .documents
+            .get(blake3)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+}
+
+/// Read-only blob checks for `audit` (no writer lock): blobs no record
+/// references (left by a registration interrupted between its blob writes
+/// and its ledger append), referenced blobs that are missing, and holder
+/// blobs of erased certificates that still exist (an interrupted erasure).
+pub fn blob_findings(data: &Path, ledger_size: u64) -> Result<Vec<String>, RegistryError> {
+    let blobs = BlobStore::open(data, BLOB_BYTES_MAX_DEFAULT)?;
+    let mut referenced = std::collections::BTreeMap::new();
+    let mut holder_of = std::collections::BTreeMap::new();
+    let mut erased = Vec::new();
+    ledger::read_records(data, 0, ledger_size, &mut |seq, bytes| {
+        let r = Record::decode(bytes)
+            .map_err(|e| LedgerError::Invalid(format!("record {seq}: {e}")))?;
+        match r.body {
+            Body::RulesetAdded { text, .. } => {
+                referenced.insert(text.blake3, seq);
+            }
+            Body::Registered {
+                code,
+                holder_commitment,
+                documents,
+                ..
+            } => {
+                referenced.insert(holder_commitment, seq);
+                holder_of.insert(code, holder_commitment);
+                for d in documents {
+                    referenced.insert(d.blob.blake3, seq);
+                }
+            }
+            Body::ScanArchived { scan, .. } => {
+                referenced.insert(scan.blake3, seq);
+            }
+            Body::Erased { code, .. } => erased.push(code),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let mut findings = Vec::new();
+    let erased_blobs: std::collections::BTreeSet<Hash32> = erased
+        .iter()
+        .filter_map(|c| holder_of.get(c).copied())
+        .collect();
+    for code in &erased {
+        if let Some(h) = holder_of.get(code) {
+            if blobs.exists(h) {
+                findings.push(format!(
+                    "certificate {code} is erased but its holder blob {} still exists; run `zeugnis erase {code} --reason ...` again",
+                    hex::encode(h)
+                ));
+            }
+        }
+    }
+    let stored: std::collections::BTreeSet<Hash32> = blobs.list()?.into_iter().collect();
+    for (b, seq) in &referenced {
+        if !stored.contains(b) && !erased_blobs.contains(b) {
+            findings.push(format!(
+                "blob {} referenced by record {seq} is missing",
+                hex::encode(b)
+            ));
+        }
+    }
+    for b in &stored {
+        if !referenced.contains_key(b) {
+            findings.push(format!(
+                "blob {} is not referenced by any record (orphan of an interrupted registration)",
+                hex::encode(b)
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+/// Convenience for the CLI: `true` if the data directory holds a ledger.
+pub fn ledger_exists(data: &Path) -> Result<bool, RegistryError> {
+    Ok(ledger::is_initialized(data)?)
+}

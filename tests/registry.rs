@@ -1,0 +1,609 @@
+//! The certificate lifecycle end to end through the CLI contract: register,
+//! show, revoke, supersede, void, erase, cover sheet; every validation error
+//! and refused transition; orphan blobs after an interrupted registration.
+
+use crate::support::bin;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A PDF as far as the sniffer is concerned.
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+struct Env {
+    _t: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let t = tempfile::tempdir().expect("tempdir");
+        let dir = t.path().to_path_buf();
+        let e = Env { _t: t, dir };
+        assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
+        e.write("doc.pdf", PDF);
+        e.write("doc-en.pdf", b"%PDF-1.7\nEnglish version\n%%EOF\n");
+        e.write_json("r.json", &record());
+        e
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, bytes).expect("write fixture");
+        p
+    }
+
+    fn write_json(&self, name: &str, v: &Value) -> PathBuf {
+        self.write(
+            name,
+            serde_json::to_string_pretty(v).expect("json").as_bytes(),
+        )
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(bin())
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .expect("run");
+        (
+            out.status.code().expect("code"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn register(&self, record: &str) -> Value {
+        let (code, out, err) = self.run(&[
+            "register",
+            "--record",
+            record,
+            "--document",
+            "doc.pdf",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).expect("register --json")
+    }
+
+    fn show(&self, code: &str) -> Value {
+        let (c, out, err) = self.run(&["show", code, "--json"]);
+        assert_eq!(c, 0, "{err}");
+        serde_json::from_str(&out).expect("show --json")
+    }
+
+    fn ledger_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        for sub in ["ledger/segments", "ledger/blobs"] {
+            collect(&self.dir.join(sub), &mut v);
+        }
+        v.sort();
+        v
+    }
+}
+
+fn collect(p: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                collect(&p, out);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+}
+
+fn record() -> Value {
+    json!({
+        "institution": "Universität Erfurt",
+        "kind": "transcript",
+        "language": "de",
+        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
+                   "birth_place": "Gotha", "student_id": "4711"},
+        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
+        "last_exam_date": "2026-09-30",
+        "grades": {"ruleset": "erfurt-ba-2019", "parts": [{"id": "all", "required_lp": "30", "modules": [
+            {"id": "M1", "lp": "10", "grade": "1.3", "mandatory": true},
+            {"id": "M2", "lp": "10", "grade": "2.0", "mandatory": true},
+            {"id": "M3", "lp": "5", "grade": "1.7", "mandatory": true},
+            {"id": "M4", "lp": "5", "grade": "3.0", "mandatory": false},
+            {"id": "M5", "lp": "5", "grade": "2.3", "mandatory": false}]}]}
+    })
+}
+
+#[test]
+fn register_show_and_holder_data_only_with_the_key() {
+    let e = Env::new();
+    let issued = e.register("r.json");
+    let code = issued["code"].as_str().expect("code");
+    let key = issued["key"].as_str().expect("key");
+    assert_eq!(code.len(), 14, "QNVC-FM3P-4UDF: {code}");
+    assert_eq!(key.len(), 6, "{key}");
+    let compact = code.replace('-', "");
+    assert_eq!(
+        issued["url"].as_str().expect("url"),
+        format!("http://127.0.0.1:8080/de/{compact}-{key}")
+    );
+    let s = e.show(code);
+    assert_eq!(s["code"], compact.as_str());
+    assert_eq!(s["state"], "awaiting_scan");
+    assert_eq!(s["erased"], false);
+    assert_eq!(s["documents"][0]["language"], "de");
+    assert_eq!(s["grade"]["ruleset"], "erfurt-ba-2019");
+    assert_eq!(s["grade"]["result"]["final"]["value"], "1.76");
+    assert_eq!(
+        s["seqs"],
+        json!([2]),
+        "RulesetAdded (seq 1) belongs to no certificate; Registered is seq 2"
+    );
+    assert!(s.get("holder").is_none(), "no holder data without the key");
+    assert!(!serde_json::to_string(&s)
+        .expect("json")
+        .contains("Mustermann"));
+
+    // Lenient code spelling, and the key shows the holder data.
+    let lower = compact.to_lowercase();
+    let (c, out, err) = e.run(&["show", &lower, "--key", key, "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(s["holder"]["holder"]["family_name"], "Mustermann");
+
+    // Wrong key (valid check character for another key) vs typo (bad check character).
+    let mut typo: Vec<char> = key.chars().collect();
+    typo[5] = if typo[5] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let (c, _, err) = e.run(&["show", code, "--key", &typo]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("probably mistyped"),
+        "a bad check character is reported as a typo: {err}"
+    );
+    let other = e.register("r.json");
+    let (c, _, err) = e.run(&["show", code, "--key", other["key"].as_str().expect("key")]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("probably mistyped") || err.contains("does not match"),
+        "a key of another certificate is refused: {err}"
+    );
+
+    // The ledger holds no personal data.
+    for (path, bytes) in e
+        .ledger_files()
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("segments"))
+    {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text.contains("Mustermann") && !text.contains("4711") && !text.contains("2000-02-29"),
+            "{}",
+            path.display()
+        );
+    }
+    let (c, out, _) = e.run(&["audit"]);
+    assert_eq!(c, 0);
+    assert!(out.contains("blobs:       0 finding(s)"), "{out}");
+}
+
+#[test]
+fn every_validation_error_names_the_field_and_writes_nothing() {
+    let e = Env::new();
+    let before = e.ledger_files();
+    let mut cases: Vec<(Value, &str)> = Vec::new();
+    let with = |path: &[&str], v: Value| {
+        let mut r = record();
+        let mut at = &mut r;
+        for p in &path[..path.len() - 1] {
+            at = &mut at[*p];
+        }
+        at[path[path.len() - 1]] = v;
+        r
+    };
+    cases.push((with(&["kind"], json!("zeugnis")), "kind"));
+    cases.push((with(&["language"], json!("fr")), "language"));
+    cases.push((
+        with(&["institution"], json!("  ")),
+        "institution: must not be empty",
+    ));
+    cases.push((
+        with(&["holder", "birth_date"], json!("2001-02-29")),
+        "holder.birth_date",
+    ));
+    cases.push((
+        with(&["holder", "birth_date"], json!("29.02.2000")),
+        "holder.birth_date",
+    ));
+    cases.push((
+        with(&["holder", "given_name"], json!("x".repeat(400))),
+        "holder.given_name",
+    ));
+    cases.push((
+        with(&["last_exam_date"], json!("1999-01-01")),
+        "last_exam_date",
+    ));
+    cases.push((
+        with(&["programme", "name"], json!("a\u{7}b")),
+        "programme.name",
+    ));
+    cases.push((
+        with(&["holder", "nickname"], json!("Eri")),
+        "unknown field `nickname`",
+    ));
+    cases.push((
+        with(&["grades", "ruleset"], json!("erfurt-ba-1999")),
+        "erfurt-ba-1999",
+    ));
+    let mut missing = record();
+    missing.as_object_mut().expect("object").remove("programme");
+    cases.push((missing, "missing field `programme`"));
+    for (i, (rec, want)) in cases.iter().enumerate() {
+        let name = format!("bad{i}.json");
+        e.write_json(&name, rec);
+        let (c, _, err) = e.run(&["register", "--record", &name, "--document", "doc.pdf"]);
+        assert_eq!(c, 2, "case {i} ({want}): {err}");
+        assert!(err.contains(want), "case {i}: want {want:?} in {err:?}");
+        assert!(
+            err.contains(&name) || want.contains("erfurt"),
+            "case {i}: names the file: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    // Documents: not a PDF/image, empty, missing.
+    e.write("notes.txt", b"hello");
+    e.write("empty.pdf", b"");
+    for (doc, want) in [
+        ("notes.txt", "notes.txt is not a PDF, PNG, JPEG or TIFF"),
+        ("empty.pdf", "empty.pdf is empty"),
+        ("nowhere.pdf", "--document nowhere.pdf"),
+    ] {
+        let (c, _, err) = e.run(&["register", "--record", "r.json", "--document", doc]);
+        assert_eq!(c, 2, "{doc}: {err}");
+        assert!(err.contains(want), "{doc}: {err}");
+    }
+    let (c, _, err) = e.run(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        "doc.pdf",
+        "--document",
+        "doc.pdf",
+        "--document",
+        "doc.pdf",
+    ]);
+    assert_eq!(c, 2);
+    assert!(err.contains("at most 2 language versions"), "{err}");
+    assert_eq!(e.ledger_files(), before, "nothing written on any error");
+}
+
+#[test]
+fn transitions_and_refusals() {
+    let e = Env::new();
+    let a = e.register("r.json");
+    let a_code = a["code"].as_str().expect("code");
+    // Revoke with reason and date.
+    let (c, out, err) = e.run(&[
+        "revoke",
+        a_code,
+        "--reason",
+        "Täuschung",
+        "--effective",
+        "2027-01-31",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("effective 2027-01-31"), "{out}");
+    let s = e.show(a_code);
+    assert_eq!(s["state"], "revoked");
+    assert_eq!(s["revoked"]["reason"], "Täuschung");
+    assert_eq!(s["revoked"]["effective_date"], "2027-01-31");
+    // Revoked: cannot be revoked, superseded or voided again.
+    for args in [
+        vec!["revoke", a_code, "--reason", "again"],
+        vec![
+            "supersede",
+            a_code,
+            "--record",
+            "r.json",
+            "--document",
+            "doc.pdf",
+        ],
+        vec!["void", a_code, "--reason", "x"],
+    ] {
+        let (c, _, err) = e.run(&args);
+        assert_eq!(c, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("it is revoked (Täuschung, effective 2027-01-31)"),
+            "{err}"
+        );
+    }
+
+    // Supersede: old -> new, linked both ways; twice is refused.
+    let b = e.register("r.json");
+    let b_code = b["code"].as_str().expect("code");
+    let (c, out, err) = e.run(&[
+        "supersede",
+        b_code,
+        "--record",
+        "r.json",
+        "--document",
+        "doc-en.pdf",
+        "--json",
+    ]);
+    assert_eq!(c, 0, "{err}");
+    let new: Value = serde_json::from_str(&out).expect("json");
+    let new_code = new["code"].as_str().expect("code");
+    let old = e.show(b_code);
+    assert_eq!(old["state"], "superseded");
+    assert_eq!(old["superseded_by"], new_code.replace('-', ""));
+    let newer = e.show(new_code);
+    assert_eq!(newer["state"], "awaiting_scan");
+    assert_eq!(newer["supersedes"], b_code.replace('-', ""));
+    let (c, _, err) = e.run(&[
+        "supersede",
+        b_code,
+        "--record",
+        "r.json",
+        "--document",
+        "doc.pdf",
+    ]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("cannot supersede") && err.contains("it is superseded (by"),
+        "{err}"
+    );
+
+    // Void: ends the instance; revoking a voided certificate is refused.
+    let (c, _, err) = e.run(&["void", new_code, "--reason", "scan illegible"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(e.show(new_code)["state"], "voided");
+    let (c, _, err) = e.run(&["revoke", new_code, "--reason", "x"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("cannot revoke") && err.contains("it is voided (scan illegible)"),
+        "{err}"
+    );
+
+    // Unknown and malformed codes.
+    let (c, _, err) = e.run(&["show", "0000-0000-0000"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("no certificate has the code 0000-0000-0000"),
+        "{err}"
+    );
+    let (c, _, err) = e.run(&["show", "QNVC-FM3P-4UDU"]);
+    assert_eq!(c, 2);
+    assert!(err.contains('U'), "{err}");
+    // Empty reason.
+    let c2 = e.register("r.json");
+    let (c, _, err) = e.run(&[
+        "revoke",
+        c2["code"].as_str().expect("code"),
+        "--reason",
+        " ",
+    ]);
+    assert_eq!(c, 2);
+    assert!(err.contains("--reason: must not be empty"), "{err}");
+
+    // A code given explicitly must be unused.
+    let (c, _, err) = e.run(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        "doc.pdf",
+        "--code",
+        a_code,
+    ]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already used"), "{err}");
+    let (c, _, _) = e.run(&["audit"]);
+    assert_eq!(c, 0);
+}
+
+#[test]
+fn erasure_deletes_holder_data_and_keeps_the_ledger_valid() {
+    let e = Env::new();
+    let a = e.register("r.json");
+    let code = a["code"].as_str().expect("code");
+    let blob = e.show(code)["holder_blob"]
+        .as_str()
+        .expect("blob")
+        .to_string();
+    let blob_path = e.dir.join("ledger/blobs").join(&blob[..2]).join(&blob);
+    assert!(blob_path.exists());
+    let (c, _, err) = e.run(&["erase", code, "--reason", "GDPR Art. 17 request"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(!blob_path.exists(), "holder blob deleted");
+    let s = e.show(code);
+    assert_eq!(s["erased"], true);
+    assert_eq!(
+        s["state"], "awaiting_scan",
+        "erasure does not change validity"
+    );
+    let (c, out, _) = e.run(&["show", code]);
+    assert_eq!(c, 0);
+    assert!(out.contains("holder data  erased"), "{out}");
+    let (c, out, err) = e.run(&["audit"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("blobs:       0 finding(s)"), "{out}");
+    let (c, _, err) = e.run(&["erase", code, "--reason", "again"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already erased"), "{err}");
+}
+
+#[test]
+fn orphans_of_an_interrupted_registration_are_reported_never_referenced() {
+    let e = Env::new();
+    e.register("r.json");
+    // A registration that died after writing its blobs, before its ledger append.
+    let store = zeugnis::blobs::BlobStore::open(&e.dir.join("ledger"), 1 << 20).expect("blobs");
+    let orphan = store
+        .put(b"%PDF-1.7 never registered", "application/pdf")
+        .expect("put");
+    let (c, out, err) = e.run(&["audit"]);
+    assert_eq!(c, 0, "an orphan is not damage: {err}");
+    assert!(
+        out.contains(&format!(
+            "blob {} is not referenced by any record",
+            hex::encode(orphan.blake3)
+        )),
+        "{out}"
+    );
+    // A referenced blob that disappears is damage.
+    let s = e.show(e.register("r.json")["code"].as_str().expect("code"));
+    let doc = s["documents"][0]["blake3"]
+        .as_str()
+        .expect("doc")
+        .to_string();
+    std::fs::remove_file(e.dir.join("ledger/blobs").join(&doc[..2]).join(&doc)).expect("rm");
+    let (c, out, err) = e.run(&["audit"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(err.contains("referenced blob(s) missing"), "{err}");
+    assert!(
+        out.contains(&format!("blob {doc} referenced by record")),
+        "{out}"
+    );
+}
+
+#[test]
+fn scans_archive_once_and_state_survives_reindex() {
+    let e = Env::new();
+    let a = e.register("r.json");
+    let code = a["code"].as_str().expect("code").to_string();
+    {
+        let mut r =
+            zeugnis::registry::Registry::open(&e.dir.join("ledger"), "http://x").expect("open");
+        r.archive_scan(&code, b"%PDF-1.7 scan of the signed original", "scan.pdf")
+            .expect("archive");
+        let again = r
+            .archive_scan(&code, b"%PDF-1.7 another scan", "scan2.pdf")
+            .expect_err("second scan");
+        assert!(again.to_string().contains("it is archived"), "{again}");
+        let bad = r
+            .archive_scan(&code, b"GIF89a", "scan.gif")
+            .expect_err("not an image we take");
+        assert!(
+            bad.to_string()
+                .contains("scan.gif is not a PDF, PNG, JPEG or TIFF"),
+            "{bad}"
+        );
+    }
+    let before = e.show(&code);
+    assert_eq!(before["state"], "archived");
+    assert_eq!(before["scan"]["media_type"], "application/pdf");
+    let (c, _, err) = e.run(&["reindex"]);
+    assert_eq!(c, 0, "{err}");
+    assert_eq!(
+        e.show(&code),
+        before,
+        "derived state rebuilt identically from the ledger"
+    );
+    // Deleting the whole index also rebuilds it.
+    std::fs::remove_dir_all(e.dir.join("ledger/index")).expect("rm index");
+    assert_eq!(e.show(&code), before);
+}
+
+#[test]
+fn grade_rule_set_is_recorded_once() {
+    let e = Env::new();
+    e.register("r.json");
+    e.register("r.json");
+    let (c, out, _) = e.run(&["audit"]);
+    assert_eq!(c, 0);
+    assert!(out.contains("RulesetAdded   1"), "{out}");
+    assert!(out.contains("Registered     2"), "{out}");
+}
+
+#[test]
+fn cover_sheet_carries_the_code_as_a_decodable_qr_code() {
+    let e = Env::new();
+    let a = e.register("r.json");
+    let code = a["code"].as_str().expect("code");
+    let (c, out, err) = e.run(&["cover-sheet", code, "-o", "cover.pdf"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("cover.pdf"), "{out}");
+    let pdf = std::fs::read(e.dir.join("cover.pdf")).expect("pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    let found = zeugnis::coversheet::decode_qr_from_pdf(&pdf).expect("decode");
+    assert_eq!(found, vec![code.replace('-', "")]);
+    let (c, _, err) = e.run(&["cover-sheet", "0000-0000-0000", "-o", "x.pdf"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no certificate has the code"), "{err}");
+}
+
+/// Every action from every state: allowed exactly where the lifecycle says.
+#[test]
+fn transition_matrix() {
+    use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry, RegistryError};
+    let e = Env::new();
+    let mut r = Registry::open(&e.dir.join("ledger"), "http://x").expect("open");
+    let rec = RegistrationRecord::parse("r.json", record().to_string().as_bytes()).expect("record");
+    let doc = || {
+        vec![DocumentFile {
+            name: "d.pdf".into(),
+            bytes: PDF.to_vec(),
+        }]
+    };
+    let states = [
+        "awaiting_scan",
+        "archived",
+        "revoked",
+        "superseded",
+        "voided",
+    ];
+    let actions = ["revoke", "supersede", "void", "archive", "erase"];
+    // Allowed: revoke/supersede/void from awaiting_scan and archived;
+    // archive only from awaiting_scan; erase from every state.
+    let allowed = |state: &str, action: &str| match action {
+        "erase" => true,
+        "archive" => state == "awaiting_scan",
+        _ => state == "awaiting_scan" || state == "archived",
+    };
+    for state in states {
+        for action in actions {
+            let code = r.register(&rec, &doc(), None).expect("register").code;
+            match state {
+                "awaiting_scan" => {}
+                "archived" => {
+                    r.archive_scan(&code, b"%PDF-1.7 scan", "s.pdf")
+                        .expect("archive");
+                }
+                "revoked" => {
+                    r.revoke(&code, "setup", "2027-01-01").expect("revoke");
+                }
+                "superseded" => {
+                    r.supersede(&code, &rec, &doc()).expect("supersede");
+                }
+                "voided" => {
+                    r.void(&code, "setup").expect("void");
+                }
+                _ => unreachable!(),
+            }
+            assert_eq!(r.show(&code, None).expect("show").state.name(), state);
+            let result = match action {
+                "revoke" => r.revoke(&code, "test", "2027-02-01").map(|_| ()),
+                "supersede" => r.supersede(&code, &rec, &doc()).map(|_| ()),
+                "void" => r.void(&code, "test").map(|_| ()),
+                "archive" => r
+                    .archive_scan(&code, b"%PDF-1.7 another scan", "t.pdf")
+                    .map(|_| ()),
+                "erase" => r.erase(&code, "test").map(|_| ()),
+                _ => unreachable!(),
+            };
+            if allowed(state, action) {
+                assert!(result.is_ok(), "{action} from {state}: {result:?}");
+            } else {
+                let err = result.expect_err("refused");
+                assert!(
+                    matches!(&err, RegistryError::Transition { state: s, .. } if *s == state),
+                    "{action} from {state}: {err}"
+                );
+                assert_eq!(err.exit_code(), 2);
+            }
+        }
+    }
+    drop(r);
+    let (c, _, err) = e.run(&["audit"]);
+    assert_eq!(c, 0, "{err}");
+}
