@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// Default largest blob accepted, in bytes (a 300 dpi colour scan of a few
 /// pages stays well below).
 pub const BLOB_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
+/// Most threads used to fsync a group of new blobs.
+pub const FSYNC_THREADS_MAX: usize = 8;
 /// Sub-directory of the data directory holding blobs.
 pub const BLOBS_DIR: &str = "blobs";
 
@@ -131,6 +133,98 @@ impl BlobStore {
                 String::from_utf8_lossy(&bytes[..bytes.len().min(8)])
             ),
         })
+    }
+
+    /// The reference (both fingerprints) of content, without storing it.
+    pub fn reference(bytes: &[u8], media_type: &str) -> BlobRef {
+        BlobRef {
+            blake3: *blake3::hash(bytes).as_bytes(),
+            sha256: Sha256::digest(bytes).into(),
+            size_bytes: bytes.len() as u64,
+            media_type: media_type.to_string(),
+        }
+    }
+
+    /// Stores many blobs durably as one group: every new file is written to
+    /// a temporary name, then all are fsynced (on up to
+    /// [`FSYNC_THREADS_MAX`] threads, so the file system can commit them
+    /// together), renamed into place, and each touched directory is fsynced
+    /// once. Content already stored intact is skipped. When this returns Ok,
+    /// every blob is durable.
+    pub fn put_batch(&self, items: &[(&[u8], &str)]) -> Result<Vec<BlobRef>, BlobError> {
+        let io = |op: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| BlobError::Io { op, path: p, source }
+        };
+        let mut refs = Vec::with_capacity(items.len());
+        let mut pending: Vec<(fs::File, PathBuf, PathBuf)> = Vec::new();
+        let mut dirs = std::collections::BTreeSet::new();
+        let mut new_shard = false;
+        for (bytes, media) in items {
+            let r = BlobStore::reference(bytes, media);
+            let path = self.path(&r.blake3);
+            refs.push(r);
+            let intact = match fs::metadata(&path) {
+                Ok(m) if m.len() == bytes.len() as u64 => {
+                    let existing = fs::read(&path).map_err(io("read", &path))?;
+                    blake3::hash(&existing).as_bytes() == &refs[refs.len() - 1].blake3
+                }
+                _ => false,
+            };
+            if intact || pending.iter().any(|(_, _, p)| *p == path) {
+                continue;
+            }
+            let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+            if !dir.exists() {
+                fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+                new_shard = true;
+            }
+            let tmp = dir.join(format!(".{}.tmp", hex::encode(refs[refs.len() - 1].blake3)));
+            let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
+            f.write_all(bytes).map_err(io("write", &tmp))?;
+            dirs.insert(dir);
+            pending.push((f, tmp, path));
+        }
+        let threads = pending.len().clamp(1, FSYNC_THREADS_MAX);
+        let per = pending.len().div_ceil(threads).max(1);
+        let synced: Result<(), BlobError> = std::thread::scope(|s| {
+            let handles: Vec<_> = pending
+                .chunks(per)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        for (f, tmp, _) in chunk {
+                            f.sync_all().map_err(|source| BlobError::Io {
+                                op: "fsync",
+                                path: tmp.clone(),
+                                source,
+                            })?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap_or_else(|_| {
+                    Err(BlobError::Io {
+                        op: "fsync",
+                        path: self.root.clone(),
+                        source: io::Error::other("fsync thread panicked"),
+                    })
+                })?;
+            }
+            Ok(())
+        });
+        synced?;
+        for (_, tmp, path) in &pending {
+            fs::rename(tmp, path).map_err(io("rename", path))?;
+        }
+        for dir in &dirs {
+            durable::fsync_dir(dir).map_err(io("fsync", dir))?;
+        }
+        if new_shard {
+            durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
+        }
+        Ok(refs)
     }
 
     /// Stores bytes durably (or finds them already stored) and returns the
@@ -311,6 +405,30 @@ mod tests {
         assert!(s.delete(&a.blake3).expect("delete"));
         assert!(!s.delete(&a.blake3).expect("delete again"));
         assert!(matches!(s.get(&a.blake3), Err(BlobError::Missing { .. })));
+    }
+
+    #[test]
+    fn put_batch_stores_each_once_and_durably_named() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let s = BlobStore::open(t.path(), 1000).expect("open");
+        let a: &[u8] = b"%PDF-1.7 a";
+        let b: &[u8] = b"%PDF-1.7 b";
+        let first = s.put(a, "application/pdf").expect("put");
+        let refs = s
+            .put_batch(&[(a, "application/pdf"), (b, "application/pdf"), (b, "application/pdf")])
+            .expect("batch");
+        assert_eq!(refs[0], first);
+        assert_eq!(refs[1], refs[2]);
+        assert_eq!(refs[1], BlobStore::reference(b, "application/pdf"));
+        assert_eq!(s.list().expect("list").len(), 2);
+        assert_eq!(s.get(&refs[1].blake3).expect("get"), b);
+        // No temporary files are left behind.
+        let shard = s.path(&refs[1].blake3).parent().expect("dir").to_path_buf();
+        assert!(fs::read_dir(shard).expect("dir").all(|e| !e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.')));
     }
 
     #[test]

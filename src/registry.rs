@@ -721,14 +721,16 @@ impl Registry {
         )))
     }
 
-    /// Builds the bodies of a registration: blobs are written (durably)
-    /// before the records that reference them are appended, so a crash in
+    /// Builds the bodies of a registration and collects the blobs they
+    /// reference into `pending`; the caller stores those durably
+    /// ([`Registry::store_blobs`]) before appending the records, so a crash in
     /// between leaves at most an unreferenced blob (reported by `audit`).
     fn prepare(
         &self,
         record: &RegistrationRecord,
         documents: &[DocumentFile],
         code: Code,
+        pending: &mut Vec<(Vec<u8>, &'static str)>,
     ) -> Result<(Vec<Body>, Issued), RegistryError> {
         if documents.is_empty() {
             return Err(RegistryError::Invalid(
@@ -794,7 +796,8 @@ impl Registry {
             record: record.clone(),
         };
         let holder_bytes = serde_json::to_vec(&holder).expect("json");
-        let holder_ref = self.blobs.put(&holder_bytes, "application/json")?;
+        let holder_ref = BlobStore::reference(&holder_bytes, "application/json");
+        pending.push((holder_bytes, "application/json"));
         let other = if record.language == "de" { "en" } else { "de" };
         let mut docs = Vec::new();
         for (i, d) in documents.iter().enumerate() {
@@ -804,8 +807,9 @@ impl Registry {
                 } else {
                     other.into()
                 },
-                blob: self.blobs.put(&d.bytes, media[i])?,
+                blob: BlobStore::reference(&d.bytes, media[i]),
             });
+            pending.push((d.bytes.clone(), media[i]));
         }
         bodies.push(Body::Registered {
             code: code.as_str().to_string(),
@@ -838,7 +842,9 @@ impl Registry {
         code: Option<&str>,
     ) -> Result<Issued, RegistryError> {
         let code = self.draw_code(code)?;
-        let (bodies, issued) = self.prepare(record, documents, code)?;
+        let mut pending = Vec::new();
+        let (bodies, issued) = self.prepare(record, documents, code, &mut pending)?;
+        self.store_blobs(&pending)?;
         self.commit(bodies)?;
         Ok(issued)
     }
@@ -854,6 +860,7 @@ impl Registry {
         let mut bodies = Vec::new();
         let mut issued = Vec::new();
         let mut drawn = std::collections::BTreeSet::new();
+        let mut pending = Vec::new();
         for (record, docs) in items {
             let code = loop {
                 let c = self.draw_code(None)?;
@@ -861,7 +868,7 @@ impl Registry {
                     break c;
                 }
             };
-            let (b, i) = self.prepare(record, docs, code)?;
+            let (b, i) = self.prepare(record, docs, code, &mut pending)?;
             // A rule set first used by two items of one batch is added once.
             for body in b {
                 let dup = matches!(&body, Body::RulesetAdded { text, .. }
@@ -872,10 +879,19 @@ impl Registry {
             }
             issued.push(i);
         }
+        self.store_blobs(&pending)?;
         for chunk in bodies.chunks(ledger::BATCH_RECORDS_MAX) {
             self.commit(chunk.to_vec())?;
         }
         Ok(issued)
+    }
+
+    /// Makes every blob of a prepared registration durable (one group)
+    /// before any record referencing them is appended.
+    fn store_blobs(&self, pending: &[(Vec<u8>, &'static str)]) -> Result<(), RegistryError> {
+        let items: Vec<(&[u8], &str)> = pending.iter().map(|(b, m)| (b.as_slice(), *m)).collect();
+        self.blobs.put_batch(&items)?;
+        Ok(())
     }
 
     fn refuse(c: &Certificate, action: &'static str) -> RegistryError {
@@ -934,7 +950,9 @@ impl Registry {
             return Err(Self::refuse(&old, "supersede"));
         }
         let code = self.draw_code(None)?;
-        let (mut bodies, issued) = self.prepare(record, documents, code)?;
+        let mut pending = Vec::new();
+        let (mut bodies, issued) = self.prepare(record, documents, code, &mut pending)?;
+        self.store_blobs(&pending)?;
         bodies.push(Body::Superseded {
             old_code: old.code,
             new_code: code.as_str().to_string(),
