@@ -154,7 +154,11 @@ impl BlobStore {
     pub fn put_batch(&self, items: &[(&[u8], &str)]) -> Result<Vec<BlobRef>, BlobError> {
         let io = |op: &'static str, p: &Path| {
             let p = p.to_path_buf();
-            move |source| BlobError::Io { op, path: p, source }
+            move |source| BlobError::Io {
+                op,
+                path: p,
+                source,
+            }
         };
         let mut refs = Vec::with_capacity(items.len());
         let mut pending: Vec<(fs::File, PathBuf, PathBuf)> = Vec::new();
@@ -230,47 +234,8 @@ impl BlobStore {
     /// Stores bytes durably (or finds them already stored) and returns the
     /// reference with both fingerprints.
     pub fn put(&self, bytes: &[u8], media_type: &str) -> Result<BlobRef, BlobError> {
-        let blake3: Hash32 = *blake3::hash(bytes).as_bytes();
-        let sha256: Hash32 = Sha256::digest(bytes).into();
-        let path = self.path(&blake3);
-        let io = |op: &'static str, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| BlobError::Io {
-                op,
-                path: p,
-                source,
-            }
-        };
-        let stored = match fs::metadata(&path) {
-            Ok(m) if m.len() == bytes.len() as u64 => {
-                // Same address and size: re-hash to be sure it is intact.
-                let existing = fs::read(&path).map_err(io("read", &path))?;
-                *blake3::hash(&existing).as_bytes() == blake3
-            }
-            _ => false,
-        };
-        if !stored {
-            let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-            let created = !dir.exists();
-            fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-            if created {
-                durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
-            }
-            let tmp = dir.join(format!(".{}.tmp", hex::encode(blake3)));
-            {
-                let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-                f.write_all(bytes).map_err(io("write", &tmp))?;
-                f.sync_all().map_err(io("fsync", &tmp))?;
-            }
-            fs::rename(&tmp, &path).map_err(io("rename", &path))?;
-            durable::fsync_dir(&dir).map_err(io("fsync", &dir))?;
-        }
-        Ok(BlobRef {
-            blake3,
-            sha256,
-            size_bytes: bytes.len() as u64,
-            media_type: media_type.to_string(),
-        })
+        let mut refs = self.put_batch(&[(bytes, media_type)])?;
+        Ok(refs.remove(0))
     }
 
     /// Reads a blob and checks it against its address.
@@ -415,7 +380,11 @@ mod tests {
         let b: &[u8] = b"%PDF-1.7 b";
         let first = s.put(a, "application/pdf").expect("put");
         let refs = s
-            .put_batch(&[(a, "application/pdf"), (b, "application/pdf"), (b, "application/pdf")])
+            .put_batch(&[
+                (a, "application/pdf"),
+                (b, "application/pdf"),
+                (b, "application/pdf"),
+            ])
             .expect("batch");
         assert_eq!(refs[0], first);
         assert_eq!(refs[1], refs[2]);

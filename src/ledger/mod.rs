@@ -782,11 +782,7 @@ impl Ledger {
 
     /// Calls `f` with (seq, record bytes) for every record from `from` to the
     /// end, in order, reading each segment once.
-    pub fn for_each_record(
-        &self,
-        from: u64,
-        f: &mut RecordVisitor<'_>,
-    ) -> Result<(), LedgerError> {
+    pub fn for_each_record(&self, from: u64, f: &mut RecordVisitor<'_>) -> Result<(), LedgerError> {
         read_records(&self.dir, from, self.size, f)
     }
 
