@@ -533,16 +533,19 @@ impl Ledger {
         for (seq, body) in key_events {
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
         }
-        let tiles_dir = self.dir.join(TILES_DIR);
-        self.tiles
-            .append(&leaves)
-            .map_err(io_err("write tile", &tiles_dir))?;
-        self.index
-            .apply(&locations, self.size, &self.head_link)
-            .map_err(|source| LedgerError::Index {
-                path: self.dir.join(INDEX_DIR),
-                source,
-            })?;
+        // The batch is durable but not yet acknowledged: a failure from here
+        // to the checkpoint leaves derived state unknown, so it poisons the
+        // writer; the reopen rebuilds tiles and index and signs the checkpoint.
+        if let Err(e) = self.tiles.append(&leaves) {
+            return Err(self.poison("write tile", &self.dir.join(TILES_DIR), e));
+        }
+        if let Err(e) = self.index.apply(&locations, self.size, &self.head_link) {
+            return Err(self.poison(
+                "update index",
+                &self.dir.join(INDEX_DIR),
+                io::Error::other(e),
+            ));
+        }
         self.sign_checkpoint()?;
         Ok(first..self.size)
     }
@@ -581,7 +584,13 @@ impl Ledger {
     /// Signs a checkpoint for the current size with every active key and
     /// appends it durably. Only called when every record is durable.
     pub(crate) fn sign_checkpoint(&mut self) -> Result<(), LedgerError> {
-        let root = merkle::root(&self.tiles, self.size)?;
+        let root = match merkle::root(&self.tiles, self.size) {
+            Ok(r) => r,
+            Err(e) => {
+                let tiles = self.dir.join(TILES_DIR);
+                return Err(self.poison("tree root", &tiles, io::Error::other(e.to_string())));
+            }
+        };
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size: self.size,
@@ -598,9 +607,12 @@ impl Ledger {
             let path = self.dir.join(CHECKPOINTS_FILE);
             return Err(self.poison("checkpoint write/fsync", &path, e));
         }
+        // The checkpoint is durable in `checkpoints`; the plain copy is
+        // derived, so failing to refresh it must not fail the batch.
         let latest = self.dir.join(CHECKPOINT_FILE);
-        durable::write_replace_derived(&latest, note.as_bytes())
-            .map_err(io_err("write", &latest))?;
+        if let Err(e) = durable::write_replace_derived(&latest, note.as_bytes()) {
+            tracing::warn!(path = %latest.display(), error = %e, "could not refresh the derived checkpoint copy");
+        }
         self.checkpoint = (cp, note);
         Ok(())
     }
