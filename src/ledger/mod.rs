@@ -254,6 +254,9 @@ pub fn read_records(
         seq,
         what,
     };
+    if from >= until {
+        return Ok(());
+    }
     let segs = recovery::list_segments(dir)?;
     for (i, (first, path)) in segs.iter().enumerate() {
         let next_first = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
