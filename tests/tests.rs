@@ -6,6 +6,7 @@ mod ledger_crash;
 mod ledger_damage;
 mod ledger_notes;
 mod ledger_props;
+mod ledger_python;
 mod ledger_records;
 mod ledger_vectors;
 mod registry;
