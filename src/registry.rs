@@ -382,7 +382,7 @@ impl RegistrationRecord {
 /// What a registration returns.
 #[derive(Clone, Debug, Serialize)]
 pub struct Issued {
-    /// The code, formatted `QNVC-FM3P-4UDF`.
+    /// The code, formatted `QNVC-FM3P-4VDF`.
     pub code: String,
     /// The access key, `7K2M9X`.
     pub key: String,

@@ -119,7 +119,7 @@ fn register_show_and_holder_data_only_with_the_key() {
     let issued = e.register("r.json");
     let code = issued["code"].as_str().expect("code");
     let key = issued["key"].as_str().expect("key");
-    assert_eq!(code.len(), 14, "QNVC-FM3P-4UDF: {code}");
+    assert_eq!(code.len(), 14, "QNVC-FM3P-4VDF: {code}");
     assert_eq!(key.len(), 6, "{key}");
     let compact = code.replace('-', "");
     assert_eq!(
