@@ -128,6 +128,35 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Export a self-contained, offline-verifiable proof folder for one certificate.
+    ExportProof {
+        /// The code.
+        code: String,
+        /// Output folder (must not exist).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Also copy the digital images and the scan.
+        #[arg(long)]
+        with_files: bool,
+        /// Also copy the personal-data record blob (holder data).
+        #[arg(long)]
+        with_personal_data: bool,
+    },
+    /// Verify a proof folder or a single .tlog-proof offline (no ledger, no network).
+    VerifyProof {
+        /// The folder from export-proof, or a records/<seq>.tlog-proof file.
+        path: PathBuf,
+        /// The verifier key the institution publishes (recommended).
+        #[arg(long)]
+        vkey: Option<String>,
+    },
+    /// Prove that an old checkpoint is a prefix of today's ledger (or of NEW).
+    Consistency {
+        /// A checkpoint note kept earlier.
+        old: PathBuf,
+        /// A newer checkpoint note (default: the ledger's latest).
+        new: Option<PathBuf>,
+    },
     /// Compute a grade record with a shipped rule set.
     Grade {
         /// Rule-set id, e.g. erfurt-ba-2019.
@@ -282,6 +311,77 @@ pub fn main() -> i32 {
                 );
                 Ok(())
             })
+        }
+        Command::ExportProof {
+            code,
+            output,
+            with_files,
+            with_personal_data,
+        } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let s =
+                    crate::export::export_proof(r, &code, &output, with_files, with_personal_data)
+                        .map_err(|e| match e {
+                            crate::export::ExportError::Registry(inner) => inner,
+                            other => RegistryError::Invalid(other.to_string()),
+                        })?;
+                println!(
+                    "exported {} record(s) and {} file(s) of {} to {}, proved against the checkpoint of size {}",
+                    s.records,
+                    s.files,
+                    r.find(&code)?.code,
+                    output.display(),
+                    s.checkpoint_size
+                );
+                Ok(())
+            })
+        }
+        Command::VerifyProof { path, vkey } => {
+            return match crate::export::verify_proof(&path, vkey.as_deref()) {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("OK  {l}");
+                    }
+                    println!("verified: {}", path.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("zeugnis verify-proof: {e}");
+                    e.exit_code()
+                }
+            }
+        }
+        Command::Consistency { old, new } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| LedgerError::Invalid(format!("{}: {e}", p.display())))
+            };
+            let result = (|| {
+                let old_note = read(&old)?;
+                let new_note = new.as_deref().map(read).transpose()?;
+                let l = Ledger::open(data, LedgerOptions::default())?;
+                Ok::<_, LedgerError>(crate::export::consistency(
+                    &l,
+                    &old_note,
+                    new_note.as_deref(),
+                ))
+            })();
+            return match result {
+                Ok(Ok(lines)) => {
+                    for l in lines {
+                        println!("OK  {l}");
+                    }
+                    0
+                }
+                Ok(Err(e)) => {
+                    eprintln!("zeugnis consistency: {e}");
+                    e.exit_code()
+                }
+                Err(e) => {
+                    eprintln!("zeugnis: error: {e}");
+                    e.exit_code()
+                }
+            };
         }
         Command::Init { origin } => init(data, &origin),
         Command::Run { config } => run(data, config.as_deref()),

@@ -9,6 +9,7 @@
 //!   void, erase, archive a scan) and the derived certificate states.
 //! - [`codes`]: certificate codes and access keys; pure.
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
+//! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
@@ -18,6 +19,7 @@ pub mod blobs;
 pub mod cli;
 pub mod codes;
 pub mod coversheet;
+pub mod export;
 pub mod grades;
 pub mod ledger;
 pub mod registry;

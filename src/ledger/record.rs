@@ -723,6 +723,107 @@ impl<'a> Reader<'a> {
     }
 }
 
+fn blob_json(b: &BlobRef) -> serde_json::Value {
+    serde_json::json!({
+        "blake3": hex::encode(b.blake3),
+        "sha256": hex::encode(b.sha256),
+        "size_bytes": b.size_bytes,
+        "media_type": b.media_type,
+    })
+}
+
+impl Record {
+    /// A readable JSON rendering (for exports; the bytes are authoritative).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let body = match &self.body {
+            Body::Genesis {
+                origin,
+                format,
+                public_key,
+                predecessor_checkpoint,
+            } => json!({"origin": origin, "format": format, "public_key": hex::encode(public_key),
+                        "predecessor_checkpoint": predecessor_checkpoint}),
+            Body::KeyAdded {
+                public_key,
+                valid_from_s,
+            } => json!({"public_key": hex::encode(public_key), "valid_from": valid_from_s}),
+            Body::KeyRetired {
+                public_key,
+                valid_until_s,
+                reason,
+            } => {
+                json!({"public_key": hex::encode(public_key), "valid_until": valid_until_s, "reason": reason})
+            }
+            Body::RulesetAdded { id, version, text } => {
+                json!({"id": id, "version": version, "text": blob_json(text)})
+            }
+            Body::Registered {
+                code,
+                document_kind,
+                institution,
+                holder_commitment,
+                key_commitment,
+                documents,
+                grade,
+            } => json!({
+                "code": code, "document_kind": document_kind, "institution": institution,
+                "holder_commitment": hex::encode(holder_commitment),
+                "key_commitment": hex::encode(key_commitment),
+                "documents": documents.iter().map(|d| json!({"language": d.language, "blob": blob_json(&d.blob)})).collect::<Vec<_>>(),
+                "grade": grade.as_ref().map(|g| json!({
+                    "ruleset_id": g.ruleset_id, "ruleset_hash": hex::encode(g.ruleset_hash),
+                    "final_grade": g.final_grade.as_ref().map(canonical_decimal),
+                    "result": serde_json::from_str::<serde_json::Value>(&g.result_json).unwrap_or(serde_json::Value::Null),
+                })),
+            }),
+            Body::ScanArchived {
+                code,
+                scan,
+                source_name,
+            } => json!({"code": code, "scan": blob_json(scan), "source_name": source_name}),
+            Body::Revoked {
+                code,
+                reason,
+                effective_date,
+            } => json!({"code": code, "reason": reason, "effective_date": effective_date}),
+            Body::Superseded { old_code, new_code } => {
+                json!({"old_code": old_code, "new_code": new_code})
+            }
+            Body::Voided { code, reason } | Body::Erased { code, reason } => {
+                json!({"code": code, "reason": reason})
+            }
+            Body::FixityChecked {
+                blobs_checked,
+                bytes_checked,
+                failures,
+            } => json!({"blobs_checked": blobs_checked, "bytes_checked": bytes_checked,
+                        "failures": failures.iter().map(hex::encode).collect::<Vec<_>>()}),
+        };
+        json!({
+            "version": RECORD_VERSION,
+            "seq": self.seq,
+            "time": self.time_s,
+            "kind": self.body.kind().name(),
+            "prev_link": hex::encode(self.prev_link),
+            "body": body,
+        })
+    }
+
+    /// The certificate codes this record is about (empty for log-level records).
+    pub fn codes(&self) -> Vec<&str> {
+        match &self.body {
+            Body::Registered { code, .. }
+            | Body::ScanArchived { code, .. }
+            | Body::Revoked { code, .. }
+            | Body::Voided { code, .. }
+            | Body::Erased { code, .. } => vec![code.as_str()],
+            Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -1,0 +1,650 @@
+//! Proof bundles for archivists and their offline verification.
+//!
+//! Owns: `export-proof` (a self-contained folder proving every ledger record
+//! about one certificate against a signed checkpoint), `verify-proof` (which
+//! needs nothing but that folder, or a single `.tlog-proof` beside its `.bin`),
+//! and `consistency` (an old checkpoint is a prefix of today's ledger).
+//! Must not do: write into the ledger, or trust anything in a bundle that
+//! its signatures, proofs and hashes do not establish.
+
+use crate::blobs::BlobStore;
+use crate::ledger::checkpoint::{self, Checkpoint, Verifier};
+use crate::ledger::merkle;
+use crate::ledger::proof::TlogProof;
+use crate::ledger::record::{Body, Kind, Record};
+use crate::ledger::recovery::{apply_key_event, verifiers_for_size};
+use crate::ledger::{Ledger, LedgerError, FORMAT_MD};
+use crate::registry::{Registry, RegistryError};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Name of the SHA-256 manifest (BagIt-style: `<hex>  <path>` per line).
+pub const MANIFEST_SHA256: &str = "manifest-sha256.txt";
+/// Name of the BLAKE3 manifest.
+pub const MANIFEST_BLAKE3: &str = "manifest-blake3.txt";
+/// Largest file a verifier reads from a bundle, in bytes.
+pub const BUNDLE_FILE_BYTES_MAX: u64 = 512 * 1024 * 1024;
+
+/// Errors of export and offline verification.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// A registry or ledger problem while exporting.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A file could not be written or read.
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    /// Bad input (existing output folder, missing key, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// Verification failed: exactly what did not match.
+    #[error("verification FAILED: {0}")]
+    Mismatch(String),
+}
+
+impl ExportError {
+    /// Exit code: 2 bad input, 1 for failures and mismatches.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExportError::Registry(e) => e.exit_code(),
+            ExportError::Invalid(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl From<LedgerError> for ExportError {
+    fn from(e: LedgerError) -> Self {
+        ExportError::Registry(RegistryError::Ledger(e))
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    }
+    fs::write(path, bytes).map_err(|e| file_err(path, e))
+}
+
+fn file_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
+    ExportError::File {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn extension(media_type: &str) -> &'static str {
+    match media_type {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/tiff" => "tif",
+        "application/json" => "json",
+        _ => "bin",
+    }
+}
+
+const BUNDLE_README: &str = "# Nachweis / Proof — zeugnis\n\n\
+## Deutsch\n\n\
+Dieser Ordner weist nach, dass die Einträge in `records/` im Register (Ledger) der Hochschule\n\
+stehen. Jede Datei `records/<n>.bin` ist ein Eintrag, byte-genau; `records/<n>.json` ist eine\n\
+lesbare Darstellung; `records/<n>.tlog-proof` ist ein Merkle-Inklusionsbeweis (C2SP tlog-proof)\n\
+gegen den signierten Checkpoint in `checkpoint`. `FORMAT.md` beschreibt jedes Byte.\n\n\
+Prüfen mit dem Werkzeug: `zeugnis verify-proof ORDNER --vkey SCHLÜSSEL`, wobei SCHLÜSSEL der von\n\
+der Hochschule veröffentlichte Prüfschlüssel ist (nicht nur die Datei `vkey` in diesem Ordner).\n\
+Prüfen von Hand: (1) Prüfsummen in `manifest-sha256.txt` nachrechnen (`sha256sum -c`);\n\
+(2) die Signatur des Checkpoints mit dem veröffentlichten Schlüssel prüfen (FORMAT.md §8);\n\
+(3) für jeden Eintrag SHA-256(0x00 || Eintrag) bilden und mit dem Pfad im `.tlog-proof` bis zur\n\
+Wurzel im Checkpoint hochrechnen (RFC 9162 §2.1.3.2, FORMAT.md §10).\n\n\
+## English\n\n\
+This folder proves that the records in `records/` are in the institution's ledger. Each\n\
+`records/<n>.bin` is one record, byte for byte; `records/<n>.json` is a readable rendering;\n\
+`records/<n>.tlog-proof` is a Merkle inclusion proof (C2SP tlog-proof) against the signed\n\
+checkpoint in `checkpoint`. `FORMAT.md` specifies every byte.\n\n\
+Verify with the tool: `zeugnis verify-proof FOLDER --vkey KEY`, where KEY is the verifier key\n\
+the institution publishes (not only the `vkey` file in this folder).\n\
+Verify by hand: (1) recompute the checksums in `manifest-sha256.txt` (`sha256sum -c`);\n\
+(2) check the checkpoint's signature with the published key (FORMAT.md §8);\n\
+(3) for each record compute SHA-256(0x00 || record) and hash it up the path in its\n\
+`.tlog-proof` to the root in the checkpoint (RFC 9162 §2.1.3.2, FORMAT.md §10).\n";
+
+/// What an export wrote.
+#[derive(Debug)]
+pub struct ExportSummary {
+    /// Records exported (certificate records, key history, rule set).
+    pub records: usize,
+    /// Blob files copied.
+    pub files: usize,
+    /// The checkpoint size the proofs refer to.
+    pub checkpoint_size: u64,
+}
+
+/// Exports the proof bundle of one certificate into `out` (which must not exist).
+pub fn export_proof(
+    registry: &Registry,
+    code_text: &str,
+    out: &Path,
+    with_files: bool,
+    with_personal_data: bool,
+) -> Result<ExportSummary, ExportError> {
+    if out.exists() {
+        return Err(ExportError::Invalid(format!(
+            "-o {}: already exists; choose a new folder",
+            out.display()
+        )));
+    }
+    let cert = registry.find(code_text)?;
+    let ledger = registry.ledger();
+    let mut seqs: Vec<u64> = cert.seqs.clone();
+    for k in ledger.keys() {
+        seqs.push(k.added_seq);
+        seqs.extend(k.retired_seq);
+    }
+    // The rule set that computed the grade, so its hash is proven too.
+    if let Some(hash) = cert.grade.as_ref().and_then(|g| g["ruleset_hash"].as_str()) {
+        ledger.for_each_record(0, &mut |seq, bytes| {
+            if let Ok(r) = Record::decode(bytes) {
+                if matches!(&r.body, Body::RulesetAdded { text, .. } if hex::encode(text.blake3) == hash) {
+                    seqs.push(seq);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    let tmp = out.with_extension("partial");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+    }
+    let mut blobs_to_copy = Vec::new();
+    for &seq in &seqs {
+        let bytes = ledger.read_record(seq)?;
+        let record = Record::decode(&bytes)
+            .map_err(|e| ExportError::Mismatch(format!("record {seq}: {e}")))?;
+        write(&tmp.join(format!("records/{seq}.bin")), &bytes)?;
+        let json = serde_json::to_string_pretty(&record.to_json()).expect("json");
+        write(&tmp.join(format!("records/{seq}.json")), json.as_bytes())?;
+        write(
+            &tmp.join(format!("records/{seq}.tlog-proof")),
+            ledger.tlog_proof(seq)?.encode().as_bytes(),
+        )?;
+        match &record.body {
+            Body::Registered {
+                documents,
+                holder_commitment,
+                ..
+            } => {
+                blobs_to_copy.extend(
+                    documents
+                        .iter()
+                        .map(|d| (d.blob.blake3, d.blob.media_type.clone())),
+                );
+                if with_personal_data && !cert.erased {
+                    blobs_to_copy.push((*holder_commitment, "application/json".to_string()));
+                }
+            }
+            Body::ScanArchived { scan, .. } => {
+                blobs_to_copy.push((scan.blake3, scan.media_type.clone()))
+            }
+            _ => {}
+        }
+    }
+    let mut files = 0;
+    if with_files {
+        let store: &BlobStore = registry.blobs();
+        for (addr, media) in &blobs_to_copy {
+            let bytes = store.get(addr).map_err(RegistryError::from)?;
+            write(
+                &tmp.join(format!("files/{}.{}", hex::encode(addr), extension(media))),
+                &bytes,
+            )?;
+            files += 1;
+        }
+    }
+    write(&tmp.join("checkpoint"), ledger.checkpoint_note().as_bytes())?;
+    let cp_size = ledger.checkpoint().size;
+    let vkeys: Vec<String> = verifiers_for_size(ledger.keys(), cp_size)
+        .iter()
+        .map(Verifier::vkey)
+        .collect();
+    write(
+        &tmp.join("vkey"),
+        format!("{}\n", vkeys.join("\n")).as_bytes(),
+    )?;
+    let keys: Vec<serde_json::Value> = ledger
+        .keys()
+        .iter()
+        .map(|k| {
+            serde_json::json!({"vkey": k.verifier.vkey(), "added_by_record": k.added_seq,
+                               "retired_by_record": k.retired_seq})
+        })
+        .collect();
+    write(
+        &tmp.join("keys.json"),
+        serde_json::to_string_pretty(&keys)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    let bundle = serde_json::json!({"code": cert.code, "origin": ledger.origin(), "checkpoint_size": cp_size,
+                                    "records": seqs});
+    write(
+        &tmp.join("bundle.json"),
+        serde_json::to_string_pretty(&bundle)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    write(&tmp.join("FORMAT.md"), FORMAT_MD.as_bytes())?;
+    write(&tmp.join("README.md"), BUNDLE_README.as_bytes())?;
+    write_manifests(&tmp)?;
+    fs::rename(&tmp, out).map_err(|e| file_err(out, e))?;
+    Ok(ExportSummary {
+        records: seqs.len(),
+        files,
+        checkpoint_size: cp_size,
+    })
+}
+
+/// Every file below `dir` (relative paths, sorted), manifests excluded.
+fn list_files(dir: &Path) -> Result<Vec<String>, ExportError> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), ExportError> {
+        for e in fs::read_dir(dir).map_err(|e| file_err(dir, e))? {
+            let p = e.map_err(|e| file_err(dir, e))?.path();
+            if p.is_dir() {
+                walk(base, &p, out)?;
+            } else {
+                let rel = p
+                    .strip_prefix(base)
+                    .expect("below base")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if rel != MANIFEST_SHA256 && rel != MANIFEST_BLAKE3 {
+                    out.push(rel);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn write_manifests(dir: &Path) -> Result<(), ExportError> {
+    let (mut sha, mut b3) = (String::new(), String::new());
+    for rel in list_files(dir)? {
+        let bytes = fs::read(dir.join(&rel)).map_err(|e| file_err(&dir.join(&rel), e))?;
+        sha.push_str(&format!("{}  {rel}\n", hex::encode(Sha256::digest(&bytes))));
+        b3.push_str(&format!("{}  {rel}\n", blake3::hash(&bytes).to_hex()));
+    }
+    write(&dir.join(MANIFEST_SHA256), sha.as_bytes())?;
+    write(&dir.join(MANIFEST_BLAKE3), b3.as_bytes())
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, ExportError> {
+    let meta = fs::metadata(path).map_err(|e| file_err(path, e))?;
+    if meta.len() > BUNDLE_FILE_BYTES_MAX {
+        return Err(file_err(
+            path,
+            format!("larger than {BUNDLE_FILE_BYTES_MAX} bytes"),
+        ));
+    }
+    fs::read(path).map_err(|e| file_err(path, e))
+}
+
+fn read_text(path: &Path) -> Result<String, ExportError> {
+    String::from_utf8(read_limited(path)?).map_err(|_| file_err(path, "not UTF-8"))
+}
+
+fn mismatch(s: String) -> ExportError {
+    ExportError::Mismatch(s)
+}
+
+/// Verifies a proof bundle folder, or a single `.tlog-proof` (with its
+/// `.bin` beside it), fully offline. Returns the list of what was checked;
+/// fails with exactly what did not match.
+pub fn verify_proof(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+    if path.is_dir() {
+        verify_bundle(path, vkey)
+    } else {
+        verify_single(path, vkey)
+    }
+}
+
+fn trust_anchor(
+    vkey: Option<&str>,
+    bundled: Option<&Path>,
+    checked: &mut Vec<String>,
+) -> Result<Vec<Verifier>, ExportError> {
+    match (vkey, bundled) {
+        (Some(k), _) => {
+            let v = Verifier::parse(k).map_err(|e| ExportError::Invalid(format!("--vkey: {e}")))?;
+            checked.push(format!("trust anchor: --vkey {}", v.vkey()));
+            Ok(vec![v])
+        }
+        (None, Some(file)) => {
+            let text = read_text(file)?;
+            let keys = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| {
+                    Verifier::parse(l.trim())
+                        .map_err(|e| mismatch(format!("{}: {e}", file.display())))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            checked.push(format!(
+                "trust anchor: the bundled {} (NOTE: compare it with the key the institution publishes, or pass --vkey)",
+                file.display()
+            ));
+            Ok(keys)
+        }
+        (None, None) => Err(ExportError::Invalid(
+            "no verifier key: pass --vkey with the key the institution publishes".into(),
+        )),
+    }
+}
+
+fn verify_single(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+    let mut checked = Vec::new();
+    let proof = TlogProof::parse(&read_text(path)?)
+        .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
+    let bin = path.with_extension("bin");
+    let record = read_limited(&bin)?;
+    let bundled = path
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("vkey"))
+        .filter(|p| p.is_file());
+    let keys = trust_anchor(vkey, bundled.as_deref(), &mut checked)?;
+    let cp = proof
+        .verify(&record, &keys)
+        .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
+    checked.push(format!(
+        "checkpoint signature and inclusion of {} at index {} in tree size {} (root {})",
+        bin.display(),
+        proof.index,
+        cp.size,
+        hex::encode(cp.root)
+    ));
+    Ok(checked)
+}
+
+fn verify_bundle(dir: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+    let mut checked = Vec::new();
+    // 1. Manifests: every file listed, both fingerprints match, nothing extra.
+    let files = list_files(dir)?;
+    for (name, hash) in [(MANIFEST_SHA256, true), (MANIFEST_BLAKE3, false)] {
+        let text = read_text(&dir.join(name))?;
+        let mut listed = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let (h, rel) = line
+                .split_once("  ")
+                .ok_or_else(|| mismatch(format!("{name} line {}: not `<hash>  <path>`", i + 1)))?;
+            listed.insert(rel.to_string(), h.to_string());
+        }
+        for rel in &files {
+            let want = listed
+                .remove(rel)
+                .ok_or_else(|| mismatch(format!("{rel} is not listed in {name}")))?;
+            let bytes = read_limited(&dir.join(rel))?;
+            let got = if hash {
+                hex::encode(Sha256::digest(&bytes))
+            } else {
+                blake3::hash(&bytes).to_hex().to_string()
+            };
+            if got != want {
+                return Err(mismatch(format!(
+                    "{rel}: {name} says {want}, the file hashes to {got}"
+                )));
+            }
+        }
+        if let Some(missing) = listed.keys().next() {
+            return Err(mismatch(format!(
+                "{missing} is listed in {name} but missing"
+            )));
+        }
+    }
+    checked.push(format!(
+        "manifests: {} files, SHA-256 and BLAKE3 match",
+        files.len()
+    ));
+
+    // 2. The checkpoint, signed by the trust anchor.
+    let note = read_text(&dir.join("checkpoint"))?;
+    let bundled = dir.join("vkey");
+    let anchor = trust_anchor(
+        vkey,
+        bundled.is_file().then_some(bundled.as_path()),
+        &mut checked,
+    )?;
+    let (parsed, by) = checkpoint::verify_note(&note, &anchor)
+        .map_err(|e| mismatch(format!("checkpoint: {e}")))?;
+    let cp = Checkpoint::parse(&parsed.text).map_err(|e| mismatch(format!("checkpoint: {e}")))?;
+    let signer = by[0].clone();
+    checked.push(format!(
+        "checkpoint: origin {}, size {}, root {}, signed by {}",
+        cp.origin,
+        cp.size,
+        hex::encode(cp.root),
+        signer.vkey()
+    ));
+
+    // 3. Every record: its proof refers to this checkpoint and includes it.
+    let bundle: serde_json::Value = serde_json::from_str(&read_text(&dir.join("bundle.json"))?)
+        .map_err(|e| mismatch(format!("bundle.json: {e}")))?;
+    let code = bundle["code"]
+        .as_str()
+        .ok_or_else(|| mismatch("bundle.json: no code".into()))?
+        .to_string();
+    let mut records = Vec::new();
+    for rel in files
+        .iter()
+        .filter(|f| f.starts_with("records/") && f.ends_with(".bin"))
+    {
+        let seq: u64 = rel["records/".len()..rel.len() - 4]
+            .parse()
+            .map_err(|_| mismatch(format!("{rel}: name is not records/<seq>.bin")))?;
+        let bytes = read_limited(&dir.join(rel))?;
+        let proof_path = dir.join(format!("records/{seq}.tlog-proof"));
+        let proof = TlogProof::parse(&read_text(&proof_path)?)
+            .map_err(|e| mismatch(format!("{}: {e}", proof_path.display())))?;
+        if proof.checkpoint_note != note {
+            return Err(mismatch(format!(
+                "records/{seq}.tlog-proof refers to another checkpoint"
+            )));
+        }
+        if proof.index != seq {
+            return Err(mismatch(format!(
+                "records/{seq}.tlog-proof is for index {}",
+                proof.index
+            )));
+        }
+        let path: Vec<Vec<u8>> = proof.path.iter().map(|h| h.to_vec()).collect();
+        merkle::verify_inclusion(seq, cp.size, &merkle::leaf_hash(&bytes), &path, &cp.root)
+            .map_err(|e| {
+                mismatch(format!(
+                    "record {seq} is not in the tree of the checkpoint: {e}"
+                ))
+            })?;
+        let record = Record::decode(&bytes).map_err(|e| mismatch(format!("{rel}: {e}")))?;
+        if record.seq != seq {
+            return Err(mismatch(format!("{rel} holds record {}", record.seq)));
+        }
+        records.push(record);
+    }
+    records.sort_by_key(|r| r.seq);
+    checked.push(format!(
+        "records: {} included in the checkpoint's tree ({})",
+        records.len(),
+        records
+            .iter()
+            .map(|r| format!("{} {}", r.seq, r.body.kind()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
+    // 4. Key validity: the signer was a valid key of this log at the checkpoint's size.
+    let mut keys = Vec::new();
+    let origin = records
+        .iter()
+        .find_map(|r| match &r.body {
+            Body::Genesis { origin, .. } => Some(origin.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| mismatch("the bundle lacks the Genesis record (key history)".into()))?;
+    for r in &records {
+        apply_key_event(&mut keys, &origin, r.seq, &r.body);
+    }
+    if cp.origin != origin {
+        return Err(mismatch(format!(
+            "checkpoint origin {} is not the log's origin {origin}",
+            cp.origin
+        )));
+    }
+    if !verifiers_for_size(&keys, cp.size).contains(&signer) {
+        return Err(mismatch(format!(
+            "the checkpoint's signing key {} was not a valid key of the log at size {}",
+            signer.vkey(),
+            cp.size
+        )));
+    }
+    checked.push(format!(
+        "key history: {} key(s); the signing key was valid at size {}",
+        keys.len(),
+        cp.size
+    ));
+
+    // 5. The certificate's records: all about this code, starting with its registration.
+    let own: Vec<&Record> = records.iter().filter(|r| !r.codes().is_empty()).collect();
+    if !own
+        .iter()
+        .any(|r| matches!(&r.body, Body::Registered { code: c, .. } if *c == code))
+    {
+        return Err(mismatch(format!("no Registered record for {code}")));
+    }
+    for r in &own {
+        if !r.codes().contains(&code.as_str()) {
+            return Err(mismatch(format!(
+                "record {} ({}) is about another certificate",
+                r.seq,
+                r.body.kind()
+            )));
+        }
+    }
+    // 6. Copied files match the fingerprints in the records.
+    let mut verified_files = 0;
+    for rel in files.iter().filter(|f| f.starts_with("files/")) {
+        let name = &rel["files/".len()..];
+        let addr = name.split('.').next().unwrap_or_default();
+        let bytes = read_limited(&dir.join(rel))?;
+        let referenced = records.iter().any(|r| match &r.body {
+            Body::Registered {
+                documents,
+                holder_commitment,
+                ..
+            } => {
+                documents.iter().any(|d| {
+                    hex::encode(d.blob.blake3) == addr
+                        && hex::encode(d.blob.sha256) == hex::encode(Sha256::digest(&bytes))
+                }) || hex::encode(holder_commitment) == addr
+            }
+            Body::ScanArchived { scan, .. } => {
+                hex::encode(scan.blake3) == addr
+                    && hex::encode(scan.sha256) == hex::encode(Sha256::digest(&bytes))
+            }
+            _ => false,
+        });
+        if !referenced || blake3::hash(&bytes).to_hex().as_str() != addr {
+            return Err(mismatch(format!(
+                "{rel} does not match any file fingerprint in the records"
+            )));
+        }
+        verified_files += 1;
+    }
+    let kinds: Vec<Kind> = own.iter().map(|r| r.body.kind()).collect();
+    checked.push(format!(
+        "certificate {code}: {} record(s) ({}); {verified_files} file(s) match their fingerprints (BLAKE3 and SHA-256)",
+        own.len(),
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(checked)
+}
+
+/// Proves that the checkpoint in `old_note` is a prefix of `new_note` (or of
+/// the ledger's latest checkpoint): both signed by a key of the log, roots
+/// equal to the ledger's at those sizes, and an RFC 9162 consistency proof
+/// that verifies. On failure the error shows the conflicting evidence.
+pub fn consistency(
+    ledger: &Ledger,
+    old_note: &str,
+    new_note: Option<&str>,
+) -> Result<Vec<String>, ExportError> {
+    let mut checked = Vec::new();
+    let keys = ledger.verifiers();
+    let parse = |what: &str, note: &str| -> Result<Checkpoint, ExportError> {
+        let (parsed, _) =
+            checkpoint::verify_note(note, &keys).map_err(|e| mismatch(format!("{what}: {e}")))?;
+        Checkpoint::parse(&parsed.text).map_err(|e| mismatch(format!("{what}: {e}")))
+    };
+    let old = parse("old checkpoint", old_note)?;
+    let new = match new_note {
+        Some(n) => parse("new checkpoint", n)?,
+        None => ledger.checkpoint().clone(),
+    };
+    checked.push(format!(
+        "old checkpoint signed by the log: size {}, root {}",
+        old.size,
+        hex::encode(old.root)
+    ));
+    checked.push(format!(
+        "new checkpoint: size {}, root {}",
+        new.size,
+        hex::encode(new.root)
+    ));
+    if old.origin != ledger.origin() || new.origin != ledger.origin() {
+        return Err(mismatch(format!(
+            "origins differ from this ledger's {}",
+            ledger.origin()
+        )));
+    }
+    if new.size > ledger.size() {
+        return Err(mismatch(format!(
+            "new checkpoint size {} is beyond this ledger ({})",
+            new.size,
+            ledger.size()
+        )));
+    }
+    for cp in [&old, &new] {
+        let ours = ledger.root(cp.size)?;
+        if ours != cp.root {
+            return Err(mismatch(format!(
+                "EVIDENCE: a checkpoint signed for size {} says root {}, this ledger's root at that size is {}",
+                cp.size,
+                hex::encode(cp.root),
+                hex::encode(ours)
+            )));
+        }
+    }
+    let proof = ledger.consistency_proof(old.size.max(1), new.size)?;
+    let path: Vec<Vec<u8>> = proof.iter().map(|h| h.to_vec()).collect();
+    merkle::verify_consistency(old.size, new.size, &path, &old.root, &new.root).map_err(|e| {
+        mismatch(format!(
+            "consistency proof {} -> {}: {e}",
+            old.size, new.size
+        ))
+    })?;
+    checked.push(format!(
+        "consistency proof ({} hashes) verifies: size {} is a prefix of size {}",
+        proof.len(),
+        old.size,
+        new.size
+    ));
+    for h in &proof {
+        checked.push(format!("  {}", hex::encode(h)));
+    }
+    Ok(checked)
+}

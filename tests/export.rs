@@ -1,0 +1,356 @@
+//! Proof bundles: export, offline verification with nothing but the folder,
+//! every kind of tampering named exactly, single .tlog-proof files, and the
+//! consistency of a checkpoint an archivist kept.
+
+use crate::support::bin;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PDF: &[u8] = b"%PDF-1.7\nthe digital image\n%%EOF\n";
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run");
+    (
+        out.status.code().expect("code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A ledger with one certificate that was registered, scanned, revoked.
+fn setup() -> (tempfile::TempDir, String, String) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    assert_eq!(
+        run(d, &["init", "--origin", "archive.example/zeugnis/1"]).0,
+        0
+    );
+    std::fs::write(d.join("d.pdf"), PDF).expect("pdf");
+    let record = serde_json::json!({
+        "institution": "Universität Bremen", "kind": "degree_deed", "language": "de",
+        "holder": {"given_name": "Max", "family_name": "Muster", "birth_date": "1998-05-05", "birth_place": "Bremen", "student_id": "77"},
+        "programme": {"degree": "Master of Science", "name": "Physik"},
+        "last_exam_date": "2026-03-31",
+        "grades": {"ruleset": "potsdam-examiners-2025", "grades": ["1.0", "2.0"]}
+    });
+    std::fs::write(d.join("r.json"), record.to_string()).expect("record");
+    let (c, out, err) = run(
+        d,
+        &[
+            "register",
+            "--record",
+            "r.json",
+            "--document",
+            "d.pdf",
+            "--json",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let code = v["code"].as_str().expect("code").to_string();
+    let mut r = zeugnis::registry::Registry::open(&d.join("ledger"), "http://x").expect("open");
+    r.archive_scan(&code, b"%PDF-1.7 scan", "scan.pdf")
+        .expect("scan");
+    drop(r);
+    assert_eq!(
+        run(
+            d,
+            &[
+                "revoke",
+                &code,
+                "--reason",
+                "Täuschung",
+                "--effective",
+                "2027-01-01"
+            ]
+        )
+        .0,
+        0
+    );
+    let vkey = run(d, &["vkey"]).1.trim().to_string();
+    (t, code, vkey)
+}
+
+fn manifests_fixed(dir: &Path) {
+    // What an attacker who edits a file would also do: recompute the manifests.
+    for (name, sha) in [
+        ("manifest-sha256.txt", true),
+        ("manifest-blake3.txt", false),
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("manifest");
+        let mut out = String::new();
+        for line in text.lines() {
+            let (_, rel) = line.split_once("  ").expect("line");
+            let bytes = std::fs::read(dir.join(rel)).expect("file");
+            let h = if sha {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(&bytes))
+            } else {
+                blake3::hash(&bytes).to_hex().to_string()
+            };
+            out.push_str(&format!("{h}  {rel}\n"));
+        }
+        std::fs::write(dir.join(name), out).expect("write");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read") {
+        let p = e.expect("entry").path();
+        let target = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn export_then_verify_offline_and_every_tampering_is_named() {
+    let (t, code, vkey) = setup();
+    let d = t.path();
+    let (c, out, err) = run(d, &["export-proof", &code, "-o", "proof", "--with-files"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("2 file(s)"), "document and scan: {out}");
+    let proof = d.join("proof");
+    for f in [
+        "records/0.bin",
+        "records/0.tlog-proof",
+        "checkpoint",
+        "vkey",
+        "FORMAT.md",
+        "README.md",
+    ] {
+        assert!(proof.join(f).is_file(), "{f}");
+    }
+    let readme = std::fs::read_to_string(proof.join("README.md")).expect("readme");
+    assert!(readme.contains("## Deutsch") && readme.contains("## English"));
+    assert!(
+        !std::fs::read_dir(proof.join("files"))
+            .expect("files")
+            .any(|e| e
+                .expect("e")
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")),
+        "no holder data without the flag"
+    );
+
+    // Offline: move the bundle away and delete the ledger.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let bundle = elsewhere.path().join("bundle");
+    copy_dir(&proof, &bundle);
+    std::fs::remove_dir_all(d.join("ledger")).expect("rm ledger");
+    let (c, out, err) = run(
+        elsewhere.path(),
+        &["verify-proof", "bundle", "--vkey", &vkey],
+    );
+    assert_eq!(c, 0, "{err}");
+    for want in [
+        "manifests:",
+        "SHA-256 and BLAKE3 match",
+        "trust anchor: --vkey",
+        "checkpoint: origin archive.example/zeugnis/1",
+        "Genesis",
+        "RulesetAdded",
+        "Registered",
+        "ScanArchived",
+        "Revoked",
+        "the signing key was valid",
+        "2 file(s) match their fingerprints",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    // Without --vkey it still verifies, but says it trusted the bundled key.
+    let (c, out, _) = run(elsewhere.path(), &["verify-proof", "bundle"]);
+    assert_eq!(c, 0);
+    assert!(
+        out.contains("compare it with the key the institution publishes"),
+        "{out}"
+    );
+
+    // A single .tlog-proof beside its .bin.
+    let registered_seq = {
+        let b: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(bundle.join("bundle.json")).expect("json"),
+        )
+        .expect("json");
+        b["records"].as_array().expect("seqs")[2]
+            .as_u64()
+            .expect("seq")
+    };
+    let single = format!("bundle/records/{registered_seq}.tlog-proof");
+    let (c, out, err) = run(
+        elsewhere.path(),
+        &["verify-proof", &single, "--vkey", &vkey],
+    );
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains(&format!("at index {registered_seq}")), "{out}");
+
+    let check = |name: &str, tamper: &dyn Fn(&Path), want: &str| {
+        let case = elsewhere.path().join(name);
+        copy_dir(&bundle, &case);
+        tamper(&case);
+        let (c, _, err) = run(elsewhere.path(), &["verify-proof", name, "--vkey", &vkey]);
+        assert_eq!(c, 1, "{name}: {err}");
+        assert!(err.contains(want), "{name}: want {want:?} in {err}");
+    };
+    let rec = format!("records/{registered_seq}.bin");
+    check(
+        "edited-record",
+        &|p| {
+            let mut b = std::fs::read(p.join(&rec)).expect("bin");
+            b[70] ^= 1;
+            std::fs::write(p.join(&rec), b).expect("write");
+        },
+        &format!("{rec}: manifest-sha256.txt says"),
+    );
+    check(
+        "edited-record-and-manifests",
+        &|p| {
+            let mut b = std::fs::read(p.join(&rec)).expect("bin");
+            b[70] ^= 1;
+            std::fs::write(p.join(&rec), b).expect("write");
+            manifests_fixed(p);
+        },
+        &format!("record {registered_seq} is not in the tree of the checkpoint"),
+    );
+    check(
+        "swapped-scan",
+        &|p| {
+            let files: Vec<PathBuf> = std::fs::read_dir(p.join("files"))
+                .expect("files")
+                .map(|e| e.expect("e").path())
+                .collect();
+            let scan = files
+                .iter()
+                .find(|f| {
+                    std::fs::read(f)
+                        .expect("read")
+                        .starts_with(b"%PDF-1.7 scan")
+                })
+                .expect("scan");
+            std::fs::write(scan, b"%PDF-1.7 forged scan").expect("write");
+            manifests_fixed(p);
+        },
+        "does not match any file fingerprint in the records",
+    );
+    check(
+        "missing-file",
+        &|p| std::fs::remove_file(p.join("records/0.json")).expect("rm"),
+        "records/0.json is listed in manifest-sha256.txt but missing",
+    );
+    check(
+        "extra-file",
+        &|p| std::fs::write(p.join("note.txt"), "hi").expect("write"),
+        "note.txt is not listed",
+    );
+    check(
+        "edited-checkpoint",
+        &|p| {
+            let cp = std::fs::read_to_string(p.join("checkpoint")).expect("cp");
+            let mut lines: Vec<String> = cp.lines().map(str::to_string).collect();
+            lines[1] = (lines[1].parse::<u64>().expect("size") + 1).to_string();
+            std::fs::write(p.join("checkpoint"), lines.join("\n") + "\n").expect("write");
+            manifests_fixed(p);
+        },
+        "checkpoint: signature by archive.example/zeugnis/1",
+    );
+
+    // Another log's key is refused.
+    let other = zeugnis::ledger::checkpoint::NoteSigner::new(
+        "archive.example/zeugnis/1",
+        ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+    );
+    let (c, _, err) = run(
+        elsewhere.path(),
+        &["verify-proof", "bundle", "--vkey", &other.verifier.vkey()],
+    );
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("no signature by any of the 1 known key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn personal_data_only_on_request_and_export_refuses_existing_folders() {
+    let (t, code, vkey) = setup();
+    let d = t.path();
+    let (c, _, err) = run(
+        d,
+        &[
+            "export-proof",
+            &code,
+            "-o",
+            "p",
+            "--with-files",
+            "--with-personal-data",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    let holder = std::fs::read_dir(d.join("p/files"))
+        .expect("files")
+        .map(|e| e.expect("e").path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .expect("holder blob exported");
+    assert!(std::fs::read_to_string(holder)
+        .expect("read")
+        .contains("Muster"));
+    assert_eq!(run(d, &["verify-proof", "p", "--vkey", &vkey]).0, 0);
+    let (c, _, err) = run(d, &["export-proof", &code, "-o", "p"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn a_kept_checkpoint_is_proved_a_prefix_or_the_evidence_is_shown() {
+    let (t, code, _) = setup();
+    let d = t.path();
+    std::fs::copy(d.join("ledger/checkpoint"), d.join("kept.cp")).expect("keep");
+    assert_eq!(
+        run(d, &["void", &code, "--reason", "x"]).0,
+        2,
+        "revoked cannot be voided"
+    );
+    assert_eq!(
+        run(
+            d,
+            &["register", "--record", "r.json", "--document", "d.pdf"]
+        )
+        .0,
+        0
+    );
+    let (c, out, err) = run(d, &["consistency", "kept.cp"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("is a prefix of size"), "{out}");
+
+    // A checkpoint signed with the log's own key but for a different tree:
+    // the command shows both roots as evidence.
+    let keys: Vec<PathBuf> = std::fs::read_dir(d.join("ledger/keys"))
+        .expect("keys")
+        .map(|e| e.expect("e").path())
+        .collect();
+    let key = zeugnis::ledger::checkpoint::read_key_file(&keys[0]).expect("key");
+    let signer = zeugnis::ledger::checkpoint::NoteSigner::new("archive.example/zeugnis/1", key);
+    let forged = zeugnis::ledger::checkpoint::Checkpoint {
+        origin: "archive.example/zeugnis/1".into(),
+        size: 3,
+        root: [7; 32],
+    };
+    let note = zeugnis::ledger::checkpoint::sign_note(&forged.text(), &[&signer]).expect("sign");
+    std::fs::write(d.join("forged.cp"), note).expect("write");
+    let (c, _, err) = run(d, &["consistency", "forged.cp"]);
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("EVIDENCE: a checkpoint signed for size 3 says root 0707")
+            && err.contains("this ledger's root at that size is"),
+        "{err}"
+    );
+}
