@@ -157,6 +157,16 @@ enum Command {
         /// A newer checkpoint note (default: the ledger's latest).
         new: Option<PathBuf>,
     },
+    /// Rotate the signing key: add a new key (both sign during the overlap),
+    /// or with --retire retire an old one.
+    RotateKey {
+        /// Retire this key (8-hex key ID or verifier key string) instead of adding one.
+        #[arg(long)]
+        retire: Option<String>,
+        /// Why the key is retired.
+        #[arg(long, default_value = "scheduled rotation")]
+        reason: String,
+    },
     /// Compute a grade record with a shipped rule set.
     Grade {
         /// Rule-set id, e.g. erfurt-ba-2019.
@@ -383,6 +393,7 @@ pub fn main() -> i32 {
                 }
             };
         }
+        Command::RotateKey { retire, reason } => rotate_key(data, retire.as_deref(), &reason),
         Command::Init { origin } => init(data, &origin),
         Command::Run { config } => run(data, config.as_deref()),
         Command::Checkpoint => print_checkpoint(data),
@@ -639,6 +650,31 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
         )));
     }
     Ok(())
+}
+
+fn rotate_key(data: &Path, retire: Option<&str>, reason: &str) -> Result<(), LedgerError> {
+    let mut l = Ledger::open(data, LedgerOptions::default())?;
+    match retire {
+        None => {
+            let v = l.add_key()?;
+            println!(
+                "added signing key {:08x}; checkpoints are now signed by every active key",
+                v.key_id
+            );
+            println!("new vkey: {}", v.vkey());
+            println!(
+                "publish it, then retire the old key: zeugnis rotate-key --retire <old key ID>"
+            );
+        }
+        Some(which) => {
+            let v = l.retire_key(which, reason)?;
+            println!("retired signing key {:08x} ({reason})", v.key_id);
+        }
+    }
+    for v in ledger::recovery::verifiers_for_size(l.keys(), l.size()) {
+        println!("active: {}", v.vkey());
+    }
+    l.flush_index()
 }
 
 fn reindex(data: &Path) -> Result<(), LedgerError> {

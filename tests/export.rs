@@ -354,3 +354,91 @@ fn a_kept_checkpoint_is_proved_a_prefix_or_the_evidence_is_shown() {
         "{err}"
     );
 }
+
+/// Key rotation: both keys sign during the overlap; after the old key is
+/// retired, bundles exported before keep verifying with the old key, new
+/// ones verify with the new key, and the last key cannot be retired.
+#[test]
+fn key_rotation_keeps_old_proofs_verifying() {
+    let (t, code, old_vkey) = setup();
+    let d = t.path();
+    assert_eq!(run(d, &["export-proof", &code, "-o", "before"]).0, 0);
+    let (c, out, err) = run(d, &["rotate-key"]);
+    assert_eq!(c, 0, "{err}");
+    let new_vkey = out
+        .lines()
+        .find_map(|l| l.strip_prefix("new vkey: "))
+        .expect("new vkey printed")
+        .to_string();
+    let note = run(d, &["checkpoint"]).1;
+    assert_eq!(
+        note.matches('\u{2014}').count(),
+        2,
+        "both keys sign during the overlap: {note}"
+    );
+    for vk in [&old_vkey, &new_vkey] {
+        let v = signed_note::StandardVerifier::new(vk).expect("vkey");
+        let list = signed_note::VerifierList::new(vec![Box::new(v)]);
+        signed_note::Note::from_bytes(note.as_bytes())
+            .expect("note")
+            .verify(&list)
+            .expect("verifies");
+    }
+    assert_eq!(run(d, &["export-proof", &code, "-o", "overlap"]).0, 0);
+    let old_id = old_vkey.split('+').nth(1).expect("id").to_string();
+    let (c, _, err) = run(
+        d,
+        &[
+            "rotate-key",
+            "--retire",
+            &old_id,
+            "--reason",
+            "annual rotation",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    let note = run(d, &["checkpoint"]).1;
+    assert_eq!(
+        note.matches('\u{2014}').count(),
+        1,
+        "only the new key signs: {note}"
+    );
+    assert_eq!(run(d, &["vkey"]).1.trim(), new_vkey);
+    assert_eq!(run(d, &["export-proof", &code, "-o", "after"]).0, 0);
+
+    assert_eq!(
+        run(d, &["verify-proof", "before", "--vkey", &old_vkey]).0,
+        0,
+        "old proofs keep verifying"
+    );
+    assert_eq!(
+        run(d, &["verify-proof", "overlap", "--vkey", &old_vkey]).0,
+        0
+    );
+    assert_eq!(
+        run(d, &["verify-proof", "overlap", "--vkey", &new_vkey]).0,
+        0
+    );
+    let (c, out, err) = run(d, &["verify-proof", "after", "--vkey", &new_vkey]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("2 key(s); the signing key was valid"), "{out}");
+    let (c, _, err) = run(d, &["verify-proof", "after", "--vkey", &old_vkey]);
+    assert_eq!(
+        c, 1,
+        "the retired key did not sign the new checkpoint: {err}"
+    );
+
+    let new_id = new_vkey.split('+').nth(1).expect("id").to_string();
+    let (c, _, err) = run(d, &["rotate-key", "--retire", &new_id]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("cannot retire the only active signing key"),
+        "{err}"
+    );
+    let (c, out, err) = run(d, &["audit"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        out.contains("KeyAdded       1") && out.contains("KeyRetired     1"),
+        "{out}"
+    );
+}

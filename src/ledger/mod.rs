@@ -533,8 +533,22 @@ impl Ledger {
         self.tail.len += frames.len() as u64;
         self.size += leaves.len() as u64;
         self.head_link = link;
+        let mut keys_changed = false;
         for (seq, body) in key_events {
+            keys_changed |= matches!(body, Body::KeyAdded { .. } | Body::KeyRetired { .. });
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
+        }
+        if keys_changed {
+            // The checkpoint for this batch is signed by every key the
+            // history now allows: both keys during a rotation's overlap.
+            if let Err(e) = self.sync_signers() {
+                let why = e.to_string();
+                return Err(self.poison(
+                    "load signing keys",
+                    &self.dir.join(KEYS_DIR),
+                    io::Error::other(why),
+                ));
+            }
         }
         // The batch is durable but not yet acknowledged: a failure from here
         // to the checkpoint leaves derived state unknown, so it poisons the
@@ -551,6 +565,74 @@ impl Ledger {
         }
         self.sign_checkpoint()?;
         Ok(first..self.size)
+    }
+
+    /// Makes the signer set equal to the active keys of the history,
+    /// loading key files of newly added keys.
+    fn sync_signers(&mut self) -> Result<(), LedgerError> {
+        let active: Vec<Verifier> = self
+            .keys
+            .iter()
+            .filter(|k| k.retired_seq.is_none())
+            .map(|k| k.verifier.clone())
+            .collect();
+        self.signers.retain(|s| active.contains(&s.verifier));
+        for v in active {
+            if !self.signers.iter().any(|s| s.verifier == v) {
+                let key = checkpoint::read_key_file(&key_path(&self.dir, &v))?;
+                self.signers.push(NoteSigner::new(&self.origin, key));
+            }
+        }
+        Ok(())
+    }
+
+    /// Key rotation, step 1: generates a new signing key (file mode 0600)
+    /// and appends `KeyAdded`. From this batch on, checkpoints carry the
+    /// signatures of the old and the new key.
+    pub fn add_key(&mut self) -> Result<Verifier, LedgerError> {
+        let signer = NoteSigner::new(&self.origin, SigningKey::generate(&mut rand::rngs::OsRng));
+        checkpoint::write_key_file(&key_path(&self.dir, &signer.verifier), signer.signing_key())?;
+        durable::fsync_dir(&self.dir.join(KEYS_DIR))
+            .map_err(io_err("fsync", &self.dir.join(KEYS_DIR)))?;
+        self.append_batch(vec![Body::KeyAdded {
+            public_key: signer.verifier.key.to_bytes(),
+            valid_from_s: now_s(),
+        }])?;
+        Ok(signer.verifier)
+    }
+
+    /// Key rotation, step 2: retires a key (by its 8-hex key ID or its
+    /// verifier key string). The last active key cannot be retired. The
+    /// key file stays on disk (renamed `*.retired`) for the record.
+    pub fn retire_key(&mut self, which: &str, reason: &str) -> Result<Verifier, LedgerError> {
+        let active: Vec<&KeyEntry> = self
+            .keys
+            .iter()
+            .filter(|k| k.retired_seq.is_none())
+            .collect();
+        let k = active
+            .iter()
+            .find(|k| format!("{:08x}", k.verifier.key_id) == which || k.verifier.vkey() == which)
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "{which:?} is not an active signing key of this ledger"
+                ))
+            })?;
+        if active.len() == 1 {
+            return Err(LedgerError::Invalid(
+                "cannot retire the only active signing key; run `zeugnis rotate-key` first".into(),
+            ));
+        }
+        let v = k.verifier.clone();
+        self.append_batch(vec![Body::KeyRetired {
+            public_key: v.key.to_bytes(),
+            valid_until_s: now_s(),
+            reason: reason.to_string(),
+        }])?;
+        let path = key_path(&self.dir, &v);
+        let retired = path.with_extension("pem.retired");
+        fs::rename(&path, &retired).map_err(io_err("rename", &path))?;
+        Ok(v)
     }
 
     fn poison(&mut self, what: &str, path: &Path, e: io::Error) -> LedgerError {
