@@ -44,7 +44,12 @@ enum Command {
     /// Print the verifier key string(s) of the active signing key(s).
     Vkey,
     /// Re-verify every record, the chain, the tree and every checkpoint.
-    Audit,
+    Audit {
+        /// Also re-hash every blob against both fingerprints and record the
+        /// result in the ledger (`FixityChecked`).
+        #[arg(long)]
+        fixity: bool,
+    },
     /// Rebuild the derived tiles and index from the ledger.
     Reindex,
     /// Register a certificate: record JSON + its PDF(s); prints code and key.
@@ -398,7 +403,50 @@ pub fn main() -> i32 {
         Command::Run { config } => run(data, config.as_deref()),
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
-        Command::Audit => audit(data),
+        Command::Audit { fixity } => {
+            match audit(data) {
+                Ok(()) => {}
+                // Missing blobs are what the fixity audit reports in detail.
+                Err(LedgerError::Archive(_)) if fixity => {}
+                Err(e) => {
+                    eprintln!("zeugnis: error: {e}");
+                    return e.exit_code();
+                }
+            }
+            if !fixity {
+                return 0;
+            }
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let rep = r.fixity_audit(std::io::IsTerminal::is_terminal(&std::io::stderr()))?;
+                println!(
+                    "fixity: {} blob(s), {} bytes re-hashed (BLAKE3 and SHA-256); {} problem(s); recorded as ledger seq {}",
+                    rep.blobs_checked,
+                    rep.bytes_checked,
+                    rep.failures.len(),
+                    rep.seq
+                );
+                for f in &rep.failures {
+                    println!(
+                        "  blob {} {}; certificate(s): {}",
+                        f.blob,
+                        f.problem,
+                        if f.certificates.is_empty() {
+                            "-".to_string()
+                        } else {
+                            f.certificates.join(", ")
+                        }
+                    );
+                }
+                if rep.failures.is_empty() {
+                    Ok(())
+                } else {
+                    Err(RegistryError::Ledger(LedgerError::Archive(format!(
+                        "{} blob(s) damaged or missing (see above)",
+                        rep.failures.len()
+                    ))))
+                }
+            });
+        }
         Command::Reindex => reindex(data),
     };
     match result {

@@ -15,6 +15,7 @@ use crate::ledger::record::{BlobRef, Body, DocumentRef, GradeRecord, Hash32, Rec
 use crate::ledger::{self, Ledger, LedgerError, LedgerOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::Digest;
 use std::path::Path;
 
 /// Derived tree: code -> certificate state (JSON).
@@ -1024,6 +1025,134 @@ impl Registry {
             .start)
     }
 
+    /// The fixity audit (`zeugnis audit --fixity`): re-hashes every blob a
+    /// record references against both fingerprints (holder record blobs,
+    /// which only have their BLAKE3 address, against that), skipping the
+    /// holder blobs of erased certificates, and records the result as a
+    /// `FixityChecked` record. Damaged or missing blobs are reported with the
+    /// certificates they belong to.
+    pub fn fixity_audit(&mut self, progress: bool) -> Result<FixityReport, RegistryError> {
+        struct Expect {
+            sha256: Option<Hash32>,
+            size: Option<u64>,
+            codes: Vec<String>,
+        }
+        let mut expected: std::collections::BTreeMap<Hash32, Expect> = Default::default();
+        let mut erased = std::collections::BTreeSet::new();
+        let mut holder_of = std::collections::BTreeMap::new();
+        self.ledger.for_each_record(0, &mut |seq, bytes| {
+            let r = Record::decode(bytes)
+                .map_err(|e| LedgerError::Invalid(format!("record {seq}: {e}")))?;
+            let mut add =
+                |h: Hash32, sha: Option<Hash32>, size: Option<u64>, code: Option<&str>| {
+                    let e = expected.entry(h).or_insert(Expect {
+                        sha256: sha,
+                        size,
+                        codes: Vec::new(),
+                    });
+                    if let Some(c) = code {
+                        if !e.codes.iter().any(|x| x == c) {
+                            e.codes.push(c.to_string());
+                        }
+                    }
+                };
+            match &r.body {
+                Body::RulesetAdded { text, .. } => {
+                    add(text.blake3, Some(text.sha256), Some(text.size_bytes), None)
+                }
+                Body::Registered {
+                    code,
+                    holder_commitment,
+                    documents,
+                    ..
+                } => {
+                    holder_of.insert(code.clone(), *holder_commitment);
+                    add(*holder_commitment, None, None, Some(code));
+                    for d in documents {
+                        add(
+                            d.blob.blake3,
+                            Some(d.blob.sha256),
+                            Some(d.blob.size_bytes),
+                            Some(code),
+                        );
+                    }
+                }
+                Body::ScanArchived { code, scan, .. } => add(
+                    scan.blake3,
+                    Some(scan.sha256),
+                    Some(scan.size_bytes),
+                    Some(code),
+                ),
+                Body::Erased { code, .. } => {
+                    erased.insert(code.clone());
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        for code in &erased {
+            if let Some(h) = holder_of.get(code) {
+                expected.remove(h);
+            }
+        }
+        let total: u64 = expected.values().filter_map(|e| e.size).sum();
+        let bar = if progress {
+            indicatif::ProgressBar::new(total)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("fixity {bar:40} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut report = FixityReport::default();
+        for (addr, e) in &expected {
+            let path = self.blobs.path(addr);
+            let problem = match std::fs::read(&path) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    Some("missing".to_string())
+                }
+                Err(err) => Some(format!("unreadable: {err}")),
+                Ok(bytes) => {
+                    report.bytes_checked += bytes.len() as u64;
+                    bar.inc(bytes.len() as u64);
+                    let b3_ok = blake3::hash(&bytes).as_bytes() == addr;
+                    let sha_ok = e
+                        .sha256
+                        .is_none_or(|want| <[u8; 32]>::from(sha2::Sha256::digest(&bytes)) == want);
+                    match (b3_ok, sha_ok) {
+                        (true, true) => None,
+                        (false, true) => Some("BLAKE3 differs".into()),
+                        (true, false) => Some("SHA-256 differs".into()),
+                        (false, false) => Some("BLAKE3 and SHA-256 differ".into()),
+                    }
+                }
+            };
+            report.blobs_checked += 1;
+            if let Some(p) = problem {
+                report.failures.push(FixityFailure {
+                    blob: hex::encode(addr),
+                    problem: p,
+                    certificates: e.codes.clone(),
+                });
+            }
+        }
+        bar.finish_and_clear();
+        let failures: Vec<Hash32> = report
+            .failures
+            .iter()
+            .filter_map(|f| parse_hash(&f.blob))
+            .collect();
+        report.seq = self
+            .commit(vec![Body::FixityChecked {
+                blobs_checked: report.blobs_checked,
+                bytes_checked: report.bytes_checked,
+                failures,
+            }])?
+            .start;
+        Ok(report)
+    }
+
     /// Which certificate a registered digital image belongs to.
     pub fn code_of_document(&self, blake3: &Hash32) -> Result<Option<String>, RegistryError> {
         Ok(self
@@ -1031,6 +1160,30 @@ impl Registry {
             .get(blake3)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
+}
+
+/// The result of a fixity audit.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FixityReport {
+    /// Blobs re-hashed (or found missing).
+    pub blobs_checked: u64,
+    /// Bytes re-hashed.
+    pub bytes_checked: u64,
+    /// Damaged or missing blobs.
+    pub failures: Vec<FixityFailure>,
+    /// Seq of the `FixityChecked` record.
+    pub seq: u64,
+}
+
+/// One damaged or missing blob.
+#[derive(Clone, Debug, Serialize)]
+pub struct FixityFailure {
+    /// BLAKE3 address (hex).
+    pub blob: String,
+    /// What is wrong.
+    pub problem: String,
+    /// The certificates it belongs to.
+    pub certificates: Vec<String>,
 }
 
 /// Read-only blob checks for `audit` (no writer lock): blobs no record

@@ -607,3 +607,52 @@ fn transition_matrix() {
     let (c, _, err) = e.run(&["audit"]);
     assert_eq!(c, 0, "{err}");
 }
+
+#[test]
+fn fixity_audit_rehashes_every_blob_and_names_the_certificates_of_damage() {
+    let e = Env::new();
+    let a = e.register("r.json");
+    let code = a["code"].as_str().expect("code").replace('-', "");
+    let (c, out, err) = e.run(&["audit", "--fixity"]);
+    assert_eq!(c, 0, "{err}");
+    // Rule-set text, holder blob, document.
+    assert!(
+        out.contains("fixity: 3 blob(s)") && out.contains("0 problem(s)"),
+        "{out}"
+    );
+    let (_, out, _) = e.run(&["audit"]);
+    assert!(
+        out.contains("FixityChecked  1"),
+        "recorded in the ledger: {out}"
+    );
+
+    // Damage the document (same size) and delete nothing else.
+    let doc = e.show(&code)["documents"][0]["blake3"]
+        .as_str()
+        .expect("doc")
+        .to_string();
+    let path = e.dir.join("ledger/blobs").join(&doc[..2]).join(&doc);
+    let mut bytes = std::fs::read(&path).expect("doc");
+    bytes[10] ^= 1;
+    std::fs::write(&path, bytes).expect("damage");
+    let (c, out, err) = e.run(&["audit", "--fixity"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "blob {doc} BLAKE3 and SHA-256 differ; certificate(s): {code}"
+        )),
+        "{out}"
+    );
+    assert!(err.contains("1 blob(s) damaged or missing"), "{err}");
+    // The failure itself is in the ledger.
+    let (_, out, _) = e.run(&["audit"]);
+    assert!(out.contains("FixityChecked  2"), "{out}");
+    // A missing blob is named too.
+    std::fs::remove_file(&path).expect("rm");
+    let (c, out, _) = e.run(&["audit", "--fixity"]);
+    assert_eq!(c, 1);
+    assert!(
+        out.contains(&format!("blob {doc} missing; certificate(s): {code}")),
+        "{out}"
+    );
+}
