@@ -155,6 +155,12 @@ enum Command {
         #[arg(long)]
         vkey: Option<String>,
     },
+    /// Export the whole archive as a BagIt bag (resumable).
+    ExportArchive {
+        /// Output folder (a bag; an interrupted export can be resumed into it).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// Prove that an old checkpoint is a prefix of today's ledger (or of NEW).
     Consistency {
         /// A checkpoint note kept earlier.
@@ -347,6 +353,25 @@ pub fn main() -> i32 {
                     r.find(&code)?.code,
                     output.display(),
                     s.checkpoint_size
+                );
+                Ok(())
+            })
+        }
+        Command::ExportArchive { output } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+                let s =
+                    crate::export::export_archive(r, &output, progress).map_err(|e| match e {
+                        crate::export::ExportError::Registry(inner) => inner,
+                        other => RegistryError::Invalid(other.to_string()),
+                    })?;
+                println!(
+                    "exported a BagIt bag to {}: {} payload file(s), {} bytes ({} reused from an earlier run), ledger of {} records",
+                    output.display(),
+                    s.files,
+                    s.bytes,
+                    s.reused,
+                    s.records
                 );
                 Ok(())
             })

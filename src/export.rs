@@ -648,3 +648,152 @@ pub fn consistency(
     }
     Ok(checked)
 }
+
+/// What `export-archive` did.
+#[derive(Debug, Default)]
+pub struct ArchiveSummary {
+    /// Payload files in the bag.
+    pub files: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Files already present from an interrupted earlier run (not copied again).
+    pub reused: u64,
+    /// Ledger size of the snapshot.
+    pub records: u64,
+}
+
+fn copy_if_changed(src: &Path, dst: &Path, reused: &mut u64) -> Result<u64, ExportError> {
+    let len = fs::metadata(src).map_err(|e| file_err(src, e))?.len();
+    if fs::metadata(dst).is_ok_and(|m| m.len() == len) {
+        let (a, b) = (read_limited(src)?, read_limited(dst)?);
+        if a == b {
+            *reused += 1;
+            return Ok(len);
+        }
+    }
+    if let Some(dir) = dst.parent() {
+        fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    }
+    let tmp = dst.with_extension("part");
+    fs::copy(src, &tmp).map_err(|e| file_err(src, e))?;
+    fs::rename(&tmp, dst).map_err(|e| file_err(dst, e))?;
+    Ok(len)
+}
+
+/// Exports the whole archive as a BagIt bag (RFC 8493) into `out`: the
+/// ledger segments, checkpoints, blobs, FORMAT.md and the public key history
+/// (never the private keys or derived data). Resumable: files an interrupted
+/// run already copied intact are kept; the manifests are written last, so a
+/// bag without them is incomplete. The ledger is held open (locked) so the
+/// snapshot is consistent.
+pub fn export_archive(
+    registry: &Registry,
+    out: &Path,
+    progress: bool,
+) -> Result<ArchiveSummary, ExportError> {
+    let ledger = registry.ledger();
+    let src = ledger.dir().to_path_buf();
+    if out.join("bagit.txt").exists() && out.join("tagmanifest-sha256.txt").exists() {
+        return Err(ExportError::Invalid(format!(
+            "-o {}: already holds a complete bag; choose a new folder",
+            out.display()
+        )));
+    }
+    let data = out.join("data");
+    let mut payload: Vec<(PathBuf, String)> = Vec::new();
+    for (_, seg) in crate::ledger::recovery::list_segments(&src)? {
+        let name = seg.file_name().expect("name").to_string_lossy().to_string();
+        payload.push((seg, format!("segments/{name}")));
+    }
+    payload.push((
+        src.join(crate::ledger::CHECKPOINTS_FILE),
+        "checkpoints".into(),
+    ));
+    for addr in registry.blobs().list().map_err(RegistryError::from)? {
+        let hexa = hex::encode(addr);
+        payload.push((
+            registry.blobs().path(&addr),
+            format!("blobs/{}/{hexa}", &hexa[..2]),
+        ));
+    }
+    let total: u64 = payload
+        .iter()
+        .map(|(p, _)| fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let bar = if progress {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("export {bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut summary = ArchiveSummary {
+        records: ledger.size(),
+        ..Default::default()
+    };
+    let mut manifest = String::new();
+    for (from, rel) in &payload {
+        let dst = data.join(rel);
+        let len = copy_if_changed(from, &dst, &mut summary.reused)?;
+        let bytes = read_limited(&dst)?;
+        manifest.push_str(&format!(
+            "{}  data/{rel}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
+        summary.files += 1;
+        summary.bytes += len;
+        bar.inc(len);
+    }
+    // Small payload files written from memory.
+    let keys: Vec<serde_json::Value> = ledger
+        .keys()
+        .iter()
+        .map(|k| serde_json::json!({"vkey": k.verifier.vkey(), "added_by_record": k.added_seq, "retired_by_record": k.retired_seq}))
+        .collect();
+    for (rel, bytes) in [
+        ("FORMAT.md".to_string(), FORMAT_MD.as_bytes().to_vec()),
+        (
+            "checkpoint".to_string(),
+            ledger.checkpoint_note().as_bytes().to_vec(),
+        ),
+        (
+            "keys.json".to_string(),
+            serde_json::to_vec_pretty(&keys).expect("json"),
+        ),
+    ] {
+        write(&data.join(&rel), &bytes)?;
+        manifest.push_str(&format!(
+            "{}  data/{rel}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
+        summary.files += 1;
+        summary.bytes += bytes.len() as u64;
+    }
+    bar.finish_and_clear();
+    let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
+    let info = format!(
+        "Source-Organization: {}\nBagging-Date: {}\nPayload-Oxum: {}.{}\nExternal-Description: zeugnis certificate archive: ledger of {} records (checkpoint size {}), blobs and FORMAT.md; verify with FORMAT.md section 13\nBag-Software-Agent: zeugnis {}\n",
+        ledger.origin(),
+        crate::cli::today_utc(),
+        summary.bytes,
+        summary.files,
+        ledger.size(),
+        ledger.checkpoint().size,
+        env!("CARGO_PKG_VERSION"),
+    );
+    write(&out.join("bagit.txt"), bagit.as_bytes())?;
+    write(&out.join("bag-info.txt"), info.as_bytes())?;
+    write(&out.join("manifest-sha256.txt"), manifest.as_bytes())?;
+    let mut tag = String::new();
+    for name in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
+        let bytes = read_limited(&out.join(name))?;
+        tag.push_str(&format!(
+            "{}  {name}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
+    }
+    write(&out.join("tagmanifest-sha256.txt"), tag.as_bytes())?;
+    Ok(summary)
+}

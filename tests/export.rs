@@ -442,3 +442,96 @@ fn key_rotation_keeps_old_proofs_verifying() {
         "{out}"
     );
 }
+
+/// The whole archive as a BagIt bag: valid for an independent BagIt
+/// validator (the Library of Congress's bagit-python), its `data/` verifies
+/// with the independent ledger verifier, no private key is in it, and an
+/// interrupted export resumes.
+#[test]
+fn whole_archive_is_a_valid_resumable_bag() {
+    let (t, _code, vkey) = setup();
+    let d = t.path();
+    let ready = Command::new("python3")
+        .args(["-c", "import bagit, blake3, cryptography"])
+        .status();
+    if !ready.is_ok_and(|s| s.success()) {
+        let pip = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "bagit",
+                "blake3",
+                "cryptography",
+            ])
+            .status()
+            .expect("python3 with pip (installed by .ci/run)");
+        assert!(pip.success(), "pip install bagit blake3 cryptography");
+    }
+    let (c, out, err) = run(d, &["export-archive", "-o", "bag"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("(0 reused"), "{out}");
+    let validate = |dir: &str| {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                &format!("import bagit; bagit.Bag({dir:?}).validate(); print('valid')"),
+            ])
+            .current_dir(d)
+            .output()
+            .expect("python3");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = validate("bag");
+    assert!(ok, "bagit-python rejects the bag: {err}");
+    let info = std::fs::read_to_string(d.join("bag/bag-info.txt")).expect("bag-info");
+    assert!(
+        info.contains("Source-Organization: archive.example/zeugnis/1")
+            && info.contains("Payload-Oxum: "),
+        "{info}"
+    );
+    let mut all = Vec::new();
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(p).expect("dir") {
+            let p = e.expect("e").path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(&d.join("bag"), &mut all);
+    assert!(
+        !all.iter().any(|p| p.to_string_lossy().contains(".pem")),
+        "no private key in the bag"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_ledger.py");
+    let v = Command::new("python3")
+        .arg(script)
+        .arg(d.join("bag/data"))
+        .args(["--vkey", &vkey])
+        .output()
+        .expect("python3");
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+
+    // Interrupted: manifests not yet written, one blob not yet copied.
+    std::fs::remove_file(d.join("bag/tagmanifest-sha256.txt")).expect("rm");
+    std::fs::remove_file(d.join("bag/manifest-sha256.txt")).expect("rm");
+    let blob = all
+        .iter()
+        .find(|p| p.to_string_lossy().contains("/data/blobs/"))
+        .expect("a blob");
+    std::fs::remove_file(blob).expect("rm blob");
+    let (c, out, err) = run(d, &["export-archive", "-o", "bag"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(!out.contains("(0 reused"), "resumed: {out}");
+    assert!(validate("bag").0);
+    let (c, _, err) = run(d, &["export-archive", "-o", "bag"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already holds a complete bag"), "{err}");
+}
