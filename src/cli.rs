@@ -178,6 +178,31 @@ enum Command {
         #[arg(long, default_value = "scheduled rotation")]
         reason: String,
     },
+    /// The status report: counts by state, long waits, quarantine, fixity,
+    /// ledger growth, disk, key age; optionally written and mailed.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// List registrations waiting for their scan longer than this many days.
+        #[arg(long, default_value_t = crate::report::WAITING_DAYS_DEFAULT)]
+        waiting_days: u64,
+        /// The scan inbox (for its quarantine folder).
+        #[arg(long, default_value = "scans")]
+        scans: PathBuf,
+        /// Also write the JSON report to <data>/reports/status-<date>.json.
+        #[arg(long)]
+        write: bool,
+        /// Mail the report to this address (repeatable); needs --smtp and --mail-from.
+        #[arg(long = "mail-to")]
+        mail_to: Vec<String>,
+        /// Sender address of the mail.
+        #[arg(long)]
+        mail_from: Option<String>,
+        /// SMTP relay as HOST:PORT.
+        #[arg(long)]
+        smtp: Option<String>,
+    },
     /// Compute a grade record with a shipped rule set.
     Grade {
         /// Rule-set id, e.g. erfurt-ba-2019.
@@ -424,6 +449,54 @@ pub fn main() -> i32 {
             };
         }
         Command::RotateKey { retire, reason } => rotate_key(data, retire.as_deref(), &reason),
+        Command::Status {
+            json,
+            waiting_days,
+            scans,
+            write,
+            mail_to,
+            mail_from,
+            smtp,
+        } => {
+            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
+                let mail = if mail_to.is_empty() {
+                    None
+                } else {
+                    let (Some(from), Some(smtp)) = (mail_from.as_deref(), smtp.as_deref()) else {
+                        return Err(RegistryError::Invalid(
+                            "--mail-to needs --mail-from and --smtp HOST:PORT".into(),
+                        ));
+                    };
+                    let (host, port) = smtp
+                        .rsplit_once(':')
+                        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                        .ok_or_else(|| {
+                            RegistryError::Invalid(format!("--smtp {smtp}: expected HOST:PORT"))
+                        })?;
+                    Some(crate::report::MailConfig {
+                        host,
+                        port,
+                        from: from.to_string(),
+                        to: mail_to.clone(),
+                    })
+                };
+                let report = crate::report::status(r, &scans, waiting_days)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+                } else {
+                    print!("{}", report.text());
+                }
+                if write {
+                    let path = report.write(data)?;
+                    eprintln!("wrote {}", path.display());
+                }
+                if let Some(cfg) = mail {
+                    crate::report::mail(&report, &cfg)?;
+                    eprintln!("mailed to {}", cfg.to.join(", "));
+                }
+                Ok(())
+            })
+        }
         Command::Init { origin } => init(data, &origin),
         Command::Run { config } => run(data, config.as_deref()),
         Command::Checkpoint => print_checkpoint(data),

@@ -10,6 +10,7 @@
 //! - [`codes`]: certificate codes and access keys; pure.
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
+//! - [`report`]: status reports (text, JSON file, SMTP mail).
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
@@ -23,3 +24,4 @@ pub mod export;
 pub mod grades;
 pub mod ledger;
 pub mod registry;
+pub mod report;

@@ -75,6 +75,9 @@ pub enum RegistryError {
     /// The derived index failed.
     #[error("certificate index: {0}")]
     Index(#[from] sled::Error),
+    /// An outside service failed (e.g. the SMTP relay).
+    #[error("{0}")]
+    External(String),
 }
 
 impl RegistryError {
@@ -89,7 +92,7 @@ impl RegistryError {
             RegistryError::Grade(e) => e.exit_code(),
             RegistryError::Blob(e) => e.exit_code(),
             RegistryError::Ledger(e) => e.exit_code(),
-            RegistryError::Index(_) => 1,
+            RegistryError::Index(_) | RegistryError::External(_) => 1,
         }
     }
 }
@@ -1151,6 +1154,18 @@ impl Registry {
             }])?
             .start;
         Ok(report)
+    }
+
+    /// Every certificate's derived state, in code order.
+    pub fn all(&self) -> Result<Vec<Certificate>, RegistryError> {
+        let mut out = Vec::new();
+        for item in self.certs.iter() {
+            let (code, _) = item?;
+            if let Some(c) = self.get(&String::from_utf8_lossy(&code))? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// Which certificate a registered digital image belongs to.

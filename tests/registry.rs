@@ -656,3 +656,139 @@ fn fixity_audit_rehashes_every_blob_and_names_the_certificates_of_damage() {
         "{out}"
     );
 }
+
+/// The status report lists long waits with their codes and is mailed through
+/// a real SMTP server (Python's aiosmtpd, started by this test).
+#[test]
+fn status_report_lists_long_waits_and_is_mailed() {
+    use zeugnis::ledger::{Ledger, LedgerOptions};
+    use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
+    let e = Env::new();
+    let rec = RegistrationRecord::parse("r.json", record().to_string().as_bytes()).expect("record");
+    let doc = || {
+        vec![DocumentFile {
+            name: "d.pdf".into(),
+            bytes: PDF.to_vec(),
+        }]
+    };
+    // A registration made 20 days ago (simulated clock) and one made today.
+    let old_code = {
+        let opts = LedgerOptions {
+            clock_offset_s: -20 * 86_400,
+            ..LedgerOptions::default()
+        };
+        let mut r = Registry::over(
+            Ledger::open(&e.dir.join("ledger"), opts).expect("open"),
+            "http://x",
+        )
+        .expect("registry");
+        r.register(&rec, &doc(), None).expect("register").code
+    };
+    e.register("r.json");
+    // A quarantined scan with its reason file.
+    std::fs::create_dir_all(e.dir.join("scans/quarantine")).expect("mkdir");
+    std::fs::write(e.dir.join("scans/quarantine/x.docx"), b"PK").expect("write");
+    std::fs::write(
+        e.dir.join("scans/quarantine/x.docx.reason.json"),
+        r#"{"reason": "not a PDF or image"}"#,
+    )
+    .expect("write");
+
+    let (c, out, err) = e.run(&["status", "--json", "--write"]);
+    assert_eq!(c, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["states"]["awaiting_scan"], 2);
+    assert_eq!(
+        v["waiting_too_long"],
+        json!([[old_code.replace('-', ""), 20]])
+    );
+    assert_eq!(v["quarantined"][0]["reason"], "not a PDF or image");
+    assert_eq!(
+        v["ledger_records"], 4,
+        "genesis, rule set, two registrations"
+    );
+    assert!(v["disk_free_bytes"].as_u64().expect("disk") > 0);
+    assert!(err.contains("wrote "), "{err}");
+    let written = std::fs::read_dir(e.dir.join("ledger/reports"))
+        .expect("reports")
+        .count();
+    assert_eq!(written, 1);
+
+    // Mail it through a real SMTP server.
+    let ready = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .status();
+    if !ready.is_ok_and(|s| s.success()) {
+        let pip = Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "aiosmtpd"])
+            .status()
+            .expect("python3 with pip (installed by .ci/run)");
+        assert!(pip.success(), "pip install aiosmtpd");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut server = Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("aiosmtpd");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "aiosmtpd did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let smtp = format!("127.0.0.1:{port}");
+    let (c, _, err) = e.run(&[
+        "status",
+        "--smtp",
+        &smtp,
+        "--mail-from",
+        "zeugnis@uni.example",
+        "--mail-to",
+        "pruefungsamt@uni.example",
+    ]);
+    server.kill().expect("stop aiosmtpd");
+    let received = String::from_utf8_lossy(&server.wait_with_output().expect("output").stdout)
+        .replace("\r\n ", " ")
+        .replace("\n ", " "); // unfold RFC 5322 header lines
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        received.contains("To: pruefungsamt@uni.example"),
+        "{received}"
+    );
+    assert!(
+        received.contains(
+            "Subject: zeugnis status test.example/zeugnis/1: 1 waiting too long, 1 quarantined"
+        ),
+        "{received}"
+    );
+    assert!(
+        received.contains(&format!("{}  20 days", old_code.replace('-', ""))),
+        "{received}"
+    );
+    // A relay that is not there: exit 1 naming it.
+    let (c, _, err) = e.run(&[
+        "status",
+        "--smtp",
+        &smtp,
+        "--mail-from",
+        "a@b.example",
+        "--mail-to",
+        "c@d.example",
+    ]);
+    assert_eq!(c, 1);
+    assert!(err.contains(&format!("mail to 127.0.0.1:{port}")), "{err}");
+    let (c, _, err) = e.run(&["status", "--mail-to", "c@d.example"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("--mail-to needs --mail-from and --smtp"),
+        "{err}"
+    );
+}

@@ -168,6 +168,9 @@ pub struct LedgerOptions {
     pub segment_bytes_max: u64,
     /// Test hook: fail a data sync on demand.
     pub sync_fault: Option<SyncFault>,
+    /// Test hook: seconds added to the clock for record times (simulates
+    /// records made in the past, e.g. registrations waiting for weeks).
+    pub clock_offset_s: i64,
 }
 
 impl Default for LedgerOptions {
@@ -175,6 +178,7 @@ impl Default for LedgerOptions {
         LedgerOptions {
             segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
             sync_fault: None,
+            clock_offset_s: 0,
         }
     }
 }
@@ -480,7 +484,7 @@ impl Ledger {
         }
         // Encode everything first: a record that cannot be encoded rejects
         // the whole batch before a byte is written.
-        let time_s = now_s();
+        let time_s = now_s() + self.opts.clock_offset_s;
         let mut frames = Vec::with_capacity(bodies.len() * 320);
         let mut leaves = Vec::with_capacity(bodies.len());
         let mut locations = Vec::with_capacity(bodies.len());
