@@ -2,23 +2,13 @@
 //! every kind of tampering named exactly, single .tlog-proof files, and the
 //! consistency of a checkpoint an archivist kept.
 
-use crate::support::bin;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PDF: &[u8] = b"%PDF-1.7\nthe digital image\n%%EOF\n";
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run");
-    (
-        out.status.code().expect("code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::zeugnis(dir, args)
 }
 
 /// A ledger with one certificate that was registered, scanned, revoked.
@@ -451,24 +441,7 @@ fn key_rotation_keeps_old_proofs_verifying() {
 fn whole_archive_is_a_valid_resumable_bag() {
     let (t, _code, vkey) = setup();
     let d = t.path();
-    let ready = Command::new("python3")
-        .args(["-c", "import bagit, blake3, cryptography"])
-        .status();
-    if !ready.is_ok_and(|s| s.success()) {
-        let pip = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "bagit",
-                "blake3",
-                "cryptography",
-            ])
-            .status()
-            .expect("python3 with pip (installed by .ci/run)");
-        assert!(pip.success(), "pip install bagit blake3 cryptography");
-    }
+    crate::support::python_modules(&["bagit", "blake3", "cryptography"]);
     let (c, out, err) = run(d, &["export-archive", "-o", "bag"]);
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("(0 reused"), "{out}");

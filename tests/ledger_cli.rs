@@ -1,20 +1,8 @@
 //! The ledger commands of the CLI contract: init, checkpoint, vkey, audit,
 //! reindex, run; exit codes 0 / 1 / 2 with a one-line error naming the cause.
 
-use crate::support::bin;
-use std::process::Command;
-
 fn zeugnis(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(bin())
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run zeugnis");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::zeugnis(cwd, args)
 }
 
 #[test]

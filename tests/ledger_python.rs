@@ -7,31 +7,16 @@ use std::process::Command;
 use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
 
 fn python_ready() {
-    let ok = Command::new("python3")
-        .args(["-c", "import blake3, cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let installed = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "blake3", "cryptography"])
-            .status()
-            .expect("python3 with pip (installed by .ci/run)");
-        assert!(installed.success(), "pip install blake3 cryptography");
-    }
+    crate::support::python_modules(&["blake3", "cryptography"]);
 }
 
 fn verify(dir: &std::path::Path, vkey: &str) -> (i32, String, String) {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_ledger.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(dir)
-        .args(["--vkey", vkey])
-        .output()
-        .expect("python3");
-    (
-        out.status.code().expect("code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    crate::support::output(
+        Command::new("python3")
+            .arg(script)
+            .arg(dir)
+            .args(["--vkey", vkey]),
     )
 }
 

@@ -2,7 +2,6 @@
 //! show, revoke, supersede, void, erase, cover sheet; every validation error
 //! and refused transition; orphan blobs after an interrupted registration.
 
-use crate::support::bin;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,16 +40,7 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(bin())
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .expect("run");
-        (
-            out.status.code().expect("code"),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        crate::support::zeugnis(&self.dir, args)
     }
 
     fn register(&self, record: &str) -> Value {
@@ -715,16 +705,7 @@ fn status_report_lists_long_waits_and_is_mailed() {
     assert_eq!(written, 1);
 
     // Mail it through a real SMTP server.
-    let ready = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status();
-    if !ready.is_ok_and(|s| s.success()) {
-        let pip = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "aiosmtpd"])
-            .status()
-            .expect("python3 with pip (installed by .ci/run)");
-        assert!(pip.success(), "pip install aiosmtpd");
-    }
+    crate::support::python_modules(&["aiosmtpd"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

@@ -4,6 +4,43 @@ use std::path::{Path, PathBuf};
 use zeugnis::ledger::record::{BlobRef, Body, DocumentRef, GradeRecord};
 use zeugnis::ledger::{Ledger, LedgerOptions};
 
+/// Runs a program; returns (exit code, stdout, stderr).
+pub fn output(cmd: &mut std::process::Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run program");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `zeugnis ARGS` in `dir`.
+pub fn zeugnis(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    output(
+        std::process::Command::new(bin())
+            .args(args)
+            .current_dir(dir),
+    )
+}
+
+/// Makes sure the Python modules a test uses are importable (`.ci/run`
+/// installs them; a test run without it installs them with pip).
+pub fn python_modules(modules: &[&str]) {
+    let import = format!("import {}", modules.join(", "));
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &import])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let pip = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "-q"])
+            .args(modules)
+            .status()
+            .expect("python3 with pip");
+        assert!(pip.success(), "pip install {modules:?}");
+    }
+}
+
 /// Path of the built `zeugnis` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zeugnis"))
