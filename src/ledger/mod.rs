@@ -51,6 +51,9 @@ pub const FORMAT_MD: &str = include_str!("../../ledger/FORMAT.md");
 pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
 /// Most records in one batch.
 pub const BATCH_RECORDS_MAX: usize = 10_000;
+/// How long opening waits for the writer lock before reporting that
+/// another process holds it, in milliseconds.
+pub const LOCK_WAIT_MS_MAX: u128 = 2_000;
 /// Longest accepted origin (log name), in bytes.
 pub const ORIGIN_BYTES_MAX: usize = 255;
 
@@ -342,12 +345,25 @@ fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
         .write(true)
         .open(&path)
         .map_err(io_err("open", &path))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(fs::TryLockError::WouldBlock) => Err(LedgerError::Locked {
-            path: dir.to_path_buf(),
-        }),
-        Err(fs::TryLockError::Error(e)) => Err(io_err("lock", &path)(e)),
+    // A lock can be held for an instant after its owner let go: a process
+    // forked in that moment shares the descriptor until it execs. Wait a
+    // little before concluding that another writer is running.
+    let started = std::time::Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(fs::TryLockError::WouldBlock)
+                if started.elapsed().as_millis() < LOCK_WAIT_MS_MAX =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(LedgerError::Locked {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+        }
     }
 }
 
