@@ -32,12 +32,28 @@ enum Command {
         #[arg(long, default_value = DEFAULT_ORIGIN)]
         origin: String,
     },
-    /// Open the ledger (creating it if absent), recover, sign, report. The
-    /// scan intake and HTTP service join this command in later releases.
+    /// The daemon: open (or create) the ledger, watch the scan inbox and
+    /// archive scans, write periodic status reports; stops on SIGINT/SIGTERM.
     Run {
-        /// Configuration file (not read yet: only the embedded defaults exist).
+        /// Configuration file (TOML, see docs/configuration.md); without it
+        /// the embedded defaults are used (./ledger, ./scans).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Run files through the scan intake once (the daemon must not be running).
+    Ingest {
+        /// The scan files (each is moved into the pipeline).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The scan inbox whose work/, waiting/ and quarantine/ folders are used.
+        #[arg(long, default_value = "scans")]
+        scans: PathBuf,
+        /// Configuration file for the [intake] limits.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print one intake-outcome JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the latest signed checkpoint note.
     Checkpoint,
@@ -498,7 +514,31 @@ pub fn main() -> i32 {
             })
         }
         Command::Init { origin } => init(data, &origin),
-        Command::Run { config } => run(data, config.as_deref()),
+        Command::Run { config } => {
+            let cfg = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            return match crate::daemon::run(data, cfg, DEFAULT_ORIGIN) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("zeugnis run: error: {e}");
+                    e.exit_code()
+                }
+            };
+        }
+        Command::Ingest {
+            files,
+            scans,
+            config,
+            json,
+        } => {
+            let cfg = match load_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            return ingest(data, &cfg, &scans, &files, json);
+        }
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
         Command::Audit { fixity } => {
@@ -704,29 +744,74 @@ fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
     Ok(())
 }
 
-fn run(data: &Path, config: Option<&Path>) -> Result<(), LedgerError> {
-    if let Some(c) = config {
-        return Err(LedgerError::Invalid(format!(
-            "--config {}: configuration files are not supported yet; run without --config to use the embedded defaults",
-            c.display()
-        )));
+/// Loads `--config` (or the embedded defaults); on error prints it and
+/// returns exit code 2.
+fn load_config(path: Option<&Path>) -> Result<crate::config::Config, i32> {
+    match path {
+        None => Ok(crate::config::Config::default()),
+        Some(p) => crate::config::Config::load(p).map_err(|e| {
+            eprintln!("zeugnis: error: {e}");
+            2
+        }),
     }
-    let l = if ledger::is_initialized(data)? {
-        Ledger::open(data, LedgerOptions::default())?
-    } else {
-        tracing::info!(data = %data.display(), origin = DEFAULT_ORIGIN, "no ledger yet; creating one");
-        Ledger::init(data, DEFAULT_ORIGIN, LedgerOptions::default())?
+}
+
+/// `zeugnis ingest`: exit 0 when every file was archived, found to be a
+/// duplicate or parked waiting; 2 when any was quarantined; 1 on failure.
+fn ingest(
+    data: &Path,
+    cfg: &crate::config::Config,
+    scans: &Path,
+    files: &[PathBuf],
+    json: bool,
+) -> i32 {
+    let data = cfg.data.clone().unwrap_or_else(|| data.to_path_buf());
+    let registry = match Registry::open(&data, &cfg.base_url) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zeugnis ingest: error: {e}");
+            return e.exit_code();
+        }
     };
-    l.flush_index()?;
-    tracing::info!(
-        data = %data.display(),
-        records = l.size(),
-        checkpoint_size = l.checkpoint().size,
-        "ledger open, recovered and checkpointed"
-    );
-    println!("ledger: {} ({} records)", data.display(), l.size());
-    print!("{}", l.checkpoint_note());
-    Ok(())
+    let registry = std::sync::Arc::new(std::sync::Mutex::new(registry));
+    let result = crate::scans::Intake::new(cfg.intake.clone(), scans, registry.clone())
+        .and_then(|mut intake| intake.ingest(files));
+    let flushed = registry
+        .lock()
+        .map_err(|_| ())
+        .and_then(|r| r.ledger().flush_index().map_err(|_| ()));
+    match result {
+        Ok(outcomes) => {
+            for o in &outcomes {
+                if json {
+                    println!("{}", serde_json::to_string(o).expect("json"));
+                } else {
+                    println!(
+                        "{}: {}{} - {}",
+                        o.file,
+                        o.outcome,
+                        o.reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default(),
+                        o.detail
+                    );
+                }
+            }
+            if flushed.is_err() {
+                eprintln!("zeugnis ingest: warning: the derived index was not flushed; it is rebuilt at the next open");
+            }
+            if outcomes.iter().any(|o| o.outcome == "quarantined") {
+                2
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("zeugnis ingest: error: {e}");
+            1
+        }
+    }
 }
 
 fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {

@@ -560,34 +560,44 @@ pub fn decode_qr_from_luma(
     decode_qr_once(width, height, &filtered)
 }
 
-/// One rxing pass over a raster whose size has been checked.
+/// One rxing pass over a raster whose size has been checked: a QR code
+/// (what `zeugnis cover-sheet` prints), else a DataMatrix code (what some
+/// scanning stations' own cover sheets carry).
 fn decode_qr_once(width: u32, height: u32, luma: &[u8]) -> Result<Vec<String>, CoverSheetError> {
-    let mut hints = rxing::DecodeHints {
-        TryHarder: Some(true),
-        ..Default::default()
-    };
-    match rxing::helpers::detect_in_luma_slice_with_hints(
-        luma,
-        width,
-        height,
-        Some(rxing::BarcodeFormat::QR_CODE),
-        &mut hints,
-    ) {
-        Ok(result) => Ok(vec![result.getText().to_owned()]),
-        // Nothing that looks like a QR code, or one too damaged to read: both
-        // mean "no code on this raster", which the caller handles.
-        Err(
-            rxing::Exceptions::NotFoundException(_)
-            | rxing::Exceptions::ChecksumException(_)
-            | rxing::Exceptions::FormatException(_)
-            | rxing::Exceptions::ReedSolomonException(_),
-        ) => Ok(Vec::new()),
-        Err(error) => Err(CoverSheetError::QrDecode {
+    for format in [
+        rxing::BarcodeFormat::QR_CODE,
+        rxing::BarcodeFormat::DATA_MATRIX,
+    ] {
+        let mut hints = rxing::DecodeHints {
+            TryHarder: Some(true),
+            ..Default::default()
+        };
+        match rxing::helpers::detect_in_luma_slice_with_hints(
+            luma,
             width,
             height,
-            reason: error.to_string(),
-        }),
+            Some(format),
+            &mut hints,
+        ) {
+            Ok(result) => return Ok(vec![result.getText().to_owned()]),
+            // Nothing that looks like a code, or one too damaged to read: both
+            // mean "no code on this raster", which the caller handles.
+            Err(
+                rxing::Exceptions::NotFoundException(_)
+                | rxing::Exceptions::ChecksumException(_)
+                | rxing::Exceptions::FormatException(_)
+                | rxing::Exceptions::ReedSolomonException(_),
+            ) => {}
+            Err(error) => {
+                return Err(CoverSheetError::QrDecode {
+                    width,
+                    height,
+                    reason: error.to_string(),
+                })
+            }
+        }
     }
+    Ok(Vec::new())
 }
 
 /// Median of three.

@@ -11,6 +11,8 @@
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`report`]: status reports (text, JSON file, SMTP mail).
+//! - [`scans`]: the scan intake (watch, claim, identify, archive, quarantine).
+//! - [`config`], [`daemon`]: `zeugnis run`'s configuration and wiring.
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
@@ -19,9 +21,12 @@
 pub mod blobs;
 pub mod cli;
 pub mod codes;
+pub mod config;
 pub mod coversheet;
+pub mod daemon;
 pub mod export;
 pub mod grades;
 pub mod ledger;
 pub mod registry;
 pub mod report;
+pub mod scans;

@@ -411,6 +411,31 @@ struct HolderBlob {
     record: RegistrationRecord,
 }
 
+/// One scan to archive (see [`Registry::archive_scans`]).
+pub struct ScanItem<'a> {
+    /// The certificate code found for the scan.
+    pub code: Code,
+    /// The file's bytes.
+    pub bytes: &'a [u8],
+    /// Its sniffed media type (see [`crate::blobs::sniff`]).
+    pub media_type: &'static str,
+    /// The file name as dropped by the scanning station.
+    pub source_name: &'a str,
+}
+
+/// What [`Registry::archive_scans`] decided for one scan.
+#[derive(Debug)]
+pub enum ScanDecision {
+    /// A `ScanArchived` record at `seq` is durable.
+    Archived { seq: u64 },
+    /// The same bytes are already archived for this code (record at `seq`).
+    Duplicate { seq: u64 },
+    /// No certificate has this code (yet).
+    Unknown,
+    /// The certificate is in `state`, which takes no (further) scan.
+    Refused { state: State, error: RegistryError },
+}
+
 /// The registry over one ledger.
 pub struct Registry {
     /// The ledger (single writer).
@@ -1005,27 +1030,126 @@ impl Registry {
         Ok(true)
     }
 
-    /// Archives the scan of the signed original (used by the scan intake).
-    /// Allowed only while awaiting the scan; the same bytes again are a no-op.
+    /// Archives the scan of the signed original. Allowed only while awaiting
+    /// the scan; the same bytes again are reported as a duplicate (`Ok`
+    /// without a new record, seq of the existing `ScanArchived`).
     pub fn archive_scan(
         &mut self,
         code_text: &str,
         bytes: &[u8],
         source_name: &str,
     ) -> Result<u64, RegistryError> {
-        let c = self.find(code_text)?;
+        let (code, _) = codes::parse_code_and_key(code_text)?;
         let media = self.blobs.check_document(source_name, bytes)?;
-        if c.state != State::AwaitingScan {
-            return Err(Self::refuse(&c, "archive a scan for"));
+        let item = ScanItem {
+            code,
+            bytes,
+            media_type: media,
+            source_name,
+        };
+        match self.archive_scans(&[item])?.remove(0) {
+            ScanDecision::Archived { seq } | ScanDecision::Duplicate { seq } => Ok(seq),
+            ScanDecision::Unknown => Err(RegistryError::UnknownCode {
+                code: codes::parse_code_and_key(code_text)?.0.formatted(),
+            }),
+            ScanDecision::Refused { error, .. } => Err(error),
         }
-        let scan = self.blobs.put(bytes, media)?;
-        Ok(self
-            .commit(vec![Body::ScanArchived {
-                code: c.code,
+    }
+
+    /// Archives a batch of scans (the scan intake): decides each item in
+    /// order against the certificate states (and the items before it in the
+    /// batch), stores the blobs of the accepted ones (parallel fsync), and
+    /// appends their `ScanArchived` records in one group commit. When this
+    /// returns `Ok`, every `Archived` decision is durable. On `Err` nothing
+    /// of the batch is acknowledged (blobs may remain; they are
+    /// content-addressed and reused on retry).
+    pub fn archive_scans(
+        &mut self,
+        items: &[ScanItem],
+    ) -> Result<Vec<ScanDecision>, RegistryError> {
+        // code -> (scan BLAKE3, seq or None while pending in this batch)
+        let mut taken: std::collections::HashMap<String, (Hash32, Option<u64>)> =
+            std::collections::HashMap::new();
+        let mut decisions = Vec::with_capacity(items.len());
+        let mut accepted = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let blake3: Hash32 = *blake3::hash(item.bytes).as_bytes();
+            let Some(c) = self.get(item.code.as_str())? else {
+                decisions.push(ScanDecision::Unknown);
+                continue;
+            };
+            let existing = match (taken.get(&c.code), &c.scan) {
+                (Some(&(hash, seq)), _) => Some((hash, seq)),
+                (None, Some(scan)) => parse_hash(&scan.blake3).map(|h| {
+                    let seq = c.seqs.iter().copied().find(|s| self.is_scan_seq(*s));
+                    (h, seq)
+                }),
+                (None, None) => None,
+            };
+            let decision = match existing {
+                Some((hash, seq)) if hash == blake3 => ScanDecision::Duplicate {
+                    seq: seq.unwrap_or(u64::MAX),
+                },
+                Some(_) => ScanDecision::Refused {
+                    state: State::Archived,
+                    error: RegistryError::Transition {
+                        code: c.code.clone(),
+                        action: "archive a different second scan for",
+                        state: State::Archived.name(),
+                        detail: String::new(),
+                    },
+                },
+                None if c.state == State::AwaitingScan => {
+                    taken.insert(c.code.clone(), (blake3, None));
+                    accepted.push(i);
+                    ScanDecision::Archived { seq: u64::MAX }
+                }
+                None => ScanDecision::Refused {
+                    state: c.state,
+                    error: Self::refuse(&c, "archive a scan for"),
+                },
+            };
+            decisions.push(decision);
+        }
+        if accepted.is_empty() {
+            return Ok(decisions);
+        }
+        let blobs: Vec<(&[u8], &str)> = accepted
+            .iter()
+            .map(|&i| (items[i].bytes, items[i].media_type))
+            .collect();
+        let refs = self.blobs.put_batch(&blobs)?;
+        let bodies = accepted
+            .iter()
+            .zip(refs)
+            .map(|(&i, scan)| Body::ScanArchived {
+                code: items[i].code.as_str().to_string(),
                 scan,
-                source_name: source_name.to_string(),
-            }])?
-            .start)
+                source_name: items[i].source_name.to_string(),
+            })
+            .collect();
+        let range = self.commit(bodies)?;
+        let seqs: std::collections::HashMap<&str, u64> = accepted
+            .iter()
+            .zip(range)
+            .map(|(&i, seq)| (items[i].code.as_str(), seq))
+            .collect();
+        for (item, d) in items.iter().zip(decisions.iter_mut()) {
+            if let ScanDecision::Archived { seq } | ScanDecision::Duplicate { seq } = d {
+                if *seq == u64::MAX {
+                    *seq = seqs.get(item.code.as_str()).copied().unwrap_or(u64::MAX);
+                }
+            }
+        }
+        Ok(decisions)
+    }
+
+    /// Whether the record at `seq` is a `ScanArchived` (for duplicate reports).
+    fn is_scan_seq(&self, seq: u64) -> bool {
+        matches!(
+            self.ledger.record(seq).map(|r| r.body),
+            Ok(Body::ScanArchived { .. })
+        )
     }
 
     /// The fixity audit (`zeugnis audit --fixity`): re-hashes every blob a

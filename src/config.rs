@@ -1,0 +1,235 @@
+//! The daemon's configuration: one TOML file, every limit named, with the
+//! embedded defaults used when there is no file.
+//!
+//! Owns: parsing and validating `zeugnis run --config FILE` (unknown keys are
+//! errors naming the key and line), the defaults, and resolving relative
+//! paths against the config file's folder.
+//! Must not do: start anything, touch the ledger or the inbox.
+
+use crate::scans::IntakeConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Default interval between periodic status reports: one day.
+pub const REPORT_INTERVAL_SECS_DEFAULT: u64 = 86_400;
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has an unknown key or a bad value (the
+    /// message names the key, line and column).
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is out of its allowed range.
+    #[error("config {path}: {field}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+/// The whole configuration (`zeugnis run --config FILE`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Data directory (the ledger). Default: the `--data` argument (`ledger`).
+    pub data: Option<PathBuf>,
+    /// The scan inbox. Default `scans`.
+    pub scans: PathBuf,
+    /// Base URL of the verification service, used in printed links.
+    pub base_url: String,
+    /// The scan intake.
+    pub intake: IntakeConfig,
+    /// The periodic status report.
+    pub report: ReportConfig,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data: None,
+            scans: PathBuf::from("scans"),
+            base_url: crate::registry::BASE_URL_DEFAULT.to_string(),
+            intake: IntakeConfig::default(),
+            report: ReportConfig::default(),
+        }
+    }
+}
+
+/// The periodic status report of the daemon (`[report]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Seconds between reports; 0 turns them off. Default one day.
+    pub interval_secs: u64,
+    /// Registrations waiting for their scan longer than this many days are
+    /// listed with their codes. Default 14.
+    pub waiting_days: u64,
+    /// Mail recipients; empty: no mail.
+    pub mail_to: Vec<String>,
+    /// Sender address (required when `mail_to` is set).
+    pub mail_from: Option<String>,
+    /// SMTP relay `HOST:PORT` (required when `mail_to` is set).
+    pub smtp: Option<String>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> ReportConfig {
+        ReportConfig {
+            interval_secs: REPORT_INTERVAL_SECS_DEFAULT,
+            waiting_days: crate::report::WAITING_DAYS_DEFAULT,
+            mail_to: Vec::new(),
+            mail_from: None,
+            smtp: None,
+        }
+    }
+}
+
+impl ReportConfig {
+    /// The mail settings, if mail is configured.
+    pub fn mail(&self) -> Option<crate::report::MailConfig> {
+        let (from, smtp) = (self.mail_from.as_ref()?, self.smtp.as_ref()?);
+        let (host, port) = smtp.rsplit_once(':')?;
+        Some(crate::report::MailConfig {
+            host: host.to_string(),
+            port: port.parse().ok()?,
+            from: from.clone(),
+            to: self.mail_to.clone(),
+        })
+    }
+}
+
+impl Config {
+    /// Reads `path`; relative paths in it are taken relative to the file's
+    /// folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut c = Config::parse(path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(d) = &c.data {
+            c.data = Some(base.join(d));
+        }
+        c.scans = base.join(&c.scans);
+        Ok(c)
+    }
+
+    /// Parses and validates configuration text (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        c.validate(path)?;
+        Ok(c)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, reason: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            reason: reason.to_string(),
+        };
+        if let Err((field, reason)) = self.intake.validate() {
+            return Err(invalid(field, &reason));
+        }
+        let r = &self.report;
+        if !r.mail_to.is_empty() && (r.mail_from.is_none() || r.smtp.is_none()) {
+            return Err(invalid(
+                "report.mail_to",
+                "needs report.mail_from and report.smtp",
+            ));
+        }
+        if !r.mail_to.is_empty() && r.mail().is_none() {
+            return Err(invalid("report.smtp", "expected HOST:PORT"));
+        }
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return Err(invalid("base_url", "must start with http:// or https://"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("z.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_the_embedded_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.scans, PathBuf::from("scans"));
+        assert_eq!(c.data, None);
+        assert_eq!(c.intake.stable_ms, IntakeConfig::default().stable_ms);
+        assert_eq!(c.report.interval_secs, REPORT_INTERVAL_SECS_DEFAULT);
+    }
+
+    #[test]
+    fn every_section_is_read() {
+        let c = parse(
+            "data = \"/srv/z/ledger\"\nscans = \"/srv/z/scans\"\n[intake]\nstable_ms = 500\nrescan_secs = 5\n\
+             waiting_period_secs = 60\nfile_bytes_max = 1000\nbatch_files_max = 8\n[report]\ninterval_secs = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.data, Some(PathBuf::from("/srv/z/ledger")));
+        assert_eq!(c.intake.stable_ms, 500);
+        assert_eq!(c.intake.rescan_secs, 5);
+        assert_eq!(c.intake.waiting_period_secs, 60);
+        assert_eq!(c.intake.file_bytes_max, 1000);
+        assert_eq!(c.intake.batch_files_max, 8);
+        assert_eq!(c.report.interval_secs, 0);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = parse("[intake]\nstable_ms = 5\nstabel_wait = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stabel_wait"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_by_name() {
+        let e = parse("[intake]\nbatch_files_max = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("intake.batch_files_max"), "{e}");
+        let e = parse("[intake]\nrescan_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("intake.rescan_secs"), "{e}");
+        let e = parse("[report]\nmail_to = [\"a@b\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("report.mail_to"), "{e}");
+        let e = parse("base_url = \"ftp://x\"\n").unwrap_err().to_string();
+        assert!(e.contains("base_url"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_are_taken_from_the_config_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("zeugnis.toml");
+        std::fs::write(&p, "data = \"l\"\nscans = \"s\"\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.data, Some(dir.path().join("l")));
+        assert_eq!(c.scans, dir.path().join("s"));
+        let e = Config::load(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.toml"), "{e}");
+    }
+}

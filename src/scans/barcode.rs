@@ -1,0 +1,325 @@
+//! Reading the cover sheet's QR or DataMatrix code from a scan file.
+//!
+//! Owns: turning PNG, JPEG and TIFF files into grayscale rasters (PDFs are
+//! handled by [`crate::coversheet::decode_qr_from_pdf`], which reads the
+//! images embedded in them), and running a decode under a time limit.
+//! Must not do: interpret the decoded text (that is `identify`), touch files.
+
+use crate::coversheet::{self, IMAGE_PIXELS_MAX};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why no barcode text could be produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeFailure {
+    /// The file could not be decoded as an image (names the reason).
+    Image(String),
+    /// Decoding took longer than the limit; it was abandoned.
+    TimedOut { limit_ms: u64 },
+    /// Too many earlier decodes are still running after timing out; this
+    /// one was not started.
+    Busy { abandoned: usize },
+}
+
+impl std::fmt::Display for DecodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeFailure::Image(r) => write!(f, "{r}"),
+            DecodeFailure::TimedOut { limit_ms } => {
+                write!(
+                    f,
+                    "decoding took longer than {limit_ms} ms and was abandoned"
+                )
+            }
+            DecodeFailure::Busy { abandoned } => write!(
+                f,
+                "{abandoned} earlier decodes are still running after their time limit; not started"
+            ),
+        }
+    }
+}
+
+/// A grayscale raster (0 = black), row-major.
+struct Luma {
+    width: u32,
+    height: u32,
+    pixels: Vec<u8>,
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), String> {
+    if u64::from(width) * u64::from(height) > IMAGE_PIXELS_MAX {
+        return Err(format!(
+            "image of {width}x{height} pixels is above the limit of {IMAGE_PIXELS_MAX} pixels"
+        ));
+    }
+    Ok(())
+}
+
+/// Mean of the colour channels, ignoring alpha (good enough for black
+/// codes on white paper).
+fn gray(px: &[u8], channels: usize) -> u8 {
+    let c = channels.min(3);
+    (px[..c].iter().map(|&v| u32::from(v)).sum::<u32>() / c as u32) as u8
+}
+
+fn png_luma(bytes: &[u8]) -> Result<Luma, String> {
+    let mut decoder = png::Decoder::new_with_limits(
+        std::io::Cursor::new(bytes),
+        png::Limits {
+            bytes: (IMAGE_PIXELS_MAX * 4) as usize,
+        },
+    );
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|e| format!("PNG: {e}"))?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    check_size(width, height)?;
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| format!("PNG: {e}"))?;
+    let channels = frame.color_type.samples();
+    let pixels = buf[..frame.buffer_size()]
+        .chunks_exact(channels)
+        .map(|p| gray(p, channels))
+        .collect();
+    Ok(Luma {
+        width,
+        height,
+        pixels,
+    })
+}
+
+fn jpeg_luma(bytes: &[u8]) -> Result<Luma, String> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size((IMAGE_PIXELS_MAX * 4) as usize);
+    decoder.read_info().map_err(|e| format!("JPEG: {e}"))?;
+    let info = decoder.info().ok_or("JPEG without a frame header")?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_size(width, height)?;
+    let data = decoder.decode().map_err(|e| format!("JPEG: {e}"))?;
+    let pixels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => data,
+        jpeg_decoder::PixelFormat::L16 => data.chunks_exact(2).map(|p| p[0]).collect(),
+        jpeg_decoder::PixelFormat::RGB24 => data.chunks_exact(3).map(|p| gray(p, 3)).collect(),
+        jpeg_decoder::PixelFormat::CMYK32 => data
+            .chunks_exact(4)
+            .map(|p| 255 - p[3].max(gray(p, 3)))
+            .collect(),
+    };
+    Ok(Luma {
+        width,
+        height,
+        pixels,
+    })
+}
+
+fn tiff_luma(bytes: &[u8]) -> Result<Luma, String> {
+    use tiff::decoder::{Decoder, DecodingResult, Limits};
+    use tiff::ColorType;
+    let mut limits = Limits::default();
+    limits.decoding_buffer_size = (IMAGE_PIXELS_MAX * 4) as usize;
+    let mut d = Decoder::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("TIFF: {e}"))?
+        .with_limits(limits);
+    let (width, height) = d.dimensions().map_err(|e| format!("TIFF: {e}"))?;
+    check_size(width, height)?;
+    let color = d.colortype().map_err(|e| format!("TIFF: {e}"))?;
+    let DecodingResult::U8(data) = d.read_image().map_err(|e| format!("TIFF: {e}"))? else {
+        return Err(format!(
+            "TIFF: {color:?} samples wider than 8 bits are not supported"
+        ));
+    };
+    let (w, h) = (width as usize, height as usize);
+    let pixels = match color {
+        ColorType::Gray(8) => data,
+        ColorType::Gray(1) => {
+            let row = w.div_ceil(8);
+            let mut out = Vec::with_capacity(w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    let bit = data
+                        .get(y * row + x / 8)
+                        .map_or(1, |b| (b >> (7 - x % 8)) & 1);
+                    out.push(if bit == 1 { 255 } else { 0 });
+                }
+            }
+            out
+        }
+        ColorType::GrayA(8) => data.chunks_exact(2).map(|p| p[0]).collect(),
+        ColorType::RGB(8) => data.chunks_exact(3).map(|p| gray(p, 3)).collect(),
+        ColorType::RGBA(8) => data.chunks_exact(4).map(|p| gray(p, 4)).collect(),
+        other => return Err(format!("TIFF: colour type {other:?} is not supported")),
+    };
+    if pixels.len() != w * h {
+        return Err(format!(
+            "TIFF: {} samples for {width}x{height} pixels",
+            pixels.len()
+        ));
+    }
+    Ok(Luma {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// Decodes every QR / DataMatrix text in a scan file of `media_type`
+/// (`application/pdf`, `image/png`, `image/jpeg`, `image/tiff`), without a
+/// time limit. Empty when there is none.
+pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailure> {
+    let luma = match media_type {
+        "application/pdf" => {
+            return coversheet::decode_qr_from_pdf(bytes)
+                .map_err(|e| DecodeFailure::Image(e.to_string()))
+        }
+        "image/png" => png_luma(bytes),
+        "image/jpeg" => jpeg_luma(bytes),
+        "image/tiff" => tiff_luma(bytes),
+        other => Err(format!("{other} is not an image type zeugnis decodes")),
+    }
+    .map_err(DecodeFailure::Image)?;
+    coversheet::decode_qr_from_luma(luma.width, luma.height, &luma.pixels)
+        .map_err(|e| DecodeFailure::Image(e.to_string()))
+}
+
+/// Runs [`decode`] on a helper thread and waits at most `limit`. A decode
+/// that overruns is abandoned (the thread finishes in the background and
+/// its result is dropped); while `abandoned_max` such threads are still
+/// running, no new decode is started, so a hostile file cannot pile up CPU
+/// work.
+pub fn decode_with_limit(
+    bytes: Arc<Vec<u8>>,
+    media_type: &'static str,
+    limit: Duration,
+    abandoned: &Arc<AtomicUsize>,
+    abandoned_max: usize,
+) -> Result<Vec<String>, DecodeFailure> {
+    let running = abandoned.load(Ordering::SeqCst);
+    if running >= abandoned_max {
+        return Err(DecodeFailure::Busy { abandoned: running });
+    }
+    // Whether the waiting side gave up; decided under the lock, so exactly
+    // one of the two sides accounts for an abandoned decode.
+    let gave_up = Arc::new(std::sync::Mutex::new(false));
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (counter, gave_up_thread) = (Arc::clone(abandoned), Arc::clone(&gave_up));
+    std::thread::Builder::new()
+        .name("zeugnis-decode".into())
+        .spawn(move || {
+            let result = decode(&bytes, media_type);
+            let gave_up = gave_up_thread.lock().unwrap_or_else(|p| p.into_inner());
+            if *gave_up {
+                counter.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                let _ = tx.send(result);
+            }
+        })
+        .map_err(|e| DecodeFailure::Image(format!("cannot start a decoder thread: {e}")))?;
+    match rx.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(_) => {
+            let mut g = gave_up.lock().unwrap_or_else(|p| p.into_inner());
+            // The decoder may have finished between the timeout and the lock.
+            if let Ok(result) = rx.try_recv() {
+                return result;
+            }
+            *g = true;
+            abandoned.fetch_add(1, Ordering::SeqCst);
+            Err(DecodeFailure::TimedOut {
+                limit_ms: limit.as_millis() as u64,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qr_page(text: &str, module_px: usize) -> (u32, u32, Vec<u8>) {
+        let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let m = qr.width();
+        let colors = qr.to_colors();
+        let side = (m + 8) * module_px;
+        let mut px = vec![255u8; side * side];
+        for y in 0..side {
+            for x in 0..side {
+                let (mx, my) = ((x / module_px) as isize - 4, (y / module_px) as isize - 4);
+                if mx >= 0
+                    && my >= 0
+                    && (mx as usize) < m
+                    && (my as usize) < m
+                    && colors[my as usize * m + mx as usize] == qrcode::Color::Dark
+                {
+                    px[y * side + x] = 0;
+                }
+            }
+        }
+        (side as u32, side as u32, px)
+    }
+
+    #[test]
+    fn png_and_tiff_images_are_decoded() {
+        let (w, h, px) = qr_page("QNVCFM3P4VDF", 6);
+        let mut png_bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut png_bytes, w, h);
+            enc.set_color(png::ColorType::Grayscale);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.write_header().unwrap().write_image_data(&px).unwrap();
+        }
+        assert_eq!(decode(&png_bytes, "image/png").unwrap(), ["QNVCFM3P4VDF"]);
+        let mut tiff_bytes = std::io::Cursor::new(Vec::new());
+        tiff::encoder::TiffEncoder::new(&mut tiff_bytes)
+            .unwrap()
+            .write_image::<tiff::encoder::colortype::Gray8>(w, h, &px)
+            .unwrap();
+        assert_eq!(
+            decode(tiff_bytes.get_ref(), "image/tiff").unwrap(),
+            ["QNVCFM3P4VDF"]
+        );
+    }
+
+    #[test]
+    fn a_broken_image_is_named_not_hidden() {
+        let e = decode(b"\x89PNG\r\n\x1a\nbroken", "image/png").unwrap_err();
+        assert!(
+            matches!(&e, DecodeFailure::Image(r) if r.starts_with("PNG")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_time_limit_abandons_and_then_refuses_new_work() {
+        let abandoned = Arc::new(AtomicUsize::new(0));
+        let (w, h, px) = qr_page("QNVCFM3P4VDF", 40);
+        let mut png_bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut png_bytes, w, h);
+            enc.set_color(png::ColorType::Grayscale);
+            enc.write_header().unwrap().write_image_data(&px).unwrap();
+        }
+        let bytes = Arc::new(png_bytes);
+        // A zero limit cannot be met by any real decode.
+        let r = decode_with_limit(
+            Arc::clone(&bytes),
+            "image/png",
+            Duration::ZERO,
+            &abandoned,
+            1,
+        );
+        assert_eq!(r, Err(DecodeFailure::TimedOut { limit_ms: 0 }));
+        // With one decode abandoned and a maximum of one, the next is refused
+        // unless the first has finished meanwhile.
+        let r = decode_with_limit(bytes, "image/png", Duration::from_secs(60), &abandoned, 1);
+        match r {
+            Err(DecodeFailure::Busy { abandoned: 1 }) => {}
+            Ok(texts) => {
+                assert_eq!(texts, ["QNVCFM3P4VDF"]);
+                assert_eq!(abandoned.load(Ordering::SeqCst), 0);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Noticing new files in the inbox: `notify` events as wake-up hints and
+//! the stability rule (size and mtime unchanged for the configured time).
+//!
+//! Owns: the file-system watcher and the per-file stability bookkeeping.
+//! Must not do: claim or read files; rely on events for correctness (a
+//! network share sends none: the periodic rescan is what guarantees that
+//! every file is seen).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Why the intake loop woke up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Something changed in the inbox (a hint only).
+    Files,
+    /// A certificate was registered: scans waiting for a code may now match.
+    Registered,
+    /// Shut down after the current batch.
+    Shutdown,
+}
+
+/// Starts watching `inbox` (not recursively); each event sends
+/// [`Wake::Files`]. Returns `None` with a logged warning when the folder
+/// cannot be watched (some network mounts): the rescan still finds every
+/// file.
+pub fn watch(inbox: &Path, tx: Sender<Wake>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut w = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(Wake::Files);
+        }
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "no file-system events; relying on the periodic rescan");
+            return None;
+        }
+    };
+    match w.watch(inbox, notify::RecursiveMode::NonRecursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::warn!(inbox = %inbox.display(), error = %e,
+                "cannot watch the inbox; relying on the periodic rescan");
+            None
+        }
+    }
+}
+
+/// What was last seen of one file.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    size: u64,
+    mtime: SystemTime,
+    since: Instant,
+}
+
+/// Per-file stability: a file is ready when its size and mtime have not
+/// changed for the wait, measured on this machine's monotonic clock from
+/// the first observation with those values (so a skewed clock on a network
+/// share cannot make a file look older than it is).
+#[derive(Debug, Default)]
+pub struct Stability {
+    seen: HashMap<String, Seen>,
+}
+
+impl Stability {
+    /// Records an observation of `name`; true when it has been stable for
+    /// at least `wait`.
+    pub fn observe(
+        &mut self,
+        name: &str,
+        size: u64,
+        mtime: SystemTime,
+        now: Instant,
+        wait: Duration,
+    ) -> bool {
+        let e = self.seen.entry(name.to_string()).or_insert(Seen {
+            size,
+            mtime,
+            since: now,
+        });
+        if e.size != size || e.mtime != mtime {
+            *e = Seen {
+                size,
+                mtime,
+                since: now,
+            };
+        }
+        now.duration_since(e.since) >= wait
+    }
+
+    /// Forgets `name` (claimed, or gone).
+    pub fn forget(&mut self, name: &str) {
+        self.seen.remove(name);
+    }
+
+    /// Keeps only the names for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.seen.retain(|k, _| keep(k));
+    }
+
+    /// Files being watched for stability.
+    pub fn pending(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_ready_only_after_an_unchanged_wait() {
+        let mut s = Stability::default();
+        let t0 = Instant::now();
+        let wait = Duration::from_millis(500);
+        let m0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let m1 = m0 + Duration::from_secs(1);
+        assert!(!s.observe("a", 10, m0, t0, wait));
+        assert!(!s.observe("a", 10, m0, t0 + Duration::from_millis(499), wait));
+        // It grew: the wait starts again.
+        assert!(!s.observe("a", 20, m0, t0 + Duration::from_millis(600), wait));
+        assert!(!s.observe("a", 20, m0, t0 + Duration::from_millis(1000), wait));
+        // Same size, new mtime (rewritten in place): starts again.
+        assert!(!s.observe("a", 20, m1, t0 + Duration::from_millis(1100), wait));
+        assert!(s.observe("a", 20, m1, t0 + Duration::from_millis(1600), wait));
+        assert_eq!(s.pending(), 1);
+        s.forget("a");
+        assert_eq!(s.pending(), 0);
+    }
+
+    #[test]
+    fn a_zero_wait_takes_a_file_at_first_sight() {
+        let mut s = Stability::default();
+        assert!(s.observe("a", 1, SystemTime::now(), Instant::now(), Duration::ZERO));
+    }
+}
