@@ -61,6 +61,22 @@ fn open_or_init(data: &Path, origin: &str) -> Result<Ledger, LedgerError> {
 /// Runs the daemon until SIGINT or SIGTERM (or a fatal ledger error).
 pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     let data: PathBuf = cfg.data.clone().unwrap_or_else(|| data.to_path_buf());
+    // Signal handlers first: a SIGTERM from now on stops cleanly.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Start(format!("tokio runtime: {e}")))?;
+    let (mut term, mut int) = {
+        let _guard = runtime.enter();
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate())
+                .map_err(|e| DaemonError::Start(format!("SIGTERM handler: {e}")))?,
+            signal(SignalKind::interrupt())
+                .map_err(|e| DaemonError::Start(format!("SIGINT handler: {e}")))?,
+        )
+    };
     tracing::info!(
         data = %data.display(),
         scans = %cfg.scans.display(),
@@ -84,11 +100,6 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     let settle =
         Duration::from_millis((cfg.intake.stable_ms / 4).clamp(SETTLE_POLL_MS.0, SETTLE_POLL_MS.1));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| DaemonError::Start(format!("tokio runtime: {e}")))?;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<(), IntakeError>>();
 
     let intake_stop = Arc::clone(&stop);
@@ -112,10 +123,6 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
                 report_scans,
             ));
         }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| DaemonError::Start(format!("SIGTERM handler: {e}")))?;
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-            .map_err(|e| DaemonError::Start(format!("SIGINT handler: {e}")))?;
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: finishing the current batch, then stopping"),
             _ = int.recv() => tracing::info!("SIGINT: finishing the current batch, then stopping"),

@@ -19,6 +19,7 @@
 pub mod barcode;
 pub mod claim;
 pub mod identify;
+pub mod simulate;
 pub mod watch;
 
 use crate::blobs::{sniff, BLOB_BYTES_MAX_DEFAULT};
