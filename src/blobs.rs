@@ -14,6 +14,39 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// Runs `f` over `items` on up to [`FSYNC_THREADS_MAX`] threads; the first
+/// error wins.
+fn in_parallel<T: Sync>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<(), BlobError> + Sync,
+) -> Result<(), BlobError> {
+    if items.len() <= 1 {
+        return items.iter().try_for_each(&f);
+    }
+    let threads = items.len().clamp(1, FSYNC_THREADS_MAX);
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| s.spawn(move || chunk.iter().try_for_each(f)))
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(BlobError::Io {
+                    op: "fsync",
+                    path: PathBuf::new(),
+                    source: io::Error::other("fsync thread panicked"),
+                })
+            })
+        })
+    })
+}
+
+/// Most threads hashing a batch.
+pub const HASH_THREADS_MAX: usize = 4;
+/// Batches smaller than this are hashed on the calling thread.
+pub const PARALLEL_HASH_BYTES_MIN: usize = 1024 * 1024;
 /// Default largest blob accepted, in bytes (a 300 dpi colour scan of a few
 /// pages stays well below).
 pub const BLOB_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -146,12 +179,54 @@ impl BlobStore {
     }
 
     /// Stores many blobs durably as one group: every new file is written to
-    /// a temporary name, then all are fsynced (on up to
-    /// [`FSYNC_THREADS_MAX`] threads, so the file system can commit them
-    /// together), renamed into place, and each touched directory is fsynced
+    /// a temporary name and fsynced (on up to [`FSYNC_THREADS_MAX`] threads,
+    /// so the file system can commit them together), renamed into place, and each touched directory is fsynced
     /// once. Content already stored intact is skipped. When this returns Ok,
     /// every blob is durable.
     pub fn put_batch(&self, items: &[(&[u8], &str)]) -> Result<Vec<BlobRef>, BlobError> {
+        let refs = BlobStore::references(items);
+        let pairs: Vec<(&[u8], &BlobRef)> = items.iter().map(|(b, _)| *b).zip(&refs).collect();
+        self.put_referenced(&pairs)?;
+        Ok(refs)
+    }
+
+    /// The references of many contents, hashed on up to
+    /// [`HASH_THREADS_MAX`] threads when there is enough to hash.
+    pub fn references(items: &[(&[u8], &str)]) -> Vec<BlobRef> {
+        let total: usize = items.iter().map(|(b, _)| b.len()).sum();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(HASH_THREADS_MAX)
+            .min(items.len());
+        if threads <= 1 || total < PARALLEL_HASH_BYTES_MIN {
+            return items
+                .iter()
+                .map(|(b, m)| BlobStore::reference(b, m))
+                .collect();
+        }
+        let per = items.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(per)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|(b, m)| BlobStore::reference(b, m))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("hashing thread panicked"))
+                .collect()
+        })
+    }
+
+    /// As [`BlobStore::put_batch`] for contents whose references are
+    /// already computed (by [`BlobStore::references`]).
+    pub fn put_referenced(&self, items: &[(&[u8], &BlobRef)]) -> Result<(), BlobError> {
         let io = |op: &'static str, p: &Path| {
             let p = p.to_path_buf();
             move |source| BlobError::Io {
@@ -160,18 +235,15 @@ impl BlobStore {
                 source,
             }
         };
-        let mut refs = Vec::with_capacity(items.len());
-        let mut pending: Vec<(fs::File, PathBuf, PathBuf)> = Vec::new();
+        let mut pending: Vec<(&[u8], PathBuf, PathBuf)> = Vec::new();
         let mut dirs = std::collections::BTreeSet::new();
         let mut new_shard = false;
-        for (bytes, media) in items {
-            let r = BlobStore::reference(bytes, media);
+        for (bytes, r) in items {
             let path = self.path(&r.blake3);
-            refs.push(r);
             let intact = match fs::metadata(&path) {
                 Ok(m) if m.len() == bytes.len() as u64 => {
                     let existing = fs::read(&path).map_err(io("read", &path))?;
-                    blake3::hash(&existing).as_bytes() == &refs[refs.len() - 1].blake3
+                    blake3::hash(&existing).as_bytes() == &r.blake3
                 }
                 _ => false,
             };
@@ -183,52 +255,30 @@ impl BlobStore {
                 fs::create_dir_all(&dir).map_err(io("create", &dir))?;
                 new_shard = true;
             }
-            let tmp = dir.join(format!(".{}.tmp", hex::encode(refs[refs.len() - 1].blake3)));
-            let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-            f.write_all(bytes).map_err(io("write", &tmp))?;
+            let tmp = dir.join(format!(".{}.tmp", hex::encode(r.blake3)));
             dirs.insert(dir);
-            pending.push((f, tmp, path));
+            pending.push((bytes, tmp, path));
         }
-        let threads = pending.len().clamp(1, FSYNC_THREADS_MAX);
-        let per = pending.len().div_ceil(threads).max(1);
-        let synced: Result<(), BlobError> = std::thread::scope(|s| {
-            let handles: Vec<_> = pending
-                .chunks(per)
-                .map(|chunk| {
-                    s.spawn(move || {
-                        for (f, tmp, _) in chunk {
-                            f.sync_all().map_err(|source| BlobError::Io {
-                                op: "fsync",
-                                path: tmp.clone(),
-                                source,
-                            })?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().unwrap_or_else(|_| {
-                    Err(BlobError::Io {
-                        op: "fsync",
-                        path: self.root.clone(),
-                        source: io::Error::other("fsync thread panicked"),
-                    })
-                })?;
-            }
-            Ok(())
-        });
-        synced?;
+        // Written and fsynced on several threads: the copies into the page
+        // cache run on both cores and overlap with the device writes.
+        in_parallel(&pending, |(bytes, tmp, _)| {
+            let mut f = fs::File::create(tmp).map_err(io("create", tmp))?;
+            f.write_all(bytes).map_err(io("write", tmp))?;
+            f.sync_all().map_err(io("fsync", tmp))
+        })?;
         for (_, tmp, path) in &pending {
             fs::rename(tmp, path).map_err(io("rename", path))?;
         }
-        for dir in &dirs {
-            durable::fsync_dir(dir).map_err(io("fsync", dir))?;
-        }
+        // Directory fsyncs are journal commits on ext4: issued together
+        // they share commits instead of queueing one after another.
+        let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+        in_parallel(&dirs, |dir| {
+            durable::fsync_dir(dir).map_err(io("fsync", dir))
+        })?;
         if new_shard {
             durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
         }
-        Ok(refs)
+        Ok(())
     }
 
     /// Stores bytes durably (or finds them already stored) and returns the

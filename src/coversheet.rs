@@ -526,9 +526,10 @@ pub fn render_pdf(sheet: &CoverSheet) -> Result<Vec<u8>, CoverSheetError> {
     Ok(bytes)
 }
 
-/// Decodes QR codes in a grayscale raster (one byte per pixel, 0 = black,
-/// rows top to bottom). Returns the texts found: empty when there is none;
-/// at most one per raster in this version.
+/// Decodes the QR code (or, failing that, a DataMatrix code) in a
+/// grayscale raster (one byte per pixel, 0 = black, rows top to bottom).
+/// Returns the texts found: empty when there is none; at most one per
+/// raster in this version.
 pub fn decode_qr_from_luma(
     width: u32,
     height: u32,
@@ -549,7 +550,18 @@ pub fn decode_qr_from_luma(
     if width < IMAGE_SIDE_PIXELS_MIN || height < IMAGE_SIDE_PIXELS_MIN {
         return Ok(Vec::new());
     }
-    let texts = decode_qr_once(width, height, luma)?;
+    use rxing::BarcodeFormat::{DATA_MATRIX, QR_CODE};
+    // A page scanned at 300 dpi has QR modules of ~35 pixels: a 2x2 box
+    // average keeps them ~17 pixels wide, quarters the work and dilutes
+    // salt-and-pepper noise, so it is tried first on large rasters.
+    if u64::from(width) * u64::from(height) >= DOWNSAMPLE_PIXELS_MIN {
+        let (w2, h2, half) = box_2x2(width as usize, height as usize, luma);
+        let texts = decode_once(w2, h2, &half, QR_CODE)?;
+        if !texts.is_empty() {
+            return Ok(texts);
+        }
+    }
+    let texts = decode_once(width, height, luma, QR_CODE)?;
     if !texts.is_empty() {
         return Ok(texts);
     }
@@ -557,47 +569,72 @@ pub fn decode_qr_from_luma(
     // the finder patterns that rxing counts: 1 % of noisy pixels already hides
     // the code. A median filter removes it.
     let filtered = median_3x3(width as usize, height as usize, luma);
-    decode_qr_once(width, height, &filtered)
+    let texts = decode_once(width, height, &filtered, QR_CODE)?;
+    if !texts.is_empty() {
+        return Ok(texts);
+    }
+    // Some scanning stations print their own cover sheets with a DataMatrix.
+    let texts = decode_once(width, height, luma, DATA_MATRIX)?;
+    if !texts.is_empty() {
+        return Ok(texts);
+    }
+    decode_once(width, height, &filtered, DATA_MATRIX)
 }
 
-/// One rxing pass over a raster whose size has been checked: a QR code
-/// (what `zeugnis cover-sheet` prints), else a DataMatrix code (what some
-/// scanning stations' own cover sheets carry).
-fn decode_qr_once(width: u32, height: u32, luma: &[u8]) -> Result<Vec<String>, CoverSheetError> {
-    for format in [
-        rxing::BarcodeFormat::QR_CODE,
-        rxing::BarcodeFormat::DATA_MATRIX,
-    ] {
-        let mut hints = rxing::DecodeHints {
-            TryHarder: Some(true),
-            ..Default::default()
-        };
-        match rxing::helpers::detect_in_luma_slice_with_hints(
-            luma,
-            width,
-            height,
-            Some(format),
-            &mut hints,
-        ) {
-            Ok(result) => return Ok(vec![result.getText().to_owned()]),
-            // Nothing that looks like a code, or one too damaged to read: both
-            // mean "no code on this raster", which the caller handles.
-            Err(
-                rxing::Exceptions::NotFoundException(_)
-                | rxing::Exceptions::ChecksumException(_)
-                | rxing::Exceptions::FormatException(_)
-                | rxing::Exceptions::ReedSolomonException(_),
-            ) => {}
-            Err(error) => {
-                return Err(CoverSheetError::QrDecode {
-                    width,
-                    height,
-                    reason: error.to_string(),
-                })
-            }
+/// Rasters of at least this many pixels are first decoded at half size.
+const DOWNSAMPLE_PIXELS_MIN: u64 = 4_000_000;
+
+/// Halves a raster in both directions (mean of each 2x2 block).
+fn box_2x2(width: usize, height: usize, luma: &[u8]) -> (u32, u32, Vec<u8>) {
+    let (w2, h2) = (width / 2, height / 2);
+    let mut out = Vec::with_capacity(w2 * h2);
+    for y in 0..h2 {
+        let (r0, r1) = (&luma[2 * y * width..], &luma[(2 * y + 1) * width..]);
+        for x in 0..w2 {
+            let sum = u16::from(r0[2 * x])
+                + u16::from(r0[2 * x + 1])
+                + u16::from(r1[2 * x])
+                + u16::from(r1[2 * x + 1]);
+            out.push((sum / 4) as u8);
         }
     }
-    Ok(Vec::new())
+    (w2 as u32, h2 as u32, out)
+}
+
+/// One rxing pass for one symbology over a raster whose size has been
+/// checked.
+fn decode_once(
+    width: u32,
+    height: u32,
+    luma: &[u8],
+    format: rxing::BarcodeFormat,
+) -> Result<Vec<String>, CoverSheetError> {
+    let mut hints = rxing::DecodeHints {
+        TryHarder: Some(true),
+        ..Default::default()
+    };
+    match rxing::helpers::detect_in_luma_slice_with_hints(
+        luma,
+        width,
+        height,
+        Some(format),
+        &mut hints,
+    ) {
+        Ok(result) => Ok(vec![result.getText().to_owned()]),
+        // Nothing that looks like a code, or one too damaged to read: both
+        // mean "no code on this raster", which the caller handles.
+        Err(
+            rxing::Exceptions::NotFoundException(_)
+            | rxing::Exceptions::ChecksumException(_)
+            | rxing::Exceptions::FormatException(_)
+            | rxing::Exceptions::ReedSolomonException(_),
+        ) => Ok(Vec::new()),
+        Err(error) => Err(CoverSheetError::QrDecode {
+            width,
+            height,
+            reason: error.to_string(),
+        }),
+    }
 }
 
 /// Median of three.

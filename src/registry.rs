@@ -1072,8 +1072,13 @@ impl Registry {
             std::collections::HashMap::new();
         let mut decisions = Vec::with_capacity(items.len());
         let mut accepted = Vec::new();
+        let contents: Vec<(&[u8], &str)> = items.iter().map(|i| (i.bytes, i.media_type)).collect();
+        let mut refs: Vec<Option<BlobRef>> = BlobStore::references(&contents)
+            .into_iter()
+            .map(Some)
+            .collect();
         for (i, item) in items.iter().enumerate() {
-            let blake3: Hash32 = *blake3::hash(item.bytes).as_bytes();
+            let blake3: Hash32 = refs[i].as_ref().expect("computed above").blake3;
             let Some(c) = self.get(item.code.as_str())? else {
                 decisions.push(ScanDecision::Unknown);
                 continue;
@@ -1114,14 +1119,19 @@ impl Registry {
         if accepted.is_empty() {
             return Ok(decisions);
         }
-        let blobs: Vec<(&[u8], &str)> = accepted
+        let scans: Vec<BlobRef> = accepted
             .iter()
-            .map(|&i| (items[i].bytes, items[i].media_type))
+            .map(|&i| refs[i].take().expect("each item once"))
             .collect();
-        let refs = self.blobs.put_batch(&blobs)?;
+        let blobs: Vec<(&[u8], &BlobRef)> = accepted
+            .iter()
+            .map(|&i| items[i].bytes)
+            .zip(&scans)
+            .collect();
+        self.blobs.put_referenced(&blobs)?;
         let bodies = accepted
             .iter()
-            .zip(refs)
+            .zip(scans)
             .map(|(&i, scan)| Body::ScanArchived {
                 code: items[i].code.as_str().to_string(),
                 scan,

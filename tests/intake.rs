@@ -191,9 +191,17 @@ impl Daemon {
         assert_eq!(status.code(), Some(0), "daemon exit after SIGTERM");
     }
 
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("wait");
+    fn kill9(self) {
+        drop(self);
+    }
+}
+
+/// A daemon is never left running by a test, whatever happens (a failed
+/// assertion included): dropping the handle kills it.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -561,9 +569,9 @@ fn cover_sheets_printed_and_scanned_are_read_from_images_and_pdfs() {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_archives_each_file_once() {
-    let e = Env::new("[intake]\nstable_ms = 0\nrescan_secs = 1\nbatch_files_max = 8\n[report]\ninterval_secs = 0\n");
+    let e = Env::new("[intake]\nstable_ms = 0\nrescan_secs = 1\nbatch_files_max = 2\n[report]\ninterval_secs = 0\n");
     const KILLS: usize = 100;
-    const PER_ROUND: usize = 6;
+    const PER_ROUND: usize = 10;
     let codes = e.register_many(KILLS * PER_ROUND);
     let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
     let mut next = || {
@@ -577,14 +585,32 @@ fn sigkill_at_random_moments_loses_nothing_and_archives_each_file_once() {
     // archived and before all were: the interesting crashes.
     let (mut mid_run, mut archived_before) = (0, 0);
     for round in 0..KILLS {
-        for code in &codes[round * PER_ROUND..(round + 1) * PER_ROUND] {
+        // The daemon starts, files arrive while it runs (written under a
+        // dot name and renamed, as the drop protocol says), and it is killed
+        // at a random moment: during start-up, while claiming, hashing,
+        // committing or unlinking, or while idle.
+        let mut d = None;
+        let mut kill_at = Instant::now();
+        for (i, code) in codes[round * PER_ROUND..(round + 1) * PER_ROUND]
+            .iter()
+            .enumerate()
+        {
+            // Half the files are a backlog found at start, half arrive later.
+            if i == PER_ROUND / 2 {
+                d = Some(e.start());
+                kill_at = Instant::now() + Duration::from_millis(5 + next() % 100);
+            }
             let bytes = scan_pdf(code, 20_000 + (next() % 50_000) as usize);
-            std::fs::write(e.inbox().join(format!("{code}.pdf")), &bytes).expect("drop");
+            let tmp = e.inbox().join(format!(".{code}.part"));
+            std::fs::write(&tmp, &bytes).expect("drop");
+            std::fs::rename(&tmp, e.inbox().join(format!("{code}.pdf"))).expect("rename");
             dropped.insert(code.clone(), bytes);
+            std::thread::sleep(Duration::from_millis(next() % 8));
         }
-        let d = e.start();
-        std::thread::sleep(Duration::from_millis(next() % 120));
-        d.kill9();
+        if let Some(left) = kill_at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(left);
+        }
+        d.expect("started").kill9();
         // Invariant after every crash: each dropped file is archived (with
         // exactly its bytes) or still in the inbox / working folder.
         let r = Registry::open(&e.dir.join("ledger"), "http://x").expect("open after crash");

@@ -47,10 +47,41 @@ fn init_checkpoint_vkey_audit_reindex() {
     let (code, out, _) = zeugnis(&["reindex"], t.path());
     assert_eq!(code, 0);
     assert!(out.contains("1 records, tiles and index rebuilt"), "{out}");
-    // `run` opens (and here recovers nothing), printing the checkpoint.
-    let (code, out, err) = zeugnis(&["run"], t.path());
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("ledger: ledger (1 records)"), "{out}");
+    // `run` (the daemon) opens the ledger (here recovering nothing), says
+    // where it reads and writes, and stops cleanly on SIGTERM.
+    let log = t.path().join("run.log");
+    let mut child = std::process::Command::new(crate::support::bin())
+        .arg("run")
+        .current_dir(t.path())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("run");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("ledger open")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "daemon did not open the ledger: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("data=ledger scans=scans"), "{text}");
+    assert!(text.contains("records=1"), "{text}");
+    assert!(
+        t.path().join("scans/quarantine").is_dir(),
+        "inbox folders created"
+    );
 
     // Second init: bad input, exit 2, one line naming the directory.
     let (code, _, err) = zeugnis(&["init"], t.path());

@@ -282,6 +282,34 @@ mod tests {
     }
 
     #[test]
+    fn a_datamatrix_code_is_read_too() {
+        use rxing::Writer;
+        let m = rxing::MultiFormatWriter
+            .encode("QNVCFM3P4VDF", &rxing::BarcodeFormat::DATA_MATRIX, 0, 0)
+            .unwrap();
+        let scale = 8;
+        let (w, h) = (m.getWidth() as usize, m.getHeight() as usize);
+        let side_w = (w + 4) * scale;
+        let side_h = (h + 4) * scale;
+        let mut px = vec![255u8; side_w * side_h];
+        for y in 0..side_h {
+            for x in 0..side_w {
+                let (mx, my) = ((x / scale) as isize - 2, (y / scale) as isize - 2);
+                if mx >= 0
+                    && my >= 0
+                    && (mx as usize) < w
+                    && (my as usize) < h
+                    && m.get(mx as u32, my as u32)
+                {
+                    px[y * side_w + x] = 0;
+                }
+            }
+        }
+        let texts = coversheet::decode_qr_from_luma(side_w as u32, side_h as u32, &px).unwrap();
+        assert_eq!(texts, ["QNVCFM3P4VDF"]);
+    }
+
+    #[test]
     fn a_broken_image_is_named_not_hidden() {
         let e = decode(b"\x89PNG\r\n\x1a\nbroken", "image/png").unwrap_err();
         assert!(

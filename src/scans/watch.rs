@@ -29,8 +29,12 @@ pub enum Wake {
 pub fn watch(inbox: &Path, tx: Sender<Wake>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let mut w = match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
-            let _ = tx.send(Wake::Files);
+        // Only changes wake the intake: access events (the intake's own
+        // directory reads open the folder) would make it wake itself forever.
+        if let Ok(e) = event {
+            if is_change(&e.kind) {
+                let _ = tx.send(Wake::Files);
+            }
         }
     }) {
         Ok(w) => w,
@@ -47,6 +51,15 @@ pub fn watch(inbox: &Path, tx: Sender<Wake>) -> Option<notify::RecommendedWatche
             None
         }
     }
+}
+
+/// Whether an event kind says the folder's contents may have changed.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    matches!(
+        kind,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+    )
 }
 
 /// What was last seen of one file.
@@ -130,6 +143,25 @@ mod tests {
         assert_eq!(s.pending(), 1);
         s.forget("a");
         assert_eq!(s.pending(), 0);
+    }
+
+    #[test]
+    fn reading_the_inbox_does_not_wake_the_intake() {
+        let d = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _w = watch(d.path(), tx).expect("inotify works on a temp dir");
+        // Opening and listing the folder (what every pass does) and reading
+        // a file's metadata: no wake-up.
+        for _ in 0..3 {
+            let _ = std::fs::read_dir(d.path()).unwrap().count();
+        }
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(300)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        // A new file: woken.
+        std::fs::write(d.path().join("a.pdf"), b"x").unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Wake::Files));
     }
 
     #[test]
