@@ -1746,65 +1746,6 @@ mod tests {
         );
     }
 
-    /// Deterministic pseudo-random numbers (xorshift64*) for the noise.
-    struct Noise(u64);
-
-    impl Noise {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-    }
-
-    /// A whole A4 page as a scanner at `dpi` would see the printed sheet: the
-    /// embedded QR image placed where the page draws it (nearest-neighbour),
-    /// grey paper and toner, the page rotated by `degrees` around its centre,
-    /// and salt-and-pepper noise on `noise_percent` of the pixels.
-    fn scanned_page(
-        qr: &LumaRaster,
-        dpi: f32,
-        degrees: f32,
-        noise_percent: u64,
-        seed: u64,
-    ) -> (u32, u32, Vec<u8>) {
-        let px_per_pt = dpi / 72.0;
-        let width = (PAGE_WIDTH_PT * px_per_pt).round() as u32;
-        let height = (PAGE_HEIGHT_PT * px_per_pt).round() as u32;
-        let qr_left = QR_LEFT_PT * px_per_pt;
-        let qr_top = (PAGE_HEIGHT_PT - QR_BOTTOM_PT - QR_SIDE_PT) * px_per_pt;
-        let qr_side = QR_SIDE_PT * px_per_pt;
-        let (sin, cos) = degrees.to_radians().sin_cos();
-        let (centre_x, centre_y) = (width as f32 / 2.0, height as f32 / 2.0);
-        let mut noise = Noise(seed);
-        let mut luma = Vec::with_capacity((width * height) as usize);
-        for y in 0..height {
-            for x in 0..width {
-                // Inverse rotation: which point of the unrotated page lands here.
-                let (dx, dy) = (x as f32 + 0.5 - centre_x, y as f32 + 0.5 - centre_y);
-                let source_x = cos * dx + sin * dy + centre_x - qr_left;
-                let source_y = -sin * dx + cos * dy + centre_y - qr_top;
-                let mut value = 235; // paper
-                if (0.0..qr_side).contains(&source_x) && (0.0..qr_side).contains(&source_y) {
-                    let image_x = (source_x / qr_side * qr.width as f32) as usize;
-                    let image_y = (source_y / qr_side * qr.height as f32) as usize;
-                    if qr.luma[image_y * qr.width as usize + image_x] < 128 {
-                        value = 35; // toner
-                    }
-                }
-                let roll = noise.next() % 1000;
-                if roll < noise_percent * 5 {
-                    value = 0;
-                } else if roll < noise_percent * 10 {
-                    value = 255;
-                }
-                luma.push(value);
-            }
-        }
-        (width, height, luma)
-    }
-
     #[test]
     fn printed_and_scanned_sheet_still_decodes() {
         let cases = [
@@ -1817,9 +1758,16 @@ mod tests {
             ("CDEFGHJKMNPQ", 200.0, 2.5, 5),
         ];
         for (index, (code, dpi, degrees, noise_percent)) in cases.into_iter().enumerate() {
-            let qr = sheet_qr_raster(code);
-            let (width, height, luma) =
-                scanned_page(&qr, dpi, degrees, noise_percent, index as u64 + 1);
+            // The page rendered where the sheet prints its QR code (the same
+            // symbol: EC level Q, the same quiet zone), rotated and noisy.
+            let page = crate::scans::simulate::scanned_cover_page(
+                code,
+                dpi,
+                degrees,
+                noise_percent,
+                index as u64 + 1,
+            );
+            let (width, height, luma) = (page.width, page.height, page.luma);
             let started = Instant::now();
             let texts = decode_qr_from_luma(width, height, &luma).expect("decodes");
             let elapsed = started.elapsed();
