@@ -92,7 +92,9 @@ const BUNDLE_README: &str = "# Nachweis / Proof — zeugnis\n\n\
 Dieser Ordner weist nach, dass die Einträge in `records/` im Register (Ledger) der Hochschule\n\
 stehen. Jede Datei `records/<n>.bin` ist ein Eintrag, byte-genau; `records/<n>.json` ist eine\n\
 lesbare Darstellung; `records/<n>.tlog-proof` ist ein Merkle-Inklusionsbeweis (C2SP tlog-proof)\n\
-gegen den signierten Checkpoint in `checkpoint`. `FORMAT.md` beschreibt jedes Byte.\n\n\
+gegen den signierten Checkpoint in `checkpoint`. `FORMAT.md` beschreibt jedes Byte.\n\
+Alle Signaturschlüssel des Registers mit ihrer Gültigkeit: `keys.json` und `tlog-policy`\n\
+(C2SP tlog-policy, für Standardwerkzeuge).\n\n\
 Prüfen mit dem Werkzeug: `zeugnis verify-proof ORDNER --vkey SCHLÜSSEL`, wobei SCHLÜSSEL der von\n\
 der Hochschule veröffentlichte Prüfschlüssel ist (nicht nur die Datei `vkey` in diesem Ordner).\n\
 Prüfen von Hand: (1) Prüfsummen in `manifest-sha256.txt` nachrechnen (`sha256sum -c`);\n\
@@ -103,7 +105,9 @@ Wurzel im Checkpoint hochrechnen (RFC 9162 §2.1.3.2, FORMAT.md §10).\n\n\
 This folder proves that the records in `records/` are in the institution's ledger. Each\n\
 `records/<n>.bin` is one record, byte for byte; `records/<n>.json` is a readable rendering;\n\
 `records/<n>.tlog-proof` is a Merkle inclusion proof (C2SP tlog-proof) against the signed\n\
-checkpoint in `checkpoint`. `FORMAT.md` specifies every byte.\n\n\
+checkpoint in `checkpoint`. `FORMAT.md` specifies every byte.\n\
+Every signing key of the ledger with its validity: `keys.json` and `tlog-policy`\n\
+(C2SP tlog-policy, for standard tooling).\n\n\
 Verify with the tool: `zeugnis verify-proof FOLDER --vkey KEY`, where KEY is the verifier key\n\
 the institution publishes (not only the `vkey` file in this folder).\n\
 Verify by hand: (1) recompute the checksums in `manifest-sha256.txt` (`sha256sum -c`);\n\
@@ -123,6 +127,49 @@ pub struct ExportSummary {
 }
 
 /// Exports the proof bundle of one certificate into `out` (which must not exist).
+/// The key history as a C2SP tlog-policy file (https://c2sp.org/tlog-policy).
+pub const POLICY_FILE: &str = "tlog-policy";
+
+/// The key history of `ledger` as `keys.json` (every signing key with the
+/// records that added and retired it) and as a C2SP tlog-policy: one `log`
+/// line per key the log has ever signed with (the validity of each, by
+/// ledger sequence number, in the comment above it; the format has no field
+/// for it) and `quorum none` (no witnesses cosign this log yet).
+pub fn key_history_files(ledger: &crate::ledger::Ledger) -> (Vec<u8>, Vec<u8>) {
+    let keys: Vec<serde_json::Value> = ledger
+        .keys()
+        .iter()
+        .map(|k| {
+            serde_json::json!({"vkey": k.verifier.vkey(), "added_by_record": k.added_seq,
+                               "retired_by_record": k.retired_seq})
+        })
+        .collect();
+    let mut policy = format!(
+        "# C2SP tlog-policy (https://c2sp.org/tlog-policy) of the log {}\n\
+         # Every key the log has signed checkpoints with. A checkpoint is valid\n\
+         # if signed by a key that was active at its size: added by a record\n\
+         # below that size and not retired by one (see keys.json, FORMAT.md).\n",
+        ledger.origin()
+    );
+    for k in ledger.keys() {
+        policy.push_str(&format!(
+            "# key {}: added by record {}, {}\nlog {}\n",
+            format!("{:08x}", k.verifier.key_id),
+            k.added_seq,
+            match k.retired_seq {
+                Some(r) => format!("retired by record {r}"),
+                None => "active".to_string(),
+            },
+            k.verifier.vkey()
+        ));
+    }
+    policy.push_str("quorum none\n");
+    (
+        serde_json::to_vec_pretty(&keys).expect("json"),
+        policy.into_bytes(),
+    )
+}
+
 pub fn export_proof(
     registry: &Registry,
     code_text: &str,
@@ -215,20 +262,9 @@ pub fn export_proof(
         &tmp.join("vkey"),
         format!("{}\n", vkeys.join("\n")).as_bytes(),
     )?;
-    let keys: Vec<serde_json::Value> = ledger
-        .keys()
-        .iter()
-        .map(|k| {
-            serde_json::json!({"vkey": k.verifier.vkey(), "added_by_record": k.added_seq,
-                               "retired_by_record": k.retired_seq})
-        })
-        .collect();
-    write(
-        &tmp.join("keys.json"),
-        serde_json::to_string_pretty(&keys)
-            .expect("json")
-            .as_bytes(),
-    )?;
+    let (keys_json, policy) = key_history_files(ledger);
+    write(&tmp.join("keys.json"), &keys_json)?;
+    write(&tmp.join(POLICY_FILE), &policy)?;
     let bundle = serde_json::json!({"code": cert.code, "origin": ledger.origin(), "checkpoint_size": cp_size,
                                     "records": seqs});
     write(
@@ -747,21 +783,15 @@ pub fn export_archive(
         bar.inc(len);
     }
     // Small payload files written from memory.
-    let keys: Vec<serde_json::Value> = ledger
-        .keys()
-        .iter()
-        .map(|k| serde_json::json!({"vkey": k.verifier.vkey(), "added_by_record": k.added_seq, "retired_by_record": k.retired_seq}))
-        .collect();
+    let (keys_json, policy) = key_history_files(ledger);
     for (rel, bytes) in [
         ("FORMAT.md".to_string(), FORMAT_MD.as_bytes().to_vec()),
         (
             "checkpoint".to_string(),
             ledger.checkpoint_note().as_bytes().to_vec(),
         ),
-        (
-            "keys.json".to_string(),
-            serde_json::to_vec_pretty(&keys).expect("json"),
-        ),
+        ("keys.json".to_string(), keys_json),
+        (POLICY_FILE.to_string(), policy),
     ] {
         write(&data.join(&rel), &bytes)?;
         manifest.push_str(&format!(

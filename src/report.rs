@@ -190,7 +190,13 @@ fn quarantined(scans: &Path) -> Vec<Quarantined> {
             let reason = std::fs::read_to_string(dir.join(format!("{file}.reason.json")))
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v["reason"].as_str().map(str::to_string))
+                .and_then(|v| {
+                    let reason = v["reason"].as_str()?;
+                    Some(match v["detail"].as_str() {
+                        Some(detail) => format!("{reason}: {detail}"),
+                        None => reason.to_string(),
+                    })
+                })
                 .unwrap_or_else(|| "no reason file".into());
             Quarantined { file, reason }
         })

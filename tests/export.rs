@@ -409,6 +409,34 @@ fn key_rotation_keeps_old_proofs_verifying() {
         run(d, &["verify-proof", "overlap", "--vkey", &new_vkey]).0,
         0
     );
+    // The key history as a C2SP tlog-policy: every key ever used as a `log`
+    // line (each a valid verifier key), its validity in the comment above,
+    // exactly one quorum line, nothing else.
+    let policy = std::fs::read_to_string(d.join("after/tlog-policy")).expect("tlog-policy");
+    let mut logs = Vec::new();
+    let mut quorums = 0;
+    for line in policy
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+        match fields.as_slice() {
+            ["log", vkey] => {
+                signed_note::StandardVerifier::new(vkey).expect("log line carries a valid vkey");
+                logs.push(vkey.to_string());
+            }
+            ["quorum", "none"] => quorums += 1,
+            other => panic!("unexpected tlog-policy line {other:?}"),
+        }
+    }
+    assert_eq!(logs, vec![old_vkey.clone(), new_vkey.clone()], "{policy}");
+    assert_eq!(quorums, 1, "{policy}");
+    assert!(
+        policy.contains(&format!(
+            "# key {old_id}: added by record 0, retired by record"
+        )),
+        "{policy}"
+    );
     let (c, out, err) = run(d, &["verify-proof", "after", "--vkey", &new_vkey]);
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("2 key(s); the signing key was valid"), "{out}");

@@ -658,3 +658,35 @@ fn sigkill_at_random_moments_loses_nothing_and_archives_each_file_once() {
         "each file archived exactly once: {out}"
     );
 }
+
+#[test]
+fn the_daemon_writes_and_mails_the_periodic_status_report() {
+    let smtp = crate::support::Smtp::start();
+    let e = Env::new(&format!(
+        "[intake]\nstable_ms = 100\nrescan_secs = 1\n[report]\ninterval_secs = 1\n\
+         mail_to = [\"pruefungsamt@uni.example\"]\nmail_from = \"zeugnis@uni.example\"\n\
+         smtp = \"127.0.0.1:{}\"\n",
+        smtp.port
+    ));
+    e.register_many(1);
+    std::fs::write(e.inbox().join("letter.docx"), b"PK\x03\x04").expect("drop");
+    let d = e.start();
+    e.wait_for("the quarantine", || e.quarantined().len() == 1);
+    // A report taken after the quarantine lists it.
+    let mail = smtp.wait_for("1 quarantined");
+    d.stop();
+    assert!(mail.contains("To: pruefungsamt@uni.example"), "{mail}");
+    assert!(
+        mail.contains("Subject: zeugnis status test.example/zeugnis/1"),
+        "{mail}"
+    );
+    assert!(mail.contains("letter.docx"), "{mail}");
+    let reports: Vec<_> = std::fs::read_dir(e.dir.join("ledger/reports"))
+        .expect("reports written to the data directory")
+        .map(|x| x.expect("entry").path())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(&reports[0]).expect("read")).expect("json");
+    assert_eq!(v["states"]["awaiting_scan"], 1, "{v}");
+}

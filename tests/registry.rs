@@ -4,7 +4,6 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A PDF as far as the sniffer is concerned.
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
@@ -705,26 +704,8 @@ fn status_report_lists_long_waits_and_is_mailed() {
     assert_eq!(written, 1);
 
     // Mail it through a real SMTP server.
-    crate::support::python_modules(&["aiosmtpd"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut server = Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("aiosmtpd");
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "aiosmtpd did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let server = crate::support::Smtp::start();
+    let port = server.port;
     let smtp = format!("127.0.0.1:{port}");
     let (c, _, err) = e.run(&[
         "status",
@@ -735,11 +716,8 @@ fn status_report_lists_long_waits_and_is_mailed() {
         "--mail-to",
         "pruefungsamt@uni.example",
     ]);
-    server.kill().expect("stop aiosmtpd");
-    let received = String::from_utf8_lossy(&server.wait_with_output().expect("output").stdout)
-        .replace("\r\n ", " ")
-        .replace("\n ", " "); // unfold RFC 5322 header lines
     assert_eq!(c, 0, "{err}");
+    let received = server.wait_for("Subject: zeugnis status");
     assert!(
         received.contains("To: pruefungsamt@uni.example"),
         "{received}"
@@ -755,6 +733,7 @@ fn status_report_lists_long_waits_and_is_mailed() {
         "{received}"
     );
     // A relay that is not there: exit 1 naming it.
+    drop(server);
     let (c, _, err) = e.run(&[
         "status",
         "--smtp",

@@ -153,3 +153,94 @@ pub fn every_kind() -> Vec<Body> {
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
+
+/// A real SMTP server for mail tests (Python's aiosmtpd, printing every
+/// message it receives); killed when dropped.
+pub struct Smtp {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Smtp {
+    /// Starts the server and waits until it accepts connections.
+    pub fn start() -> Smtp {
+        python_modules(&["aiosmtpd"]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd");
+        let received = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (sink, out) = (received.clone(), child.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let mut s = sink.lock().expect("lock");
+                // Unfold RFC 5322 header lines.
+                if line.starts_with(' ') || line.starts_with('\t') {
+                    s.push(' ');
+                    s.push_str(line.trim_start());
+                } else {
+                    s.push('\n');
+                    s.push_str(&line);
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "aiosmtpd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Smtp {
+            child,
+            port,
+            received,
+        }
+    }
+
+    /// Everything received so far (header lines unfolded).
+    pub fn received(&self) -> String {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits (at most a minute) until the received text contains `what`.
+    pub fn wait_for(&self, what: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let text = self.received();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no mail with {what:?} arrived; received:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
