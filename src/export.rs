@@ -153,8 +153,8 @@ pub fn key_history_files(ledger: &crate::ledger::Ledger) -> (Vec<u8>, Vec<u8>) {
     );
     for k in ledger.keys() {
         policy.push_str(&format!(
-            "# key {}: added by record {}, {}\nlog {}\n",
-            format!("{:08x}", k.verifier.key_id),
+            "# key {:08x}: added by record {}, {}\nlog {}\n",
+            k.verifier.key_id,
             k.added_seq,
             match k.retired_seq {
                 Some(r) => format!("retired by record {r}"),
