@@ -11,6 +11,7 @@
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`report`]: status reports (text, JSON file, SMTP mail).
+//! - [`http`]: the verification service and the admin API (hyper 1, tokio).
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
@@ -22,6 +23,7 @@ pub mod codes;
 pub mod coversheet;
 pub mod export;
 pub mod grades;
+pub mod http;
 pub mod ledger;
 pub mod registry;
 pub mod report;
