@@ -537,14 +537,19 @@ async fn accept_loop(
     }
 }
 
-/// Answers a connection over the limit with 503 and closes it.
+/// Answers a connection over the limit with 503 and closes it, reading
+/// what the client sent meanwhile so that the close does not turn into a
+/// reset that destroys the answer before the client reads it.
 async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
     let answer = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\
 Content-Type: text/plain; charset=utf-8\r\nContent-Length: 44\r\n\r\n\
 too many open connections; try again later\r\n";
     let _ = tokio::time::timeout(Duration::from_millis(REFUSAL_WRITE_MS_MAX), async {
         let _ = stream.write_all(answer).await;
         let _ = stream.shutdown().await;
+        let mut sink = [0u8; 1024];
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
 }
