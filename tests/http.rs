@@ -191,6 +191,15 @@ impl Server {
         request(self.admin, method, path, &h, body)
     }
 
+    /// POSTs a registration (record JSON + one document) as multipart.
+    fn admin_multipart(&self, path: &str, record: &[u8], document: &[u8]) -> Reply {
+        let (ct, body) = multipart(&[
+            ("record", None, record),
+            ("document", Some("doc.pdf"), document),
+        ]);
+        self.admin("POST", path, &[("Content-Type", &ct)], &body)
+    }
+
     /// Requests shutdown and waits for `serve` to return.
     fn shutdown(mut self) -> Result<(), http::HttpError> {
         let _ = self.stop.send(true);
@@ -915,16 +924,7 @@ fn admin_register_revoke_void_erase_then_lookup() {
     let s = Server::start(|_| {});
     let rec = record("Greta", "en").to_string();
     let doc = pdf("Greta");
-    let (ct, body) = multipart(&[
-        ("record", None, rec.as_bytes()),
-        ("document", Some("greta.pdf"), &doc),
-    ]);
-    let r = s.admin(
-        "POST",
-        "/admin/v1/register",
-        &[("Content-Type", &ct)],
-        &body,
-    );
+    let r = s.admin_multipart("/admin/v1/register", rec.as_bytes(), &doc);
     assert_eq!(r.status, 201, "{}", r.text());
     let issued = r.json();
     let code = plain(issued["code"].as_str().expect("code"));
@@ -935,16 +935,7 @@ fn admin_register_revoke_void_erase_then_lookup() {
     assert!(page.text().contains("Greta Mustermann"), "{}", page.text());
     // Bad records are named.
     let bad = record("Greta", "fr").to_string();
-    let (ct, body) = multipart(&[
-        ("record", None, bad.as_bytes()),
-        ("document", Some("g.pdf"), &doc),
-    ]);
-    let r = s.admin(
-        "POST",
-        "/admin/v1/register",
-        &[("Content-Type", &ct)],
-        &body,
-    );
+    let r = s.admin_multipart("/admin/v1/register", bad.as_bytes(), &doc);
     assert_eq!(r.status, 400);
     assert!(
         r.json()["error"]
@@ -1007,15 +998,10 @@ fn admin_register_revoke_void_erase_then_lookup() {
     assert_eq!(r.status, 404);
     // Supersede over multipart links old and new.
     let old = plain(&s.certs.awaiting.code);
-    let (ct, body) = multipart(&[
-        ("record", None, rec.as_bytes()),
-        ("document", Some("h.pdf"), &pdf("Greta 2")),
-    ]);
-    let r = s.admin(
-        "POST",
+    let r = s.admin_multipart(
         &format!("/admin/v1/certificates/{old}/supersede"),
-        &[("Content-Type", &ct)],
-        &body,
+        rec.as_bytes(),
+        &pdf("Greta 2"),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let new = plain(r.json()["code"].as_str().expect("code"));
