@@ -279,8 +279,9 @@ pub type WriteHook = Arc<dyn Fn() + Send + Sync>;
 pub struct AppState {
     /// The configuration the service was started with.
     cfg: HttpConfig,
-    /// The data directory (for reading blob files outside the lock).
-    data_dir: PathBuf,
+    /// The blob store of the data directory, to read scans outside the
+    /// registry lock (only `path` is used: reads, never writes).
+    blobs: crate::blobs::BlobStore,
     /// Shared with the scan intake, which holds the lock while it archives.
     registry: Arc<Mutex<Registry>>,
     /// SHA-256 of the admin token; `None` disables the admin API.
@@ -308,7 +309,8 @@ impl AppState {
         };
         Ok(AppState {
             cfg: cfg.clone(),
-            data_dir: data_dir.to_path_buf(),
+            blobs: crate::blobs::BlobStore::open(data_dir, crate::blobs::BLOB_BYTES_MAX_DEFAULT)
+                .map_err(RegistryError::from)?,
             registry,
             admin_token_sha256,
             write_hooks: Vec::new(),

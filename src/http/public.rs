@@ -349,13 +349,7 @@ async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
             cert.code
         )));
     };
-    let path = crate::blobs::BlobStore::open(&state.data_dir, u64::MAX)
-        .map(|s| s.path(&addr))
-        .map_err(RegistryError::from);
-    let path = match path {
-        Ok(p) => p,
-        Err(e) => return internal(&e),
-    };
+    let path = state.blobs.path(&addr);
     // Read outside the registry lock: scans can be tens of megabytes.
     let bytes = match tokio::fs::read(&path).await {
         Ok(b) if blake3::hash(&b).as_bytes() == &addr => b,
