@@ -1108,3 +1108,43 @@ fn shutdown_drains_and_returns() {
         "the listener is closed"
     );
 }
+
+/// Proves that every kind of lookup is held to the time floor: with a
+/// 300 ms floor, no unknown, wrong-key, malformed, mistyped or valid lookup
+/// answers sooner. Only a lower bound is asserted: the floor is a sleep
+/// until a deadline, which never returns early, so the test cannot flake.
+#[test]
+fn every_lookup_answers_no_sooner_than_the_floor() {
+    let s = Server::start(|c| c.lookup_time_floor_ms = 300);
+    let code = plain(&s.certs.archived.code);
+    let wrong = other_key(&code, &s.certs.archived.key);
+    let mut typo: Vec<char> = s.certs.archived.key.chars().collect();
+    typo[5] = if typo[5] == '0' { '1' } else { '0' };
+    let typo: String = typo.into_iter().collect();
+    for (what, path, status) in [
+        ("unknown", "/de/QNVCFM3P4VDF".to_string(), 404),
+        ("wrong key", format!("/de/{code}-{wrong}"), 403),
+        ("malformed", "/de/QNVC".to_string(), 400),
+        ("typo", format!("/de/{code}-{typo}"), 400),
+        ("valid", format!("/de/{code}-{}", s.certs.archived.key), 200),
+        (
+            "json unknown",
+            "/api/v1/certificates/QNVCFM3P4VDF".to_string(),
+            404,
+        ),
+        (
+            "json wrong key",
+            format!("/api/v1/certificates/{code}-{wrong}"),
+            403,
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let r = s.get(&path);
+        let took = started.elapsed();
+        assert_eq!(r.status, status, "{what}");
+        assert!(
+            took >= Duration::from_millis(300),
+            "{what} answered after {took:?}"
+        );
+    }
+}
