@@ -1148,3 +1148,17 @@ fn every_lookup_answers_no_sooner_than_the_floor() {
         );
     }
 }
+
+#[test]
+fn head_has_no_body_and_oversized_heads_are_refused() {
+    let s = Server::start(|c| c.header_bytes_max = 8192);
+    let head = request(s.public, "HEAD", "/de/", &[], b"");
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "{}", head.text());
+    assert!(head
+        .header("content-security-policy")
+        .contains("default-src 'none'"));
+    let big = "x".repeat(10_000);
+    let r = request(s.public, "GET", "/", &[("X-Big", &big)], b"");
+    assert_eq!(r.status, 431);
+}
