@@ -278,7 +278,7 @@ fn request(
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -288,10 +288,34 @@ fn request(
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).expect("write head");
     s.write_all(body).expect("write body");
+    read_reply(&mut s)
+}
+
+/// Reads one answer: to the end of its `Content-Length` if it has one
+/// (some peers keep the connection open despite `Connection: close`),
+/// else to EOF. A reset after the answer (a refused body) still leaves the
+/// answer read.
+fn read_reply(s: &mut TcpStream) -> Reply {
     let mut raw = Vec::new();
-    // A reset after the answer (a refused body) still leaves the answer read.
-    let _ = s.read_to_end(&mut raw);
-    parse_reply(&raw)
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = parse_reply(&raw[..end + 4]);
+            if let Some(len) = head
+                .headers
+                .get("content-length")
+                .and_then(|v| v.parse::<usize>().ok())
+            {
+                if raw.len() >= end + 4 + len {
+                    return parse_reply(&raw[..end + 4 + len]);
+                }
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return parse_reply(&raw),
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 fn plain(code: &str) -> String {
@@ -1161,4 +1185,244 @@ fn head_has_no_body_and_oversized_heads_are_refused() {
     let big = "x".repeat(10_000);
     let r = request(s.public, "GET", "/", &[("X-Big", &big)], b"");
     assert_eq!(r.status, 431);
+}
+
+#[test]
+fn toml_config_rejects_unknown_keys_and_zero_limits() {
+    let cfg: HttpConfig = toml::from_str(
+        "public_addr = \"0.0.0.0:8443\"\ntrusted_proxies = [\"10.0.0.1\"]\nlookup_burst = 5\n",
+    )
+    .expect("valid config");
+    assert_eq!(cfg.public_addr.port(), 8443);
+    assert_eq!(cfg.lookup_burst, 5);
+    assert_eq!(cfg.connections_max, HttpConfig::default().connections_max);
+    let e = toml::from_str::<HttpConfig>("conections_max = 5\n").expect_err("typo in a key");
+    assert!(e.to_string().contains("conections_max"), "{e}");
+    let zero = HttpConfig {
+        connections_max: 0,
+        ..HttpConfig::default()
+    };
+    let e = zero.validate().expect_err("zero limit");
+    assert!(e.to_string().contains("http.connections_max"), "{e}");
+}
+
+/// The W3C WebDriver endpoint of a running chromedriver.
+struct WebDriver {
+    child: std::process::Child,
+    addr: SocketAddr,
+    session: String,
+}
+
+impl WebDriver {
+    /// Starts chromedriver (installing Debian's `chromium` and
+    /// `chromium-driver` with apt-get if it is missing) and a headless
+    /// session with a phone-sized window that keeps the browser console log.
+    fn start() -> WebDriver {
+        let have = |p: &str| {
+            std::process::Command::new("which")
+                .arg(p)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !have("chromedriver") {
+            let ok = std::process::Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    "chromium",
+                    "chromium-driver",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "apt-get install chromium chromium-driver failed");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut ready = false;
+        for _ in 0..100 {
+            if TcpStream::connect(addr).is_ok()
+                && webdriver(addr, "GET", "/status", None)["value"]["ready"] == true
+            {
+                ready = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(ready, "chromedriver did not become ready");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                                            "--disable-dev-shm-usage", "--window-size=412,915"]},
+            "goog:loggingPrefs": {"browser": "ALL"}
+        }}});
+        let v = webdriver(addr, "POST", "/session", Some(&caps));
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        WebDriver {
+            child,
+            addr,
+            session,
+        }
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let v = webdriver(
+            self.addr,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body,
+        );
+        assert!(v["value"].get("error").is_none(), "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(&json!({"url": url})));
+    }
+
+    fn url(&self) -> String {
+        self.cmd("GET", "/url", None)
+            .as_str()
+            .expect("url")
+            .to_string()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.cmd(
+            "POST",
+            "/element",
+            Some(&json!({"using": "css selector", "value": css})),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .expect("element id")
+            .to_string()
+    }
+
+    fn source(&self) -> String {
+        self.cmd("GET", "/source", None)
+            .as_str()
+            .expect("source")
+            .to_string()
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let png = self.cmd("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64"))
+            .expect("PNG");
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG screenshot");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("http-browser");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write screenshot");
+        path
+    }
+
+    /// Console messages at level SEVERE (CSP violations, failed loads, errors).
+    fn console_errors(&self) -> Vec<String> {
+        let v = webdriver(
+            self.addr,
+            "POST",
+            &format!("/session/{}/se/log", self.session),
+            Some(&json!({"type": "browser"})),
+        );
+        v["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("browser log: {v}"))
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+impl Drop for WebDriver {
+    fn drop(&mut self) {
+        let _ = webdriver(
+            self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn webdriver(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let headers: &[(&str, &str)] = if body.is_empty() {
+        &[]
+    } else {
+        &[("Content-Type", "application/json")]
+    };
+    let r = request(addr, method, path, headers, body.as_bytes());
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// Proves in a real headless browser (Debian's chromium through
+/// chromedriver's W3C WebDriver API) that the pages work as served, under
+/// their Content-Security-Policy: in both languages it loads the form,
+/// types a code and key into it, submits, sees the holder's data, follows
+/// the link to the scan, saves screenshots, and the browser's console has
+/// no errors (a CSP violation or failed load would be one).
+#[test]
+fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
+    let s = Server::start(|_| {});
+    let wd = WebDriver::start();
+    let base = format!("http://{}", s.public);
+    let code = &s.certs.archived.code;
+    let key = &s.certs.archived.key;
+    for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
+        wd.goto(&format!("{base}/{lang}/"));
+        let form = wd.source();
+        assert!(form.contains(heading), "{lang}: {form}");
+        let input = wd.find("#code");
+        wd.cmd(
+            "POST",
+            &format!("/element/{input}/value"),
+            Some(&json!({"text": format!("{} {key}", code.to_lowercase())})),
+        );
+        let button = wd.find("button[type=submit]");
+        wd.cmd(
+            "POST",
+            &format!("/element/{button}/click"),
+            Some(&json!({})),
+        );
+        let page_url = wd.url();
+        assert!(
+            page_url.ends_with(&format!("/{lang}/{}-{key}", plain(code))),
+            "{page_url}"
+        );
+        let page = wd.source();
+        assert!(page.contains("Anna Mustermann"), "{lang}: {page}");
+        let shot = wd.screenshot(&format!("verification-{lang}.png"));
+        assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
+        let link = wd.find("a[href$='/scan']");
+        wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
+        let scan_url = wd.url();
+        assert!(
+            scan_url.ends_with(&format!("/{lang}/{}-{key}/scan", plain(code))),
+            "{scan_url}"
+        );
+        wd.screenshot(&format!("scan-{lang}.png"));
+    }
+    let errors = wd.console_errors();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
 }

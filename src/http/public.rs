@@ -57,6 +57,7 @@ pub fn classify(path: &str) -> (&'static str, Class) {
         ["api", "v1", "certificates", _, "proof"] => ("api_proof", Class::Lookup),
         ["api", "v1", "openapi.json"] => ("openapi", Class::Other),
         ["checkpoint"] => ("checkpoint", Class::Other),
+        ["favicon.ico"] => ("favicon", Class::Other),
         ["tile", ..] => ("tile", Class::Other),
         ["healthz"] => ("healthz", Class::Free),
         ["metrics"] => ("metrics", Class::Free),
@@ -240,6 +241,12 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
             response::bytes(StatusCode::OK, "application/json", OPENAPI_JSON)
         }
         ["checkpoint"] => checkpoint(state).await,
+        ["favicon.ico"] => {
+            // No icon, but no failed load in the browser's console either.
+            let mut r = response::bytes(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new());
+            response::set(&mut r, header::CACHE_CONTROL, "public, max-age=86400");
+            r
+        }
         ["tile", rest @ ..] => tile(state, rest).await,
         ["healthz"] => {
             if state.registry.is_poisoned() {
