@@ -1293,10 +1293,11 @@ impl WebDriver {
         self.cmd("POST", "/url", Some(&json!({"url": url})));
     }
 
-    fn url(&self) -> String {
-        self.cmd("GET", "/url", None)
-            .as_str()
-            .expect("url")
+    /// A string-valued GET command (`/url`, `/source`).
+    fn text(&self, path: &str) -> String {
+        let v = self.cmd("GET", path, None);
+        v.as_str()
+            .unwrap_or_else(|| panic!("{path}: {v}"))
             .to_string()
     }
 
@@ -1310,13 +1311,6 @@ impl WebDriver {
             .and_then(|o| o.values().next())
             .and_then(Value::as_str)
             .expect("element id")
-            .to_string()
-    }
-
-    fn source(&self) -> String {
-        self.cmd("GET", "/source", None)
-            .as_str()
-            .expect("source")
             .to_string()
     }
 
@@ -1391,7 +1385,7 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
     let key = &s.certs.archived.key;
     for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
         wd.goto(&format!("{base}/{lang}/"));
-        let form = wd.source();
+        let form = wd.text("/source");
         assert!(form.contains(heading), "{lang}: {form}");
         let input = wd.find("#code");
         wd.cmd(
@@ -1405,18 +1399,18 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
             &format!("/element/{button}/click"),
             Some(&json!({})),
         );
-        let page_url = wd.url();
+        let page_url = wd.text("/url");
         assert!(
             page_url.ends_with(&format!("/{lang}/{}-{key}", plain(code))),
             "{page_url}"
         );
-        let page = wd.source();
+        let page = wd.text("/source");
         assert!(page.contains("Anna Mustermann"), "{lang}: {page}");
         let shot = wd.screenshot(&format!("verification-{lang}.png"));
         assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
         let link = wd.find("a[href$='/scan']");
         wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
-        let scan_url = wd.url();
+        let scan_url = wd.text("/url");
         assert!(
             scan_url.ends_with(&format!("/{lang}/{}-{key}/scan", plain(code))),
             "{scan_url}"
