@@ -9,7 +9,11 @@
 //! configuration, where every lookup is held to the 5 ms floor so that
 //! unknown, wrong-key and malformed lookups are indistinguishable — its
 //! throughput is bounded by connections / floor (64 / 5 ms = 12,800/s).
-//! `latency` prints p50/p99 for both configurations.
+//! `latency` prints p50/p99 for both configurations. `load_vs_nginx` runs
+//! `wrk` (64 connections, 2 threads, 10 s; installed with apt-get if
+//! missing, like `nginx`) against the server and, in the same run, against
+//! nginx serving a static file of the same size on the same machine
+//! (target: ≥ 50 % of nginx's rate).
 //!
 //! Run: `cargo bench --bench http`.
 
@@ -177,5 +181,121 @@ fn latency(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pages, latency);
+/// Installs Debian packages whose program is missing.
+fn ensure(programs: &[(&str, &str)]) {
+    for (program, package) in programs {
+        let have = std::process::Command::new("which")
+            .arg(program)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have {
+            let ok = std::process::Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", package])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "apt-get install {package} failed");
+        }
+    }
+}
+
+/// Runs wrk against `url`; returns (requests/s, p99 in ms).
+fn wrk(url: &str) -> (f64, f64) {
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            "-d10s",
+            "--latency",
+            url,
+        ])
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rate = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wrk output: {text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| {
+            let v = v.trim();
+            let (num, factor) = if let Some(n) = v.strip_suffix("us") {
+                (n, 1e-3)
+            } else if let Some(n) = v.strip_suffix("ms") {
+                (n, 1.0)
+            } else if let Some(n) = v.strip_suffix('s') {
+                (n, 1e3)
+            } else {
+                (v, f64::NAN)
+            };
+            num.parse::<f64>().unwrap_or(f64::NAN) * factor
+        })
+        .unwrap_or(f64::NAN);
+    assert!(!text.contains("Non-2xx"), "wrk saw errors: {text}");
+    (rate, p99)
+}
+
+fn load_vs_nginx(_c: &mut Criterion) {
+    ensure(&[("wrk", "wrk"), ("nginx", "nginx-light")]);
+    let mut size = 0;
+    for (name, floor) in [("no floor", 0), ("default 5 ms floor", 5)] {
+        let b = start(floor);
+        let path = &b.paths[0];
+        size = b.rt.block_on(async {
+            let mut conn = TcpStream::connect(b.addr).await.expect("connect");
+            let mut buf = Vec::new();
+            get(&mut conn, path, &mut buf).await;
+            buf.len()
+        });
+        let (rate, p99) = wrk(&format!("http://{}{path}", b.addr));
+        println!("wrk zeugnis ({name}): {rate:.0} req/s, p99 {p99:.2} ms");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).expect("www");
+    std::fs::write(www.join("page.html"), vec![b'x'; size]).expect("page");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root; worker_processes 2; daemon off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; keepalive_requests 100000;\n\
+             server {{ listen 127.0.0.1:{port}; root {d}/www; }} }}\n",
+            d = dir.path().display()
+        ),
+    )
+    .expect("nginx.conf");
+    let mut nginx = std::process::Command::new("nginx")
+        .args([
+            "-c",
+            &conf.to_string_lossy(),
+            "-p",
+            &dir.path().to_string_lossy(),
+        ])
+        .spawn()
+        .expect("start nginx");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (rate, p99) = wrk(&format!("http://127.0.0.1:{port}/page.html"));
+    println!("wrk nginx (static file of {size} bytes): {rate:.0} req/s, p99 {p99:.2} ms");
+    // SIGQUIT lets the master stop its workers (SIGKILL would orphan them).
+    let _ = std::process::Command::new("kill")
+        .args(["-QUIT", &nginx.id().to_string()])
+        .status();
+    let _ = nginx.wait();
+}
+
+criterion_group!(benches, pages, latency, load_vs_nginx);
 criterion_main!(benches);
