@@ -293,6 +293,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     /// Rate limiters of the public listener.
     limits: RateLimits,
+    /// Ledger evidence rows by sequence number (immutable, so cacheable).
+    evidence: Arc<public::EvidenceCache>,
 }
 
 impl AppState {
@@ -316,6 +318,7 @@ impl AppState {
             write_hooks: Vec::new(),
             metrics: Arc::new(Metrics::new()),
             limits: RateLimits::new(cfg)?,
+            evidence: Arc::default(),
         })
     }
 

@@ -120,19 +120,48 @@ pub enum Lookup {
     },
 }
 
-fn evidence(r: &Registry, cert: &Certificate) -> Result<Evidence, RegistryError> {
-    let ledger = r.ledger();
-    let mut records = Vec::new();
-    for &seq in &cert.seqs {
-        let bytes = ledger.read_record(seq)?;
+/// Evidence rows kept in memory (about 150 bytes each, so at most ~15 MB).
+pub const EVIDENCE_CACHE_RECORDS_MAX: usize = 100_000;
+
+/// Evidence rows by sequence number. A committed record never changes
+/// (append-only), so an entry never goes stale; the cache is emptied when
+/// it is full.
+#[derive(Default)]
+pub struct EvidenceCache(std::sync::Mutex<std::collections::HashMap<u64, EvidenceRecord>>);
+
+impl EvidenceCache {
+    fn row(&self, r: &Registry, seq: u64) -> Result<EvidenceRecord, RegistryError> {
+        if let Some(row) = self.0.lock().ok().and_then(|m| m.get(&seq).cloned()) {
+            return Ok(row);
+        }
+        let bytes = r.ledger().read_record(seq)?;
         let rec = Record::decode(&bytes)
             .map_err(|e| LedgerError::Invalid(format!("record {seq} does not decode: {e}")))?;
-        records.push(EvidenceRecord {
+        let row = EvidenceRecord {
             seq,
             kind: format!("{:?}", rec.body.kind()),
             time_s: rec.time_s,
             leaf_sha256: hex::encode(merkle::leaf_hash(&bytes)),
-        });
+        };
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= EVIDENCE_CACHE_RECORDS_MAX {
+                m.clear();
+            }
+            m.insert(seq, row.clone());
+        }
+        Ok(row)
+    }
+}
+
+fn evidence(
+    cache: &EvidenceCache,
+    r: &Registry,
+    cert: &Certificate,
+) -> Result<Evidence, RegistryError> {
+    let ledger = r.ledger();
+    let mut records = Vec::new();
+    for &seq in &cert.seqs {
+        records.push(cache.row(r, seq)?);
     }
     Ok(Evidence {
         records,
@@ -146,6 +175,7 @@ pub async fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, Regi
         Ok(x) => x,
         Err(e) => return Ok(Lookup::Malformed(e)),
     };
+    let cache = state.evidence.clone();
     state
         .with_registry(move |r| {
             let key_text = key.map(|k| k.as_str().to_string());
@@ -164,7 +194,7 @@ pub async fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, Regi
                 Err(RegistryError::WrongKey { .. }) => (r.find(code.as_str())?, KeyCheck::Wrong),
                 Err(e) => return Err(e),
             };
-            let evidence = evidence(r, &cert)?;
+            let evidence = evidence(&cache, r, &cert)?;
             let path_code = match (&key, check) {
                 (Some(k), KeyCheck::Valid) => format!("{}-{}", code.as_str(), k.as_str()),
                 _ => code.as_str().to_string(),
