@@ -49,6 +49,8 @@ pub struct Config {
     pub intake: IntakeConfig,
     /// The periodic status report.
     pub report: ReportConfig,
+    /// The verification service and the admin API (`docs/http.md`).
+    pub http: crate::http::HttpConfig,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             base_url: crate::registry::BASE_URL_DEFAULT.to_string(),
             intake: IntakeConfig::default(),
             report: ReportConfig::default(),
+            http: crate::http::HttpConfig::default(),
         }
     }
 }
@@ -120,6 +123,9 @@ impl Config {
             c.data = Some(base.join(d));
         }
         c.scans = base.join(&c.scans);
+        if let Some(t) = &c.http.admin_token_file {
+            c.http.admin_token_file = Some(base.join(t));
+        }
         Ok(c)
     }
 
@@ -155,7 +161,20 @@ impl Config {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));
         }
-        Ok(())
+        self.http.validate().map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The HTTP service's configuration with the values it shares with the
+    /// rest of the daemon (base URL, inbox, report waiting days) filled in.
+    pub fn http_effective(&self) -> crate::http::HttpConfig {
+        let mut h = self.http.clone();
+        h.base_url = self.base_url.clone();
+        h.scans_dir = self.scans.clone();
+        h.waiting_days = self.report.waiting_days;
+        h
     }
 }
 
@@ -217,16 +236,31 @@ mod tests {
         assert!(e.contains("report.mail_to"), "{e}");
         let e = parse("base_url = \"ftp://x\"\n").unwrap_err().to_string();
         assert!(e.contains("base_url"), "{e}");
+        let e = parse("[http]\nconnections_max = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.connections_max"), "{e}");
+        // Shared values are set once, at the top level.
+        let e = parse("[http]\nbase_url = \"https://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("base_url"), "{e}");
     }
 
     #[test]
     fn relative_paths_are_taken_from_the_config_folder() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("zeugnis.toml");
-        std::fs::write(&p, "data = \"l\"\nscans = \"s\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "data = \"l\"\nscans = \"s\"\n[http]\nadmin_token_file = \"t\"\n",
+        )
+        .unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.data, Some(dir.path().join("l")));
         assert_eq!(c.scans, dir.path().join("s"));
+        assert_eq!(c.http.admin_token_file, Some(dir.path().join("t")));
+        assert_eq!(c.http_effective().scans_dir, dir.path().join("s"));
         let e = Config::load(&dir.path().join("missing.toml"))
             .unwrap_err()
             .to_string();

@@ -32,6 +32,9 @@ pub enum DaemonError {
     /// The intake failed in a way that must stop the daemon.
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    /// The HTTP service could not start (bad token file, address in use...).
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
     /// Starting a thread or the runtime failed.
     #[error("{0}")]
     Start(String),
@@ -43,7 +46,9 @@ impl DaemonError {
         match self {
             DaemonError::Ledger(e) => e.exit_code(),
             DaemonError::Registry(e) => e.exit_code(),
-            DaemonError::Intake(_) | DaemonError::Start(_) => 1,
+            DaemonError::Http(crate::http::HttpError::Config(_))
+            | DaemonError::Http(crate::http::HttpError::AdminToken { .. }) => 2,
+            DaemonError::Intake(_) | DaemonError::Start(_) | DaemonError::Http(_) => 1,
         }
     }
 }
@@ -96,6 +101,27 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
     let _watcher = watch::watch(&cfg.scans, wake_tx.clone());
+
+    // The HTTP service: bound before anything runs, so a busy port or a bad
+    // token file stops the start with a clear error.
+    let http_cfg = cfg.http_effective();
+    let mut state = crate::http::AppState::new(&http_cfg, &data, Arc::clone(&registry))?;
+    let wake_on_write = wake_tx.clone();
+    state.on_write(Arc::new(move || {
+        // A registration may be what a waiting scan waits for.
+        let _ = wake_on_write.send(Wake::Registered);
+    }));
+    let metrics = state.metrics();
+    intake.on_outcome(Arc::new(move |o| metrics.intake(&o.outcome)));
+    let bound = runtime.block_on(crate::http::bind(&http_cfg))?;
+    tracing::info!(
+        public = %bound.public_addr(),
+        admin = %bound.admin_addr(),
+        admin_api = http_cfg.admin_token_file.is_some(),
+        "verification service listening"
+    );
+    let (http_stop_tx, http_stop_rx) = tokio::sync::watch::channel(false);
+    let http_task = runtime.spawn(bound.serve(Arc::new(state), http_stop_rx));
     let rescan = Duration::from_secs(cfg.intake.rescan_secs);
     let settle =
         Duration::from_millis((cfg.intake.stable_ms / 4).clamp(SETTLE_POLL_MS.0, SETTLE_POLL_MS.1));
@@ -138,6 +164,12 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     });
     stop.store(true, Ordering::SeqCst);
     let _ = wake_tx.send(Wake::Shutdown);
+    let _ = http_stop_tx.send(true);
+    match runtime.block_on(http_task) {
+        Ok(Ok(())) => tracing::info!("verification service stopped"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "verification service ended with an error"),
+        Err(e) => tracing::warn!(error = %e, "verification service task failed"),
+    }
     let _ = intake_thread.join();
     runtime.shutdown_timeout(Duration::from_secs(5));
     let reg = registry.lock().unwrap_or_else(|p| p.into_inner());

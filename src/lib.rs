@@ -13,6 +13,7 @@
 //! - [`report`]: status reports (text, JSON file, SMTP mail).
 //! - [`scans`]: the scan intake (watch, claim, identify, archive, quarantine).
 //! - [`config`], [`daemon`]: `zeugnis run`'s configuration and wiring.
+//! - [`http`]: the verification service and the admin API (hyper 1, tokio).
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
 //!
 //! See `ARCHITECTURE.md` for the bird's-eye view and `ledger/FORMAT.md` for
@@ -26,6 +27,7 @@ pub mod coversheet;
 pub mod daemon;
 pub mod export;
 pub mod grades;
+pub mod http;
 pub mod ledger;
 pub mod registry;
 pub mod report;

@@ -51,7 +51,17 @@ impl Env {
         let e = Env { _t: t, dir };
         assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
         std::fs::create_dir(e.inbox()).expect("inbox");
+        // Ports chosen by the system, so that daemons of parallel tests
+        // never collide (the log says which).
+        let config = format!(
+            "{config}\n[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n\
+             admin_token_file = \"admin.token\"\n"
+        );
         std::fs::write(e.dir.join("zeugnis.toml"), config).expect("config");
+        let token = e.dir.join("admin.token");
+        std::fs::write(&token, ADMIN_TOKEN).expect("token");
+        std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
         std::fs::write(e.dir.join("r.json"), record_json()).expect("record");
         std::fs::write(e.dir.join("doc.pdf"), b"%PDF-1.7\ndigital image\n%%EOF\n").expect("doc");
         e
@@ -170,6 +180,32 @@ struct Daemon {
 }
 
 impl Daemon {
+    /// The address a listener (`public` or `admin`) is bound to, from the
+    /// daemon's log.
+    fn addr(&self, which: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log
+                .lines()
+                .find(|l| l.contains("verification service listening"))
+            {
+                let key = format!("{which}=");
+                let at = line.find(&key).expect("address in the log line") + key.len();
+                return line[at..]
+                    .split_whitespace()
+                    .next()
+                    .expect("addr")
+                    .to_string();
+            }
+            assert!(
+                t0.elapsed() < PATIENCE,
+                "the daemon never started its listeners:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM (once the daemon has installed its handlers, which it does
     /// before its first log line), then waits for a clean exit (code 0).
     fn stop(mut self) {
@@ -204,6 +240,9 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// The admin API's bearer token in the tests.
+const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
 const FAST: &str = "[intake]\nstable_ms = 300\nrescan_secs = 1\n[report]\ninterval_secs = 0\n";
 
@@ -689,4 +728,100 @@ fn the_daemon_writes_and_mails_the_periodic_status_report() {
     let v: Value =
         serde_json::from_slice(&std::fs::read(&reports[0]).expect("read")).expect("json");
     assert_eq!(v["states"]["awaiting_scan"], 1, "{v}");
+}
+
+/// A minimal HTTP/1.1 exchange over a plain socket: returns (status, body).
+fn http(addr: &str, request: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    s.write_all(request).expect("send");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_registration_through_the_admin_api_archives_the_waiting_scan_at_once() {
+    // A long rescan interval: only the admin write's wake-up can explain a
+    // prompt archive.
+    let e =
+        Env::new("[intake]\nstable_ms = 100\nrescan_secs = 3600\n[report]\ninterval_secs = 0\n");
+    let code = "7K2M9XQNVCFM";
+    let bytes = scan_pdf("arrives first", 3000);
+    let d = e.start();
+    std::fs::write(e.inbox().join(format!("{code}.pdf")), &bytes).expect("drop");
+    e.wait_for("the scan parked", || e.entries("waiting").len() == 2);
+    // The exam office registers it through the admin API while the daemon runs.
+    let boundary = "zeugnis-test-boundary";
+    let mut body = Vec::new();
+    for (name, file, content) in [
+        ("record", None, record_json().into_bytes()),
+        ("code", None, code.as_bytes().to_vec()),
+        (
+            "document",
+            Some("doc.pdf"),
+            b"%PDF-1.7\ndigital image\n%%EOF\n".to_vec(),
+        ),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
+        if let Some(f) = file {
+            body.extend_from_slice(
+                format!("; filename=\"{f}\"\r\nContent-Type: application/pdf").as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(&content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut req = format!(
+        "POST /admin/v1/register HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let (status, reply) = http(&d.addr("admin"), &req);
+    assert_eq!(status, 201, "{reply}");
+    let v: Value = serde_json::from_str(&reply).expect("json");
+    assert_eq!(v["code"].as_str().expect("code").replace('-', ""), code);
+    e.wait_for("the waiting scan archived", || {
+        e.entries("waiting").is_empty() && e.entries("work").is_empty()
+    });
+    // The public API of the same daemon shows it archived.
+    let (status, reply) = http(
+        &d.addr("public"),
+        format!("GET /api/v1/certificates/{code} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let v: Value = serde_json::from_str(&reply).expect("json");
+    assert_eq!(v["state"], "archived", "{v}");
+    // The intake's outcomes are counted in the metrics.
+    let (status, metrics) = http(
+        &d.addr("public"),
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("zeugnis_intake_files_total") && l.contains("archived"))
+        .unwrap_or_else(|| panic!("no archived counter in:\n{metrics}"));
+    assert!(line.trim_end().ends_with(" 1"), "{line}");
+    d.stop();
+    assert_eq!(e.show(code)["scan"]["sha256"], sha256_hex(&bytes));
 }

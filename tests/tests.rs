@@ -2,6 +2,7 @@
 
 mod export;
 mod grades;
+mod http;
 mod intake;
 mod ledger_cli;
 mod ledger_crash;

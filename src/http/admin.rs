@@ -1,0 +1,339 @@
+//! The admin API on its own listener: register, supersede (multipart:
+//! record JSON + documents), revoke, void, erase (JSON), status report.
+//!
+//! Owns: the bearer-token check (constant time, over SHA-256 digests), the
+//! multipart and JSON bodies of the admin routes, and mapping registry
+//! errors to statuses. Must not do: answer anything before the token is
+//! checked; log the token, codes, keys or holder data (a refused request
+//! is logged with its route only).
+
+use super::response::{self, json, json_error, Resp};
+use super::AppState;
+use crate::registry::{DocumentFile, RegistrationRecord, RegistryError, RECORD_FILE_BYTES_MAX};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, StatusCode};
+use serde::Deserialize;
+use sha2::Digest;
+use subtle::ConstantTimeEq;
+
+/// Most multipart fields an admin request may have (record + 2 documents,
+/// with room for a mistake that gets a clear error instead).
+pub const ADMIN_FIELDS_MAX: usize = 8;
+
+/// Route label of an admin path (for metrics).
+pub fn classify(path: &str) -> &'static str {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["admin", "v1", "register"] => "admin_register",
+        ["admin", "v1", "status"] => "admin_status",
+        ["admin", "v1", "certificates", _, "revoke"] => "admin_revoke",
+        ["admin", "v1", "certificates", _, "supersede"] => "admin_supersede",
+        ["admin", "v1", "certificates", _, "void"] => "admin_void",
+        ["admin", "v1", "certificates", _, "erase"] => "admin_erase",
+        ["healthz"] => "admin_healthz",
+        _ => "admin_not_found",
+    }
+}
+
+/// Maps a registry error to a status and a JSON error naming the problem.
+pub fn registry_error(e: &RegistryError) -> Resp {
+    let (status, reason) = match e {
+        RegistryError::UnknownCode { .. } => (StatusCode::NOT_FOUND, "unknown_code"),
+        RegistryError::Transition { .. } => (StatusCode::CONFLICT, "transition"),
+        RegistryError::Code(_) => (StatusCode::BAD_REQUEST, "malformed_code"),
+        RegistryError::WrongKey { .. } => (StatusCode::FORBIDDEN, "wrong_key"),
+        e if e.exit_code() == 2 => (StatusCode::BAD_REQUEST, "invalid"),
+        _ => {
+            tracing::error!(error = %e, "http admin: registry failure");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    json_error(status, reason, &e.to_string())
+}
+
+fn authorised(state: &AppState, req: &Request<Incoming>) -> Result<(), Box<Resp>> {
+    let Some(want) = &state.admin_token_sha256 else {
+        return Err(Box::new(json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admin_disabled",
+            "the admin API is disabled: set http.admin_token_file",
+        )));
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = given.is_some_and(|g| {
+        let digest: [u8; 32] = sha2::Sha256::digest(g.trim().as_bytes()).into();
+        bool::from(digest.ct_eq(want))
+    });
+    if ok {
+        return Ok(());
+    }
+    let why = if given.is_some() {
+        "wrong bearer token"
+    } else {
+        "missing bearer token"
+    };
+    tracing::warn!(
+        route = classify(req.uri().path()),
+        "http admin: refused: {why}"
+    );
+    let mut r = json_error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        &format!("{why}; send Authorization: Bearer <token from http.admin_token_file>"),
+    );
+    response::set(
+        &mut r,
+        header::WWW_AUTHENTICATE,
+        "Bearer realm=\"zeugnis admin\"",
+    );
+    Err(Box::new(r))
+}
+
+/// Answers an admin request.
+pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
+    if let Err(r) = authorised(state, &req) {
+        return *r;
+    }
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method().clone();
+    let post = |m: &Method| *m == Method::POST;
+    match segs.as_slice() {
+        ["healthz"] => response::text(StatusCode::OK, "ok"),
+        ["admin", "v1", "status"] => {
+            if method != Method::GET {
+                return response::method_not_allowed("GET");
+            }
+            status(state).await
+        }
+        ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
+        ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
+            register(state, Some(code.to_string()), req).await
+        }
+        ["admin", "v1", "certificates", code, action @ ("revoke" | "void" | "erase")]
+            if post(&method) =>
+        {
+            ending(state, code.to_string(), action, req).await
+        }
+        ["admin", "v1", ..] if !post(&method) => response::method_not_allowed("POST"),
+        _ => json_error(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            "no such admin route; see docs/http.md",
+        ),
+    }
+}
+
+async fn status(state: &AppState) -> Resp {
+    let scans = state.cfg.scans_dir.clone();
+    let days = state.cfg.waiting_days;
+    match state
+        .with_registry(move |r| crate::report::status(r, &scans, days))
+        .await
+    {
+        Ok(report) => json(
+            StatusCode::OK,
+            &serde_json::to_value(&report).expect("a report serialises"),
+        ),
+        Err(e) => registry_error(&e),
+    }
+}
+
+fn bad(msg: &str) -> Resp {
+    json_error(StatusCode::BAD_REQUEST, "bad_request", msg)
+}
+
+/// What a register / supersede request carries.
+type RegistrationParts = (RegistrationRecord, Vec<DocumentFile>, Option<String>);
+
+/// Reads the multipart body of register / supersede: one field `record`
+/// (the registration record JSON), one or two fields `document`, and for
+/// register an optional field `code` (a code chosen in advance, as
+/// `zeugnis register --code`).
+async fn registration_parts(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<RegistrationParts, Box<Resp>> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let boundary = multer::parse_boundary(&content_type).map_err(|e| {
+        Box::new(bad(&format!(
+            "Content-Type must be multipart/form-data with fields record and document ({e})"
+        )))
+    })?;
+    let max = state.cfg.admin_body_bytes_max;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max)
+            .for_field("record", RECORD_FILE_BYTES_MAX as u64),
+    );
+    let stream = http_body_util::BodyDataStream::new(req.into_body());
+    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut record = None;
+    let mut documents = Vec::new();
+    let mut code = None;
+    let mut fields = 0;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_error(&e, max)),
+        };
+        fields += 1;
+        if fields > ADMIN_FIELDS_MAX {
+            return Err(Box::new(bad(&format!(
+                "more than {ADMIN_FIELDS_MAX} multipart fields"
+            ))));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = field.bytes().await.map_err(|e| multipart_error(&e, max))?;
+        match name.as_str() {
+            "record" => {
+                let r = RegistrationRecord::parse("record", &bytes)
+                    .map_err(|e| Box::new(registry_error(&e)))?;
+                record = Some(r);
+            }
+            "code" => {
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| Box::new(bad("multipart field \"code\" is not UTF-8")))?;
+                code = Some(text.trim().to_string());
+            }
+            "document" => documents.push(DocumentFile {
+                name: file_name.unwrap_or_else(|| format!("document {}", documents.len() + 1)),
+                bytes: bytes.to_vec(),
+            }),
+            other => {
+                return Err(Box::new(bad(&format!(
+                    "multipart field {other:?}: expected \"record\", \"document\" or \"code\""
+                ))))
+            }
+        }
+    }
+    let record = record.ok_or_else(|| Box::new(bad("multipart field \"record\" is missing")))?;
+    Ok((record, documents, code))
+}
+
+fn multipart_error(e: &multer::Error, max: u64) -> Box<Resp> {
+    Box::new(match e {
+        multer::Error::StreamSizeExceeded { .. } => json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("the request body is larger than {max} bytes (http.admin_body_bytes_max)"),
+        ),
+        multer::Error::FieldSizeExceeded { field_name, .. } => json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!(
+                "multipart field {:?} is larger than {RECORD_FILE_BYTES_MAX} bytes",
+                field_name.as_deref().unwrap_or("")
+            ),
+        ),
+        e => bad(&format!("multipart body: {e}")),
+    })
+}
+
+/// `POST /admin/v1/register` and `POST /admin/v1/certificates/{CODE}/supersede`.
+async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>) -> Resp {
+    let (record, documents, code) = match registration_parts(state, req).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    if old.is_some() && code.is_some() {
+        return bad("multipart field \"code\": a replacement always gets a new random code");
+    }
+    let result = state
+        .with_registry(move |r| match &old {
+            None => r.register(&record, &documents, code.as_deref()),
+            Some(old) => r.supersede(old, &record, &documents),
+        })
+        .await;
+    match result {
+        Ok(issued) => {
+            state.written();
+            json(
+                StatusCode::CREATED,
+                &serde_json::to_value(&issued).expect("issued serialises"),
+            )
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// Body of revoke, void and erase.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndingBody {
+    /// Why (goes into the ledger; no personal data, please).
+    reason: String,
+    /// Revocations only: effective date `YYYY-MM-DD` (default today, UTC).
+    #[serde(default)]
+    effective_date: Option<String>,
+}
+
+/// `POST /admin/v1/certificates/{CODE}/{revoke|void|erase}` with `{"reason": ...}`.
+async fn ending(state: &AppState, code: String, action: &str, req: Request<Incoming>) -> Resp {
+    let max = state.cfg.admin_json_bytes_max;
+    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
+            )
+        }
+        Err(e) => return bad(&format!("request body: {e}")),
+    };
+    let parsed: EndingBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad(&format!("JSON body: {e}")),
+    };
+    if action != "revoke" && parsed.effective_date.is_some() {
+        return bad("effective_date: only a revocation has an effective date");
+    }
+    let action = action.to_string();
+    let result = state
+        .with_registry(move |r| {
+            let seq = match action.as_str() {
+                "revoke" => {
+                    let date = parsed
+                        .effective_date
+                        .clone()
+                        .unwrap_or_else(crate::cli::today_utc);
+                    Some(r.revoke(&code, &parsed.reason, &date)?)
+                }
+                "void" => Some(r.void(&code, &parsed.reason)?),
+                _ => {
+                    r.erase(&code, &parsed.reason)?;
+                    None
+                }
+            };
+            Ok((r.find(&code)?, seq))
+        })
+        .await;
+    match result {
+        Ok((cert, seq)) => {
+            state.written();
+            let mut v = serde_json::to_value(&cert).expect("a certificate serialises");
+            if let Some(seq) = seq {
+                v["seq"] = seq.into();
+            }
+            json(StatusCode::OK, &v)
+        }
+        Err(e) => registry_error(&e),
+    }
+}

@@ -1,0 +1,208 @@
+//! Prometheus metrics of the daemon, served at `GET /metrics`.
+//!
+//! Owns: the metric families (requests by listener, route and status,
+//! latency histogram by route, connections, rate-limit refusals, intake
+//! outcomes, ledger size) and their text encoding. Must not do: use a label
+//! whose values come from a request (codes, paths, addresses): every label
+//! value is from a fixed set, so the number of series is bounded.
+
+use super::Listener;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Upper bounds of the latency buckets, in seconds (1 ms .. 10 s).
+pub const LATENCY_BUCKETS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// Intake outcomes counted under their own name; anything else is `other`.
+pub const INTAKE_OUTCOMES: [&str; 4] = ["archived", "waiting", "quarantined", "duplicate"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    listener: &'static str,
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The daemon's metrics.
+pub struct Metrics {
+    /// Holds every family for encoding.
+    registry: Registry,
+    /// `zeugnis_http_requests_total{listener,route,status}`.
+    requests: Family<RequestLabels, Counter>,
+    /// `zeugnis_http_request_duration_seconds{route}`.
+    latency: HistogramFamily,
+    /// `zeugnis_http_rate_limited_total{route}`.
+    rate_limited: Family<RouteLabels, Counter>,
+    /// `zeugnis_http_connections_refused_total{listener}` (over the limit).
+    refused: Family<ListenerLabels, Counter>,
+    /// `zeugnis_http_connections_open{listener}`.
+    open: Family<ListenerLabels, Gauge>,
+    /// `zeugnis_intake_files_total{outcome}`.
+    intake: Family<OutcomeLabels, Counter>,
+    /// `zeugnis_ledger_records`: set when `/metrics` is scraped.
+    ledger_records: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS_S)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, registered under their names.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let rate_limited = Family::<RouteLabels, Counter>::default();
+        let refused = Family::<ListenerLabels, Counter>::default();
+        let open = Family::<ListenerLabels, Gauge>::default();
+        let intake = Family::<OutcomeLabels, Counter>::default();
+        let ledger_records = Gauge::default();
+        registry.register(
+            "zeugnis_http_requests",
+            "HTTP requests answered, by listener, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "zeugnis_http_request_duration_seconds",
+            "Time from request head to answer, by route",
+            latency.clone(),
+        );
+        registry.register(
+            "zeugnis_http_rate_limited",
+            "Requests refused with 429 by the rate limits, by route",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "zeugnis_http_connections_refused",
+            "Connections refused with 503 over the connection limit",
+            refused.clone(),
+        );
+        registry.register(
+            "zeugnis_http_connections_open",
+            "Connections currently open",
+            open.clone(),
+        );
+        registry.register(
+            "zeugnis_intake_files",
+            "Scan files handled by the intake, by outcome",
+            intake.clone(),
+        );
+        registry.register(
+            "zeugnis_ledger_records",
+            "Records in the ledger",
+            ledger_records.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            rate_limited,
+            refused,
+            open,
+            intake,
+            ledger_records,
+        }
+    }
+
+    /// Counts one scan file handled by the intake (`archived`, `waiting`,
+    /// `quarantined`, `duplicate`; other values count as `other`).
+    pub fn intake(&self, outcome: &str) {
+        let outcome = INTAKE_OUTCOMES
+            .iter()
+            .find(|o| **o == outcome)
+            .copied()
+            .unwrap_or("other");
+        self.intake.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts one answered request and its latency.
+    pub(crate) fn request(
+        &self,
+        listener: Listener,
+        route: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                listener: listener.name(),
+                route,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+    }
+
+    pub(crate) fn rate_limited(&self, route: &'static str) {
+        self.rate_limited
+            .get_or_create(&RouteLabels { route })
+            .inc();
+    }
+
+    pub(crate) fn connection_refused(&self, listener: Listener) {
+        self.refused
+            .get_or_create(&ListenerLabels {
+                listener: listener.name(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn connection_opened(&self, listener: Listener) {
+        self.open
+            .get_or_create(&ListenerLabels {
+                listener: listener.name(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn connection_closed(&self, listener: Listener) {
+        self.open
+            .get_or_create(&ListenerLabels {
+                listener: listener.name(),
+            })
+            .dec();
+    }
+
+    /// The exposition text (OpenMetrics text format, which Prometheus reads),
+    /// after setting the ledger size.
+    pub fn encode(&self, ledger_records: u64) -> String {
+        self.ledger_records
+            .set(i64::try_from(ledger_records).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,790 @@
+//! The public routes: the code form, the verification pages and scans, the
+//! JSON API, the document check, proofs, the checkpoint and tiles, health
+//! and metrics (DESIGN.md "HTTP"; `docs/http.md`; `docs/openapi.json`).
+//!
+//! Owns: mapping a path to a route, looking certificates up in the registry
+//! (on the blocking pool) and turning the result into a page, JSON or file.
+//! Must not do: write to the registry; show holder data or the scan without
+//! the right access key; tell an unknown code from a wrong key by timing
+//! (the floor is applied by [`super::response::handle`]).
+
+use super::limits::Class;
+use super::pages::{self, Lang};
+use super::response::{self, json, json_error, text, Resp};
+use super::AppState;
+use crate::codes::{self, CodeError};
+use crate::ledger::merkle;
+use crate::ledger::proof::TlogProof;
+use crate::ledger::record::Record;
+use crate::ledger::tiles::TILE_WIDTH;
+use crate::ledger::LedgerError;
+use crate::registry::{Certificate, Registry, RegistryError};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use serde_json::Value;
+
+/// The OpenAPI document of the JSON API (kept in the repository).
+pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+
+/// The JSON routes, as they are named in the OpenAPI document's `paths`.
+pub const JSON_ROUTES: [&str; 4] = [
+    "/api/v1/certificates/{code}",
+    "/api/v1/certificates/{code}/proof",
+    "/api/v1/check",
+    "/api/v1/openapi.json",
+];
+
+/// Media type of the metrics exposition.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Cache lifetime of full tiles, which never change, in seconds.
+pub const IMMUTABLE_MAX_AGE_S: u64 = 31_536_000;
+
+/// Route label (for metrics) and rate-limit class of a public path.
+pub fn classify(path: &str) -> (&'static str, Class) {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        [""] => ("index", Class::Other),
+        ["de" | "en"] | ["de" | "en", ""] => ("form", Class::Other),
+        ["de" | "en", _] => ("page", Class::Lookup),
+        ["de" | "en", _, "scan"] => ("scan", Class::Lookup),
+        ["static", "style.css"] => ("style", Class::Other),
+        ["api", "v1", "check"] => ("check", Class::Lookup),
+        ["api", "v1", "certificates", _] => ("api_certificate", Class::Lookup),
+        ["api", "v1", "certificates", _, "proof"] => ("api_proof", Class::Lookup),
+        ["api", "v1", "openapi.json"] => ("openapi", Class::Other),
+        ["checkpoint"] => ("checkpoint", Class::Other),
+        ["favicon.ico"] => ("favicon", Class::Other),
+        ["tile", ..] => ("tile", Class::Other),
+        ["healthz"] => ("healthz", Class::Free),
+        ["metrics"] => ("metrics", Class::Free),
+        _ => ("not_found", Class::Other),
+    }
+}
+
+/// Whether the key given with a lookup was checked, and how it went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// No key was given.
+    Absent,
+    /// The key matches: holder data and scan may be shown.
+    Valid,
+    /// The key does not match.
+    Wrong,
+    /// The holder data was erased; there is nothing left to show or check.
+    Erased,
+}
+
+/// One ledger record about a certificate, as shown in the evidence section.
+#[derive(Clone, Debug)]
+pub struct EvidenceRecord {
+    /// Sequence number.
+    pub seq: u64,
+    /// Record kind (`Registered`, ...).
+    pub kind: String,
+    /// Record time, UTC seconds.
+    pub time_s: i64,
+    /// The Merkle leaf hash SHA-256(0x00 || record), hex.
+    pub leaf_sha256: String,
+}
+
+/// The ledger evidence of a certificate.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    /// The records about the certificate.
+    pub records: Vec<EvidenceRecord>,
+    /// The latest signed checkpoint note.
+    pub checkpoint_note: String,
+}
+
+/// The result of a certificate lookup.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    /// The input is not a code (or the key's check character fails).
+    Malformed(CodeError),
+    /// No certificate has this code (formatted `XXXX-XXXX-XXXX`).
+    Unknown(String),
+    /// The certificate, with `holder` filled in only for a valid key.
+    Found {
+        /// The derived state.
+        cert: Box<Certificate>,
+        /// The access-key outcome.
+        key: KeyCheck,
+        /// The ledger evidence.
+        evidence: Evidence,
+        /// The code and key as typed back into links (`CODE-KEY` or `CODE`).
+        path_code: String,
+    },
+}
+
+/// Evidence rows kept in memory (about 150 bytes each, so at most ~15 MB).
+pub const EVIDENCE_CACHE_RECORDS_MAX: usize = 100_000;
+
+/// Evidence rows by sequence number. A committed record never changes
+/// (append-only), so an entry never goes stale; the cache is emptied when
+/// it is full.
+#[derive(Default)]
+pub struct EvidenceCache(std::sync::Mutex<std::collections::HashMap<u64, EvidenceRecord>>);
+
+impl EvidenceCache {
+    fn row(&self, r: &Registry, seq: u64) -> Result<EvidenceRecord, RegistryError> {
+        if let Some(row) = self.0.lock().ok().and_then(|m| m.get(&seq).cloned()) {
+            return Ok(row);
+        }
+        let bytes = r.ledger().read_record(seq)?;
+        let rec = Record::decode(&bytes)
+            .map_err(|e| LedgerError::Invalid(format!("record {seq} does not decode: {e}")))?;
+        let row = EvidenceRecord {
+            seq,
+            kind: format!("{:?}", rec.body.kind()),
+            time_s: rec.time_s,
+            leaf_sha256: hex::encode(merkle::leaf_hash(&bytes)),
+        };
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= EVIDENCE_CACHE_RECORDS_MAX {
+                m.clear();
+            }
+            m.insert(seq, row.clone());
+        }
+        Ok(row)
+    }
+}
+
+fn evidence(
+    cache: &EvidenceCache,
+    r: &Registry,
+    cert: &Certificate,
+) -> Result<Evidence, RegistryError> {
+    let ledger = r.ledger();
+    let mut records = Vec::new();
+    for &seq in &cert.seqs {
+        records.push(cache.row(r, seq)?);
+    }
+    Ok(Evidence {
+        records,
+        checkpoint_note: ledger.checkpoint_note().to_string(),
+    })
+}
+
+/// Looks up `code_and_key` as typed in a URL (`CODE` or `CODE-KEY`).
+pub async fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, RegistryError> {
+    let (code, key) = match codes::parse_code_and_key(code_and_key) {
+        Ok(x) => x,
+        Err(e) => return Ok(Lookup::Malformed(e)),
+    };
+    let cache = state.evidence.clone();
+    state
+        .with_registry(move |r| {
+            let key_text = key.map(|k| k.as_str().to_string());
+            let (cert, check) = match r.show(code.as_str(), key_text.as_deref()) {
+                Ok(c) => {
+                    let check = match (&key, &c.holder) {
+                        (None, _) => KeyCheck::Absent,
+                        (Some(_), Some(h)) if h.get("erased") == Some(&Value::Bool(true)) => {
+                            KeyCheck::Erased
+                        }
+                        (Some(_), _) => KeyCheck::Valid,
+                    };
+                    (c, check)
+                }
+                Err(RegistryError::UnknownCode { code }) => return Ok(Lookup::Unknown(code)),
+                Err(RegistryError::WrongKey { .. }) => (r.find(code.as_str())?, KeyCheck::Wrong),
+                Err(e) => return Err(e),
+            };
+            let evidence = evidence(&cache, r, &cert)?;
+            let path_code = match (&key, check) {
+                (Some(k), KeyCheck::Valid) => format!("{}-{}", code.as_str(), k.as_str()),
+                _ => code.as_str().to_string(),
+            };
+            Ok(Lookup::Found {
+                cert: Box::new(cert),
+                key: check,
+                evidence,
+                path_code,
+            })
+        })
+        .await
+}
+
+/// Maps an internal failure to a 500 without details for the client (the
+/// log gets the error, which names no code or key).
+fn internal(e: &RegistryError) -> Resp {
+    tracing::error!(error = %e, "http: registry failure");
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; the operator has been told in the log",
+    )
+}
+
+/// Answers a public request.
+pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method().clone();
+    let read_only = method == Method::GET || method == Method::HEAD;
+    match segs.as_slice() {
+        ["api", "v1", "check"] => {
+            if method != Method::POST {
+                return response::method_not_allowed("POST");
+            }
+            check(state, req).await
+        }
+        _ if !read_only => response::method_not_allowed("GET, HEAD"),
+        [""] => {
+            let lang = Lang::from_accept_language(
+                req.headers()
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            );
+            let mut r = response::html(StatusCode::OK, pages::form(lang, None));
+            r.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+            r
+        }
+        [lang] | [lang, ""] if Lang::parse(lang).is_some() => {
+            let lang = Lang::parse(lang).expect("checked");
+            form(lang, req.uri().query())
+        }
+        [lang, code] if Lang::parse(lang).is_some() => {
+            let lang = Lang::parse(lang).expect("checked");
+            page(state, lang, code).await
+        }
+        [lang, code, "scan"] if Lang::parse(lang).is_some() => {
+            let lang = Lang::parse(lang).expect("checked");
+            scan(state, lang, code).await
+        }
+        ["static", "style.css"] => {
+            let mut r =
+                response::bytes(StatusCode::OK, "text/css; charset=utf-8", pages::STYLE_CSS);
+            response::set(&mut r, header::CACHE_CONTROL, "public, max-age=86400");
+            r
+        }
+        ["api", "v1", "certificates", code] => api_certificate(state, code).await,
+        ["api", "v1", "certificates", code, "proof"] => {
+            api_proof(state, code, req.uri().query()).await
+        }
+        ["api", "v1", "openapi.json"] => {
+            response::bytes(StatusCode::OK, "application/json", OPENAPI_JSON)
+        }
+        ["checkpoint"] => checkpoint(state).await,
+        ["favicon.ico"] => {
+            // No icon, but no failed load in the browser's console either.
+            let mut r = response::bytes(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new());
+            response::set(&mut r, header::CACHE_CONTROL, "public, max-age=86400");
+            r
+        }
+        ["tile", rest @ ..] => tile(state, rest).await,
+        ["healthz"] => {
+            if state.registry.is_poisoned() {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registry lock poisoned; restart the daemon",
+                )
+            } else {
+                text(StatusCode::OK, "ok")
+            }
+        }
+        ["metrics"] => match state.with_registry(|r| Ok(r.ledger().size())).await {
+            Ok(size) => response::bytes(
+                StatusCode::OK,
+                METRICS_CONTENT_TYPE,
+                state.metrics.encode(size),
+            ),
+            Err(e) => internal(&e),
+        },
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "no such page; verification pages are /de/CODE and /en/CODE",
+        ),
+    }
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `GET /{de|en}/[?code=...]`: the form, or a redirect to the page for the
+/// code typed into it.
+fn form(lang: Lang, query: Option<&str>) -> Resp {
+    let Some(typed) = query_param(query, "code") else {
+        return response::html(StatusCode::OK, pages::form(lang, None));
+    };
+    match codes::parse_code_and_key(&typed) {
+        Ok((code, key)) => {
+            let target = match key {
+                Some(k) => format!("/{}/{}-{}", lang.code(), code.as_str(), k.as_str()),
+                None => format!("/{}/{}", lang.code(), code.as_str()),
+            };
+            let mut r = text(StatusCode::SEE_OTHER, &format!("see {target}"));
+            response::set(&mut r, header::LOCATION, &target);
+            r
+        }
+        Err(e) => response::html(
+            StatusCode::BAD_REQUEST,
+            pages::form(lang, Some(&pages::code_error(lang, &e))),
+        ),
+    }
+}
+
+/// The HTTP status of a lookup outcome.
+fn lookup_status(l: &Lookup) -> StatusCode {
+    match l {
+        Lookup::Malformed(_) => StatusCode::BAD_REQUEST,
+        Lookup::Unknown(_) => StatusCode::NOT_FOUND,
+        Lookup::Found {
+            key: KeyCheck::Wrong,
+            ..
+        } => StatusCode::FORBIDDEN,
+        Lookup::Found { .. } => StatusCode::OK,
+    }
+}
+
+async fn page(state: &AppState, lang: Lang, code: &str) -> Resp {
+    match lookup(state, code).await {
+        Ok(l) => response::html(
+            lookup_status(&l),
+            pages::certificate(lang, &l, &state.cfg.base_url),
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
+    let l = match lookup(state, code).await {
+        Ok(l) => l,
+        Err(e) => return internal(&e),
+    };
+    let (cert, key) = match &l {
+        Lookup::Found { cert, key, .. } => (cert, *key),
+        other => {
+            return response::html(
+                lookup_status(other),
+                pages::certificate(lang, other, &state.cfg.base_url),
+            )
+        }
+    };
+    let refuse = |status, msg: &str| response::html(status, pages::message(lang, msg));
+    match key {
+        KeyCheck::Valid => {}
+        KeyCheck::Absent | KeyCheck::Wrong => {
+            return refuse(StatusCode::FORBIDDEN, pages::texts(lang).scan_needs_key)
+        }
+        KeyCheck::Erased => return refuse(StatusCode::GONE, pages::texts(lang).scan_erased),
+    }
+    let Some(scan) = &cert.scan else {
+        return refuse(StatusCode::NOT_FOUND, pages::texts(lang).scan_missing);
+    };
+    let Ok(addr) = <[u8; 32]>::try_from(hex::decode(&scan.blake3).unwrap_or_default()) else {
+        return internal(&RegistryError::Invalid(format!(
+            "scan address of {} is not a BLAKE3 hash",
+            cert.code
+        )));
+    };
+    let path = state.blobs.path(&addr);
+    // Read outside the registry lock: scans can be tens of megabytes.
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) if blake3::hash(&b).as_bytes() == &addr => b,
+        Ok(_) => {
+            return internal(&RegistryError::Invalid(format!(
+                "scan blob {} does not match its BLAKE3 address; run zeugnis audit --fixity",
+                scan.blake3
+            )))
+        }
+        Err(e) => {
+            return internal(&RegistryError::Invalid(format!(
+                "scan blob {}: {e}",
+                scan.blake3
+            )))
+        }
+    };
+    let ext = match scan.media_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/tiff" => "tif",
+        _ => "bin",
+    };
+    let mut r = response::bytes(StatusCode::OK, &scan.media_type, bytes);
+    response::set(
+        &mut r,
+        header::CONTENT_DISPOSITION,
+        &format!("inline; filename=\"{}-scan.{ext}\"", cert.code),
+    );
+    r
+}
+
+/// The public JSON of a found certificate, with its ledger evidence.
+pub fn certificate_json(cert: &Certificate, evidence: &Evidence) -> Value {
+    let mut v = serde_json::to_value(cert).expect("a certificate serialises");
+    v["ledger"] = serde_json::json!({
+        "records": evidence.records.iter().map(|r| serde_json::json!({
+            "seq": r.seq,
+            "kind": r.kind,
+            "time_s": r.time_s,
+            "leaf_sha256": r.leaf_sha256,
+        })).collect::<Vec<_>>(),
+        "checkpoint": evidence.checkpoint_note,
+    });
+    v
+}
+
+fn code_error_json(e: &CodeError) -> Resp {
+    let reason = if matches!(e, CodeError::CheckFailed { .. }) {
+        "typo"
+    } else {
+        "malformed_code"
+    };
+    json_error(StatusCode::BAD_REQUEST, reason, &e.to_string())
+}
+
+async fn api_certificate(state: &AppState, code: &str) -> Resp {
+    match lookup(state, code).await {
+        Ok(Lookup::Malformed(e)) => code_error_json(&e),
+        Ok(Lookup::Unknown(c)) => json_error(
+            StatusCode::NOT_FOUND,
+            "unknown_code",
+            &format!("no certificate has the code {c}"),
+        ),
+        Ok(Lookup::Found {
+            key: KeyCheck::Wrong,
+            cert,
+            ..
+        }) => json_error(
+            StatusCode::FORBIDDEN,
+            "wrong_key",
+            &format!("the access key does not match certificate {}", cert.code),
+        ),
+        Ok(Lookup::Found { cert, evidence, .. }) => {
+            json(StatusCode::OK, &certificate_json(&cert, &evidence))
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+/// `GET /api/v1/certificates/{CODE}/proof[?seq=N]`: a C2SP tlog-proof of
+/// one record about the certificate (default: its latest), with the
+/// record's exact bytes as the proof's `extra` data.
+async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Resp {
+    let code = match codes::parse_code_and_key(code_text) {
+        Ok((c, _)) => c,
+        Err(e) => return code_error_json(&e),
+    };
+    let wanted = match query_param(query, "seq").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "bad_seq",
+                "seq: must be a record sequence number (decimal)",
+            )
+        }
+    };
+    let result = state
+        .with_registry(move |r| {
+            let cert = match r.find(code.as_str()) {
+                Ok(c) => c,
+                Err(RegistryError::UnknownCode { .. }) => return Ok(Err(None)),
+                Err(e) => return Err(e),
+            };
+            let seq = match wanted {
+                Some(n) if cert.seqs.contains(&n) => n,
+                Some(n) => return Ok(Err(Some(n))),
+                None => *cert
+                    .seqs
+                    .last()
+                    .expect("a certificate has its Registered record"),
+            };
+            let mut proof: TlogProof = r.ledger().tlog_proof(seq)?;
+            proof.extra = Some(r.ledger().read_record(seq)?);
+            Ok(Ok((seq, proof.encode())))
+        })
+        .await;
+    match result {
+        Ok(Ok((seq, text_body))) => {
+            let mut r = response::bytes(StatusCode::OK, "text/plain; charset=utf-8", text_body);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                &format!("attachment; filename=\"{seq}.tlog-proof\""),
+            );
+            r
+        }
+        Ok(Err(None)) => json_error(
+            StatusCode::NOT_FOUND,
+            "unknown_code",
+            &format!("no certificate has the code {}", code.formatted()),
+        ),
+        Ok(Err(Some(n))) => json_error(
+            StatusCode::NOT_FOUND,
+            "unknown_seq",
+            &format!("record {n} is not about certificate {}", code.formatted()),
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn checkpoint(state: &AppState) -> Resp {
+    match state
+        .with_registry(|r| Ok(r.ledger().checkpoint_note().to_string()))
+        .await
+    {
+        Ok(note) => {
+            let mut r = response::bytes(StatusCode::OK, "text/plain; charset=utf-8", note);
+            response::set(&mut r, header::CACHE_CONTROL, "no-cache");
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+/// Parses the part of a tile path after `tile/`: `<L>/<N>[.p/<W>]` with N
+/// in `x`-prefixed groups of three digits (C2SP tlog-tiles). Returns
+/// (level, index, width) with width 256 for a full tile.
+pub fn parse_tile_path(rest: &[&str]) -> Result<(u8, u64, u64), String> {
+    let (level, groups) = rest
+        .split_first()
+        .ok_or("tile path: expected tile/<L>/<N>[.p/<W>]")?;
+    if *level == "entries" {
+        return Err("entry bundles are not served: the records are in the proof bundles".into());
+    }
+    let three_digits = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit());
+    let level: u8 = match level.parse() {
+        Ok(l) if level.len() <= 2 && level.bytes().all(|b| b.is_ascii_digit()) && l < 64 => l,
+        _ => return Err(format!("tile level {level:?}: expected a number below 64")),
+    };
+    let (groups, width) = match groups {
+        [g @ .., last, w] if last.ends_with(".p") => {
+            let canonical = !w.starts_with('0') && w.bytes().all(|b| b.is_ascii_digit());
+            let w: u64 = match w.parse() {
+                Ok(w) if canonical && (1..TILE_WIDTH).contains(&w) => w,
+                _ => return Err(format!("partial tile width {w:?}: expected 1..255")),
+            };
+            let mut all = g.to_vec();
+            all.push(last.trim_end_matches(".p"));
+            (all, w)
+        }
+        g => (g.to_vec(), TILE_WIDTH),
+    };
+    let Some((last, prefix)) = groups.split_last() else {
+        return Err("tile path: missing the tile index".into());
+    };
+    let mut index: u64 = 0;
+    for g in prefix {
+        let digits = g
+            .strip_prefix('x')
+            .filter(|d| three_digits(d))
+            .ok_or_else(|| format!("tile index group {g:?}: expected x and three digits"))?;
+        index = index
+            .checked_mul(1000)
+            .and_then(|i| i.checked_add(digits.parse::<u64>().unwrap_or(0)))
+            .ok_or("tile index out of range")?;
+    }
+    if !three_digits(last) {
+        return Err(format!("tile index group {last:?}: expected three digits"));
+    }
+    index = index
+        .checked_mul(1000)
+        .and_then(|i| i.checked_add(last.parse::<u64>().unwrap_or(0)))
+        .ok_or("tile index out of range")?;
+    Ok((level, index, width))
+}
+
+async fn tile(state: &AppState, rest: &[&str]) -> Resp {
+    let (level, index, width) = match parse_tile_path(rest) {
+        Ok(x) => x,
+        Err(msg) => return text(StatusCode::NOT_FOUND, &msg),
+    };
+    match state
+        .with_registry(move |r| Ok(r.ledger().tile(level, index, width)?))
+        .await
+    {
+        Ok(Some(bytes)) => {
+            let mut r = response::bytes(
+                StatusCode::OK,
+                "application/octet-stream",
+                Bytes::from(bytes),
+            );
+            let cache = if width == TILE_WIDTH {
+                format!("public, max-age={IMMUTABLE_MAX_AGE_S}, immutable")
+            } else {
+                "no-cache".to_string()
+            };
+            response::set(&mut r, header::CACHE_CONTROL, &cache);
+            r
+        }
+        Ok(None) => text(
+            StatusCode::NOT_FOUND,
+            "no such tile at the current tree size",
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
+/// The upload of `POST /api/v1/check`: hashed as it streams in.
+struct Upload {
+    blake3: [u8; 32],
+    size_bytes: u64,
+    is_pdf: bool,
+}
+
+/// Hashes a stream of chunks, refusing more than `max` bytes.
+struct Hashing {
+    hasher: blake3::Hasher,
+    size: u64,
+    head: Vec<u8>,
+    max: u64,
+}
+
+impl Hashing {
+    fn new(max: u64) -> Hashing {
+        Hashing {
+            hasher: blake3::Hasher::new(),
+            size: 0,
+            head: Vec::new(),
+            max,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), Box<Resp>> {
+        self.size += chunk.len() as u64;
+        if self.size > self.max {
+            return Err(Box::new(too_large(self.max)));
+        }
+        if self.head.len() < 5 {
+            let take = (5 - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    fn finish(self) -> Upload {
+        Upload {
+            blake3: *self.hasher.finalize().as_bytes(),
+            size_bytes: self.size,
+            is_pdf: self.head == b"%PDF-",
+        }
+    }
+}
+
+fn too_large(max: u64) -> Resp {
+    json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        &format!("the upload is larger than the limit of {max} bytes (http.check_bytes_max)"),
+    )
+}
+
+fn bad_upload(msg: &str) -> Box<Resp> {
+    Box::new(json_error(StatusCode::BAD_REQUEST, "bad_upload", msg))
+}
+
+/// Streams the upload (a raw PDF body, or the first file of a
+/// `multipart/form-data` body) through BLAKE3 without keeping it.
+async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box<Resp>> {
+    let max = state.cfg.check_bytes_max;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(Box::new(too_large(max)));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut hashing = Hashing::new(max);
+    if content_type.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(&content_type)
+            .map_err(|e| bad_upload(&format!("Content-Type: {e}")))?;
+        let stream = http_body_util::BodyDataStream::new(req.into_body());
+        let mut mp = multer::Multipart::new(stream, boundary);
+        loop {
+            let field = mp
+                .next_field()
+                .await
+                .map_err(|e| bad_upload(&format!("multipart body: {e}")))?;
+            let Some(mut field) = field else {
+                return Err(bad_upload(
+                    "multipart body: no file field; send the PDF as the field \"file\"",
+                ));
+            };
+            if field.name() != Some("file") {
+                continue;
+            }
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| bad_upload(&format!("multipart body: {e}")))?
+            {
+                hashing.push(&chunk)?;
+            }
+            break;
+        }
+    } else {
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| bad_upload(&format!("request body: {e}")))?;
+            if let Some(chunk) = frame.data_ref() {
+                hashing.push(chunk)?;
+            }
+        }
+    }
+    let upload = hashing.finish();
+    if upload.size_bytes == 0 {
+        return Err(bad_upload(
+            "the upload is empty; send the PDF as the request body",
+        ));
+    }
+    Ok(upload)
+}
+
+/// `POST /api/v1/check`: is the uploaded PDF a registered digital image,
+/// and what is the state of its certificate?
+async fn check(state: &AppState, req: Request<Incoming>) -> Resp {
+    let upload = match receive(state, req).await {
+        Ok(u) => u,
+        Err(r) => return *r,
+    };
+    if !upload.is_pdf {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_pdf",
+            "the upload is not a PDF (it does not start with %PDF-); registered digital images are PDFs",
+        );
+    }
+    let hash = upload.blake3;
+    let found = state
+        .with_registry(move |r| match r.code_of_document(&hash)? {
+            Some(code) => Ok(Some(r.find(&code)?)),
+            None => Ok(None),
+        })
+        .await;
+    let mut v = serde_json::json!({
+        "blake3": hex::encode(upload.blake3),
+        "size_bytes": upload.size_bytes,
+    });
+    match found {
+        Ok(Some(cert)) => {
+            v["registered"] = Value::Bool(true);
+            v["certificate"] = serde_json::to_value(&cert).expect("a certificate serialises");
+            json(StatusCode::OK, &v)
+        }
+        Ok(None) => {
+            v["registered"] = Value::Bool(false);
+            json(StatusCode::OK, &v)
+        }
+        Err(e) => internal(&e),
+    }
+}
