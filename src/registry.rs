@@ -36,6 +36,8 @@ pub const DOCUMENTS_MAX: usize = 2;
 pub const RECORD_FILE_BYTES_MAX: usize = 256 * 1024;
 /// Attempts to draw a code that is not yet used before giving up.
 pub const CODE_DRAWS_MAX: usize = 16;
+/// Most threads re-hashing blobs in the fixity audit.
+pub const FIXITY_THREADS_MAX: usize = 4;
 /// Default base URL of the verification service.
 pub const BASE_URL_DEFAULT: &str = "http://127.0.0.1:8080";
 
@@ -1242,35 +1244,67 @@ impl Registry {
             indicatif::ProgressStyle::with_template("fixity {bar:40} {bytes}/{total_bytes} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let mut report = FixityReport::default();
-        for (addr, e) in &expected {
-            let path = self.blobs.path(addr);
-            let problem = match std::fs::read(&path) {
+        // Blobs are checked on up to FIXITY_THREADS_MAX threads (both
+        // hashes of one blob on one thread); results are reported in address
+        // order whatever the threads' timing.
+        let items: Vec<(&Hash32, &Expect)> = expected.iter().collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, FIXITY_THREADS_MAX)
+            .min(items.len().max(1));
+        let blobs = &self.blobs;
+        let check = |addr: &Hash32, e: &Expect| -> (u64, Option<String>) {
+            match std::fs::read(blobs.path(addr)) {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    Some("missing".to_string())
+                    (0, Some("missing".to_string()))
                 }
-                Err(err) => Some(format!("unreadable: {err}")),
+                Err(err) => (0, Some(format!("unreadable: {err}"))),
                 Ok(bytes) => {
-                    report.bytes_checked += bytes.len() as u64;
                     bar.inc(bytes.len() as u64);
                     let b3_ok = blake3::hash(&bytes).as_bytes() == addr;
                     let sha_ok = e
                         .sha256
                         .is_none_or(|want| <[u8; 32]>::from(sha2::Sha256::digest(&bytes)) == want);
-                    match (b3_ok, sha_ok) {
+                    let problem = match (b3_ok, sha_ok) {
                         (true, true) => None,
                         (false, true) => Some("BLAKE3 differs".into()),
                         (true, false) => Some("SHA-256 differs".into()),
                         (false, false) => Some("BLAKE3 and SHA-256 differ".into()),
-                    }
+                    };
+                    (bytes.len() as u64, problem)
                 }
-            };
+            }
+        };
+        let mut results: Vec<(usize, u64, Option<String>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (items, check) = (&items, &check);
+                    s.spawn(move || {
+                        (t..items.len())
+                            .step_by(threads)
+                            .map(|i| {
+                                let (len, problem) = check(items[i].0, items[i].1);
+                                (i, len, problem)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("fixity thread panicked"))
+                .collect()
+        });
+        results.sort_by_key(|r| r.0);
+        let mut report = FixityReport::default();
+        for (i, len, problem) in results {
             report.blobs_checked += 1;
+            report.bytes_checked += len;
             if let Some(p) = problem {
                 report.failures.push(FixityFailure {
-                    blob: hex::encode(addr),
+                    blob: hex::encode(items[i].0),
                     problem: p,
-                    certificates: e.codes.clone(),
+                    certificates: items[i].1.codes.clone(),
                 });
             }
         }
