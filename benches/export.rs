@@ -17,42 +17,15 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use zeugnis::ledger::record::Body;
-use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
+use zeugnis::registry::{DocumentFile, Registry};
 
 /// Blob bytes re-hashed per fixity iteration.
 const FIXITY_BYTES: usize = 256 * 1024 * 1024;
 /// Size of one document in the fixity set.
 const DOC_BYTES: usize = 4 * 1024 * 1024;
 
-fn scratch() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-scratch");
-    std::fs::create_dir_all(&base).expect("scratch");
-    tempfile::tempdir_in(base).expect("tempdir")
-}
-
-fn record() -> RegistrationRecord {
-    let json = serde_json::json!({
-        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
-        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-01-01",
-                   "birth_place": "Gotha", "student_id": "4711"},
-        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
-        "last_exam_date": "2026-09-30"
-    });
-    RegistrationRecord::parse("bench.json", json.to_string().as_bytes()).expect("record")
-}
-
-fn pdf(seed: u64, len: usize) -> Vec<u8> {
-    let mut b = b"%PDF-1.7\n".to_vec();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while b.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        b.extend_from_slice(&x.to_le_bytes());
-    }
-    b.truncate(len);
-    b
-}
+mod common;
+use common::{pdf, record, scratch};
 
 fn blob_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
+use zeugnis::registry::{DocumentFile, Registry};
 use zeugnis::scans::{Intake, IntakeConfig};
 
 /// Scans per measured iteration (one ingest call; batches of 64 inside).
@@ -23,35 +23,12 @@ const FILES: usize = 32;
 /// Size of one scan.
 const SCAN_BYTES: usize = 2 * 1024 * 1024;
 
-fn scratch() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-scratch");
-    std::fs::create_dir_all(&base).expect("scratch");
-    tempfile::tempdir_in(base).expect("tempdir")
-}
+mod common;
+use common::{record, scratch};
 
-fn record() -> RegistrationRecord {
-    let json = serde_json::json!({
-        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
-        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-01-01",
-                   "birth_place": "Gotha", "student_id": "4711"},
-        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
-        "last_exam_date": "2026-09-30"
-    });
-    RegistrationRecord::parse("bench.json", json.to_string().as_bytes()).expect("record")
-}
-
-/// Distinct incompressible-ish 2 MB "PDF" scans.
+/// Distinct incompressible 2 MB "PDF" scans.
 fn scan(seed: u64) -> Vec<u8> {
-    let mut b = b"%PDF-1.7\n".to_vec();
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while b.len() < SCAN_BYTES {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        b.extend_from_slice(&x.to_le_bytes());
-    }
-    b.truncate(SCAN_BYTES);
-    b
+    common::pdf(seed, SCAN_BYTES)
 }
 
 /// Writes the files (not timed) and returns their paths.

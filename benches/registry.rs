@@ -9,32 +9,15 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::Write;
 use std::time::Duration;
-use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
+use zeugnis::registry::{DocumentFile, Registry};
+
+mod common;
+use common::{record, scratch};
 
 const BATCH: usize = 50;
 
-fn record() -> RegistrationRecord {
-    let json = serde_json::json!({
-        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
-        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-01-01",
-                   "birth_place": "Gotha", "student_id": "4711"},
-        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
-        "last_exam_date": "2026-09-30"
-    });
-    RegistrationRecord::parse("bench.json", json.to_string().as_bytes()).expect("record")
-}
-
 fn pdf(n: u64) -> Vec<u8> {
-    let mut b = b"%PDF-1.7\n".to_vec();
-    b.extend_from_slice(&n.to_le_bytes());
-    b.resize(200 * 1024, b'x');
-    b
-}
-
-fn scratch() -> tempfile::TempDir {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-scratch");
-    std::fs::create_dir_all(&base).expect("scratch");
-    tempfile::tempdir_in(base).expect("tempdir")
+    common::pdf(n, 200 * 1024)
 }
 
 fn registration(c: &mut Criterion) {
