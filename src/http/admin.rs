@@ -61,11 +61,7 @@ fn authorised(state: &AppState, req: &Request<Incoming>) -> Result<(), Box<Resp>
             "the admin API is disabled: set http.admin_token_file",
         )));
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = response::header_str(req, header::AUTHORIZATION).strip_prefix("Bearer ");
     let ok = given.is_some_and(|g| {
         let digest: [u8; 32] = sha2::Sha256::digest(g.trim().as_bytes()).into();
         bool::from(digest.ct_eq(want))
@@ -160,12 +156,7 @@ async fn registration_parts(
     state: &AppState,
     req: Request<Incoming>,
 ) -> Result<RegistrationParts, Box<Resp>> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
     let boundary = multer::parse_boundary(&content_type).map_err(|e| {
         Box::new(bad(&format!(
             "Content-Type must be multipart/form-data with fields record and document ({e})"

@@ -249,18 +249,11 @@ pub enum HttpError {
 /// others (like the signing key) and tokens shorter than 32 bytes.
 /// Returns the SHA-256 of the token, which is all that is kept in memory.
 pub fn read_admin_token(path: &Path) -> Result<[u8; 32], HttpError> {
-    use std::os::unix::fs::PermissionsExt;
     let err = |reason: String| HttpError::AdminToken {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(err(format!(
-            "mode {mode:04o} gives access to group or others; refusing to use it (chmod 600 it)"
-        )));
-    }
+    let meta = crate::ledger::durable::private_file_metadata(path).map_err(err)?;
     if meta.len() > ADMIN_TOKEN_FILE_BYTES_MAX {
         return Err(err(format!(
             "larger than {ADMIN_TOKEN_FILE_BYTES_MAX} bytes; it should hold one token"

@@ -234,12 +234,8 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         }
         _ if !read_only => response::method_not_allowed("GET, HEAD"),
         [""] => {
-            let lang = Lang::from_accept_language(
-                req.headers()
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            );
+            let lang =
+                Lang::from_accept_language(response::header_str(&req, header::ACCEPT_LANGUAGE));
             let mut r = response::html(StatusCode::OK, pages::form(lang, None));
             r.headers_mut()
                 .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
@@ -690,20 +686,13 @@ fn bad_upload(msg: &str) -> Box<Resp> {
 /// `multipart/form-data` body) through BLAKE3 without keeping it.
 async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box<Resp>> {
     let max = state.cfg.check_bytes_max;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = response::header_str(&req, header::CONTENT_LENGTH)
+        .parse::<u64>()
+        .ok();
     if declared.is_some_and(|n| n > max) {
         return Err(Box::new(too_large(max)));
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
     let mut hashing = Hashing::new(max);
     if content_type.starts_with("multipart/form-data") {
         let boundary = multer::parse_boundary(&content_type)

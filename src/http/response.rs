@@ -91,6 +91,14 @@ pub fn method_not_allowed(allow: &str) -> Resp {
     r
 }
 
+/// A request header as text ("" when absent or not visible ASCII).
+pub fn header_str<B>(req: &Request<B>, name: header::HeaderName) -> &str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// Sets a header from a value that is known to be valid (ASCII we built).
 pub fn set(r: &mut Resp, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {

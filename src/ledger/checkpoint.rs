@@ -12,7 +12,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Signature algorithm byte for Ed25519 in signed notes.
@@ -407,13 +407,7 @@ pub fn read_key_file(path: &Path) -> Result<SigningKey, NoteError> {
         path: path.display().to_string(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(err(format!(
-            "mode {mode:04o} gives access to group or others; refusing to use it (chmod 600 it)"
-        )));
-    }
+    crate::ledger::durable::private_file_metadata(path).map_err(err)?;
     let pem = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|e| err(format!("not a PKCS#8 Ed25519 key: {e}")))
 }

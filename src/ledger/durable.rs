@@ -11,6 +11,20 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Metadata of a secret file (signing key, admin token), refusing one that
+/// group or others may read or write. The error is a reason for a person.
+pub fn private_file_metadata(path: &Path) -> Result<fs::Metadata, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "mode {mode:04o} gives access to group or others; refusing to use it (chmod 600 it)"
+        ));
+    }
+    Ok(meta)
+}
+
 /// Fsyncs a directory so that entries created, renamed or removed in it are durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()

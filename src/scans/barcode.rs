@@ -237,26 +237,35 @@ pub fn decode_with_limit(
 mod tests {
     use super::*;
 
-    fn qr_page(text: &str, module_px: usize) -> (u32, u32, Vec<u8>) {
-        let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
-        let m = qr.width();
-        let colors = qr.to_colors();
-        let side = (m + 8) * module_px;
-        let mut px = vec![255u8; side * side];
-        for y in 0..side {
-            for x in 0..side {
-                let (mx, my) = ((x / module_px) as isize - 4, (y / module_px) as isize - 4);
-                if mx >= 0
-                    && my >= 0
-                    && (mx as usize) < m
-                    && (my as usize) < m
-                    && colors[my as usize * m + mx as usize] == qrcode::Color::Dark
-                {
-                    px[y * side + x] = 0;
+    /// A white raster of `cols` x `rows` modules of `px` pixels each plus
+    /// a quiet zone of `quiet` modules, with the modules `dark` says black.
+    fn paint(
+        (cols, rows): (usize, usize),
+        quiet: usize,
+        px: usize,
+        dark: impl Fn(usize, usize) -> bool,
+    ) -> (u32, u32, Vec<u8>) {
+        let (w, h) = ((cols + 2 * quiet) * px, (rows + 2 * quiet) * px);
+        let mut out = vec![255u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (mx, my) = ((x / px).checked_sub(quiet), (y / px).checked_sub(quiet));
+                if let (Some(mx), Some(my)) = (mx, my) {
+                    if mx < cols && my < rows && dark(mx, my) {
+                        out[y * w + x] = 0;
+                    }
                 }
             }
         }
-        (side as u32, side as u32, px)
+        (w as u32, h as u32, out)
+    }
+
+    fn qr_page(text: &str, module_px: usize) -> (u32, u32, Vec<u8>) {
+        let qr = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let (m, colors) = (qr.width(), qr.to_colors());
+        paint((m, m), 4, module_px, |x, y| {
+            colors[y * m + x] == qrcode::Color::Dark
+        })
     }
 
     #[test]
@@ -287,25 +296,9 @@ mod tests {
         let m = rxing::MultiFormatWriter
             .encode("QNVCFM3P4VDF", &rxing::BarcodeFormat::DATA_MATRIX, 0, 0)
             .unwrap();
-        let scale = 8;
-        let (w, h) = (m.getWidth() as usize, m.getHeight() as usize);
-        let side_w = (w + 4) * scale;
-        let side_h = (h + 4) * scale;
-        let mut px = vec![255u8; side_w * side_h];
-        for y in 0..side_h {
-            for x in 0..side_w {
-                let (mx, my) = ((x / scale) as isize - 2, (y / scale) as isize - 2);
-                if mx >= 0
-                    && my >= 0
-                    && (mx as usize) < w
-                    && (my as usize) < h
-                    && m.get(mx as u32, my as u32)
-                {
-                    px[y * side_w + x] = 0;
-                }
-            }
-        }
-        let texts = coversheet::decode_qr_from_luma(side_w as u32, side_h as u32, &px).unwrap();
+        let size = (m.getWidth() as usize, m.getHeight() as usize);
+        let (side_w, side_h, px) = paint(size, 2, 8, |x, y| m.get(x as u32, y as u32));
+        let texts = coversheet::decode_qr_from_luma(side_w, side_h, &px).unwrap();
         assert_eq!(texts, ["QNVCFM3P4VDF"]);
     }
 

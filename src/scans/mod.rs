@@ -521,8 +521,8 @@ impl Intake {
             }
             claimed += 1;
         }
-        let present: std::collections::HashSet<&String> = names.iter().collect();
-        self.stability.retain(|n| present.contains(&n.to_string()));
+        let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        self.stability.retain(|n| present.contains(n));
         if claimed > 0 {
             fsync_dir(&self.dirs.work).map_err(io_err(&self.dirs.work))?;
             fsync_dir(&inbox).map_err(io_err(&inbox))?;
@@ -834,9 +834,7 @@ impl Intake {
                     source_name: &r.source_name,
                 })
                 .collect();
-            let registry = Arc::clone(&self.registry);
-            let mut reg = registry.lock().unwrap_or_else(|p| p.into_inner());
-            reg.archive_scans(&items)?
+            self.registry().archive_scans(&items)?
         };
         let mut removed = false;
         for (r, d) in batch.into_iter().zip(decisions) {
