@@ -221,12 +221,16 @@ impl Smtp {
         self.received.lock().expect("lock").clone()
     }
 
-    /// Waits (at most a minute) until the received text contains `what`.
+    /// Waits (at most a minute) until a whole message containing `what`
+    /// has been received (aiosmtpd's end-of-message line follows it).
     pub fn wait_for(&self, what: &str) -> String {
         let started = std::time::Instant::now();
         loop {
             let text = self.received();
-            if text.contains(what) {
+            let complete = text
+                .find(what)
+                .is_some_and(|at| text[at..].contains("END MESSAGE"));
+            if complete {
                 return text;
             }
             assert!(
