@@ -454,6 +454,180 @@ pub struct Registry {
     meta: sled::Tree,
     /// Base URL of the verification service.
     base_url: String,
+    /// The read side, shared with the verification service.
+    reader: Reader,
+}
+
+/// The committed ledger state readers may show: published by the writer
+/// after each append, before the derived states refer to the new records.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Records in the ledger.
+    pub size: u64,
+    /// The latest signed checkpoint note (covers `size` records).
+    pub checkpoint_note: std::sync::Arc<str>,
+}
+
+/// Reads certificate states, holder data and records from any thread while
+/// the [`Registry`] writes (sled trees and blob files are safe to read
+/// concurrently; committed records never change). The verification service
+/// uses it so that lookups never wait for the writer, which holds its lock
+/// through fsyncs. Obtained from [`Registry::reader`]; clones are cheap.
+#[derive(Clone)]
+pub struct Reader {
+    /// code -> Certificate JSON (the registry's tree).
+    certs: sled::Tree,
+    /// The blob store.
+    blobs: BlobStore,
+    /// Committed records.
+    records: ledger::RecordReader,
+    /// The latest [`Published`] state.
+    published: std::sync::Arc<std::sync::RwLock<std::sync::Arc<Published>>>,
+    /// Holder blobs already read and checked, by address (see
+    /// [`HOLDER_CACHE_ENTRIES_MAX`]).
+    holders: std::sync::Arc<std::sync::Mutex<HolderCache>>,
+}
+
+/// Holder blobs the [`Reader`] keeps after their first read (a blob is
+/// content-addressed, so an entry never goes stale; an erased certificate's
+/// entry is dropped when the erasure is applied). About 1 KB each; the
+/// cache is emptied when it is full.
+pub const HOLDER_CACHE_ENTRIES_MAX: usize = 4096;
+
+type HolderCache = std::collections::HashMap<Hash32, std::sync::Arc<HolderBlob>>;
+
+impl Reader {
+    /// The latest published ledger state.
+    pub fn published(&self) -> std::sync::Arc<Published> {
+        match self.published.read() {
+            Ok(p) => p.clone(),
+            // A panic while publishing cannot leave a torn Arc behind.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn publish(&self, ledger: &Ledger) {
+        let next = std::sync::Arc::new(Published {
+            size: ledger.size(),
+            checkpoint_note: ledger.checkpoint_note().into(),
+        });
+        match self.published.write() {
+            Ok(mut p) => *p = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// The exact bytes of committed record `seq`.
+    pub fn read_record(&self, seq: u64) -> Result<Vec<u8>, RegistryError> {
+        Ok(self.records.read_record(seq, self.published().size)?)
+    }
+
+    /// The derived state of a certificate by its canonical code.
+    pub fn get(&self, code: &str) -> Result<Option<Certificate>, RegistryError> {
+        match self.certs.get(code)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(serde_json::from_slice(&v).map_err(|e| {
+                RegistryError::Invalid(format!(
+                    "derived state of {code} unreadable ({e}); run zeugnis reindex"
+                ))
+            })?)),
+        }
+    }
+
+    /// Looks a certificate up by a (leniently parsed) code.
+    pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
+        let (code, _) = codes::parse_code_and_key(code_text)?;
+        self.get(code.as_str())?
+            .ok_or_else(|| RegistryError::UnknownCode {
+                code: code.formatted(),
+            })
+    }
+
+    /// Shows a certificate; with the right access key, also the holder data.
+    pub fn show(
+        &self,
+        code_text: &str,
+        key_text: Option<&str>,
+    ) -> Result<Certificate, RegistryError> {
+        let (code, key_in_code) = codes::parse_code_and_key(code_text)?;
+        let mut c = self
+            .get(code.as_str())?
+            .ok_or_else(|| RegistryError::UnknownCode {
+                code: code.formatted(),
+            })?;
+        let key = match (key_text, key_in_code) {
+            (Some(k), _) => Some(AccessKey::parse(&code, k)?),
+            (None, k) => k,
+        };
+        if let Some(key) = key {
+            c.holder = Some(self.holder_data(&code, &key, &c)?);
+        }
+        Ok(c)
+    }
+
+    /// The holder data, if `key` is the certificate's access key.
+    /// A holder blob, from the cache or read (and fixity-checked) from the store.
+    fn holder_blob(
+        &self,
+        addr: &Hash32,
+        c: &Certificate,
+    ) -> Result<std::sync::Arc<HolderBlob>, RegistryError> {
+        if let Some(b) = self.holders.lock().ok().and_then(|m| m.get(addr).cloned()) {
+            return Ok(b);
+        }
+        let blob: HolderBlob = serde_json::from_slice(&self.blobs.get(addr)?).map_err(|e| {
+            RegistryError::Invalid(format!("holder record blob of {} unreadable: {e}", c.code))
+        })?;
+        let blob = std::sync::Arc::new(blob);
+        if let Ok(mut m) = self.holders.lock() {
+            if m.len() >= HOLDER_CACHE_ENTRIES_MAX {
+                m.clear();
+            }
+            m.insert(*addr, blob.clone());
+        }
+        Ok(blob)
+    }
+
+    /// Drops a holder blob from the cache (its certificate was erased).
+    fn forget_holder(&self, addr: &Hash32) {
+        if let Ok(mut m) = self.holders.lock() {
+            m.remove(addr);
+        }
+    }
+
+    fn holder_data(
+        &self,
+        code: &Code,
+        key: &AccessKey,
+        c: &Certificate,
+    ) -> Result<Value, RegistryError> {
+        let wrong = || RegistryError::WrongKey {
+            code: code.formatted(),
+        };
+        if c.erased {
+            // The salt went with the erased blob; nothing to show or check.
+            return Ok(serde_json::json!({"erased": true}));
+        }
+        let addr = parse_hash(&c.holder_blob).ok_or_else(wrong)?;
+        let blob = self.holder_blob(&addr, c)?;
+        let salt = parse_hash(&blob.salt).ok_or_else(wrong)?;
+        let commitment = parse_hash(&c.key_commitment).ok_or_else(wrong)?;
+        if !codes::verify_key(code, key, &salt, &commitment) {
+            return Err(wrong());
+        }
+        let r = &blob.record;
+        Ok(serde_json::json!({
+            "holder": r.holder,
+            "programme": r.programme,
+            "last_exam_date": r.last_exam_date,
+            "language": r.language,
+        }))
+    }
 }
 
 fn parse_hash(hex_str: &str) -> Option<Hash32> {
@@ -471,8 +645,22 @@ impl Registry {
     /// Wraps an open ledger.
     pub fn over(ledger: Ledger, base_url: &str) -> Result<Registry, RegistryError> {
         let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?;
+        let certs = ledger.index_tree(CERTS_TREE)?;
+        let reader = Reader {
+            certs: certs.clone(),
+            blobs: blobs.clone(),
+            records: ledger.record_reader(),
+            published: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
+                Published {
+                    size: ledger.size(),
+                    checkpoint_note: ledger.checkpoint_note().into(),
+                },
+            ))),
+            holders: std::sync::Arc::default(),
+        };
         let r = Registry {
-            certs: ledger.index_tree(CERTS_TREE)?,
+            certs,
+            reader,
             documents: ledger.index_tree(DOCUMENTS_TREE)?,
             rulesets: ledger.index_tree(RULESETS_TREE)?,
             meta: ledger.index_tree(REGISTRY_META_TREE)?,
@@ -537,14 +725,7 @@ impl Registry {
     }
 
     fn get(&self, code: &str) -> Result<Option<Certificate>, RegistryError> {
-        match self.certs.get(code)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(serde_json::from_slice(&v).map_err(|e| {
-                RegistryError::Invalid(format!(
-                    "derived state of {code} unreadable ({e}); run zeugnis reindex"
-                ))
-            })?)),
-        }
+        self.reader.get(code)
     }
 
     fn put(&self, c: &Certificate) -> Result<(), RegistryError> {
@@ -642,7 +823,12 @@ impl Registry {
                     seq,
                 });
             })?,
-            Body::Erased { code, .. } => with(code, &mut |c| c.erased = true)?,
+            Body::Erased { code, .. } => with(code, &mut |c| {
+                c.erased = true;
+                if let Some(addr) = parse_hash(&c.holder_blob) {
+                    self.reader.forget_holder(&addr);
+                }
+            })?,
             _ => {}
         }
         Ok(())
@@ -651,6 +837,9 @@ impl Registry {
     /// Appends a batch and applies it to the derived trees.
     fn commit(&mut self, bodies: Vec<Body>) -> Result<std::ops::Range<u64>, RegistryError> {
         let range = self.ledger.append_batch(bodies.clone())?;
+        // Readers may see the new records before the derived states refer
+        // to them, never the other way round.
+        self.reader.publish(&self.ledger);
         for (seq, body) in range.clone().zip(&bodies) {
             self.apply(seq, body)?;
         }
@@ -664,11 +853,7 @@ impl Registry {
 
     /// Looks a certificate up by a (leniently parsed) code.
     pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
-        let (code, _) = codes::parse_code_and_key(code_text)?;
-        self.get(code.as_str())?
-            .ok_or_else(|| RegistryError::UnknownCode {
-                code: code.formatted(),
-            })
+        self.reader.find(code_text)
     }
 
     /// Shows a certificate; with the right access key, also the holder data.
@@ -677,52 +862,12 @@ impl Registry {
         code_text: &str,
         key_text: Option<&str>,
     ) -> Result<Certificate, RegistryError> {
-        let (code, key_in_code) = codes::parse_code_and_key(code_text)?;
-        let mut c = self
-            .get(code.as_str())?
-            .ok_or_else(|| RegistryError::UnknownCode {
-                code: code.formatted(),
-            })?;
-        let key = match (key_text, key_in_code) {
-            (Some(k), _) => Some(AccessKey::parse(&code, k)?),
-            (None, k) => k,
-        };
-        if let Some(key) = key {
-            c.holder = Some(self.holder_data(&code, &key, &c)?);
-        }
-        Ok(c)
+        self.reader.show(code_text, key_text)
     }
 
-    /// The holder data, if `key` is the certificate's access key.
-    fn holder_data(
-        &self,
-        code: &Code,
-        key: &AccessKey,
-        c: &Certificate,
-    ) -> Result<Value, RegistryError> {
-        let wrong = || RegistryError::WrongKey {
-            code: code.formatted(),
-        };
-        if c.erased {
-            // The salt went with the erased blob; nothing to show or check.
-            return Ok(serde_json::json!({"erased": true}));
-        }
-        let addr = parse_hash(&c.holder_blob).ok_or_else(wrong)?;
-        let blob: HolderBlob = serde_json::from_slice(&self.blobs.get(&addr)?).map_err(|e| {
-            RegistryError::Invalid(format!("holder record blob of {} unreadable: {e}", c.code))
-        })?;
-        let salt = parse_hash(&blob.salt).ok_or_else(wrong)?;
-        let commitment = parse_hash(&c.key_commitment).ok_or_else(wrong)?;
-        if !codes::verify_key(code, key, &salt, &commitment) {
-            return Err(wrong());
-        }
-        let r = blob.record;
-        Ok(serde_json::json!({
-            "holder": r.holder,
-            "programme": r.programme,
-            "last_exam_date": r.last_exam_date,
-            "language": r.language,
-        }))
+    /// The read side, for threads that must not wait for the writer.
+    pub fn reader(&self) -> Reader {
+        self.reader.clone()
     }
 
     fn draw_code(&self, requested: Option<&str>) -> Result<Code, RegistryError> {

@@ -1150,7 +1150,6 @@ fn every_lookup_answers_no_sooner_than_the_floor() {
         ("wrong key", format!("/de/{code}-{wrong}"), 403),
         ("malformed", "/de/QNVC".to_string(), 400),
         ("typo", format!("/de/{code}-{typo}"), 400),
-        ("valid", format!("/de/{code}-{}", s.certs.archived.key), 200),
         (
             "json unknown",
             "/api/v1/certificates/QNVCFM3P4VDF".to_string(),

@@ -10,6 +10,7 @@ use super::{HttpConfig, HttpError};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use hyper::HeaderMap;
+use ipnet::IpNet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -128,11 +129,52 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A reverse proxy whose `X-Forwarded-For` is believed: one address
+/// (`"10.0.0.1"`, `"::1"`) or a CIDR range (`"10.0.0.0/8"`,
+/// `"2001:db8::/32"`). IPv4-mapped IPv6 peers (`::ffff:10.0.0.1`) match
+/// the IPv4 entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedProxy(pub IpNet);
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TrustedProxy, String> {
+        let s = s.trim();
+        let net = if s.contains('/') {
+            s.parse::<IpNet>().map_err(|_| {
+                format!("{s:?} is not a CIDR range (address/prefix, e.g. \"10.0.0.0/8\")")
+            })?
+        } else {
+            let ip = s.parse::<IpAddr>().map_err(|_| {
+                format!("{s:?} is neither an IP address nor a CIDR range (e.g. \"10.0.0.0/8\")")
+            })?;
+            IpNet::from(ip.to_canonical())
+        };
+        if net.addr() != net.network() {
+            return Err(format!(
+                "{s:?} has host bits set; did you mean \"{}\"?",
+                net.trunc()
+            ));
+        }
+        Ok(TrustedProxy(net))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TrustedProxy, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// The client address: the peer, unless the peer is a trusted proxy; then
 /// the right-most `X-Forwarded-For` entry that is not itself a trusted
 /// proxy (entries further left are written by the client and can be forged).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|t| t.0.contains(ip));
+    if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
@@ -144,8 +186,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .map(str::trim)
         .collect::<Vec<_>>();
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => client = ip,
+        match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if is_trusted(&ip) => client = ip,
             Ok(ip) => return ip,
             // Garbage from an untrusted hop: stop at the last address we trust.
             Err(_) => return client,
@@ -189,12 +231,52 @@ mod tests {
             // Empty header: the proxy.
             (proxy, "", proxy),
         ];
+        let trusted: [TrustedProxy; 1] = ["10.0.0.1".parse().expect("proxy")];
         for (peer, header, want) in cases {
             assert_eq!(
-                client_ip(peer, &xff(header), &[proxy]),
+                client_ip(peer, &xff(header), &trusted),
                 want,
                 "{peer} {header}"
             );
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_ranges() {
+        let trusted: Vec<TrustedProxy> = ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
+            .iter()
+            .map(|t| t.parse().expect("proxy"))
+            .collect();
+        let ip = |s: &str| -> IpAddr { s.parse().expect("ip") };
+        let cases = [
+            // Any peer in 10/8 is a proxy; the client is the right-most untrusted hop.
+            ("10.200.3.4", "203.0.113.9, 10.1.1.1", "203.0.113.9"),
+            // A single address matches only itself.
+            ("192.0.2.1", "203.0.113.9", "203.0.113.9"),
+            ("192.0.2.2", "203.0.113.9", "192.0.2.2"),
+            // IPv6 ranges; an IPv4-mapped peer matches the IPv4 range.
+            ("2001:db8:ffff::1", "198.51.100.7", "198.51.100.7"),
+            ("2001:db9::1", "198.51.100.7", "2001:db9::1"),
+            ("::ffff:10.9.9.9", "198.51.100.7", "198.51.100.7"),
+            // A mapped hop inside the trusted range is skipped too.
+            ("10.0.0.1", "198.51.100.7, ::ffff:10.0.0.2", "198.51.100.7"),
+            // Just outside the range.
+            ("11.0.0.1", "198.51.100.7", "11.0.0.1"),
+        ];
+        for (peer, header, want) in cases {
+            assert_eq!(
+                client_ip(ip(peer), &xff(header), &trusted),
+                ip(want),
+                "peer {peer}, X-Forwarded-For {header}"
+            );
+        }
+        for (bad, says) in [
+            ("10.0.0.0/33", "not a CIDR range"),
+            ("proxy.example", "neither an IP address nor a CIDR range"),
+            ("10.0.0.1/8", "host bits set; did you mean \"10.0.0.0/8\""),
+        ] {
+            let e = bad.parse::<TrustedProxy>().expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 

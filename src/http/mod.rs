@@ -37,7 +37,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use limits::RateLimits;
 use serde::Deserialize;
 use sha2::Digest;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -129,11 +129,13 @@ pub struct HttpConfig {
     pub request_burst: u32,
     /// Other public requests per second over all clients. Default 5,000.
     pub requests_global_per_second: u32,
-    /// Peers whose `X-Forwarded-For` is believed (reverse proxies). Default none.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// Every certificate lookup answers no sooner than this after its head
-    /// arrived, so that unknown, wrong-key and malformed lookups take the
-    /// same time, in milliseconds. Default 5.
+    /// Peers whose `X-Forwarded-For` is believed (reverse proxies): single
+    /// addresses or CIDR ranges (`"10.0.0.0/8"`). Default none.
+    pub trusted_proxies: Vec<limits::TrustedProxy>,
+    /// Every failed certificate lookup (malformed code, unknown code,
+    /// wrong key: 400, 403, 404) answers no sooner than this after its head
+    /// arrived, so that the failures cannot be told apart by timing, in
+    /// milliseconds. Successful lookups are not held. Default 5.
     pub lookup_time_floor_ms: u64,
 }
 
@@ -283,6 +285,8 @@ pub struct AppState {
     blobs: crate::blobs::BlobStore,
     /// Shared with the scan intake, which holds the lock while it archives.
     registry: Arc<Mutex<Registry>>,
+    /// The registry's read side: certificate lookups never take the lock.
+    reader: crate::registry::Reader,
     /// SHA-256 of the admin token; `None` disables the admin API.
     admin_token_sha256: Option<[u8; 32]>,
     /// Called after each successful admin write (the intake retries scans
@@ -308,8 +312,13 @@ impl AppState {
             Some(p) => Some(read_admin_token(p)?),
             None => None,
         };
+        let reader = registry
+            .lock()
+            .map_err(|_| RegistryError::External("the registry lock is poisoned".into()))?
+            .reader();
         Ok(AppState {
             cfg: cfg.clone(),
+            reader,
             blobs: crate::blobs::BlobStore::open(data_dir, crate::blobs::BLOB_BYTES_MAX_DEFAULT)
                 .map_err(RegistryError::from)?,
             registry,

@@ -18,7 +18,7 @@ use crate::ledger::proof::TlogProof;
 use crate::ledger::record::Record;
 use crate::ledger::tiles::TILE_WIDTH;
 use crate::ledger::LedgerError;
-use crate::registry::{Certificate, Registry, RegistryError};
+use crate::registry::{Certificate, Reader, RegistryError};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -97,7 +97,7 @@ pub struct Evidence {
     /// The records about the certificate.
     pub records: Vec<EvidenceRecord>,
     /// The latest signed checkpoint note.
-    pub checkpoint_note: String,
+    pub checkpoint_note: std::sync::Arc<str>,
 }
 
 /// The result of a certificate lookup.
@@ -130,11 +130,11 @@ pub const EVIDENCE_CACHE_RECORDS_MAX: usize = 100_000;
 pub struct EvidenceCache(std::sync::Mutex<std::collections::HashMap<u64, EvidenceRecord>>);
 
 impl EvidenceCache {
-    fn row(&self, r: &Registry, seq: u64) -> Result<EvidenceRecord, RegistryError> {
+    fn row(&self, r: &Reader, seq: u64) -> Result<EvidenceRecord, RegistryError> {
         if let Some(row) = self.0.lock().ok().and_then(|m| m.get(&seq).cloned()) {
             return Ok(row);
         }
-        let bytes = r.ledger().read_record(seq)?;
+        let bytes = r.read_record(seq)?;
         let rec = Record::decode(&bytes)
             .map_err(|e| LedgerError::Invalid(format!("record {seq} does not decode: {e}")))?;
         let row = EvidenceRecord {
@@ -155,58 +155,63 @@ impl EvidenceCache {
 
 fn evidence(
     cache: &EvidenceCache,
-    r: &Registry,
+    r: &Reader,
     cert: &Certificate,
 ) -> Result<Evidence, RegistryError> {
-    let ledger = r.ledger();
-    let mut records = Vec::new();
+    // The note is read first: it covers every record the state refers to
+    // (the writer publishes before it applies).
+    let checkpoint_note = r.published().checkpoint_note.clone();
+    let mut records = Vec::with_capacity(cert.seqs.len());
     for &seq in &cert.seqs {
         records.push(cache.row(r, seq)?);
     }
     Ok(Evidence {
         records,
-        checkpoint_note: ledger.checkpoint_note().to_string(),
+        checkpoint_note,
     })
 }
 
 /// Looks up `code_and_key` as typed in a URL (`CODE` or `CODE-KEY`).
-pub async fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, RegistryError> {
+///
+/// Runs on the calling (async) thread through the registry's [`Reader`]:
+/// one sled read, for a key one holder blob of about a kilobyte, and
+/// evidence rows that are cached after their first read. It never takes the
+/// registry lock, so lookups do not wait while the intake fsyncs; a trip to
+/// the blocking pool cost more than the lookup itself (docs/http.md,
+/// "Performance").
+pub fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, RegistryError> {
     let (code, key) = match codes::parse_code_and_key(code_and_key) {
         Ok(x) => x,
         Err(e) => return Ok(Lookup::Malformed(e)),
     };
-    let cache = state.evidence.clone();
-    state
-        .with_registry(move |r| {
-            let key_text = key.map(|k| k.as_str().to_string());
-            let (cert, check) = match r.show(code.as_str(), key_text.as_deref()) {
-                Ok(c) => {
-                    let check = match (&key, &c.holder) {
-                        (None, _) => KeyCheck::Absent,
-                        (Some(_), Some(h)) if h.get("erased") == Some(&Value::Bool(true)) => {
-                            KeyCheck::Erased
-                        }
-                        (Some(_), _) => KeyCheck::Valid,
-                    };
-                    (c, check)
+    let r = &state.reader;
+    let key_text = key.map(|k| k.as_str().to_string());
+    let (cert, check) = match r.show(code.as_str(), key_text.as_deref()) {
+        Ok(c) => {
+            let check = match (&key, &c.holder) {
+                (None, _) => KeyCheck::Absent,
+                (Some(_), Some(h)) if h.get("erased") == Some(&Value::Bool(true)) => {
+                    KeyCheck::Erased
                 }
-                Err(RegistryError::UnknownCode { code }) => return Ok(Lookup::Unknown(code)),
-                Err(RegistryError::WrongKey { .. }) => (r.find(code.as_str())?, KeyCheck::Wrong),
-                Err(e) => return Err(e),
+                (Some(_), _) => KeyCheck::Valid,
             };
-            let evidence = evidence(&cache, r, &cert)?;
-            let path_code = match (&key, check) {
-                (Some(k), KeyCheck::Valid) => format!("{}-{}", code.as_str(), k.as_str()),
-                _ => code.as_str().to_string(),
-            };
-            Ok(Lookup::Found {
-                cert: Box::new(cert),
-                key: check,
-                evidence,
-                path_code,
-            })
-        })
-        .await
+            (c, check)
+        }
+        Err(RegistryError::UnknownCode { code }) => return Ok(Lookup::Unknown(code)),
+        Err(RegistryError::WrongKey { .. }) => (r.find(code.as_str())?, KeyCheck::Wrong),
+        Err(e) => return Err(e),
+    };
+    let evidence = evidence(&state.evidence, r, &cert)?;
+    let path_code = match (&key, check) {
+        (Some(k), KeyCheck::Valid) => format!("{}-{}", code.as_str(), k.as_str()),
+        _ => code.as_str().to_string(),
+    };
+    Ok(Lookup::Found {
+        cert: Box::new(cert),
+        key: check,
+        evidence,
+        path_code,
+    })
 }
 
 /// Maps an internal failure to a 500 without details for the client (the
@@ -266,7 +271,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["api", "v1", "openapi.json"] => {
             response::bytes(StatusCode::OK, "application/json", OPENAPI_JSON)
         }
-        ["checkpoint"] => checkpoint(state).await,
+        ["checkpoint"] => checkpoint(state),
         ["favicon.ico"] => {
             // No icon, but no failed load in the browser's console either.
             let mut r = response::bytes(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new());
@@ -284,14 +289,11 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
                 text(StatusCode::OK, "ok")
             }
         }
-        ["metrics"] => match state.with_registry(|r| Ok(r.ledger().size())).await {
-            Ok(size) => response::bytes(
-                StatusCode::OK,
-                METRICS_CONTENT_TYPE,
-                state.metrics.encode(size),
-            ),
-            Err(e) => internal(&e),
-        },
+        ["metrics"] => response::bytes(
+            StatusCode::OK,
+            METRICS_CONTENT_TYPE,
+            state.metrics.encode(state.reader.published().size),
+        ),
         _ => text(
             StatusCode::NOT_FOUND,
             "no such page; verification pages are /de/CODE and /en/CODE",
@@ -342,7 +344,7 @@ fn lookup_status(l: &Lookup) -> StatusCode {
 }
 
 async fn page(state: &AppState, lang: Lang, code: &str) -> Resp {
-    match lookup(state, code).await {
+    match lookup(state, code) {
         Ok(l) => response::html(
             lookup_status(&l),
             pages::certificate(lang, &l, &state.cfg.base_url),
@@ -352,7 +354,7 @@ async fn page(state: &AppState, lang: Lang, code: &str) -> Resp {
 }
 
 async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
-    let l = match lookup(state, code).await {
+    let l = match lookup(state, code) {
         Ok(l) => l,
         Err(e) => return internal(&e),
     };
@@ -425,7 +427,7 @@ pub fn certificate_json(cert: &Certificate, evidence: &Evidence) -> Value {
             "time_s": r.time_s,
             "leaf_sha256": r.leaf_sha256,
         })).collect::<Vec<_>>(),
-        "checkpoint": evidence.checkpoint_note,
+        "checkpoint": &*evidence.checkpoint_note,
     });
     v
 }
@@ -440,7 +442,7 @@ fn code_error_json(e: &CodeError) -> Resp {
 }
 
 async fn api_certificate(state: &AppState, code: &str) -> Resp {
-    match lookup(state, code).await {
+    match lookup(state, code) {
         Ok(Lookup::Malformed(e)) => code_error_json(&e),
         Ok(Lookup::Unknown(c)) => json_error(
             StatusCode::NOT_FOUND,
@@ -526,18 +528,11 @@ async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Re
     }
 }
 
-async fn checkpoint(state: &AppState) -> Resp {
-    match state
-        .with_registry(|r| Ok(r.ledger().checkpoint_note().to_string()))
-        .await
-    {
-        Ok(note) => {
-            let mut r = response::bytes(StatusCode::OK, "text/plain; charset=utf-8", note);
-            response::set(&mut r, header::CACHE_CONTROL, "no-cache");
-            r
-        }
-        Err(e) => internal(&e),
-    }
+fn checkpoint(state: &AppState) -> Resp {
+    let note = state.reader.published().checkpoint_note.to_string();
+    let mut r = response::bytes(StatusCode::OK, "text/plain; charset=utf-8", note);
+    response::set(&mut r, header::CACHE_CONTROL, "no-cache");
+    r
 }
 
 /// Parses the part of a tile path after `tile/`: `<L>/<N>[.p/<W>]` with N

@@ -118,6 +118,18 @@ pub fn too_many_requests(wait: Duration) -> Resp {
     r
 }
 
+/// Whether a lookup's answer is a failure held to the time floor:
+/// malformed or mistyped code (400), wrong or missing key (403), unknown
+/// code, document or record (404). A successful lookup (200) answers as
+/// soon as it is ready: its body already shows everything its timing
+/// could reveal, and the key check itself is constant-time.
+pub fn is_failed_lookup(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+    )
+}
+
 fn secure(r: &mut Resp) {
     for (name, value) in SECURITY_HEADERS {
         r.headers_mut()
@@ -161,11 +173,13 @@ pub async fn handle(
                 ),
             )
         });
-        if class == Class::Lookup {
+        if class == Class::Lookup && is_failed_lookup(answer.status()) {
             // Unknown, wrong-key and malformed lookups all answer at the
-            // floor; the registry lock was released before this sleep.
-            let floor = Duration::from_millis(state.cfg.lookup_time_floor_ms);
-            tokio::time::sleep_until((started + floor).into()).await;
+            // floor (nothing is held while this task sleeps).
+            let deadline = started + Duration::from_millis(state.cfg.lookup_time_floor_ms);
+            if Instant::now() < deadline {
+                tokio::time::sleep_until(deadline.into()).await;
+            }
         }
         answer
     };

@@ -23,7 +23,8 @@ pub fn indexed(seq: u64, segment_first: u64) -> bool {
     seq.is_multiple_of(INDEX_STRIDE_RECORDS) || seq == segment_first
 }
 
-/// The sled index.
+/// The sled index (a cheap handle: clones share the database).
+#[derive(Clone)]
 pub struct Index {
     /// The database (kept open for the ledger's lifetime).
     db: sled::Db,

@@ -243,6 +243,92 @@ pub struct Ledger {
     _lock: File,
 }
 
+/// Reads committed records from any thread (a clone of the index handle and
+/// the directory); the writer keeps appending meanwhile. Obtained from
+/// [`Ledger::record_reader`].
+#[derive(Clone)]
+pub struct RecordReader {
+    /// The ledger directory.
+    dir: PathBuf,
+    /// The record index (shared with the writer).
+    index: Index,
+}
+
+fn corrupt_at(path: &Path, offset: u64, seq: u64, what: String) -> LedgerError {
+    LedgerError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        seq,
+        what,
+    }
+}
+
+impl RecordReader {
+    /// The exact bytes of record `seq` (the Merkle leaf input), if `seq`
+    /// is below `size` (the ledger size the caller knows to be committed).
+    pub fn read_record(&self, seq: u64, size: u64) -> Result<Vec<u8>, LedgerError> {
+        if seq >= size {
+            return Err(LedgerError::Invalid(format!(
+                "record {seq} does not exist (ledger size {size})"
+            )));
+        }
+        let (mut at_seq, loc) = self
+            .index
+            .location_at_or_before(seq)
+            .map_err(|source| LedgerError::Index {
+                path: self.dir.join(INDEX_DIR),
+                source,
+            })?
+            .ok_or_else(|| {
+                LedgerError::Invalid(format!(
+                    "record {seq} is not in the index; run zeugnis reindex"
+                ))
+            })?;
+        let path = self
+            .dir
+            .join(SEGMENTS_DIR)
+            .join(segment::segment_name(loc.segment));
+        let mut f = io::BufReader::new(File::open(&path).map_err(io_err("open", &path))?);
+        f.seek(SeekFrom::Start(loc.offset))
+            .map_err(io_err("seek", &path))?;
+        let mut offset = loc.offset;
+        // Reads are checked like the open scan: length, CRC, sequence number.
+        loop {
+            let mut len = [0u8; 4];
+            f.read_exact(&mut len).map_err(io_err("read", &path))?;
+            let n = u32::from_le_bytes(len) as usize;
+            if !(record::RECORD_HEADER_BYTES..=record::RECORD_BYTES_MAX).contains(&n) {
+                return Err(corrupt_at(&path, offset, at_seq, format!("frame length {n}")));
+            }
+            let mut frame = vec![0u8; n + 8];
+            frame[..4].copy_from_slice(&len);
+            f.read_exact(&mut frame[4..])
+                .map_err(io_err("read", &path))?;
+            let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
+            if crc32c::crc32c(&frame[..n + 4]) != crc {
+                return Err(corrupt_at(&path, offset, at_seq, "frame checksum mismatch".into()));
+            }
+            let at = record::RECORD_SEQ_OFFSET + 4;
+            let found = u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"));
+            if found != at_seq {
+                return Err(corrupt_at(
+                    &path,
+                    offset,
+                    at_seq,
+                    format!("index leads to record {found}"),
+                ));
+            }
+            if found == seq {
+                frame.truncate(n + 4);
+                frame.drain(..4);
+                return Ok(frame);
+            }
+            offset += (n + 8) as u64;
+            at_seq += 1;
+        }
+    }
+}
+
 /// A callback over (seq, record bytes).
 pub type RecordVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), LedgerError> + 'a;
 
@@ -255,12 +341,7 @@ pub fn read_records(
     until: u64,
     f: &mut RecordVisitor<'_>,
 ) -> Result<(), LedgerError> {
-    let corrupt = |path: &Path, offset: u64, seq: u64, what: String| LedgerError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        seq,
-        what,
-    };
+    let corrupt = corrupt_at;
     if from >= until {
         return Ok(());
     }
@@ -807,74 +888,15 @@ impl Ledger {
 
     /// The exact bytes of record `seq` (the Merkle leaf input).
     pub fn read_record(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
-        if seq >= self.size {
-            return Err(LedgerError::Invalid(format!(
-                "record {seq} does not exist (ledger size {})",
-                self.size
-            )));
-        }
-        let (mut at_seq, loc) = self
-            .index
-            .location_at_or_before(seq)
-            .map_err(|source| LedgerError::Index {
-                path: self.dir.join(INDEX_DIR),
-                source,
-            })?
-            .ok_or_else(|| {
-                LedgerError::Invalid(format!(
-                    "record {seq} is not in the index; run zeugnis reindex"
-                ))
-            })?;
-        let path = self
-            .dir
-            .join(SEGMENTS_DIR)
-            .join(segment::segment_name(loc.segment));
-        let mut f = io::BufReader::new(File::open(&path).map_err(io_err("open", &path))?);
-        f.seek(SeekFrom::Start(loc.offset))
-            .map_err(io_err("seek", &path))?;
-        let mut offset = loc.offset;
-        // Reads are checked like the open scan: length, CRC, sequence number.
-        loop {
-            let mut len = [0u8; 4];
-            f.read_exact(&mut len).map_err(io_err("read", &path))?;
-            let n = u32::from_le_bytes(len) as usize;
-            if !(record::RECORD_HEADER_BYTES..=record::RECORD_BYTES_MAX).contains(&n) {
-                return Err(self.corrupt(&path, offset, at_seq, format!("frame length {n}")));
-            }
-            let mut frame = vec![0u8; n + 8];
-            frame[..4].copy_from_slice(&len);
-            f.read_exact(&mut frame[4..])
-                .map_err(io_err("read", &path))?;
-            let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
-            if crc32c::crc32c(&frame[..n + 4]) != crc {
-                return Err(self.corrupt(&path, offset, at_seq, "frame checksum mismatch".into()));
-            }
-            let at = record::RECORD_SEQ_OFFSET + 4;
-            let found = u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"));
-            if found != at_seq {
-                return Err(self.corrupt(
-                    &path,
-                    offset,
-                    at_seq,
-                    format!("index leads to record {found}"),
-                ));
-            }
-            if found == seq {
-                frame.truncate(n + 4);
-                frame.drain(..4);
-                return Ok(frame);
-            }
-            offset += (n + 8) as u64;
-            at_seq += 1;
-        }
+        self.record_reader().read_record(seq, self.size)
     }
 
-    fn corrupt(&self, path: &Path, offset: u64, seq: u64, what: String) -> LedgerError {
-        LedgerError::Corrupt {
-            path: path.to_path_buf(),
-            offset,
-            seq,
-            what,
+    /// A handle that reads committed records from other threads, without
+    /// the writer (the public verification pages use it).
+    pub fn record_reader(&self) -> RecordReader {
+        RecordReader {
+            dir: self.dir.clone(),
+            index: self.index.clone(),
         }
     }
 
@@ -883,7 +905,7 @@ impl Ledger {
         let bytes = self.read_record(seq)?;
         Record::decode(&bytes).map_err(|e| {
             let path = self.dir.join(SEGMENTS_DIR);
-            self.corrupt(&path, 0, seq, e.to_string())
+            corrupt_at(&path, 0, seq, e.to_string())
         })
     }
 
