@@ -380,7 +380,10 @@ fn listening(logs: &[PathBuf]) -> SocketAddr {
                     .expect("address");
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "daemon did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "daemon did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

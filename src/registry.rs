@@ -593,6 +593,11 @@ impl Reader {
         Ok(blob)
     }
 
+    /// How many holder blobs are cached (erased ones never are).
+    pub fn holders_cached(&self) -> usize {
+        self.holders.lock().map_or(0, |m| m.len())
+    }
+
     /// Drops a holder blob from the cache (its certificate was erased).
     fn forget_holder(&self, addr: &Hash32) {
         if let Ok(mut m) = self.holders.lock() {

@@ -3,6 +3,7 @@
 mod export;
 mod grades;
 mod http;
+mod http_reader;
 mod intake;
 mod ledger_cli;
 mod ledger_crash;

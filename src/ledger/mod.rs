@@ -298,7 +298,12 @@ impl RecordReader {
             f.read_exact(&mut len).map_err(io_err("read", &path))?;
             let n = u32::from_le_bytes(len) as usize;
             if !(record::RECORD_HEADER_BYTES..=record::RECORD_BYTES_MAX).contains(&n) {
-                return Err(corrupt_at(&path, offset, at_seq, format!("frame length {n}")));
+                return Err(corrupt_at(
+                    &path,
+                    offset,
+                    at_seq,
+                    format!("frame length {n}"),
+                ));
             }
             let mut frame = vec![0u8; n + 8];
             frame[..4].copy_from_slice(&len);
@@ -306,7 +311,12 @@ impl RecordReader {
                 .map_err(io_err("read", &path))?;
             let crc = u32::from_le_bytes(frame[n + 4..].try_into().expect("4 bytes"));
             if crc32c::crc32c(&frame[..n + 4]) != crc {
-                return Err(corrupt_at(&path, offset, at_seq, "frame checksum mismatch".into()));
+                return Err(corrupt_at(
+                    &path,
+                    offset,
+                    at_seq,
+                    "frame checksum mismatch".into(),
+                ));
             }
             let at = record::RECORD_SEQ_OFFSET + 4;
             let found = u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"));
