@@ -286,12 +286,18 @@ pub fn texts(lang: Lang) -> &'static Texts {
 }
 
 /// HTML-escapes text for element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    let mut plain = 0;
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'');
+    let Some(first) = s.bytes().position(|b| special(&b)) else {
+        // Most texts need nothing: no copy.
+        return std::borrow::Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len() + s.len() / 8 + 8);
+    out.push_str(&s[..first]);
+    let mut plain = first;
     // Copies runs of unescaped text at once: only the five ASCII bytes
     // below are replaced, and none of them occurs inside a UTF-8 sequence.
-    for (i, b) in s.bytes().enumerate() {
+    for (i, b) in s.bytes().enumerate().skip(first) {
         let entity = match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
@@ -305,7 +311,7 @@ pub fn escape(s: &str) -> String {
         plain = i + 1;
     }
     out.push_str(&s[plain..]);
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn kind_name(lang: Lang, kind: &str) -> &'static str {
@@ -461,7 +467,7 @@ fn status_box(lang: Lang, c: &Certificate) -> String {
     let detail = if matches!(c.state, State::Revoked | State::Superseded) {
         detail
     } else {
-        escape(&detail)
+        escape(&detail).into_owned()
     };
     format!(
         "<div class=\"status {class}\" role=\"status\"><p><strong>{}</strong></p><p>{detail}</p></div>\n",
