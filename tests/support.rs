@@ -355,6 +355,15 @@ impl Daemon {
         }
     }
 
+    /// `None` while the process runs; once it has ended, its exit code
+    /// (`None` inside if killed by a signal).
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        self.child
+            .try_wait()
+            .expect("try_wait")
+            .map(|status| status.code())
+    }
+
     /// SIGTERM, then waits for a clean exit (code 0).
     pub fn stop(mut self) {
         self.terminate();
