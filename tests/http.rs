@@ -1718,6 +1718,34 @@ impl WebDriver {
         self.cmd("POST", "/url", Some(&json!({"url": url})));
     }
 
+    /// Waits until the current URL ends with `suffix` (a click returns
+    /// when the navigation has started, not when it is done).
+    fn wait_for_url(&self, suffix: &str) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let url = self.text("/url");
+            if url.ends_with(suffix) {
+                return;
+            }
+            assert!(t0.elapsed() < PATIENCE, "{url} does not end with {suffix}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the page's source contains `what` (the source can lag
+    /// behind a navigation, e.g. away from the browser's PDF viewer).
+    fn wait_for_source(&self, what: &str) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let source = self.text("/source");
+            if source.contains(what) {
+                return;
+            }
+            assert!(t0.elapsed() < PATIENCE, "no {what:?} in {source}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A string-valued GET command (`/url`, `/source`).
     fn text(&self, path: &str) -> String {
         let v = self.cmd("GET", path, None);
@@ -1807,43 +1835,40 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
     let wd = WebDriver::start();
     // The daemon's public listener, as a browser reaches it.
     let base = format!("http://{}", s.public);
-    let code = &s.certs.archived.code;
-    let key = &s.certs.archived.key;
-    for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
-        wd.goto(&format!("{base}/{lang}/"));
-        let form = wd.text("/source");
-        assert!(form.contains(heading), "{lang}: {form}");
-        let input = wd.find("#code");
-        wd.cmd(
-            "POST",
-            &format!("/element/{input}/value"),
-            Some(&json!({"text": format!("{} {key}", code.to_lowercase())})),
-        );
-        let button = wd.find("button[type=submit]");
-        wd.cmd(
-            "POST",
-            &format!("/element/{button}/click"),
-            Some(&json!({})),
-        );
-        let page_url = wd.text("/url");
-        assert!(
-            page_url.ends_with(&format!("/{lang}/{}-{key}", plain(code))),
-            "{page_url}"
-        );
-        let page = wd.text("/source");
-        assert!(page.contains("Anna Mustermann"), "{lang}: {page}");
-        let shot = wd.screenshot(&format!("verification-{lang}.png"));
-        assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
-        let link = wd.find("a[href$='/scan']");
-        wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
-        let scan_url = wd.text("/url");
-        assert!(
-            scan_url.ends_with(&format!("/{lang}/{}-{key}/scan", plain(code))),
-            "{scan_url}"
-        );
-        wd.screenshot(&format!("scan-{lang}.png"));
+    let steps = || {
+        let code = &s.certs.archived.code;
+        let key = &s.certs.archived.key;
+        for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
+            wd.goto(&format!("{base}/{lang}/"));
+            wd.wait_for_source(heading);
+            let input = wd.find("#code");
+            wd.cmd(
+                "POST",
+                &format!("/element/{input}/value"),
+                Some(&json!({"text": format!("{} {key}", code.to_lowercase())})),
+            );
+            let button = wd.find("button[type=submit]");
+            wd.cmd(
+                "POST",
+                &format!("/element/{button}/click"),
+                Some(&json!({})),
+            );
+            wd.wait_for_url(&format!("/{lang}/{}-{key}", plain(code)));
+            wd.wait_for_source("Anna Mustermann");
+            let shot = wd.screenshot(&format!("verification-{lang}.png"));
+            assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
+            let link = wd.find("a[href$='/scan']");
+            wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
+            wd.wait_for_url(&format!("/{lang}/{}-{key}/scan", plain(code)));
+            wd.screenshot(&format!("scan-{lang}.png"));
+        }
+        let errors = wd.console_errors();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps)) {
+        let d = s.daemon();
+        eprintln!("daemon exited: {:?}; its log:\n{}", d.exited(), d.log());
+        std::panic::resume_unwind(panic);
     }
-    let errors = wd.console_errors();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
     s.stop();
 }
