@@ -1,20 +1,19 @@
-//! The HTTP service end to end: a real server on 127.0.0.1:0 over a temp
-//! ledger with one certificate in every state, driven by a small blocking
-//! HTTP/1.1 client over plain TCP (so that slow and malformed clients can be
-//! played too). Covers every route and status, the security headers, the
+//! The HTTP service end to end: the real daemon (`zeugnis run --config
+//! FILE`, listening on 127.0.0.1:0) over a temp ledger with one certificate
+//! in every state, driven by a small blocking HTTP/1.1 client over plain TCP
+//! (so that slow and malformed clients can be played too). Covers every route and status, the security headers, the
 //! limits (rate, header-read timeout, body, connections, keep-alive), the
 //! admin token, registration over multipart, proofs, tiles and metrics.
 
+use crate::support::{Daemon, PATIENCE};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zeugnis::http::{self, AppState, HttpConfig};
+use zeugnis::http::{self, HttpConfig};
 use zeugnis::ledger::merkle;
 use zeugnis::ledger::proof::TlogProof;
 use zeugnis::ledger::{Ledger, LedgerOptions};
@@ -102,82 +101,164 @@ fn fixtures(r: &mut Registry) -> Certs {
     }
 }
 
-/// A running server over a temp ledger.
-struct Server {
-    rt: tokio::runtime::Runtime,
-    public: SocketAddr,
-    admin: SocketAddr,
-    stop: tokio::sync::watch::Sender<bool>,
-    done: Option<tokio::task::JoinHandle<Result<(), http::HttpError>>>,
-    state: Arc<AppState>,
-    registry: Arc<Mutex<Registry>>,
-    certs: Certs,
-    vkey: String,
-    writes: Arc<AtomicUsize>,
-    _dir: tempfile::TempDir,
+/// The daemon's configuration in the tests, section by section (`""` is the
+/// top level): free ports, the admin token, generous rate limits, a quick
+/// intake, no periodic report. A test's overrides replace or add keys.
+fn base_config() -> Vec<(String, Vec<(String, String)>)> {
+    let section = |name: &str, keys: &[(&str, &str)]| {
+        (
+            name.to_string(),
+            keys.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    };
+    vec![
+        section(
+            "",
+            &[
+                ("data", "\"ledger\""),
+                ("scans", "\"scans\""),
+                ("base_url", "\"http://verify.test\""),
+            ],
+        ),
+        section("intake", &[("stable_ms", "100")]),
+        section("report", &[("interval_secs", "0")]),
+        section(
+            "http",
+            &[
+                ("public_addr", "\"127.0.0.1:0\""),
+                ("admin_addr", "\"127.0.0.1:0\""),
+                ("admin_token_file", "\"admin-token\""),
+                ("lookups_per_ip_per_minute", "100000"),
+                ("lookup_burst", "100000"),
+                ("lookups_global_per_second", "100000"),
+                ("requests_per_ip_per_second", "100000"),
+                ("request_burst", "100000"),
+                ("requests_global_per_second", "100000"),
+                // Set, not left to the default (which may change).
+                ("lookup_time_floor_ms", "5"),
+            ],
+        ),
+    ]
 }
 
-/// A test configuration: free ports, an admin token, generous rate limits.
-fn test_config(dir: &Path) -> HttpConfig {
+/// The TOML text of [`base_config`] with `overrides` applied: lines
+/// `key = value`, in `[http]` unless a `[section]` line says otherwise.
+fn config_text(overrides: &str) -> String {
+    let mut sections = base_config();
+    let mut current = "http".to_string();
+    for line in overrides.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.to_string();
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("override {line:?} is not key = value"));
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        let at = match sections.iter().position(|(n, _)| *n == current) {
+            Some(at) => at,
+            None => {
+                sections.push((current.clone(), Vec::new()));
+                sections.len() - 1
+            }
+        };
+        let keys = &mut sections[at].1;
+        keys.retain(|(k, _)| *k != key);
+        keys.push((key, value));
+    }
+    let mut text = String::new();
+    for (name, keys) in &sections {
+        if !name.is_empty() {
+            text.push_str(&format!("\n[{name}]\n"));
+        }
+        for (k, v) in keys {
+            text.push_str(&format!("{k} = {v}\n"));
+        }
+    }
+    text
+}
+
+/// Writes the admin token file (mode 0600) into `dir`.
+fn write_token(dir: &Path) {
     let token_file = dir.join("admin-token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write token");
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    HttpConfig {
-        public_addr: "127.0.0.1:0".parse().expect("addr"),
-        admin_addr: "127.0.0.1:0".parse().expect("addr"),
-        admin_token_file: Some(token_file),
-        scans_dir: dir.join("scans"),
-        lookups_per_ip_per_minute: 100_000,
-        lookup_burst: 100_000,
-        lookups_global_per_second: 100_000,
-        requests_per_ip_per_second: 100_000,
-        request_burst: 100_000,
-        requests_global_per_second: 100_000,
-        ..HttpConfig::default()
-    }
+}
+
+/// A running `zeugnis run` daemon over a temp ledger holding [`Certs`].
+struct Server {
+    daemon: Option<Daemon>,
+    public: SocketAddr,
+    admin: SocketAddr,
+    certs: Certs,
+    vkey: String,
+    dir: PathBuf,
+    _t: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(tweak: impl FnOnce(&mut HttpConfig)) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("ledger");
-        let ledger =
-            Ledger::init(&data, "test.example/zeugnis/1", LedgerOptions::default()).expect("init");
+    /// Creates the ledger and the fixtures with the library, then starts
+    /// the daemon on them with the test configuration plus `overrides`
+    /// (see [`config_text`]) and waits until it listens.
+    fn start(overrides: &str) -> Server {
+        let t = tempfile::tempdir().expect("tempdir");
+        let dir = t.path().to_path_buf();
+        let ledger = Ledger::init(
+            &dir.join("ledger"),
+            "test.example/zeugnis/1",
+            LedgerOptions::default(),
+        )
+        .expect("init");
         let vkey = ledger.verifiers()[0].vkey();
         let mut registry = Registry::over(ledger, "http://verify.test").expect("registry");
         let certs = fixtures(&mut registry);
-        let registry = Arc::new(Mutex::new(registry));
-        let mut cfg = test_config(dir.path());
-        tweak(&mut cfg);
-        let mut state = AppState::new(&cfg, &data, registry.clone()).expect("state");
-        let writes = Arc::new(AtomicUsize::new(0));
-        let w = writes.clone();
-        state.on_write(Arc::new(move || {
-            w.fetch_add(1, Ordering::SeqCst);
-        }));
-        let state = Arc::new(state);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let bound = rt.block_on(http::bind(&cfg)).expect("bind");
-        let (public, admin) = (bound.public_addr(), bound.admin_addr());
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let done = rt.spawn(bound.serve(state.clone(), rx));
+        registry.ledger().flush_index().expect("flush index");
+        // The registry holds the ledger's writer lock: the daemon needs it.
+        drop(registry);
+        write_token(&dir);
+        std::fs::create_dir(dir.join("scans")).expect("inbox");
+        let mut daemon = Daemon::start(&dir, &config_text(overrides));
+        let addr = |d: &mut Daemon, which: &str| -> SocketAddr {
+            d.addr(which).parse().expect("a socket address")
+        };
+        let (public, admin) = (addr(&mut daemon, "public"), addr(&mut daemon, "admin"));
         Server {
-            rt,
+            daemon: Some(daemon),
             public,
             admin,
-            stop,
-            done: Some(done),
-            state,
-            registry,
             certs,
             vkey,
-            writes,
-            _dir: dir,
+            dir,
+            _t: t,
         }
+    }
+
+    fn daemon(&mut self) -> &mut Daemon {
+        self.daemon.as_mut().expect("the daemon runs")
+    }
+
+    /// SIGTERM; the daemon must exit with code 0.
+    fn stop(&mut self) {
+        self.daemon.take().expect("the daemon runs").stop();
+    }
+
+    /// Runs `zeugnis ARGS --data ledger` in the server's folder.
+    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all = args.to_vec();
+        all.extend(["--data", "ledger"]);
+        crate::support::zeugnis(&self.dir, &all)
+    }
+
+    /// The ledger, opened with the library (the daemon must be stopped).
+    fn ledger(&self) -> Ledger {
+        assert!(self.daemon.is_none(), "stop the daemon first");
+        Ledger::open(&self.dir.join("ledger"), LedgerOptions::default()).expect("open ledger")
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.dir.join("scans")
     }
 
     fn get(&self, path: &str) -> Reply {
@@ -200,20 +281,142 @@ impl Server {
         self.admin("POST", path, &[("Content-Type", &ct)], &body)
     }
 
-    /// Requests shutdown and waits for `serve` to return.
-    fn shutdown(mut self) -> Result<(), http::HttpError> {
-        let _ = self.stop.send(true);
-        let done = self.done.take().expect("running");
-        self.rt.block_on(done).expect("serve task")
+    /// Waits (at most [`PATIENCE`]) until `cond` holds, or fails naming `what`.
+    fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&Server) -> bool) {
+        let t0 = std::time::Instant::now();
+        while !cond(self) {
+            let log = self.daemon.as_ref().map(Daemon::log).unwrap_or_default();
+            assert!(
+                t0.elapsed() < PATIENCE,
+                "timed out waiting for {what}; log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(done) = self.done.take() {
-            let _ = self.rt.block_on(done);
+/// File names in a folder of the inbox (`""`: the inbox itself, without
+/// its subfolders).
+fn entries(inbox: &Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(inbox.join(sub))
+        .map(|rd| {
+            rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| !matches!(n.as_str(), "work" | "waiting" | "quarantine"));
+    v.sort();
+    v
+}
+
+/// Runs the daemon on `config` in `dir`, which must refuse to start:
+/// returns its exit code and its log (the error included).
+fn refused_start(dir: &Path, config: &str) -> (Option<i32>, String) {
+    let mut d = Daemon::start(dir, config);
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(code) = d.exited() {
+            return (code, d.log());
         }
+        let log = d.log();
+        assert!(
+            !log.contains("verification service listening"),
+            "the daemon started:\n{log}"
+        );
+        assert!(
+            t0.elapsed() < PATIENCE,
+            "the daemon neither started nor exited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Overrides for a daemon whose write hooks are shown with [`Probe`]s: the
+/// intake rescans once an hour, and a scan for an unregistered code waits
+/// `PROBE_WAITING_S` seconds.
+const PROBE_CONFIG: &str = "[intake]\nrescan_secs = 3600\nwaiting_period_secs = 2\n";
+
+/// The waiting period of [`PROBE_CONFIG`], in seconds.
+const PROBE_WAITING_S: i64 = 2;
+
+/// A scan parked in `scans/waiting/` for a code nobody registered, whose
+/// waiting period is over but which no intake pass has looked at since. The
+/// next pass quarantines it (`unknown_code`); with [`PROBE_CONFIG`] and
+/// nothing else changing in the inbox only a wake-up starts one, such as
+/// the one the daemon's write hook sends after a successful admin write.
+struct Probe {
+    name: String,
+}
+
+impl Server {
+    /// Parks a fresh [`Probe`] and waits until its waiting period is over.
+    fn arm_probe(&mut self) -> Probe {
+        for _ in 0..5 {
+            let code = zeugnis::codes::Code::generate();
+            let name = format!("{}.pdf", code.as_str());
+            std::fs::write(
+                self.inbox().join(&name),
+                format!("%PDF-1.7\n% probe {}\n", code.as_str()),
+            )
+            .expect("drop");
+            let waiting = self.inbox().join("waiting");
+            let state = waiting.join(format!("{name}.waiting.json"));
+            self.wait_for("the probe parked", |s| {
+                state.exists() || s.quarantine_reason(&name).is_some()
+            });
+            let Some(since) = std::fs::read(&state)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["since_s"].as_i64())
+            else {
+                continue; // quarantined already by a late pass: try again
+            };
+            // Past the waiting period on the intake's clock (whole seconds).
+            while zeugnis::ledger::now_s() < since + PROBE_WAITING_S + 1 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if waiting.join(&name).exists() {
+                return Probe { name };
+            }
+            // A pass came after the waiting period (a slow machine): again.
+        }
+        panic!("no probe stayed parked past its waiting period");
+    }
+
+    /// The reason a file of this name was quarantined with, if it was.
+    fn quarantine_reason(&self, name: &str) -> Option<String> {
+        let dir = self.inbox().join("quarantine");
+        entries(&self.inbox(), "quarantine")
+            .into_iter()
+            .filter(|n| n.ends_with(".reason.json"))
+            .filter_map(|n| std::fs::read(dir.join(n)).ok())
+            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+            .find(|v| v["source_name"] == name)
+            .map(|v| v["reason"].as_str().unwrap_or("").to_string())
+    }
+
+    /// Waits until an intake pass has quarantined the probe: something woke
+    /// the intake after `what`.
+    fn wait_fired(&mut self, p: &Probe, what: &str) {
+        self.wait_for(&format!("the intake woken by {what}"), |s| {
+            s.quarantine_reason(&p.name).is_some()
+        });
+        assert_eq!(
+            self.quarantine_reason(&p.name).as_deref(),
+            Some("unknown_code")
+        );
+    }
+
+    /// The probe is still parked a while after `what`: nothing woke the
+    /// intake. (A wake-up that comes later than this is not seen, so this
+    /// can miss a wrong wake-up on a slow machine, never invent one.)
+    fn assert_not_fired(&self, p: &Probe, what: &str) {
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            self.inbox().join("waiting").join(&p.name).exists(),
+            "the intake was woken after {what}: {:?}",
+            self.quarantine_reason(&p.name)
+        );
     }
 }
 
@@ -344,7 +547,7 @@ fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 
 #[test]
 fn pages_show_every_state_in_both_languages() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let c = &s.certs;
     let cases: [(&str, &Issued, u16, &str, &str); 6] = [
         ("archived", &c.archived, 200, "Gültig", "Valid"),
@@ -419,6 +622,7 @@ fn pages_show_every_state_in_both_languages() {
     let r = s.get(&format!("/de/{code}-{typo}"));
     assert_eq!(r.status, 400);
     assert!(r.text().contains("vermutlich vertippt"), "{}", r.text());
+    s.stop();
 }
 
 /// A well-formed key (check character right) that is not `right`.
@@ -436,7 +640,7 @@ fn other_key(code: &str, right: &str) -> String {
 
 #[test]
 fn holder_data_and_scan_only_with_the_key() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let c = &s.certs;
     let code = plain(&c.archived.code);
     let with_key = format!("{code}-{}", c.archived.key);
@@ -479,11 +683,12 @@ fn holder_data_and_scan_only_with_the_key() {
         r.text()
     );
     assert_eq!(s.get(&format!("/en/{erased}/scan")).status, 410);
+    s.stop();
 }
 
 #[test]
 fn security_headers_on_every_response() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let code = plain(&s.certs.archived.code);
     let mut replies = Vec::new();
     for path in [
@@ -539,11 +744,12 @@ fn security_headers_on_every_response() {
             200
         ]
     );
+    s.stop();
 }
 
 #[test]
 fn index_follows_accept_language_and_the_form_redirects() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let en = request(
         s.public,
         "GET",
@@ -579,11 +785,12 @@ fn index_follows_accept_language_and_the_form_redirects() {
         page.contains(&format!("href=\"/en/{}\"", plain(code))),
         "{page}"
     );
+    s.stop();
 }
 
 #[test]
 fn json_api_states_and_errors() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let c = &s.certs;
     let cases: [(&Issued, &str); 6] = [
         (&c.archived, "archived"),
@@ -653,11 +860,12 @@ fn json_api_states_and_errors() {
         (r.status, r.json()["reason"].clone()),
         (403, json!("wrong_key"))
     );
+    s.stop();
 }
 
 #[test]
 fn proof_verifies_offline_with_the_export_verifier() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let code = plain(&s.certs.revoked.code);
     let r = s.get(&format!("/api/v1/certificates/{code}/proof"));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -692,32 +900,33 @@ fn proof_verifies_offline_with_the_export_verifier() {
     );
     let r = s.get(&format!("/api/v1/certificates/{code}/proof?seq=x"));
     assert_eq!(r.status, 400);
+    s.stop();
 }
 
 #[test]
 fn checkpoint_and_tiles_follow_c2sp() {
-    let s = Server::start(|_| {});
-    let (note, size, leaf0) = {
-        let r = s.registry.lock().expect("lock");
-        let l = r.ledger();
-        (
-            l.checkpoint_note().to_string(),
-            l.size(),
-            merkle::leaf_hash(&l.read_record(0).expect("record 0")),
-        )
-    };
+    let mut s = Server::start("");
+    // The latest checkpoint as the CLI reads it from the ledger's files
+    // (it needs no writer lock, so the daemon keeps running).
+    let (c, note, err) = s.cli(&["checkpoint"]);
+    assert_eq!(c, 0, "{err}");
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("no size line in {note}"));
     let r = s.get("/checkpoint");
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), note);
     assert!(size < 256, "the fixture fits one partial tile");
-    let r = s.get(&format!("/tile/0/000.p/{size}"));
-    assert_eq!(r.status, 200);
-    assert_eq!(r.body.len() as u64, size * 32);
-    assert_eq!(&r.body[..32], &leaf0);
-    assert_eq!(r.header("content-type"), "application/octet-stream");
+    let tile = s.get(&format!("/tile/0/000.p/{size}"));
+    assert_eq!(tile.status, 200);
+    assert_eq!(tile.body.len() as u64, size * 32);
+    assert_eq!(tile.header("content-type"), "application/octet-stream");
     // A narrower partial tile is a prefix; a full tile does not exist yet.
     let r = s.get("/tile/0/000.p/2");
     assert_eq!(r.body.len(), 64);
+    assert_eq!(r.body[..], tile.body[..64]);
     for bad in [
         "/tile/0/000",
         "/tile/0/001.p/1",
@@ -728,11 +937,20 @@ fn checkpoint_and_tiles_follow_c2sp() {
     ] {
         assert_eq!(s.get(bad).status, 404, "{bad}");
     }
+    s.stop();
+    // The ledger itself agrees: its size, its checkpoint, its record 0.
+    let l = s.ledger();
+    assert_eq!(l.size(), size);
+    assert_eq!(l.checkpoint_note(), note);
+    assert_eq!(
+        tile.body[..32],
+        merkle::leaf_hash(&l.read_record(0).expect("record 0"))
+    );
 }
 
 #[test]
 fn check_upload_finds_registered_digital_images() {
-    let s = Server::start(|c| c.check_bytes_max = 4096);
+    let mut s = Server::start("check_bytes_max = 4096");
     let post = |body: &[u8], headers: &[(&str, &str)]| {
         request(s.public, "POST", "/api/v1/check", headers, body)
     };
@@ -769,14 +987,12 @@ fn check_upload_finds_registered_digital_images() {
     let _ = chunked.read_to_end(&mut raw);
     assert_eq!(parse_reply(&raw).status, 413);
     assert_eq!(s.get("/api/v1/check").status, 405);
+    s.stop();
 }
 
 #[test]
 fn rate_limit_answers_429_with_retry_after() {
-    let s = Server::start(|c| {
-        c.lookups_per_ip_per_minute = 1;
-        c.lookup_burst = 2;
-    });
+    let mut s = Server::start("lookups_per_ip_per_minute = 1\nlookup_burst = 2");
     let path = format!("/de/{}", plain(&s.certs.archived.code));
     assert_eq!(s.get(&path).status, 200);
     assert_eq!(s.get(&path).status, 200);
@@ -787,31 +1003,27 @@ fn rate_limit_answers_429_with_retry_after() {
     // Other routes have their own budget; health is never limited.
     assert_eq!(s.get("/checkpoint").status, 200);
     assert_eq!(s.get("/healthz").status, 200);
+    s.stop();
 }
 
 #[test]
 fn forwarded_for_counts_only_from_trusted_proxies() {
-    let limit = |c: &mut HttpConfig| {
-        c.lookups_per_ip_per_minute = 1;
-        c.lookup_burst = 1;
-    };
+    let limit = "lookups_per_ip_per_minute = 1\nlookup_burst = 1\n";
     let path = "/api/v1/certificates/QNVCFM3P4VDF";
     let from = |s: &Server, client: &str| {
         request(s.public, "GET", path, &[("X-Forwarded-For", client)], b"").status
     };
     // Untrusted peer: the header is ignored, both requests are the peer's.
-    let s = Server::start(limit);
+    let mut s = Server::start(limit);
     assert_eq!(from(&s, "203.0.113.1"), 404);
     assert_eq!(from(&s, "203.0.113.2"), 429);
-    drop(s);
+    s.stop();
     // Trusted proxy: each forwarded client has its own budget.
-    let s = Server::start(|c| {
-        limit(c);
-        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
-    });
+    let mut s = Server::start(&format!("{limit}trusted_proxies = [\"127.0.0.1\"]"));
     assert_eq!(from(&s, "203.0.113.1"), 404);
     assert_eq!(from(&s, "203.0.113.2"), 404);
     assert_eq!(from(&s, "203.0.113.1"), 429);
+    s.stop();
 }
 
 /// Proves that a client dribbling its headers is cut off: with a 300 ms
@@ -819,7 +1031,7 @@ fn forwarded_for_counts_only_from_trusted_proxies() {
 /// 10 s must find the connection closed before it is done.
 #[test]
 fn header_read_timeout_cuts_off_a_slow_client() {
-    let s = Server::start(|c| c.header_read_timeout_ms = 300);
+    let mut s = Server::start("header_read_timeout_ms = 300");
     let mut conn = TcpStream::connect(s.public).expect("connect");
     conn.set_read_timeout(Some(Duration::from_millis(50)))
         .expect("timeout");
@@ -856,11 +1068,12 @@ fn header_read_timeout_cuts_off_a_slow_client() {
         }
     }
     assert!(closed, "the server kept a dribbling client for 10 s");
+    s.stop();
 }
 
 #[test]
 fn connection_limit_refuses_with_503_and_keepalive_limit_closes() {
-    let s = Server::start(|c| c.keepalive_requests_max = 2);
+    let mut s = Server::start("keepalive_requests_max = 2");
     // Two requests on one connection: the second answer closes it.
     let mut conn = TcpStream::connect(s.public).expect("connect");
     conn.write_all(
@@ -878,14 +1091,16 @@ fn connection_limit_refuses_with_503_and_keepalive_limit_closes() {
         text.to_ascii_lowercase().contains("connection: close"),
         "{text}"
     );
-    drop(s);
-    let s = Server::start(|c| c.connections_max = 2);
+    s.stop();
+    let mut s = Server::start("connections_max = 2");
     // Two idle connections hold both slots; the third is refused.
     let idle: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(s.public).expect("connect"))
         .collect();
     // The server has accepted them once one request on each is answered.
     for mut c in idle.iter() {
+        c.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
         c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             .expect("write");
         let mut buf = [0u8; 1024];
@@ -896,11 +1111,26 @@ fn connection_limit_refuses_with_503_and_keepalive_limit_closes() {
     assert_eq!(r.status, 503);
     assert_eq!(r.header("retry-after"), "1");
     drop(idle);
+    // Once the idle connections are gone, their slots are free again, and
+    // the refusal was counted.
+    s.wait_for("a free connection slot", |s| {
+        s.get("/healthz").status == 200
+    });
+    let metrics = s.get("/metrics").text();
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("zeugnis_http_connections_refused_total{listener=\"public\"} ")
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no refusal counter in\n{metrics}"));
+    assert!(refused >= 1, "{metrics}");
+    s.stop();
 }
 
 #[test]
 fn admin_needs_the_token() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let r = request(s.admin, "GET", "/admin/v1/status", &[], b"");
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").starts_with("Bearer"));
@@ -925,12 +1155,33 @@ fn admin_needs_the_token() {
     assert_eq!(v["states"]["archived"], 1, "{v}");
     // The admin routes are not on the public listener.
     assert_eq!(s.get("/admin/v1/status").status, 404);
+    s.stop();
 }
 
 #[test]
 fn admin_token_file_must_be_private_and_long() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("token");
+    // The daemon refuses to start (exit 2, the reason in its error) on a
+    // token file others can read, a short token, or a missing file.
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path();
+    std::fs::create_dir(dir.join("scans")).expect("inbox");
+    let file = dir.join("admin-token");
+    let config = config_text("");
+    std::fs::write(&file, TOKEN).expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let (code, log) = refused_start(dir, &config);
+    assert_eq!(code, Some(2), "0644 is refused: {log}");
+    assert!(log.contains("chmod 600"), "{log}");
+    std::fs::write(&file, "short").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (code, log) = refused_start(dir, &config);
+    assert_eq!(code, Some(2), "a short token is refused: {log}");
+    assert!(log.contains("at least 32"), "{log}");
+    std::fs::remove_file(&file).expect("remove");
+    let (code, log) = refused_start(dir, &config);
+    assert_eq!(code, Some(2), "a missing token file is refused: {log}");
+    assert!(log.contains("cannot read"), "{log}");
+    // The same rules in the library function the daemon uses.
     std::fs::write(&file, TOKEN).expect("write");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let e = http::read_admin_token(&file).expect_err("0644 is refused");
@@ -939,21 +1190,26 @@ fn admin_token_file_must_be_private_and_long() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let e = http::read_admin_token(&file).expect_err("short token is refused");
     assert!(e.to_string().contains("at least 32"), "{e}");
-    let e = http::read_admin_token(&dir.path().join("missing")).expect_err("missing");
+    let e = http::read_admin_token(&dir.join("missing")).expect_err("missing");
     assert!(e.to_string().contains("cannot read"), "{e}");
 }
 
 #[test]
 fn admin_register_revoke_void_erase_then_lookup() {
-    let s = Server::start(|_| {});
+    // Each successful admin write runs the daemon's write hook, which wakes
+    // the scan intake; refused requests do not. Probes (see [`Probe`]) show
+    // each wake-up: the intake rescans only once an hour here.
+    let mut s = Server::start(PROBE_CONFIG);
     let rec = record("Greta", "en").to_string();
     let doc = pdf("Greta");
+    let probe = s.arm_probe();
     let r = s.admin_multipart("/admin/v1/register", rec.as_bytes(), &doc);
     assert_eq!(r.status, 201, "{}", r.text());
     let issued = r.json();
     let code = plain(issued["code"].as_str().expect("code"));
     let key = issued["key"].as_str().expect("key").to_string();
-    assert_eq!(s.writes.load(Ordering::SeqCst), 1, "write hook ran");
+    s.wait_fired(&probe, "register");
+    let probe = s.arm_probe();
     let page = s.get(&format!("/en/{code}-{key}"));
     assert_eq!(page.status, 200);
     assert!(page.text().contains("Greta Mustermann"), "{}", page.text());
@@ -975,6 +1231,7 @@ fn admin_register_revoke_void_erase_then_lookup() {
         b"{}",
     );
     assert_eq!(r.status, 400);
+    s.assert_not_fired(&probe, "refused registrations");
     // Revoke, then void is refused (409), then erase.
     let json_ct = [("Content-Type", "application/json")];
     let r = s.admin(
@@ -985,8 +1242,10 @@ fn admin_register_revoke_void_erase_then_lookup() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["state"], "revoked");
+    s.wait_fired(&probe, "revoke");
     let page = s.get(&format!("/en/{code}")).text();
     assert!(page.contains("error in the transcript") && page.contains("2027-02-01"));
+    let probe = s.arm_probe();
     let r = s.admin(
         "POST",
         &format!("/admin/v1/certificates/{code}/void"),
@@ -1005,6 +1264,7 @@ fn admin_register_revoke_void_erase_then_lookup() {
     );
     assert_eq!(r.status, 400);
     assert!(r.text().contains("extra"), "{}", r.text());
+    s.assert_not_fired(&probe, "a refused void and a refused erase");
     let r = s.admin(
         "POST",
         &format!("/admin/v1/certificates/{code}/erase"),
@@ -1013,6 +1273,8 @@ fn admin_register_revoke_void_erase_then_lookup() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["erased"], true);
+    s.wait_fired(&probe, "erase");
+    let probe = s.arm_probe();
     let r = s.admin(
         "POST",
         "/admin/v1/certificates/QNVCFM3P4VDF/void",
@@ -1020,6 +1282,7 @@ fn admin_register_revoke_void_erase_then_lookup() {
         br#"{"reason": "x"}"#,
     );
     assert_eq!(r.status, 404);
+    s.assert_not_fired(&probe, "a void of an unknown code");
     // Supersede over multipart links old and new.
     let old = plain(&s.certs.awaiting.code);
     let r = s.admin_multipart(
@@ -1029,23 +1292,17 @@ fn admin_register_revoke_void_erase_then_lookup() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let new = plain(r.json()["code"].as_str().expect("code"));
+    s.wait_fired(&probe, "supersede");
     assert_eq!(
         s.get(&format!("/api/v1/certificates/{old}")).json()["superseded_by"],
         new
     );
-    assert_eq!(
-        s.writes.load(Ordering::SeqCst),
-        4,
-        "register, revoke, erase, supersede"
-    );
+    s.stop();
 }
 
 #[test]
 fn admin_bodies_are_limited() {
-    let s = Server::start(|c| {
-        c.admin_json_bytes_max = 64;
-        c.admin_body_bytes_max = 2048;
-    });
+    let mut s = Server::start("admin_json_bytes_max = 64\nadmin_body_bytes_max = 2048");
     let code = plain(&s.certs.awaiting.code);
     let long = format!("{{\"reason\": \"{}\"}}", "x".repeat(100));
     let r = s.admin(
@@ -1066,19 +1323,48 @@ fn admin_bodies_are_limited() {
         &body,
     );
     assert_eq!(r.status, 413, "{}", r.text());
+    s.stop();
 }
 
 #[test]
 fn metrics_count_requests_intake_and_ledger_size() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("[intake]\nrescan_secs = 1");
     assert_eq!(
         s.get(&format!("/de/{}", plain(&s.certs.archived.code)))
             .status,
         200
     );
     assert_eq!(s.get("/de/QNVCFM3P4VDF").status, 404);
-    s.state.metrics().intake("archived");
-    s.state.metrics().intake("something else");
+    // Real scans through the daemon's intake, one for each outcome: the
+    // scan of the certificate awaiting it (archived), the archived
+    // certificate's scan again (duplicate), a Word file (quarantined), a
+    // scan whose code is not registered yet (waiting).
+    let inbox = s.inbox();
+    let put = |name: &str, bytes: &[u8]| std::fs::write(inbox.join(name), bytes).expect("drop");
+    put(
+        &format!("{}.pdf", plain(&s.certs.awaiting.code)),
+        b"%PDF-1.7\n% scan of Berta's signed original\n%%EOF\n",
+    );
+    put(
+        &format!("again_{}.pdf", plain(&s.certs.archived.code)),
+        SCAN,
+    );
+    put("letter.docx", b"PK\x03\x04 a word document");
+    put("QNVCFM3P4VDF.pdf", b"%PDF-1.7\n% scan, registered later\n");
+    let counted = [
+        "zeugnis_intake_files_total{outcome=\"archived\"} 1\n",
+        "zeugnis_intake_files_total{outcome=\"duplicate\"} 1\n",
+        "zeugnis_intake_files_total{outcome=\"quarantined\"} 1\n",
+        "zeugnis_intake_files_total{outcome=\"waiting\"} 1\n",
+    ];
+    s.wait_for("the intake outcomes counted", |s| {
+        let text = s.get("/metrics").text();
+        counted.iter().all(|c| text.contains(c))
+    });
+    s.wait_for("the inbox handled", |s| {
+        let inbox = s.inbox();
+        entries(&inbox, "").is_empty() && entries(&inbox, "work").is_empty()
+    });
     let r = s.get("/metrics");
     assert_eq!(r.status, 200);
     let text = r.text();
@@ -1086,22 +1372,46 @@ fn metrics_count_requests_intake_and_ledger_size() {
         "zeugnis_http_requests_total{listener=\"public\",route=\"page\",status=\"200\"} 1",
         "zeugnis_http_requests_total{listener=\"public\",route=\"page\",status=\"404\"} 1",
         "zeugnis_http_request_duration_seconds_bucket{le=\"0.005\",route=\"page\"}",
-        "zeugnis_intake_files_total{outcome=\"archived\"} 1",
-        "zeugnis_intake_files_total{outcome=\"other\"} 1",
         "zeugnis_ledger_records ",
+    ]
+    .into_iter()
+    .chain(counted)
+    {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("outcome=\"other\""), "{text}");
+    let served: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("zeugnis_ledger_records "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("ledger size");
+    s.stop();
+    let l = s.ledger();
+    assert_eq!(served, l.size(), "{text}");
+    drop(l);
+    let (c, out, err) = s.cli(&["show", &plain(&s.certs.awaiting.code), "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("show --json");
+    assert_eq!(v["state"], "archived", "{v}");
+    // An outcome the intake does not name is counted as `other`: the
+    // daemon's intake only reports the four above, so that mapping can only
+    // be shown on the metrics type itself.
+    let m = http::Metrics::new();
+    m.intake("something else");
+    m.intake("archived");
+    let text = m.encode(7);
+    for want in [
+        "zeugnis_intake_files_total{outcome=\"other\"} 1\n",
+        "zeugnis_intake_files_total{outcome=\"archived\"} 1\n",
+        "zeugnis_ledger_records 7\n",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
-    let size = s.registry.lock().expect("lock").ledger().size();
-    assert!(
-        text.contains(&format!("zeugnis_ledger_records {size}\n")),
-        "{text}"
-    );
 }
 
 #[test]
 fn openapi_document_names_every_json_route() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let served = s.get("/api/v1/openapi.json");
     assert_eq!(served.status, 200);
     let doc: Value = serde_json::from_str(http::public::OPENAPI_JSON).expect("OpenAPI is JSON");
@@ -1119,18 +1429,103 @@ fn openapi_document_names_every_json_route() {
             "{route} missing from docs/openapi.json"
         );
     }
+    s.stop();
 }
 
 #[test]
 fn shutdown_drains_and_returns() {
-    let s = Server::start(|c| c.shutdown_grace_ms = 5_000);
+    // A long grace time, and idle connections never timed out: only the
+    // shutdown can close them.
+    let mut s = Server::start("shutdown_grace_ms = 120000\nheader_read_timeout_ms = 600000");
     assert_eq!(s.get("/healthz").status, 200);
+    // An idle keep-alive connection...
+    let mut idle = TcpStream::connect(s.public).expect("connect");
+    idle.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("write");
+    assert_eq!(read_reply(&mut idle).status, 200);
+    // ...and a request in flight: its head is read and its handler waits
+    // for the body (the server asked for it with 100 Continue).
+    let body = pdf("Anna");
+    let mut busy = expect_continue(s.public, body.len());
+    s.daemon().terminate();
+    s.daemon().wait_for_log("SIGTERM");
+    // The listeners close at once, the idle connection is closed...
     let public = s.public;
-    s.shutdown().expect("serve returns Ok");
+    s.wait_for("the listener closed", |_| {
+        TcpStream::connect(public).is_err()
+    });
+    let mut buf = [0u8; 256];
+    match idle.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!(
+            "the idle connection got {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "the idle connection was kept open: {e}"
+        ),
+    }
+    // ...and the daemon waits for the request in flight, which is answered.
+    assert_eq!(s.daemon().exited(), None, "{}", s.daemon().log());
+    busy.write_all(&body).expect("send the body");
+    let r = read_reply(&mut busy);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["registered"], true);
+    assert_eq!(s.daemon().wait_exit(), Some(0), "{}", s.daemon().log());
+    let log = s.daemon().log();
+    assert!(log.contains("http: all connections closed"), "{log}");
+    assert!(!log.contains("after the grace period"), "{log}");
     assert!(
         TcpStream::connect(public).is_err(),
         "the listener is closed"
     );
+    // A client that never finishes its request holds the daemon no longer
+    // than the grace time; then it is cut off and the daemon exits cleanly.
+    let mut s = Server::start("shutdown_grace_ms = 500");
+    let mut stuck = expect_continue(s.public, 1000);
+    s.daemon().terminate();
+    assert_eq!(s.daemon().wait_exit(), Some(0), "{}", s.daemon().log());
+    let log = s.daemon().log();
+    assert!(
+        log.contains("connections still open after the grace period"),
+        "{log}"
+    );
+    let mut buf = [0u8; 256];
+    assert!(
+        matches!(stuck.read(&mut buf), Ok(0) | Err(_)),
+        "the stuck connection is closed"
+    );
+}
+
+/// Sends the head of a `POST /api/v1/check` of `len` bytes with `Expect:
+/// 100-continue` and waits for the `100 Continue`: from then on the request
+/// is in the server's hands, waiting for its body.
+fn expect_continue(addr: SocketAddr, len: usize) -> TcpStream {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    c.write_all(
+        format!(
+            "POST /api/v1/check HTTP/1.1\r\nHost: t\r\nContent-Type: application/pdf\r\n\
+             Content-Length: {len}\r\nExpect: 100-continue\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("write head");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = c.read(&mut byte).expect("read 100 Continue");
+        assert_eq!(n, 1, "closed before 100 Continue: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 100"), "{head}");
+    c
 }
 
 /// Proves that every kind of lookup is held to the time floor: with a
@@ -1139,7 +1534,7 @@ fn shutdown_drains_and_returns() {
 /// until a deadline, which never returns early, so the test cannot flake.
 #[test]
 fn every_lookup_answers_no_sooner_than_the_floor() {
-    let s = Server::start(|c| c.lookup_time_floor_ms = 300);
+    let mut s = Server::start("lookup_time_floor_ms = 300");
     let code = plain(&s.certs.archived.code);
     let wrong = other_key(&code, &s.certs.archived.key);
     let mut typo: Vec<char> = s.certs.archived.key.chars().collect();
@@ -1170,11 +1565,12 @@ fn every_lookup_answers_no_sooner_than_the_floor() {
             "{what} answered after {took:?}"
         );
     }
+    s.stop();
 }
 
 #[test]
 fn head_has_no_body_and_oversized_heads_are_refused() {
-    let s = Server::start(|c| c.header_bytes_max = 8192);
+    let mut s = Server::start("header_bytes_max = 8192");
     let head = request(s.public, "HEAD", "/de/", &[], b"");
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty(), "{}", head.text());
@@ -1184,10 +1580,39 @@ fn head_has_no_body_and_oversized_heads_are_refused() {
     let big = "x".repeat(10_000);
     let r = request(s.public, "GET", "/", &[("X-Big", &big)], b"");
     assert_eq!(r.status, 431);
+    s.stop();
 }
 
 #[test]
 fn toml_config_rejects_unknown_keys_and_zero_limits() {
+    // The daemon: a misspelt key or a zero limit in `[http]` stops it at
+    // once with exit 2 and an error naming the key.
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path();
+    std::fs::create_dir(dir.join("scans")).expect("inbox");
+    write_token(dir);
+    let (code, log) = refused_start(dir, &config_text("conections_max = 5"));
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("conections_max"), "{log}");
+    assert!(log.contains("zeugnis.toml"), "names the file: {log}");
+    let (code, log) = refused_start(dir, &config_text("connections_max = 0"));
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("http.connections_max"), "{log}");
+    // A valid `[http]` is taken as written: a burst of exactly 5 lookups
+    // (with a trusted proxy listed that is not this client).
+    let mut s = Server::start(
+        "lookups_per_ip_per_minute = 1\nlookup_burst = 5\ntrusted_proxies = [\"10.0.0.1\"]",
+    );
+    for i in 0..5 {
+        assert_eq!(
+            s.get("/api/v1/certificates/QNVCFM3P4VDF").status,
+            404,
+            "{i}"
+        );
+    }
+    assert_eq!(s.get("/api/v1/certificates/QNVCFM3P4VDF").status, 429);
+    s.stop();
+    // The same rules on the parsed `[http]` table.
     let cfg: HttpConfig = toml::from_str(
         "public_addr = \"0.0.0.0:8443\"\ntrusted_proxies = [\"10.0.0.1\"]\nlookup_burst = 5\n",
     )
@@ -1292,6 +1717,34 @@ impl WebDriver {
         self.cmd("POST", "/url", Some(&json!({"url": url})));
     }
 
+    /// Waits until the current URL ends with `suffix` (a click returns
+    /// when the navigation has started, not when it is done).
+    fn wait_for_url(&self, suffix: &str) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let url = self.text("/url");
+            if url.ends_with(suffix) {
+                return;
+            }
+            assert!(t0.elapsed() < PATIENCE, "{url} does not end with {suffix}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the page's source contains `what` (the source can lag
+    /// behind a navigation, e.g. away from the browser's PDF viewer).
+    fn wait_for_source(&self, what: &str) {
+        let t0 = std::time::Instant::now();
+        loop {
+            let source = self.text("/source");
+            if source.contains(what) {
+                return;
+            }
+            assert!(t0.elapsed() < PATIENCE, "no {what:?} in {source}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A string-valued GET command (`/url`, `/source`).
     fn text(&self, path: &str) -> String {
         let v = self.cmd("GET", path, None);
@@ -1377,45 +1830,44 @@ fn webdriver(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -
 /// no errors (a CSP violation or failed load would be one).
 #[test]
 fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
-    let s = Server::start(|_| {});
+    let mut s = Server::start("");
     let wd = WebDriver::start();
+    // The daemon's public listener, as a browser reaches it.
     let base = format!("http://{}", s.public);
-    let code = &s.certs.archived.code;
-    let key = &s.certs.archived.key;
-    for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
-        wd.goto(&format!("{base}/{lang}/"));
-        let form = wd.text("/source");
-        assert!(form.contains(heading), "{lang}: {form}");
-        let input = wd.find("#code");
-        wd.cmd(
-            "POST",
-            &format!("/element/{input}/value"),
-            Some(&json!({"text": format!("{} {key}", code.to_lowercase())})),
-        );
-        let button = wd.find("button[type=submit]");
-        wd.cmd(
-            "POST",
-            &format!("/element/{button}/click"),
-            Some(&json!({})),
-        );
-        let page_url = wd.text("/url");
-        assert!(
-            page_url.ends_with(&format!("/{lang}/{}-{key}", plain(code))),
-            "{page_url}"
-        );
-        let page = wd.text("/source");
-        assert!(page.contains("Anna Mustermann"), "{lang}: {page}");
-        let shot = wd.screenshot(&format!("verification-{lang}.png"));
-        assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
-        let link = wd.find("a[href$='/scan']");
-        wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
-        let scan_url = wd.text("/url");
-        assert!(
-            scan_url.ends_with(&format!("/{lang}/{}-{key}/scan", plain(code))),
-            "{scan_url}"
-        );
-        wd.screenshot(&format!("scan-{lang}.png"));
+    let steps = || {
+        let code = &s.certs.archived.code;
+        let key = &s.certs.archived.key;
+        for (lang, heading) in [("de", "Zeugnis prüfen"), ("en", "Verify a certificate")] {
+            wd.goto(&format!("{base}/{lang}/"));
+            wd.wait_for_source(heading);
+            let input = wd.find("#code");
+            wd.cmd(
+                "POST",
+                &format!("/element/{input}/value"),
+                Some(&json!({"text": format!("{} {key}", code.to_lowercase())})),
+            );
+            let button = wd.find("button[type=submit]");
+            wd.cmd(
+                "POST",
+                &format!("/element/{button}/click"),
+                Some(&json!({})),
+            );
+            wd.wait_for_url(&format!("/{lang}/{}-{key}", plain(code)));
+            wd.wait_for_source("Anna Mustermann");
+            let shot = wd.screenshot(&format!("verification-{lang}.png"));
+            assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000));
+            let link = wd.find("a[href$='/scan']");
+            wd.cmd("POST", &format!("/element/{link}/click"), Some(&json!({})));
+            wd.wait_for_url(&format!("/{lang}/{}-{key}/scan", plain(code)));
+            wd.screenshot(&format!("scan-{lang}.png"));
+        }
+        let errors = wd.console_errors();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps)) {
+        let d = s.daemon();
+        eprintln!("daemon exited: {:?}; its log:\n{}", d.exited(), d.log());
+        std::panic::resume_unwind(panic);
     }
-    let errors = wd.console_errors();
-    assert!(errors.is_empty(), "console errors: {errors:?}");
+    s.stop();
 }

@@ -4,21 +4,20 @@
 //! scans before their registration, cover sheets printed and scanned, and
 //! SIGKILL at random moments.
 
+use crate::support::{Daemon, PATIENCE};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
-
-/// Longest a test waits for the daemon to reach an expected state. This is
-/// a liveness bound, not a speed check: normal runs take a fraction of it.
-const PATIENCE: Duration = Duration::from_secs(180);
 
 struct Env {
     _t: tempfile::TempDir,
     dir: PathBuf,
+    /// The daemon's configuration (TOML).
+    config: String,
 }
 
 fn record_json() -> String {
@@ -48,16 +47,15 @@ impl Env {
     fn new(config: &str) -> Env {
         let t = tempfile::tempdir().expect("tempdir");
         let dir = t.path().to_path_buf();
-        let e = Env { _t: t, dir };
-        assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
-        std::fs::create_dir(e.inbox()).expect("inbox");
         // Ports chosen by the system, so that daemons of parallel tests
         // never collide (the log says which).
         let config = format!(
             "{config}\n[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n\
              admin_token_file = \"admin.token\"\n"
         );
-        std::fs::write(e.dir.join("zeugnis.toml"), config).expect("config");
+        let e = Env { _t: t, dir, config };
+        assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
+        std::fs::create_dir(e.inbox()).expect("inbox");
         let token = e.dir.join("admin.token");
         std::fs::write(&token, ADMIN_TOKEN).expect("token");
         std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
@@ -108,18 +106,7 @@ impl Env {
     }
 
     fn start(&self) -> Daemon {
-        let child = Command::new(crate::support::bin())
-            .args(["run", "--config", "zeugnis.toml"])
-            .current_dir(&self.dir)
-            .env("ZEUGNIS_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.join("daemon.log")).expect("log"))
-            .spawn()
-            .expect("start daemon");
-        Daemon {
-            child,
-            log: self.dir.join("daemon.log"),
-        }
+        Daemon::start(&self.dir, &self.config)
     }
 
     fn entries(&self, sub: &str) -> Vec<String> {
@@ -171,73 +158,6 @@ impl Env {
         let (c, out, err) = self.run(&["audit"]);
         assert_eq!(c, 0, "audit failed: {out}{err}");
         out
-    }
-}
-
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// The address a listener (`public` or `admin`) is bound to, from the
-    /// daemon's log.
-    fn addr(&self, which: &str) -> String {
-        let t0 = Instant::now();
-        loop {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(line) = log
-                .lines()
-                .find(|l| l.contains("verification service listening"))
-            {
-                let key = format!("{which}=");
-                let at = line.find(&key).expect("address in the log line") + key.len();
-                return line[at..]
-                    .split_whitespace()
-                    .next()
-                    .expect("addr")
-                    .to_string();
-            }
-            assert!(
-                t0.elapsed() < PATIENCE,
-                "the daemon never started its listeners:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM (once the daemon has installed its handlers, which it does
-    /// before its first log line), then waits for a clean exit (code 0).
-    fn stop(mut self) {
-        let t0 = Instant::now();
-        while !std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .contains("starting")
-        {
-            assert!(t0.elapsed() < PATIENCE, "daemon never logged its start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let pid = self.child.id().to_string();
-        let st = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(st.success());
-        let status = self.child.wait().expect("wait");
-        assert_eq!(status.code(), Some(0), "daemon exit after SIGTERM");
-    }
-
-    fn kill9(self) {
-        drop(self);
-    }
-}
-
-/// A daemon is never left running by a test, whatever happens (a failed
-/// assertion included): dropping the handle kills it.
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -760,7 +680,7 @@ fn a_registration_through_the_admin_api_archives_the_waiting_scan_at_once() {
         Env::new("[intake]\nstable_ms = 100\nrescan_secs = 3600\n[report]\ninterval_secs = 0\n");
     let code = "7K2M9XQNVCFM";
     let bytes = scan_pdf("arrives first", 3000);
-    let d = e.start();
+    let mut d = e.start();
     std::fs::write(e.inbox().join(format!("{code}.pdf")), &bytes).expect("drop");
     e.wait_for("the scan parked", || e.entries("waiting").len() == 2);
     // The exam office registers it through the admin API while the daemon runs.

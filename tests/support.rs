@@ -248,3 +248,138 @@ impl Drop for Smtp {
         let _ = self.child.wait();
     }
 }
+
+/// Longest a test waits for a daemon to reach an expected state. This is a
+/// liveness bound, not a speed check: normal runs take a fraction of it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// A `zeugnis run --config FILE` process started by a test, its stderr (the
+/// log, at `info`) going to `daemon.log` beside the config. Dropping the
+/// handle kills it, so no daemon outlives its test, whatever happens.
+pub struct Daemon {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `config` (TOML) to `DIR/zeugnis.toml` and starts
+    /// `zeugnis run --config zeugnis.toml` in `dir`, its log truncated.
+    pub fn start(dir: &Path, config: &str) -> Daemon {
+        std::fs::write(dir.join("zeugnis.toml"), config).expect("write config");
+        let log = dir.join("daemon.log");
+        let child = std::process::Command::new(bin())
+            .args(["run", "--config", "zeugnis.toml"])
+            .current_dir(dir)
+            .env("ZEUGNIS_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start daemon");
+        Daemon { child, log }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (at most [`PATIENCE`]) until the log contains `what`; fails
+    /// with the log if the daemon exits first or the time is up.
+    pub fn wait_for_log(&mut self, what: &str) -> String {
+        let t0 = std::time::Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(what) {
+                return log;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // It may have written the line just before exiting.
+                let log = self.log();
+                assert!(
+                    log.contains(what),
+                    "the daemon exited ({status}) without logging {what:?}:\n{log}"
+                );
+                return log;
+            }
+            assert!(
+                t0.elapsed() < PATIENCE,
+                "the daemon never logged {what:?}:\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The address a listener (`public` or `admin`) is bound to, from the
+    /// daemon's log line `verification service listening public=… admin=…`.
+    pub fn addr(&mut self, which: &str) -> String {
+        let log = self.wait_for_log("verification service listening");
+        let line = log
+            .lines()
+            .find(|l| l.contains("verification service listening"))
+            .expect("the listening line");
+        let key = format!("{which}=");
+        let at = line.find(&key).expect("address in the log line") + key.len();
+        line[at..]
+            .split_whitespace()
+            .next()
+            .expect("addr")
+            .to_string()
+    }
+
+    /// Sends SIGTERM, once the daemon has installed its handlers (which it
+    /// does before its first log line).
+    pub fn terminate(&mut self) {
+        self.wait_for_log("starting");
+        let pid = self.child.id().to_string();
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits (at most [`PATIENCE`]) for the process to end; its exit code
+    /// (`None` if killed by a signal). Fails with the log if it keeps running.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(
+                t0.elapsed() < PATIENCE,
+                "the daemon did not exit:\n{}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `None` while the process runs; once it has ended, its exit code
+    /// (`None` inside if killed by a signal).
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        self.child
+            .try_wait()
+            .expect("try_wait")
+            .map(|status| status.code())
+    }
+
+    /// SIGTERM, then waits for a clean exit (code 0).
+    pub fn stop(mut self) {
+        self.terminate();
+        let code = self.wait_exit();
+        assert_eq!(code, Some(0), "daemon exit after SIGTERM:\n{}", self.log());
+    }
+
+    /// SIGKILL (a crash at this instant).
+    pub fn kill9(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
