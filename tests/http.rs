@@ -706,6 +706,7 @@ fn security_headers_on_every_response() {
         "/healthz",
         "/metrics",
         "/static/style.css",
+        "/favicon.ico",
         "/nope",
     ] {
         replies.push((path.to_string(), s.get(path)));
@@ -740,8 +741,8 @@ fn security_headers_on_every_response() {
     assert_eq!(
         statuses,
         [
-            200, 200, 400, 200, 404, 400, 200, 200, 200, 200, 200, 200, 200, 200, 404, 405, 401,
-            200
+            200, 200, 400, 200, 404, 400, 200, 200, 200, 200, 200, 200, 200, 200, 204, 404, 405,
+            401, 200
         ]
     );
     s.stop();
@@ -1018,11 +1019,19 @@ fn forwarded_for_counts_only_from_trusted_proxies() {
     assert_eq!(from(&s, "203.0.113.1"), 404);
     assert_eq!(from(&s, "203.0.113.2"), 429);
     s.stop();
-    // Trusted proxy: each forwarded client has its own budget.
-    let mut s = Server::start(&format!("{limit}trusted_proxies = [\"127.0.0.1\"]"));
+    // Trusted proxy, as an address or as a CIDR range that holds the
+    // peer: each forwarded client has its own budget.
+    for proxies in ["\"127.0.0.1\"", "\"10.0.0.0/8\", \"127.0.0.0/8\""] {
+        let mut s = Server::start(&format!("{limit}trusted_proxies = [{proxies}]"));
+        assert_eq!(from(&s, "203.0.113.1"), 404, "{proxies}");
+        assert_eq!(from(&s, "203.0.113.2"), 404, "{proxies}");
+        assert_eq!(from(&s, "203.0.113.1"), 429, "{proxies}");
+        s.stop();
+    }
+    // A range that does not hold the peer trusts nobody here.
+    let mut s = Server::start(&format!("{limit}trusted_proxies = [\"10.0.0.0/8\"]"));
     assert_eq!(from(&s, "203.0.113.1"), 404);
-    assert_eq!(from(&s, "203.0.113.2"), 404);
-    assert_eq!(from(&s, "203.0.113.1"), 429);
+    assert_eq!(from(&s, "203.0.113.2"), 429);
     s.stop();
 }
 
@@ -1598,6 +1607,21 @@ fn toml_config_rejects_unknown_keys_and_zero_limits() {
     let (code, log) = refused_start(dir, &config_text("connections_max = 0"));
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("http.connections_max"), "{log}");
+    // A trusted proxy that is neither an address nor a range, or a range
+    // with host bits set, is refused with the entry named.
+    for (bad, says) in [
+        ("10.0.0.0/33", "not a CIDR range"),
+        ("proxy.example", "neither an IP address nor a CIDR range"),
+        ("10.0.0.1/8", "did you mean \"10.0.0.0/8\""),
+    ] {
+        let (code, log) =
+            refused_start(dir, &config_text(&format!("trusted_proxies = [\"{bad}\"]")));
+        assert_eq!(code, Some(2), "{bad}: {log}");
+        assert!(
+            log.contains("trusted_proxies") && log.contains(says),
+            "{bad}: {log}"
+        );
+    }
     // A valid `[http]` is taken as written: a burst of exactly 5 lookups
     // (with a trusted proxy listed that is not this client).
     let mut s = Server::start(
