@@ -494,7 +494,16 @@ pub struct Reader {
 /// cache is emptied when it is full.
 pub const HOLDER_CACHE_ENTRIES_MAX: usize = 4096;
 
-type HolderCache = std::collections::HashMap<Hash32, std::sync::Arc<HolderBlob>>;
+/// The holder-blob cache of a [`Reader`].
+#[derive(Default)]
+struct HolderCache {
+    /// Blobs by address.
+    blobs: std::collections::HashMap<Hash32, std::sync::Arc<HolderBlob>>,
+    /// Addresses of erased holder blobs, never cached again: a reader that
+    /// read a blob just before its erasure was applied must not put it
+    /// back afterwards. 32 bytes per erasure in the daemon's lifetime.
+    erased: std::collections::HashSet<Hash32>,
+}
 
 impl Reader {
     /// The latest published ledger state.
@@ -577,7 +586,12 @@ impl Reader {
         addr: &Hash32,
         c: &Certificate,
     ) -> Result<std::sync::Arc<HolderBlob>, RegistryError> {
-        if let Some(b) = self.holders.lock().ok().and_then(|m| m.get(addr).cloned()) {
+        if let Some(b) = self
+            .holders
+            .lock()
+            .ok()
+            .and_then(|m| m.blobs.get(addr).cloned())
+        {
             return Ok(b);
         }
         let blob: HolderBlob = serde_json::from_slice(&self.blobs.get(addr)?).map_err(|e| {
@@ -585,23 +599,26 @@ impl Reader {
         })?;
         let blob = std::sync::Arc::new(blob);
         if let Ok(mut m) = self.holders.lock() {
-            if m.len() >= HOLDER_CACHE_ENTRIES_MAX {
-                m.clear();
+            if !m.erased.contains(addr) {
+                if m.blobs.len() >= HOLDER_CACHE_ENTRIES_MAX {
+                    m.blobs.clear();
+                }
+                m.blobs.insert(*addr, blob.clone());
             }
-            m.insert(*addr, blob.clone());
         }
         Ok(blob)
     }
 
     /// How many holder blobs are cached (erased ones never are).
     pub fn holders_cached(&self) -> usize {
-        self.holders.lock().map_or(0, |m| m.len())
+        self.holders.lock().map_or(0, |m| m.blobs.len())
     }
 
     /// Drops a holder blob from the cache (its certificate was erased).
     fn forget_holder(&self, addr: &Hash32) {
         if let Ok(mut m) = self.holders.lock() {
-            m.remove(addr);
+            m.blobs.remove(addr);
+            m.erased.insert(*addr);
         }
     }
 
