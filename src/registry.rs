@@ -622,7 +622,9 @@ impl Reader {
         }
     }
 
-    fn holder_data(
+    /// The holder data of certificate `c`, if `key` is its access key
+    /// (`{"erased": true}` once erased); [`RegistryError::WrongKey`] if not.
+    pub fn holder_data(
         &self,
         code: &Code,
         key: &AccessKey,

@@ -5,7 +5,7 @@
 //! limits (rate, header-read timeout, body, connections, keep-alive), the
 //! admin token, registration over multipart, proofs, tiles and metrics.
 
-use crate::support::{Daemon, PATIENCE};
+use crate::support::{inbox_entries as entries, Daemon, PATIENCE};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -37,7 +37,7 @@ fn pdf(tag: &str) -> Vec<u8> {
     format!("%PDF-1.7\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
 }
 
-fn register(r: &mut Registry, given: &str) -> Issued {
+pub(crate) fn register(r: &mut Registry, given: &str) -> Issued {
     let rec = RegistrationRecord::parse("record", record(given, "de").to_string().as_bytes())
         .expect("valid record");
     r.register(
@@ -293,20 +293,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-/// File names in a folder of the inbox (`""`: the inbox itself, without
-/// its subfolders).
-fn entries(inbox: &Path, sub: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(inbox.join(sub))
-        .map(|rd| {
-            rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.retain(|n| !matches!(n.as_str(), "work" | "waiting" | "quarantine"));
-    v.sort();
-    v
 }
 
 /// Runs the daemon on `config` in `dir`, which must refuse to start:

@@ -3,12 +3,13 @@
 //! record the published checkpoint does not cover, forgets erased holder
 //! data, and lets lookups answer while the writer holds the registry lock.
 
+use super::http::register;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use zeugnis::http::{self, AppState, HttpConfig};
 use zeugnis::ledger::{Ledger, LedgerOptions};
-use zeugnis::registry::{DocumentFile, Issued, RegistrationRecord, Registry};
+use zeugnis::registry::Registry;
 
 fn registry(dir: &std::path::Path) -> Registry {
     let ledger = Ledger::init(
@@ -18,22 +19,6 @@ fn registry(dir: &std::path::Path) -> Registry {
     )
     .expect("init");
     Registry::over(ledger, "http://verify.test").expect("registry")
-}
-
-fn register(r: &mut Registry, given: &str) -> Issued {
-    let record = serde_json::json!({
-        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
-        "holder": {"given_name": given, "family_name": "Mustermann",
-                   "birth_date": "2000-02-29", "birth_place": "Gotha", "student_id": "4711"},
-        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
-        "last_exam_date": "2026-09-30"
-    });
-    let rec = RegistrationRecord::parse("record", record.to_string().as_bytes()).expect("record");
-    let doc = DocumentFile {
-        name: "doc.pdf".into(),
-        bytes: format!("%PDF-1.7\n% {given}\n%%EOF\n").into_bytes(),
-    };
-    r.register(&rec, &[doc], None).expect("register")
 }
 
 #[test]

@@ -110,15 +110,7 @@ impl Env {
     }
 
     fn entries(&self, sub: &str) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.inbox().join(sub))
-            .map(|rd| {
-                rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.retain(|n| !matches!(n.as_str(), "work" | "waiting" | "quarantine"));
-        v.sort();
-        v
+        crate::support::inbox_entries(&self.inbox(), sub)
     }
 
     /// Waits until `cond` holds (polling), or fails naming `what`.

@@ -383,3 +383,17 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// File names in a folder of the inbox (`""`: the inbox itself, without
+/// its subfolders).
+pub fn inbox_entries(inbox: &Path, sub: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(inbox.join(sub))
+        .map(|rd| {
+            rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| !matches!(n.as_str(), "work" | "waiting" | "quarantine"));
+    v.sort();
+    v
+}

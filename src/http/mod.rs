@@ -402,21 +402,19 @@ pub struct Bound {
 /// Binds both listeners (`127.0.0.1:0` picks free ports, for tests).
 pub async fn bind(cfg: &HttpConfig) -> Result<Bound, HttpError> {
     cfg.validate()?;
-    let public = TcpListener::bind(cfg.public_addr)
-        .await
-        .map_err(|source| HttpError::Bind {
-            which: "public",
-            addr: cfg.public_addr,
-            source,
-        })?;
-    let admin = TcpListener::bind(cfg.admin_addr)
-        .await
-        .map_err(|source| HttpError::Bind {
-            which: "admin",
-            addr: cfg.admin_addr,
-            source,
-        })?;
-    Ok(Bound { public, admin })
+    async fn listen(which: &'static str, addr: SocketAddr) -> Result<TcpListener, HttpError> {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| HttpError::Bind {
+                which,
+                addr,
+                source,
+            })
+    }
+    Ok(Bound {
+        public: listen("public", cfg.public_addr).await?,
+        admin: listen("admin", cfg.admin_addr).await?,
+    })
 }
 
 impl Bound {

@@ -185,21 +185,25 @@ pub fn lookup(state: &AppState, code_and_key: &str) -> Result<Lookup, RegistryEr
         Err(e) => return Ok(Lookup::Malformed(e)),
     };
     let r = &state.reader;
-    let key_text = key.map(|k| k.as_str().to_string());
-    let (cert, check) = match r.show(code.as_str(), key_text.as_deref()) {
-        Ok(c) => {
-            let check = match (&key, &c.holder) {
-                (None, _) => KeyCheck::Absent,
-                (Some(_), Some(h)) if h.get("erased") == Some(&Value::Bool(true)) => {
+    // One read of the state; the key (already parsed) is checked against it.
+    let Some(mut cert) = r.get(code.as_str())? else {
+        return Ok(Lookup::Unknown(code.formatted()));
+    };
+    let check = match &key {
+        None => KeyCheck::Absent,
+        Some(k) => match r.holder_data(&code, k, &cert) {
+            Ok(holder) => {
+                let erased = holder.get("erased") == Some(&Value::Bool(true));
+                cert.holder = Some(holder);
+                if erased {
                     KeyCheck::Erased
+                } else {
+                    KeyCheck::Valid
                 }
-                (Some(_), _) => KeyCheck::Valid,
-            };
-            (c, check)
-        }
-        Err(RegistryError::UnknownCode { code }) => return Ok(Lookup::Unknown(code)),
-        Err(RegistryError::WrongKey { .. }) => (r.find(code.as_str())?, KeyCheck::Wrong),
-        Err(e) => return Err(e),
+            }
+            Err(RegistryError::WrongKey { .. }) => KeyCheck::Wrong,
+            Err(e) => return Err(e),
+        },
     };
     let evidence = evidence(&state.evidence, r, &cert)?;
     let path_code = match (&key, check) {
