@@ -233,6 +233,11 @@ enum Command {
         /// List the shipped rule sets with their citation.
         #[arg(long)]
         list: bool,
+        /// Cite, per step, the sentence of the regulation it implements and
+        /// mark the steps that are a reading (with --input: beside the
+        /// computation; without: the rule set's steps).
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -261,12 +266,16 @@ pub fn main() -> i32 {
             input,
             json,
             list,
+            explain,
         } => {
             return match crate::grades::grade_command(
                 ruleset.as_deref(),
                 input.as_deref(),
-                json,
-                list,
+                crate::grades::GradeOutput {
+                    json,
+                    list,
+                    explain,
+                },
             ) {
                 Ok(out) => {
                     print!("{out}");

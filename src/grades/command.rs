@@ -6,6 +6,8 @@
 //! returns the text, and `cli` prints it and maps errors to exit codes.
 
 use super::error::GradeError;
+use super::evaluate::TraceLine;
+use super::ruleset::Ruleset;
 use super::{evaluate_with, input, ruleset, GradeRecord};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -26,15 +28,26 @@ pub const INPUT_BYTES_MAX: u64 = 16 * 1024 * 1024;
 pub fn grade_command(
     ruleset: Option<&str>,
     input: Option<&Path>,
-    json: bool,
-    list: bool,
+    out: GradeOutput,
 ) -> Result<String, GradeError> {
+    let GradeOutput {
+        json,
+        list,
+        explain,
+    } = out;
     if list {
-        return list_rulesets(json);
+        return list_rulesets(json, explain);
+    }
+    if explain && input.is_none() {
+        if let Some(id) = ruleset {
+            return Ok(steps_text(ruleset::find("--ruleset", id)?));
+        }
     }
     let path = input.ok_or_else(|| GradeError::MissingArgument {
         argument: "--input FILE.json".into(),
-        hint: "; or use --list to see the rule sets".into(),
+        hint:
+            "; or use --list to see the rule sets, or --explain --ruleset ID for a rule set's steps"
+                .into(),
     })?;
     let value = read_input(path)?;
     let id = match (ruleset, input::ruleset_id(&value)?) {
@@ -66,7 +79,55 @@ pub fn grade_command(
         out.push('\n');
         return Ok(out);
     }
-    Ok(report(&record, &trace))
+    let rs = ruleset::find("ruleset", &id)?;
+    Ok(report(&record, rs, &trace, explain))
+}
+
+/// What `zeugnis grade` prints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GradeOutput {
+    /// `{"ruleset", "ruleset_hash", "kind", "result"}` on one line.
+    pub json: bool,
+    /// The shipped rule sets instead of a grade.
+    pub list: bool,
+    /// Per step, the sentence of the regulation it implements.
+    pub explain: bool,
+}
+
+/// A rule set's steps with what each implements, readings marked.
+pub fn steps_text(rs: &Ruleset) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} v{} ({}), blake3:{}",
+        rs.meta.id, rs.meta.version, rs.meta.kind, rs.meta.hash
+    );
+    let _ = writeln!(out, "  {}", rs.meta.citation);
+    if rs.steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "  readings (version-1 rule set, no per-step citations):"
+        );
+        for r in &rs.readings {
+            let _ = writeln!(out, "  - {r}");
+        }
+        return out;
+    }
+    for s in &rs.steps {
+        let _ = writeln!(out, "  [{}] {}", s.id, step_header(s));
+        let _ = writeln!(out, "      {}", s.does);
+        if let Some(why) = &s.reading {
+            let _ = writeln!(out, "      why this reading: {why}");
+        }
+    }
+    out
+}
+
+fn step_header(s: &ruleset::Step) -> String {
+    match &s.reading {
+        Some(_) => format!("READING (the text is silent or ambiguous): {}", s.cites),
+        None => format!("text: {}", s.cites),
+    }
 }
 
 fn read_input(path: &Path) -> Result<Value, GradeError> {
@@ -91,8 +152,11 @@ fn read_input(path: &Path) -> Result<Value, GradeError> {
     })
 }
 
-fn list_rulesets(json: bool) -> Result<String, GradeError> {
+fn list_rulesets(json: bool, explain: bool) -> Result<String, GradeError> {
     let all = ruleset::shipped()?;
+    if explain && !json {
+        return Ok(all.iter().map(steps_text).collect::<Vec<_>>().join("\n"));
+    }
     if json {
         let items: Vec<Value> = all
             .iter()
@@ -128,23 +192,51 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn report(record: &GradeRecord, trace: &[String]) -> String {
+fn report(record: &GradeRecord, rs: &Ruleset, trace: &[TraceLine], explain: bool) -> String {
     let mut out = String::new();
-    let rs = ruleset::find("ruleset", &record.ruleset).ok();
     let _ = writeln!(
         out,
         "rule set  {} (version {}, kind {})",
-        record.ruleset,
-        rs.map(|r| r.meta.version).unwrap_or_default(),
-        record.kind
+        record.ruleset, rs.meta.version, record.kind
     );
     let _ = writeln!(out, "hash      blake3:{}", record.ruleset_hash);
-    if let Some(r) = rs {
-        let _ = writeln!(out, "citation  {}", r.meta.citation);
-    }
+    let _ = writeln!(out, "citation  {}", rs.meta.citation);
     let _ = writeln!(out);
+    let mut current = "";
     for line in trace {
-        let _ = writeln!(out, "{line}");
+        if explain && line.step != current {
+            current = line.step;
+            match rs.steps.iter().find(|s| s.id == line.step) {
+                Some(s) => {
+                    let _ = writeln!(out, "[{}] {}", s.id, step_header(s));
+                }
+                None => {
+                    let _ = writeln!(out, "[{}]", line.step);
+                }
+            }
+        }
+        if explain {
+            let _ = writeln!(out, "    {}", line.text);
+        } else {
+            let _ = writeln!(out, "{:<10} {}", format!("[{}]", line.step), line.text);
+        }
+    }
+    if explain {
+        let readings: Vec<&ruleset::Step> =
+            rs.steps.iter().filter(|s| s.reading.is_some()).collect();
+        if !readings.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "readings this rule set relies on:");
+            for s in readings {
+                let _ = writeln!(
+                    out,
+                    "  [{}] {} -- {}",
+                    s.id,
+                    s.does,
+                    s.reading.as_deref().unwrap_or_default()
+                );
+            }
+        }
     }
     let _ = writeln!(out);
     let r = &record.result;

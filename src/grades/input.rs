@@ -9,7 +9,7 @@
 use super::decimal::parse_decimal;
 use super::error::GradeError;
 use super::rules::Module;
-use super::ruleset::{InputGrades, Ruleset};
+use super::ruleset::{InputGrades, Rule, Ruleset};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -69,6 +69,10 @@ pub struct McInput {
     pub eliminated_points: Decimal,
     /// The candidates.
     pub candidates: Vec<Candidate>,
+    /// Number of items, if the input gave per-item answers.
+    pub items: Option<usize>,
+    /// Where an item's score was floored at zero (for the trace).
+    pub notes: Vec<String>,
 }
 
 /// The top-level `ruleset` field of an input.
@@ -250,6 +254,7 @@ pub fn weighted(
 ) -> Result<Vec<PartInput>, GradeError> {
     let obj = object(input, "")?;
     only(obj, "", &["ruleset", "parts"])?;
+    let thesis_first = matches!(&rs.rule, Rule::Weighted(w) if w.thesis_counted_first);
     let parts = array(required(obj, "", "parts")?, "parts", PARTS_COUNT_MAX)?;
     let mut part_ids = HashSet::new();
     let mut module_ids = HashSet::new();
@@ -277,7 +282,7 @@ pub fn weighted(
         for (mi, m) in mods.iter().enumerate() {
             let mat = format!("{mods_field}[{mi}]");
             let mo = object(m, &mat)?;
-            only(mo, &mat, &["id", "lp", "grade", "mandatory"])?;
+            only(mo, &mat, &["id", "lp", "grade", "mandatory", "thesis"])?;
             let mid = id(required(mo, &mat, "id")?, &path(&mat, "id"))?;
             if !module_ids.insert(mid.clone()) {
                 return Err(GradeError::DuplicateId {
@@ -302,11 +307,24 @@ pub fn weighted(
                     ))
                 }
             };
+            let thesis = match mo.get("thesis") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(GradeError::invalid(
+                        path(&mat, "thesis"),
+                        "must be true or false",
+                    ))
+                }
+            };
             modules.push(Module {
                 id: mid,
                 lp,
                 grade,
-                mandatory,
+                // A thesis that the rule set counts first is taken like a
+                // mandatory module, whatever the input says.
+                mandatory: mandatory || (thesis && thesis_first),
+                thesis,
             });
         }
         let available: Decimal = modules.iter().map(|m| m.lp).sum();
@@ -354,12 +372,241 @@ pub fn examiners(
     Ok(ExaminersInput { grades, third })
 }
 
+/// How an item's answer marks become points (the rule set's
+/// `mc.item_scoring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemScoring {
+    /// The item's points only for exactly the key's set of marks, else 0
+    /// (Erfurt, Anlage MC, Buchstabe d and g).
+    ExactSet,
+    /// Each correct mark earns `mark_points`, each wrong mark costs
+    /// `mark_points`, within the item only and never below zero (Bremen,
+    /// Anlage 3 Abs. 1: "Abzug von Punkten innerhalb einer Prüfungsaufgabe").
+    PerMark,
+}
+
+/// One item (task) of a per-item multiple-choice input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Item id.
+    pub id: String,
+    /// Points possible (the weight of Erfurt letter g).
+    pub points: Decimal,
+    /// The answer key (marks that are correct), if the item is scored by marks.
+    pub key: Option<Vec<String>>,
+    /// Points of one mark under [`ItemScoring::PerMark`].
+    pub mark_points: Option<Decimal>,
+    /// Eliminated as faulty (not counted; the maximum shrinks).
+    pub eliminated: bool,
+}
+
+/// Most items of a per-item multiple-choice input.
+pub const ITEMS_COUNT_MAX: usize = 2_000;
+/// Most marks in one answer or key.
+pub const MARKS_COUNT_MAX: usize = 64;
+/// Most bytes of one mark (e.g. "A").
+pub const MARK_BYTES_MAX: usize = 32;
+
+fn marks(v: &Value, field: &str) -> Result<Vec<String>, GradeError> {
+    let a = v
+        .as_array()
+        .ok_or_else(|| GradeError::invalid(field, "must be an array of marks"))?;
+    if a.len() > MARKS_COUNT_MAX {
+        return Err(GradeError::invalid(
+            field,
+            format!("has more than {MARKS_COUNT_MAX} marks"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(a.len());
+    for (i, m) in a.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let text = string(m, &f)?;
+        if text.is_empty() || text.len() > MARK_BYTES_MAX {
+            return Err(GradeError::invalid(
+                f,
+                format!("a mark has 1 to {MARK_BYTES_MAX} bytes"),
+            ));
+        }
+        if out.contains(&text) {
+            return Err(GradeError::invalid(f, format!("mark {text:?} given twice")));
+        }
+        out.push(text);
+    }
+    Ok(out)
+}
+
+fn items(list: &[Value], scoring: ItemScoring) -> Result<Vec<Item>, GradeError> {
+    let mut ids = HashSet::new();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, it) in list.iter().enumerate() {
+        let at = format!("items[{i}]");
+        let o = object(it, &at)?;
+        only(
+            o,
+            &at,
+            &["id", "points", "key", "mark_points", "eliminated"],
+        )?;
+        let iid = id(required(o, &at, "id")?, &path(&at, "id"))?;
+        if !ids.insert(iid.clone()) {
+            return Err(GradeError::DuplicateId {
+                field: path(&at, "id"),
+                id: iid,
+            });
+        }
+        let points = non_negative_points(required(o, &at, "points")?, &path(&at, "points"))?;
+        if points <= Decimal::ZERO {
+            return Err(GradeError::invalid(
+                path(&at, "points"),
+                "must be greater than zero",
+            ));
+        }
+        let key = o
+            .get("key")
+            .map(|k| marks(k, &path(&at, "key")))
+            .transpose()?;
+        if key.as_ref().is_some_and(Vec::is_empty) {
+            return Err(GradeError::invalid(path(&at, "key"), "must not be empty"));
+        }
+        let eliminated = match o.get("eliminated") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(GradeError::invalid(
+                    path(&at, "eliminated"),
+                    "must be true or false",
+                ))
+            }
+        };
+        let mark_points = match (scoring, &key, o.get("mark_points")) {
+            (ItemScoring::PerMark, Some(k), given) => {
+                let mp = match given {
+                    Some(v) => non_negative_points(v, &path(&at, "mark_points"))?,
+                    None => {
+                        // points / |key| must be exact, or the input must say it.
+                        let n = Decimal::from(k.len());
+                        let q = points
+                            .checked_div(n)
+                            .filter(|q| q.checked_mul(n) == Some(points));
+                        q.ok_or_else(|| {
+                            GradeError::invalid(
+                                path(&at, "mark_points"),
+                                format!(
+                                    "needed: {points} points over {} correct marks is not an exact decimal",
+                                    k.len()
+                                ),
+                            )
+                        })?
+                    }
+                };
+                if mp.checked_mul(Decimal::from(k.len())) != Some(points) {
+                    return Err(GradeError::invalid(
+                        path(&at, "mark_points"),
+                        format!(
+                            "{mp} x {} correct marks is not the item's {points} points",
+                            k.len()
+                        ),
+                    ));
+                }
+                Some(mp)
+            }
+            (_, _, Some(_)) => {
+                return Err(GradeError::UnknownField {
+                    field: path(&at, "mark_points"),
+                    hint: "; only for items with a key under per-mark scoring".into(),
+                })
+            }
+            _ => None,
+        };
+        out.push(Item {
+            id: iid,
+            points,
+            key,
+            mark_points,
+            eliminated,
+        });
+    }
+    Ok(out)
+}
+
+/// Scores one item for one candidate: returns the points and, if the
+/// answer was clamped, a note for the trace.
+fn score_item(
+    item: &Item,
+    answer: Option<&Value>,
+    field: &str,
+    scoring: ItemScoring,
+) -> Result<(Decimal, Option<String>), GradeError> {
+    let Some(answer) = answer else {
+        return Ok((Decimal::ZERO, None));
+    };
+    match (answer, &item.key) {
+        (Value::Array(_), Some(key)) => {
+            let given = marks(answer, field)?;
+            match scoring {
+                ItemScoring::ExactSet => {
+                    let exact = given.len() == key.len() && given.iter().all(|g| key.contains(g));
+                    Ok((if exact { item.points } else { Decimal::ZERO }, None))
+                }
+                ItemScoring::PerMark => {
+                    let mp = item.mark_points.unwrap_or(Decimal::ZERO);
+                    let right = given.iter().filter(|g| key.contains(g)).count();
+                    let wrong = given.len() - right;
+                    let raw = mp * Decimal::from(right) - mp * Decimal::from(wrong);
+                    if raw < Decimal::ZERO {
+                        Ok((
+                            Decimal::ZERO,
+                            Some(format!(
+                                "{field}: deductions {raw} within the item floored at 0"
+                            )),
+                        ))
+                    } else {
+                        Ok((raw, None))
+                    }
+                }
+            }
+        }
+        (Value::Array(_), None) => Err(GradeError::invalid(
+            field,
+            format!(
+                "item {:?} has no key, so its answer must be the points given",
+                item.id
+            ),
+        )),
+        (v, _) => {
+            let p = decimal(v, field)?;
+            if p > item.points {
+                return Err(GradeError::invalid(
+                    field,
+                    format!(
+                        "{p} exceeds the item's {} points (points are given only within an item)",
+                        item.points
+                    ),
+                ));
+            }
+            if p < Decimal::ZERO {
+                return Ok((
+                    Decimal::ZERO,
+                    Some(format!(
+                        "{field}: {p} (deductions) floored at 0 within the item"
+                    )),
+                ));
+            }
+            Ok((p, None))
+        }
+    }
+}
+
 /// Reads an `mc` input; `wants_pass_mark` says whether the rule needs a
-/// preset M (then it is required, else it is refused).
+/// preset M (then it is required, else it is refused). With `items`, the
+/// maximum, the eliminated points and every candidate's total are computed
+/// from the items and the candidates' `answers`; the returned `notes` say
+/// where an item's score was floored at zero.
 pub fn mc(
     input: &Value,
     wants_pass_mark: bool,
     first_attempt_required: bool,
+    scoring: ItemScoring,
 ) -> Result<McInput, GradeError> {
     let obj = object(input, "")?;
     only(
@@ -370,10 +617,53 @@ pub fn mc(
             "max_points",
             "pass_mark",
             "eliminated_points",
+            "items",
             "candidates",
         ],
     )?;
-    let max_points = non_negative_points(required(obj, "", "max_points")?, "max_points")?;
+    let item_list = match obj.get("items") {
+        None => None,
+        Some(v) => {
+            for f in ["max_points", "eliminated_points"] {
+                if obj.contains_key(f) {
+                    return Err(GradeError::UnknownField {
+                        field: f.into(),
+                        hint: "; with items it is computed from the items".into(),
+                    });
+                }
+            }
+            Some(items(array(v, "items", ITEMS_COUNT_MAX)?, scoring)?)
+        }
+    };
+    let (max_points, eliminated_points) = match &item_list {
+        Some(list) => {
+            let mut max = Decimal::ZERO;
+            let mut elim = Decimal::ZERO;
+            for it in list {
+                max = max
+                    .checked_add(it.points)
+                    .ok_or_else(|| GradeError::overflow("items"))?;
+                if it.eliminated {
+                    elim += it.points;
+                }
+            }
+            if max > Decimal::from(POINTS_MAX) {
+                return Err(GradeError::invalid(
+                    "items",
+                    format!("{max} points exceed {POINTS_MAX}"),
+                ));
+            }
+            (max, elim)
+        }
+        None => {
+            let max = non_negative_points(required(obj, "", "max_points")?, "max_points")?;
+            let elim = match obj.get("eliminated_points") {
+                None => Decimal::ZERO,
+                Some(v) => non_negative_points(v, "eliminated_points")?,
+            };
+            (max, elim)
+        }
+    };
     if max_points <= Decimal::ZERO {
         return Err(GradeError::invalid(
             "max_points",
@@ -394,10 +684,6 @@ pub fn mc(
                 hint: "; this rule set derives the pass mark itself".into(),
             })
         }
-    };
-    let eliminated_points = match obj.get("eliminated_points") {
-        None => Decimal::ZERO,
-        Some(v) => non_negative_points(v, "eliminated_points")?,
     };
     if eliminated_points >= max_points {
         return Err(GradeError::invalid(
@@ -420,11 +706,12 @@ pub fn mc(
         CANDIDATES_COUNT_MAX,
     )?;
     let mut ids = HashSet::new();
+    let mut notes = Vec::new();
     let mut candidates = Vec::with_capacity(list.len());
     for (i, c) in list.iter().enumerate() {
         let at = format!("candidates[{i}]");
         let co = object(c, &at)?;
-        only(co, &at, &["id", "points", "first_attempt"])?;
+        only(co, &at, &["id", "points", "answers", "first_attempt"])?;
         let cid = id(required(co, &at, "id")?, &path(&at, "id"))?;
         if !ids.insert(cid.clone()) {
             return Err(GradeError::DuplicateId {
@@ -432,7 +719,47 @@ pub fn mc(
                 id: cid,
             });
         }
-        let points = non_negative_points(required(co, &at, "points")?, &path(&at, "points"))?;
+        let points = match &item_list {
+            None => {
+                if co.contains_key("answers") {
+                    return Err(GradeError::UnknownField {
+                        field: path(&at, "answers"),
+                        hint: "; answers need the exam's items".into(),
+                    });
+                }
+                non_negative_points(required(co, &at, "points")?, &path(&at, "points"))?
+            }
+            Some(list) => {
+                if co.contains_key("points") {
+                    return Err(GradeError::UnknownField {
+                        field: path(&at, "points"),
+                        hint: "; with items the total is computed from the answers".into(),
+                    });
+                }
+                let af = path(&at, "answers");
+                let answers = object(required(co, &at, "answers")?, &af)?;
+                for k in answers.keys() {
+                    if !list.iter().any(|it| &it.id == k) {
+                        return Err(GradeError::invalid(
+                            format!("{af}.{k}"),
+                            "no item has this id",
+                        ));
+                    }
+                }
+                let mut total = Decimal::ZERO;
+                for it in list {
+                    let f = format!("{af}.{}", it.id);
+                    let (p, note) = score_item(it, answers.get(&it.id), &f, scoring)?;
+                    if let Some(n) = note {
+                        notes.push(n);
+                    }
+                    if !it.eliminated {
+                        total += p;
+                    }
+                }
+                total
+            }
+        };
         if points > effective_max {
             return Err(GradeError::invalid(
                 path(&at, "points"),
@@ -465,5 +792,7 @@ pub fn mc(
         pass_mark,
         eliminated_points,
         candidates,
+        items: item_list.map(|l| l.len()),
+        notes,
     })
 }

@@ -31,7 +31,7 @@ pub mod scale;
 #[cfg(test)]
 mod tests;
 
-pub use command::grade_command;
+pub use command::{grade_command, GradeOutput};
 pub use error::GradeError;
 pub use ruleset::ShippedRuleset;
 
@@ -65,7 +65,7 @@ fn evaluate_with(
     id: &str,
     input: &Value,
     with_trace: bool,
-) -> Result<(GradeRecord, Vec<String>), GradeError> {
+) -> Result<(GradeRecord, Vec<evaluate::TraceLine>), GradeError> {
     let rs = ruleset::find("ruleset", id)?;
     let ev = evaluate::evaluate(rs, input, with_trace)?;
     Ok((

@@ -23,6 +23,8 @@ pub struct Module {
     pub grade: Decimal,
     /// Mandatory modules always count.
     pub mandatory: bool,
+    /// The thesis (Bachelor-, Master-, Magisterarbeit), as the input marks it.
+    pub thesis: bool,
 }
 
 /// Which modules of a part count.
@@ -240,8 +242,31 @@ pub fn band_grade(
     bands: &[Band],
     below_bands: Decimal,
 ) -> Option<Decimal> {
-    let above = points.checked_sub(pass_mark)?;
-    let room = max_points.checked_sub(pass_mark)?;
+    band_grade_exact(
+        points,
+        Ratio::new(pass_mark, Decimal::ONE)?,
+        max_points,
+        bands,
+        below_bands,
+    )
+}
+
+/// [`band_grade`] with a pass mark that is an exact fraction `p / q` (a
+/// relative pass mark such as 0.9 × mean): every comparison is multiplied
+/// through by `q`, so nothing is rounded.
+pub fn band_grade_exact(
+    points: Decimal,
+    pass_mark: Ratio,
+    max_points: Decimal,
+    bands: &[Band],
+    below_bands: Decimal,
+) -> Option<Decimal> {
+    let above = points
+        .checked_mul(pass_mark.den)?
+        .checked_sub(pass_mark.num)?;
+    let room = max_points
+        .checked_mul(pass_mark.den)?
+        .checked_sub(pass_mark.num)?;
     for b in bands {
         let reached = if room <= Decimal::ZERO {
             true
@@ -265,6 +290,7 @@ mod tests {
 
     fn m(id: &str, lp: &str, grade: &str, mandatory: bool) -> Module {
         Module {
+            thesis: false,
             id: id.into(),
             lp: d(lp),
             grade: d(grade),

@@ -10,6 +10,7 @@
 
 use super::decimal::{parse_trusted, Rounding};
 use super::error::GradeError;
+use super::input::ItemScoring;
 use super::rules::{Band, Selection};
 use super::scale::{Scale, WordBand, Words};
 use rust_decimal::Decimal;
@@ -42,6 +43,10 @@ const SHIPPED_FILES: &[(&str, &str)] = &[
         "erfurt-magister",
         include_str!("../../rulesets/erfurt-magister.toml"),
     ),
+    (
+        "erfurt-magister-2009",
+        include_str!("../../rulesets/erfurt-magister-2009.toml"),
+    ),
     ("erfurt-mc", include_str!("../../rulesets/erfurt-mc.toml")),
     (
         "bremen-mc-2021",
@@ -58,6 +63,58 @@ const SHIPPED_FILES: &[(&str, &str)] = &[
     (
         "potsdam-scale-2025",
         include_str!("../../rulesets/potsdam-scale-2025.toml"),
+    ),
+];
+
+/// Earlier versions of the shipped rule sets, as `<id>@<version>`: kept so
+/// that a grade record made with one can be recomputed with exactly the
+/// text its hash names (`zeugnis grade --ruleset <id>@<version>`). A file
+/// here is never edited; a changed rule set is a new version under `rulesets/`
+/// and its predecessor moves here.
+const HISTORY_FILES: &[(&str, &str)] = &[
+    (
+        "bremen-mc-2021@1",
+        include_str!("../../rulesets/history/bremen-mc-2021@1.toml"),
+    ),
+    (
+        "erfurt-ba-2012@1",
+        include_str!("../../rulesets/history/erfurt-ba-2012@1.toml"),
+    ),
+    (
+        "erfurt-ba-2019@1",
+        include_str!("../../rulesets/history/erfurt-ba-2019@1.toml"),
+    ),
+    (
+        "erfurt-ma-2012@1",
+        include_str!("../../rulesets/history/erfurt-ma-2012@1.toml"),
+    ),
+    (
+        "erfurt-ma-2019@1",
+        include_str!("../../rulesets/history/erfurt-ma-2019@1.toml"),
+    ),
+    (
+        "erfurt-magister@1",
+        include_str!("../../rulesets/history/erfurt-magister@1.toml"),
+    ),
+    (
+        "erfurt-mc@1",
+        include_str!("../../rulesets/history/erfurt-mc@1.toml"),
+    ),
+    (
+        "erfurt-med-2019@1",
+        include_str!("../../rulesets/history/erfurt-med-2019@1.toml"),
+    ),
+    (
+        "potsdam-examiners-2025@1",
+        include_str!("../../rulesets/history/potsdam-examiners-2025@1.toml"),
+    ),
+    (
+        "potsdam-mc-2025@1",
+        include_str!("../../rulesets/history/potsdam-mc-2025@1.toml"),
+    ),
+    (
+        "potsdam-scale-2025@1",
+        include_str!("../../rulesets/history/potsdam-scale-2025@1.toml"),
     ),
 ];
 
@@ -108,14 +165,32 @@ pub struct Ruleset {
     pub meta: ShippedRuleset,
     /// The kind, typed.
     pub kind: Kind,
-    /// Every reading of an ambiguous clause, as stated in the file.
+    /// Every reading of an ambiguous clause, as stated in the file
+    /// (version-1 files; later versions state readings per step).
     pub readings: Vec<String>,
+    /// Each computation step with the sentence it implements (version 2
+    /// on); empty for version-1 files.
+    pub steps: Vec<Step>,
     /// The grade scale.
     pub scale: Scale,
     /// Grade words.
     pub words: Words,
     /// The kind-specific parameters.
     pub rule: Rule,
+}
+
+/// One step of a rule set's computation and the sentence it implements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Step id, as the engine's trace names it (`mean`, `pass`, ...).
+    pub id: String,
+    /// Regulation, paragraph and sentence, e.g. "ZertO Potsdam § 9 Abs. 5 Satz 2".
+    pub cites: String,
+    /// What the step does, in one sentence.
+    pub does: String,
+    /// `Some(why)` if the step is a reading where the text is silent or
+    /// ambiguous, `None` if it is the text itself.
+    pub reading: Option<String>,
 }
 
 /// Kind-specific parameters.
@@ -170,6 +245,9 @@ pub struct WeightedRule {
     pub display_places: u32,
     /// Mode of the display step.
     pub display_rounding: Rounding,
+    /// A module marked `"thesis": true` counts first, with the mandatory
+    /// modules (Erfurt BA 2012 § 22 Abs. 3 Satz 2).
+    pub thesis_counted_first: bool,
 }
 
 /// Parameters of an `examiners` rule set.
@@ -226,10 +304,9 @@ pub enum PassMarkRule {
         relative_when: RelativeWhen,
         /// Whose mean.
         mean_over: MeanOver,
-        /// Decimals of a relative pass mark.
-        places: u32,
-        /// Mode for the relative pass mark's decimals.
-        rounding: Rounding,
+        /// Decimals and mode a relative pass mark is cut to; `None`: the
+        /// relative pass mark is the exact fraction (compared exactly).
+        cut: Option<(u32, Rounding)>,
     },
 }
 
@@ -249,6 +326,8 @@ pub struct McRule {
     pub fail_grade: Decimal,
     /// Whether every candidate must state `first_attempt`.
     pub first_attempt_required: bool,
+    /// How per-item answer marks become points (default: exact set).
+    pub item_scoring: ItemScoring,
 }
 
 // ---- the file format ------------------------------------------------------
@@ -260,12 +339,25 @@ struct RawRuleset {
     version: u32,
     citation: String,
     kind: Kind,
+    #[serde(default)]
     readings: Vec<String>,
+    #[serde(default)]
+    steps: Vec<RawStep>,
     scale: RawScale,
     words: Vec<RawWord>,
     weighted: Option<RawWeighted>,
     examiners: Option<RawExaminers>,
     mc: Option<RawMc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    id: String,
+    cites: String,
+    does: String,
+    #[serde(default)]
+    reading: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +410,8 @@ struct RawWeighted {
     display_places: u32,
     display_rounding: Rounding,
     #[serde(default)]
+    thesis_counted_first: bool,
+    #[serde(default)]
     parts: Vec<RawPartWeight>,
 }
 
@@ -342,8 +436,10 @@ enum RawPassMark {
         relative_factor: String,
         relative_when: RelativeWhen,
         mean_over: MeanOver,
-        places: u32,
-        rounding: Rounding,
+        #[serde(default)]
+        places: Option<u32>,
+        #[serde(default)]
+        rounding: Option<Rounding>,
     },
 }
 
@@ -362,6 +458,47 @@ struct RawMc {
     bands: Vec<RawBand>,
     below_bands_grade: String,
     fail_grade: String,
+    #[serde(default)]
+    item_scoring: Option<ItemScoring>,
+}
+
+/// From this version on a rule set must document its steps in `[[steps]]`
+/// (a new id may do so from its version 1).
+pub const STEPS_FROM_VERSION: u32 = 2;
+
+/// The step ids the engine reports for `rule` (in the order it runs them);
+/// a rule set from [`STEPS_FROM_VERSION`] on documents exactly these.
+pub fn steps_used(rule: &Rule, scale: &Scale) -> Vec<&'static str> {
+    let mut v = vec!["scale", "inputs"];
+    match rule {
+        Rule::Weighted(w) => {
+            v.push("selection");
+            v.push("mean");
+            if matches!(w.combine, Combine::PartWeights(_)) {
+                v.push("combine");
+            }
+            v.push("compute");
+            if w.snap_to_scale {
+                v.push("snap");
+            }
+            v.extend(["pass", "display", "word"]);
+        }
+        Rule::Examiners(_) => {
+            v.extend(["third", "mean", "cut", "snap", "pass", "word"]);
+        }
+        Rule::Mc(m) => {
+            v.push("items");
+            v.push("eliminated");
+            if m.repeat_if_eliminated_over_percent.is_some() {
+                v.push("repeat");
+            }
+            v.extend(["pass_mark", "pass", "bands", "word"]);
+        }
+    }
+    if scale.has_letters() {
+        v.push("letter");
+    }
+    v
 }
 
 /// Most decimals any rule set may ask for.
@@ -483,6 +620,7 @@ pub fn load(expected_id: &str, file_text: &str) -> Result<Ruleset, GradeError> {
                 snap_to_scale: w.snap_to_scale,
                 display_places: places_ok("weighted.display_places", w.display_places)?,
                 display_rounding: w.display_rounding,
+                thesis_counted_first: w.thesis_counted_first,
             })
         }
         (Kind::Examiners, None, Some(e), None) => {
@@ -497,30 +635,37 @@ pub fn load(expected_id: &str, file_text: &str) -> Result<Ruleset, GradeError> {
             })
         }
         (Kind::Mc, None, None, Some(m)) => {
-            let pass_mark = match m.pass_mark {
-                RawPassMark::PresetWithMedian {
-                    rounding,
-                    floor_divisor,
-                } => PassMarkRule::PresetWithMedian {
-                    rounding,
-                    floor_divisor: dec("mc.pass_mark.floor_divisor", &floor_divisor)?,
-                },
-                RawPassMark::AbsoluteOrRelative {
-                    absolute_percent,
-                    relative_factor,
-                    relative_when,
-                    mean_over,
-                    places,
-                    rounding,
-                } => PassMarkRule::AbsoluteOrRelative {
-                    absolute_percent: dec("mc.pass_mark.absolute_percent", &absolute_percent)?,
-                    relative_factor: dec("mc.pass_mark.relative_factor", &relative_factor)?,
-                    relative_when,
-                    mean_over,
-                    places: places_ok("mc.pass_mark.places", places)?,
-                    rounding,
-                },
-            };
+            let pass_mark =
+                match m.pass_mark {
+                    RawPassMark::PresetWithMedian {
+                        rounding,
+                        floor_divisor,
+                    } => PassMarkRule::PresetWithMedian {
+                        rounding,
+                        floor_divisor: dec("mc.pass_mark.floor_divisor", &floor_divisor)?,
+                    },
+                    RawPassMark::AbsoluteOrRelative {
+                        absolute_percent,
+                        relative_factor,
+                        relative_when,
+                        mean_over,
+                        places,
+                        rounding,
+                    } => PassMarkRule::AbsoluteOrRelative {
+                        absolute_percent: dec("mc.pass_mark.absolute_percent", &absolute_percent)?,
+                        relative_factor: dec("mc.pass_mark.relative_factor", &relative_factor)?,
+                        relative_when,
+                        mean_over,
+                        cut: match (places, rounding) {
+                            (None, None) => None,
+                            (Some(p), Some(r)) => Some((places_ok("mc.pass_mark.places", p)?, r)),
+                            _ => return Err(err(
+                                "mc.pass_mark: places and rounding go together (both or neither)"
+                                    .into(),
+                            )),
+                        },
+                    },
+                };
             let mut bands = Vec::new();
             for b in &m.bands {
                 bands.push(Band {
@@ -555,6 +700,7 @@ pub fn load(expected_id: &str, file_text: &str) -> Result<Ruleset, GradeError> {
                 )?,
                 fail_grade: on_scale("mc.fail_grade", dec("mc.fail_grade", &m.fail_grade)?)?,
                 first_attempt_required,
+                item_scoring: m.item_scoring.unwrap_or(ItemScoring::ExactSet),
             })
         }
         (kind, ..) => {
@@ -565,10 +711,53 @@ pub fn load(expected_id: &str, file_text: &str) -> Result<Ruleset, GradeError> {
             )))
         }
     };
-    if raw.readings.is_empty() {
-        return Err(err(
-            "readings is empty: state every reading of an ambiguous clause".into(),
-        ));
+    let steps: Vec<Step> = raw
+        .steps
+        .into_iter()
+        .map(|s| Step {
+            id: s.id,
+            cites: s.cites,
+            does: s.does,
+            reading: s.reading,
+        })
+        .collect();
+    if steps.is_empty() {
+        if raw.version >= STEPS_FROM_VERSION {
+            return Err(err(format!(
+                "steps: from version {STEPS_FROM_VERSION} on, every step cites what it implements in [[steps]]"
+            )));
+        }
+        if raw.readings.is_empty() {
+            return Err(err(
+                "readings is empty: state every reading of an ambiguous clause".into(),
+            ));
+        }
+    } else {
+        if !raw.readings.is_empty() {
+            return Err(err(format!(
+                "readings: from version {STEPS_FROM_VERSION} on, readings are stated per step in [[steps]]"
+            )));
+        }
+        let needed = steps_used(&rule, &scale);
+        for s in &steps {
+            if !needed.contains(&s.id.as_str()) {
+                return Err(err(format!(
+                    "steps: {:?} is not a step of this rule set (its steps: {})",
+                    s.id,
+                    needed.join(", ")
+                )));
+            }
+            if s.cites.trim().is_empty() || s.does.trim().is_empty() {
+                return Err(err(format!("steps: {:?} needs cites and does", s.id)));
+            }
+        }
+        for id in &needed {
+            if !steps.iter().any(|s| s.id == *id) {
+                return Err(err(format!(
+                    "steps: the step {id:?} is not documented (cite what it implements)"
+                )));
+            }
+        }
     }
     let hash = hash_hex(&canonical);
     Ok(Ruleset {
@@ -582,27 +771,46 @@ pub fn load(expected_id: &str, file_text: &str) -> Result<Ruleset, GradeError> {
         },
         kind: raw.kind,
         readings: raw.readings,
+        steps,
         scale,
         words,
         rule,
     })
 }
 
-/// All shipped rule sets, loaded once.
-pub fn shipped() -> Result<&'static [Ruleset], GradeError> {
-    static LOADED: OnceLock<Result<Vec<Ruleset>, (String, String)>> = OnceLock::new();
-    let loaded = LOADED.get_or_init(|| {
-        SHIPPED_FILES
-            .iter()
-            .map(|(id, text)| {
-                load(id, text).map_err(|e| match e {
-                    GradeError::Ruleset { id, reason } => (id, reason),
-                    other => (id.to_string(), other.to_string()),
-                })
-            })
-            .collect()
-    });
-    match loaded {
+/// Loads a list of embedded files once; history names are `<id>@<version>`.
+fn load_all(
+    files: &'static [(&'static str, &'static str)],
+) -> Result<Vec<Ruleset>, (String, String)> {
+    files
+        .iter()
+        .map(|(name, text)| {
+            let (id, version) = match name.split_once('@') {
+                Some((id, v)) => (id, v.parse::<u32>().ok()),
+                None => (*name, None),
+            };
+            let r = load(id, text).map_err(|e| match e {
+                GradeError::Ruleset { id, reason } => (id, reason),
+                other => (id.to_string(), other.to_string()),
+            })?;
+            if let Some(v) = version {
+                if r.meta.version != v {
+                    return Err((
+                        name.to_string(),
+                        format!("the file says version {}", r.meta.version),
+                    ));
+                }
+            }
+            Ok(r)
+        })
+        .collect()
+}
+
+fn loaded(
+    cell: &'static OnceLock<Result<Vec<Ruleset>, (String, String)>>,
+    files: &'static [(&'static str, &'static str)],
+) -> Result<&'static [Ruleset], GradeError> {
+    match cell.get_or_init(|| load_all(files)) {
         Ok(v) => Ok(v.as_slice()),
         Err((id, reason)) => Err(GradeError::Ruleset {
             id: id.clone(),
@@ -611,20 +819,46 @@ pub fn shipped() -> Result<&'static [Ruleset], GradeError> {
     }
 }
 
-/// The shipped rule set with this id.
+/// All shipped rule sets (the current version of each id), loaded once.
+pub fn shipped() -> Result<&'static [Ruleset], GradeError> {
+    static LOADED: OnceLock<Result<Vec<Ruleset>, (String, String)>> = OnceLock::new();
+    loaded(&LOADED, SHIPPED_FILES)
+}
+
+/// The earlier versions of the shipped rule sets, loaded once.
+pub fn history() -> Result<&'static [Ruleset], GradeError> {
+    static LOADED: OnceLock<Result<Vec<Ruleset>, (String, String)>> = OnceLock::new();
+    loaded(&LOADED, HISTORY_FILES)
+}
+
+/// The rule set with exactly this hash, current or earlier version.
+pub fn by_hash(hash: &str) -> Result<Option<&'static Ruleset>, GradeError> {
+    Ok(shipped()?
+        .iter()
+        .chain(history()?.iter())
+        .find(|r| r.meta.hash == hash))
+}
+
+/// The shipped rule set with this id (its current version), or
+/// `<id>@<version>` for an earlier version.
 pub fn find(field: &str, id: &str) -> Result<&'static Ruleset, GradeError> {
     let all = shipped()?;
-    all.iter()
-        .find(|r| r.meta.id == id)
-        .ok_or_else(|| GradeError::UnknownRuleset {
-            field: field.to_string(),
-            id: id.to_string(),
-            known: all
-                .iter()
-                .map(|r| r.meta.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+    let found = match id.split_once('@') {
+        None => all.iter().find(|r| r.meta.id == id),
+        Some((base, version)) => all
+            .iter()
+            .chain(history()?.iter())
+            .find(|r| r.meta.id == base && version.parse() == Ok(r.meta.version)),
+    };
+    found.ok_or_else(|| GradeError::UnknownRuleset {
+        field: field.to_string(),
+        id: id.to_string(),
+        known: all
+            .iter()
+            .map(|r| format!("{} (v{})", r.meta.id, r.meta.version))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 #[cfg(test)]
@@ -647,6 +881,7 @@ mod tests {
                 "erfurt-ma-2012",
                 "erfurt-med-2019",
                 "erfurt-magister",
+                "erfurt-magister-2009",
                 "erfurt-mc",
                 "bremen-mc-2021",
                 "potsdam-examiners-2025",
@@ -686,7 +921,7 @@ mod tests {
         let changed = r
             .meta
             .canonical_text
-            .replacen("version = 1", "version = 2", 1);
+            .replacen("version = 2", "version = 3", 1);
         let other = load("erfurt-ba-2019", &changed).unwrap();
         assert_ne!(other.meta.hash, r.meta.hash);
     }

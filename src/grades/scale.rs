@@ -90,6 +90,12 @@ impl Scale {
         grade <= self.pass_limit
     }
 
+    /// The best grade of the scale that does not pass (5.0), if the scale
+    /// has one.
+    pub fn first_failing(&self) -> Option<Decimal> {
+        self.grades.iter().copied().find(|&g| g > self.pass_limit)
+    }
+
     /// The scale grade nearest to `value`; on equal distance the better
     /// (lower) grade, as Potsdam ZertO § 9 (9) Nr. 2 prescribes.
     pub fn snap(&self, value: Decimal) -> Decimal {

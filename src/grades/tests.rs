@@ -324,7 +324,14 @@ fn potsdam_scale_table() {
         (&[("3", "1.3"), ("3", "2.0")], "1.7", "B+", "gut"), // 1.65 → 1.6 → 1.7
         (&[("5", "1.0"), ("5", "2.0")], "1.3", "A-", "sehr gut"), // 1.5 → tie → 1.3
         (&[("2", "5.0"), ("2", "3.0")], "4.0", "D", "ausreichend"), // 4.0 on scale
-        (&[("1", "5.0"), ("1", "4.0")], "4.0", "D", "ausreichend"), // 4.5 → tie → 4.0
+        // ZertO § 9 Abs. 5 Satz 1: the exact mean 4.5 is worse than 4.0: a fail,
+        // although cutting and snapping (tie 4.0/5.0 → the better) gave 4.0 in v1
+        (
+            &[("1", "5.0"), ("1", "4.0")],
+            "5.0",
+            "F",
+            "nicht ausreichend",
+        ),
         (
             &[("3", "5.0"), ("1", "4.0")],
             "5.0",
@@ -495,13 +502,15 @@ fn erfurt_mc_table() {
             "14",
             vec!["5.0", "5.0", "1.0"],
         ),
-        // the floor G/3 = 30 exceeds M = 20: the pass mark is never raised
+        // letter m read literally (v2): M x b / G = 13.3 is below G/3 = 30, so
+        // M' = 30 although that is above the announced M = 20 (said in notes);
+        // 60: 30/60 = 50 % → 2.0
         (
             "90",
             "20",
             None,
             vec!["10", "15", "60"],
-            "20",
+            "30",
             vec!["5.0", "5.0", "2.0"],
         ),
         // faulty items: G = 100 − 10 = 90; median 80 > 45; 80: 35/45 = 77.8 % → 1.0
@@ -569,12 +578,13 @@ fn bremen_mc_table() {
             "34",
             vec!["4.0", "5.0", "4.0", "4.0"],
         ),
-        // mean 31/3 = 10.333…; 0.85·mean = 8.78333… cut to 8.7833
+        // mean 31/3 = 10.333…; 0.85·mean = 8.78333… kept exact (v2: no cut);
+        // shown to six places, the fraction beside it
         (
             "100",
             None,
             vec!["10", "10", "11"],
-            "8.7833",
+            "8.783333",
             vec!["4.0", "4.0", "4.0"],
         ),
         // exactly 20 % eliminated: no repeat; G = 80, pass 40; 80 → 1.0, 60 = 50 % → 2.0
@@ -908,5 +918,459 @@ proptest! {
         let lp = Decimal::from(total);
         prop_assert!(value * lp <= sum);
         prop_assert!((value + Decimal::new(1, 2)) * lp > sum);
+    }
+}
+
+// ---- issue 12: the letter of the regulations ----------------------------
+
+/// Regression (issue 12): potsdam-scale-2025 with two part exams of 3 LP,
+/// 3.7 and 5.0. The weighted mean 4.35 is not passed (ZertO Potsdam § 9
+/// Abs. 5 Satz 1); v1 cut it to 4.3, snapped it to 4.0 and printed
+/// "4,0 ausreichend (D)".
+#[test]
+fn potsdam_zerto_9_5_a_failed_mean_of_3_7_and_5_0_is_5_0_not_4_0() {
+    let r = run(weighted(
+        "potsdam-scale-2025",
+        vec![part(
+            "Z",
+            "6",
+            vec![m("T1", "3", "3.7", false), m("T2", "3", "5.0", false)],
+        )],
+    ));
+    let f = &r.result["final"];
+    assert_eq!(f["value"], json!("5.0"));
+    assert_eq!(f["display_de"], json!("5,0"));
+    assert_eq!(f["word_de"], json!("nicht ausreichend"));
+    assert_eq!(f["word_en"], json!("not sufficient"));
+    assert_eq!(f["letter"], json!("F"));
+    assert_eq!(f["passed"], json!(false));
+    assert_eq!(r.result["parts"][0]["passed"], json!(false));
+    // exactly 4.0 still passes: 3.0 and 5.0 → 4.0
+    let r = run(weighted(
+        "potsdam-scale-2025",
+        vec![part(
+            "Z",
+            "2",
+            vec![m("T1", "1", "3.0", false), m("T2", "1", "5.0", false)],
+        )],
+    ));
+    assert_eq!(r.result["final"]["value"], json!("4.0"));
+    assert_eq!(r.result["final"]["passed"], json!(true));
+    assert_eq!(r.result["final"]["word_de"], json!("ausreichend"));
+}
+
+/// ZertO Potsdam § 9 Abs. 9 Nr. 1–3 with Abs. 5: a mean of three regular
+/// examiners that is worse than 4.0 is a fail, never a snapped 4.0.
+#[test]
+fn potsdam_zerto_9_9_three_examiners_failing_mean_is_5_0() {
+    let r = run(json!({"ruleset": "potsdam-examiners-2025", "grades": ["4.0", "4.0", "5.0"]}));
+    assert_eq!(r.result["mean_cut"], json!("4.3"));
+    assert_eq!(r.result["grade"], json!("5.0"));
+    assert_eq!(r.result["passed"], json!(false));
+    assert_eq!(r.result["letter"], json!("F"));
+    // DOMAIN.md R3 examples unchanged
+    let r =
+        run(json!({"ruleset": "potsdam-examiners-2025", "grades": ["3.7", "5.0"], "third": "4.0"}));
+    assert_eq!(r.result["grade"], json!("3.7"));
+}
+
+/// Erfurt RPO Bachelor 2012 § 22 Abs. 3 Satz 3: "Anrechnung finden
+/// zunächst die ... Pflichtmodule und die Bachelorarbeit": a thesis counts
+/// first even when the input does not mark it mandatory; under 2019 (which
+/// names only the Pflichtmodule) it is selected like any other module.
+#[test]
+fn erfurt_ba_2012_22_3_the_bachelor_thesis_counts_first() {
+    let modules = || {
+        vec![
+            m("M1", "10", "1.0", true),
+            json!({"id": "BA", "lp": "10", "grade": "3.0", "mandatory": false, "thesis": true}),
+            m("E1", "10", "1.0", false),
+        ]
+    };
+    let r = run(weighted("erfurt-ba-2012", vec![part("P", "20", modules())]));
+    assert_eq!(r.result["parts"][0]["counted"], json!(["M1", "BA"]));
+    assert_eq!(r.result["final"]["value"], json!("2.00"));
+    let r = run(weighted("erfurt-ba-2019", vec![part("P", "20", modules())]));
+    assert_eq!(r.result["parts"][0]["counted"], json!(["M1", "E1"]));
+    let e = fail(weighted(
+        "erfurt-ba-2012",
+        vec![part(
+            "P",
+            "1",
+            vec![
+                json!({"id": "BA", "lp": "1", "grade": "1.0", "mandatory": false, "thesis": "yes"}),
+            ],
+        )],
+    ));
+    assert!(
+        e.to_string().starts_with("parts[0].modules[0].thesis"),
+        "{e}"
+    );
+}
+
+/// Erfurt Magister-PO 2009 § 27 Abs. 3, 4, 6 and Anlage 2: 48 PP course
+/// exams, 24 PP thesis, 48 PP partial final exams (40/20/40); one decimal,
+/// the second struck.
+#[test]
+fn erfurt_magister_2009_27_4_weights_48_24_48() {
+    let input = json!({"ruleset": "erfurt-magister-2009", "parts": [
+        part("modules", "48", vec![m("L1", "24", "1.0", true), m("L2", "24", "2.0", true), m("L3", "24", "3.0", false)]),
+        part("thesis", "24", vec![m("MA", "24", "2.3", true)]),
+        part("final_exams", "48", vec![m("A1", "24", "1.3", true), m("A2", "24", "1.7", true)]),
+    ]});
+    let r = run(input);
+    // modules: L3 is not needed (mandatory 48 PP reach 48): (24 + 48)/48 = 1.5
+    // final exams: (31.2 + 40.8)/48 = 1.5; final: (48·1.5 + 24·2.3 + 48·1.5)/120
+    // = (72 + 55.2 + 72)/120 = 199.2/120 = 1.66 → "1,6"
+    assert_eq!(r.result["parts"][0]["counted"], json!(["L1", "L2"]));
+    assert_eq!(
+        final_of(&r),
+        ("1.66".into(), "1,6".into(), "1.6".into(), "gut".into())
+    );
+    // the 2021 Magister weighs the thesis 96 of 240 (40 %) with other part names
+    let e = fail(json!({"ruleset": "erfurt-magister", "parts": [
+        part("modules", "48", vec![m("L1", "48", "1.0", true)]),
+        part("thesis", "24", vec![m("MA", "24", "2.3", true)]),
+        part("final_exams", "48", vec![m("A1", "48", "1.3", true)]),
+    ]}));
+    assert!(e.to_string().contains("final_exams"), "{e}");
+}
+
+fn mc_items(ruleset: &str, pass: Option<&str>, items: Value, candidates: Value) -> Value {
+    let mut v = json!({"ruleset": ruleset, "items": items, "candidates": candidates});
+    if let Some(p) = pass {
+        v["pass_mark"] = json!(p);
+    }
+    v
+}
+
+/// Erfurt Anlage MC Buchstabe d, g, l: per-item answers are scored by the
+/// engine: the weight only for exactly the key's marks, else 0; an
+/// eliminated item counts for no one and shrinks G.
+#[test]
+fn erfurt_mc_d_g_l_per_item_answers() {
+    let items = json!([
+        {"id": "Q1", "points": "2", "key": ["A", "C"]},
+        {"id": "Q2", "points": "1", "key": ["B"]},
+        {"id": "Q3", "points": "1", "key": ["D"], "eliminated": true},
+        {"id": "Q4", "points": "4"}
+    ]);
+    let candidates = json!([
+        {"id": "exact", "answers": {"Q1": ["C", "A"], "Q2": ["B"], "Q3": ["D"], "Q4": "4"}},
+        {"id": "partial", "answers": {"Q1": ["A"], "Q2": ["B", "C"], "Q4": "2.5"}},
+        {"id": "blank", "answers": {}}
+    ]);
+    let r = run(mc_items("erfurt-mc", Some("3"), items.clone(), candidates));
+    let c = r.result["candidates"].as_array().unwrap();
+    // G = 8 − 1 = 7; exact: 2 + 1 + 4 = 7 (Q3 eliminated); partial: 0 + 0 + 2.5
+    assert_eq!(c[0]["points"], json!("7"));
+    assert_eq!(c[1]["points"], json!("2.5"));
+    assert_eq!(c[2]["points"], json!("0"));
+    // median 2.5 <= M 3: M' = 3 x 7 / 7 = 3 with the corrected G = 7
+    assert_eq!(r.result["pass_mark"], json!("3"));
+    assert!(
+        r.result["pass_mark_rule"]
+            .as_str()
+            .unwrap()
+            .contains("3 x 7 / 7"),
+        "{}",
+        r.result["pass_mark_rule"]
+    );
+    // points above an item's maximum, unknown items and totals beside items are refused
+    let bad = [
+        (
+            json!([{"id": "x", "answers": {"Q4": "5"}}]),
+            "candidates[0].answers.Q4",
+        ),
+        (
+            json!([{"id": "x", "answers": {"Q9": ["A"]}}]),
+            "candidates[0].answers.Q9",
+        ),
+        (
+            json!([{"id": "x", "points": "3", "answers": {}}]),
+            "candidates[0].points",
+        ),
+        (
+            json!([{"id": "x", "answers": {"Q4": ["A"]}}]),
+            "candidates[0].answers.Q4",
+        ),
+    ];
+    for (cands, field) in bad {
+        let e = fail(mc_items("erfurt-mc", Some("3"), items.clone(), cands));
+        assert!(e.to_string().starts_with(field), "{field}: {e}");
+    }
+    let mut with_max = mc_items(
+        "erfurt-mc",
+        Some("3"),
+        items,
+        json!([{"id": "x", "answers": {}}]),
+    );
+    with_max["max_points"] = json!("8");
+    assert!(fail(with_max).to_string().starts_with("max_points"));
+}
+
+/// DigiPrüfO Bremen Anlage 3 Abs. 1 Satz 6: deductions within a task, never
+/// below zero and never into another task; Abs. 5: eliminated items.
+#[test]
+fn bremen_anlage_3_1_deductions_within_a_task_never_below_zero() {
+    let items = json!([
+        {"id": "Q1", "points": "2", "key": ["A", "B"]},
+        {"id": "Q2", "points": "3", "key": ["A", "B", "C"], "mark_points": "1"},
+        {"id": "Q3", "points": "5"}
+    ]);
+    let candidates = json!([
+        // Q1: 2 right → 2; Q2: 2 right 1 wrong → 1; Q3: 5 → 8
+        {"id": "a", "answers": {"Q1": ["A", "B"], "Q2": ["A", "B", "D"], "Q3": "5"}},
+        // Q1: 0 right 2 wrong → −2 floored to 0 (not taken from Q2); Q2: 3 → 3; Q3: −1 → 0
+        {"id": "b", "answers": {"Q1": ["C", "D"], "Q2": ["A", "B", "C"], "Q3": "-1"}},
+    ]);
+    let r = run(mc_items("bremen-mc-2021", None, items.clone(), candidates));
+    let c = r.result["candidates"].as_array().unwrap();
+    assert_eq!(c[0]["points"], json!("8"));
+    assert_eq!(c[1]["points"], json!("3"));
+    // 3 points: mark points of an item with 3 correct marks of 2 points is not exact
+    let e = fail(mc_items(
+        "bremen-mc-2021",
+        None,
+        json!([{"id": "Q", "points": "2", "key": ["A", "B", "C"]}]),
+        json!([{"id": "x", "answers": {}}]),
+    ));
+    assert!(e.to_string().starts_with("items[0].mark_points"), "{e}");
+    // more than 20 % of the points eliminated through items: repeat
+    let r = run(mc_items(
+        "bremen-mc-2021",
+        None,
+        json!([{"id": "Q1", "points": "3", "key": ["A"], "eliminated": true}, {"id": "Q2", "points": "7"}]),
+        json!([{"id": "x", "answers": {"Q2": "7"}}]),
+    ));
+    assert_eq!(r.result["repeat_required"], json!(true));
+}
+
+/// ZertO Potsdam § 9 Abs. 3 Satz 1: 0.9 × the first-attempt mean is exact.
+/// First-attempt totals six × 10 and 11: mean 71/7, 0.9 × 71/7 =
+/// 9.128571…; v1 cut it to 9.1285, which passed a repeater with 9.12855.
+#[test]
+fn potsdam_zerto_9_3_relative_pass_mark_is_exact() {
+    let mut cands: Vec<Value> = (0..6)
+        .map(|i| json!({"id": format!("f{i}"), "points": "10", "first_attempt": true}))
+        .collect();
+    cands.push(json!({"id": "f6", "points": "11", "first_attempt": true}));
+    cands.push(json!({"id": "x", "points": "9.12855", "first_attempt": false}));
+    cands.push(json!({"id": "y", "points": "9.1286", "first_attempt": false}));
+    let r = run(json!({"ruleset": "potsdam-mc-2025", "max_points": "100", "candidates": cands}));
+    assert_eq!(r.result["pass_mark"], json!("9.128571"));
+    assert_eq!(r.result["pass_mark_fraction"], json!("63.9/7"));
+    assert_eq!(grades_of(&r)[7..], ["5.0", "4.0"]);
+    // v1 (cut after four places) passed x: the old rule set is still there to replay it
+    let v1 = super::ruleset::find("ruleset", "potsdam-mc-2025@1").unwrap();
+    let mut input = json!({"ruleset": "potsdam-mc-2025", "max_points": "100"});
+    input["candidates"] = r.result["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"id": c["id"], "points": c["points"], "first_attempt": !c["id"].as_str().unwrap().starts_with(['x', 'y'])}))
+        .collect();
+    let old = super::evaluate::evaluate(v1, &input, false).unwrap();
+    assert_eq!(old.result["pass_mark"], json!("9.1285"));
+    // Bremen: 0.85 × 31/3 is not a finite decimal: the fraction is reported
+    let r = run(mc("bremen-mc-2021", "100", None, None, &["10", "10", "11"]));
+    assert_eq!(r.result["pass_mark"], json!("8.783333"));
+    assert_eq!(r.result["pass_mark_fraction"], json!("26.35/3"));
+}
+
+/// Every v2 rule set documents every step the engine reports for it with a
+/// citation; a step left out or unknown is refused when the file loads.
+#[test]
+fn every_step_is_cited_and_a_missing_citation_is_refused() {
+    for rs in super::ruleset::shipped().unwrap() {
+        let needed = super::ruleset::steps_used(&rs.rule, &rs.scale);
+        let documented: Vec<&str> = rs.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(documented.len(), needed.len(), "{}", rs.meta.id);
+        for n in &needed {
+            assert!(documented.contains(n), "{}: {n}", rs.meta.id);
+        }
+        assert!(
+            rs.steps.iter().all(|s| !s.cites.is_empty()),
+            "{}",
+            rs.meta.id
+        );
+    }
+    let rs = super::ruleset::find("ruleset", "potsdam-scale-2025").unwrap();
+    let without_pass = rs
+        .meta
+        .canonical_text
+        .replacen("id = \"pass\"", "id = \"passing\"", 1);
+    let e = super::ruleset::load("potsdam-scale-2025", &without_pass).unwrap_err();
+    assert!(e.to_string().contains("\"passing\" is not a step"), "{e}");
+}
+
+/// Old records keep their rule set: every v1 text is still embedded under
+/// `<id>@1`, hashes to what v1 grade records name, and differs from v2.
+#[test]
+fn earlier_versions_stay_loadable_by_id_and_version_and_by_hash() {
+    for old in super::ruleset::history().unwrap() {
+        let cur = super::ruleset::find("ruleset", &old.meta.id).unwrap();
+        assert_ne!(old.meta.hash, cur.meta.hash, "{}", old.meta.id);
+        assert!(old.meta.version < cur.meta.version);
+        let by_name =
+            super::ruleset::find("ruleset", &format!("{}@{}", old.meta.id, old.meta.version))
+                .unwrap();
+        assert_eq!(by_name.meta.hash, old.meta.hash);
+        assert_eq!(
+            super::ruleset::by_hash(&old.meta.hash)
+                .unwrap()
+                .unwrap()
+                .meta
+                .hash,
+            old.meta.hash
+        );
+    }
+    // v1 of potsdam-scale-2025 (hash pinned: what the ledger recorded) still computes
+    let v1 = super::ruleset::find("ruleset", "potsdam-scale-2025@1").unwrap();
+    assert_eq!(
+        v1.meta.hash,
+        blake3::hash(include_bytes!(
+            "../../rulesets/history/potsdam-scale-2025@1.toml"
+        ))
+        .to_hex()
+        .to_string()
+    );
+}
+
+/// Exact mean of a weighted input where every module counts.
+fn exact_mean(modules: &[(usize, u32)], scale: &[&str]) -> (Decimal, Decimal) {
+    let mut num = Decimal::ZERO;
+    let mut den = Decimal::ZERO;
+    for &(g, lp) in modules {
+        num += Decimal::from_str_exact(scale[g]).unwrap() * Decimal::from(lp);
+        den += Decimal::from(lp);
+    }
+    (num, den)
+}
+
+const FULL_SCALE: [&str; 11] = [
+    "1.0", "1.3", "1.7", "2.0", "2.3", "2.7", "3.0", "3.3", "3.7", "4.0", "5.0",
+];
+
+proptest! {
+    /// Issue 12, over every shipped weighted rule set: the displayed grade is
+    /// never better than the pass limit when the exact mean is worse, and
+    /// never worse when it is better (or equal); word, letter and `passed`
+    /// agree with it. Every module counts (required = all LP, all mandatory),
+    /// so the exact mean is known here independently of the selection.
+    #[test]
+    fn weighted_display_never_crosses_the_pass_limit(
+        modules in prop::collection::vec((0usize..11, 1u32..31), 1..8),
+    ) {
+        let limit = Decimal::from_str_exact("4.0").unwrap();
+        for rs in super::ruleset::shipped().unwrap() {
+            let super::ruleset::Rule::Weighted(w) = &rs.rule else { continue };
+            let scale_input = w.input_grades == super::ruleset::InputGrades::Scale;
+            // passing-range rule sets admit only 1.0 … 4.0
+            let mods: Vec<(usize, u32)> = modules
+                .iter()
+                .map(|&(g, lp)| (if scale_input { g } else { g.min(9) }, lp))
+                .collect();
+            let (num, den) = exact_mean(&mods, &FULL_SCALE);
+            let lp_total: u32 = mods.iter().map(|m| m.1).sum();
+            let module_json: Vec<Value> = mods
+                .iter()
+                .enumerate()
+                .map(|(i, &(g, lp))| m(&format!("M{i}"), &lp.to_string(), FULL_SCALE[g], true))
+                .collect();
+            let parts = match &w.combine {
+                super::ruleset::Combine::Pooled => vec![part("P", &lp_total.to_string(), module_json)],
+                super::ruleset::Combine::PartWeights(ws) => ws
+                    .iter()
+                    .map(|(id, _)| part(id, &lp_total.to_string(), module_json.iter().enumerate()
+                        .map(|(i, v)| { let mut v = v.clone(); v["id"] = json!(format!("{id}{i}")); v })
+                        .collect()))
+                    .collect(),
+            };
+            // with fixed part weights every part has the same modules, so the
+            // final exact mean is the same as one part's
+            let r = run(weighted(&rs.meta.id, parts));
+            let f = &r.result["final"];
+            let shown = Decimal::from_str_exact(f["display_en"].as_str().unwrap()).unwrap();
+            let worse = num > limit * den;
+            if worse {
+                prop_assert!(shown > limit, "{}: exact {}/{} shown {}", rs.meta.id, num, den, shown);
+                prop_assert_eq!(&f["passed"], &json!(false));
+                prop_assert_eq!(&f["word_de"], &json!("nicht ausreichend"));
+                if rs.scale.has_letters() {
+                    prop_assert_eq!(&f["letter"], &json!("F"));
+                }
+            } else {
+                prop_assert!(shown <= limit, "{}: exact {}/{} shown {}", rs.meta.id, num, den, shown);
+                prop_assert_eq!(&f["passed"], &json!(true));
+                prop_assert_ne!(&f["word_de"], &json!("nicht ausreichend"));
+            }
+        }
+    }
+
+    /// Issue 12 for the examiners rule: a failing exact mean of the grades
+    /// that count is never a passing grade, a passing one never a failing.
+    #[test]
+    fn examiners_grade_never_crosses_the_pass_limit(
+        grades in prop::collection::vec(0usize..11, 2..6),
+        third in 0usize..11,
+    ) {
+        let gs: Vec<&str> = grades.iter().map(|&g| FULL_SCALE[g]).collect();
+        let mut input = json!({"ruleset": "potsdam-examiners-2025", "grades": gs});
+        let needs_third = gs.len() == 2 && gs.iter().any(|g| *g == "5.0");
+        if needs_third {
+            input["third"] = json!(FULL_SCALE[third]);
+        }
+        let r = run(input);
+        let used: Vec<Decimal> = r.result["grades_used"].as_array().unwrap().iter()
+            .map(|g| Decimal::from_str_exact(g.as_str().unwrap()).unwrap()).collect();
+        let grade = Decimal::from_str_exact(r.result["grade"].as_str().unwrap()).unwrap();
+        let limit = Decimal::from_str_exact("4.0").unwrap();
+        let sum: Decimal = used.iter().copied().sum();
+        // § 9 Abs. 9 Nr. 3: two of the three (with a third examiner) fail → 5.0
+        let two_of_three_fail = needs_third && used.iter().filter(|&&g| g > limit).count() >= 2;
+        if two_of_three_fail || sum > limit * Decimal::from(used.len()) {
+            prop_assert!(grade > limit);
+            prop_assert_eq!(&r.result["passed"], &json!(false));
+        } else {
+            prop_assert!(grade <= limit);
+            prop_assert_eq!(&r.result["passed"], &json!(true));
+        }
+    }
+
+    /// Issue 12 for every MC rule set: a candidate below the applied pass
+    /// mark (compared exactly, with the fraction where there is one) gets the
+    /// failing grade; one at or above it a passing grade.
+    #[test]
+    fn mc_grade_follows_the_exact_pass_mark(
+        points in prop::collection::vec(0u32..=200, 1..12),
+        preset in 1u32..100,
+    ) {
+        for id in ["erfurt-mc", "bremen-mc-2021", "potsdam-mc-2025"] {
+            let cands: Vec<Value> = points.iter().enumerate().map(|(i, p)| json!({
+                "id": format!("c{i}"),
+                "points": Decimal::new(i64::from(*p), 1).to_string(),
+                "first_attempt": i % 2 == 0,
+            })).collect();
+            let mut input = json!({"ruleset": id, "max_points": "20", "candidates": cands});
+            if id == "erfurt-mc" {
+                input["pass_mark"] = json!(Decimal::new(i64::from(preset), 1).min(Decimal::from(20)).to_string());
+            }
+            let r = run(input);
+            let (pn, pd) = match r.result["pass_mark_fraction"].as_str() {
+                Some(f) => {
+                    let (n, d) = f.split_once('/').unwrap();
+                    (Decimal::from_str_exact(n).unwrap(), Decimal::from_str_exact(d).unwrap())
+                }
+                None => (Decimal::from_str_exact(r.result["pass_mark"].as_str().unwrap()).unwrap(), Decimal::ONE),
+            };
+            for c in r.result["candidates"].as_array().unwrap() {
+                let p = Decimal::from_str_exact(c["points"].as_str().unwrap()).unwrap();
+                let g = Decimal::from_str_exact(c["grade"].as_str().unwrap()).unwrap();
+                let passes = p * pd >= pn;
+                prop_assert_eq!(&c["passed"], &json!(passes), "{} {}", id, p);
+                prop_assert_eq!(g <= Decimal::from_str_exact("4.0").unwrap(), passes, "{} {}", id, p);
+            }
+        }
     }
 }
