@@ -167,6 +167,12 @@ fn list_rulesets(json: bool, explain: bool) -> Result<String, GradeError> {
                     "kind": r.meta.kind,
                     "hash": r.meta.hash,
                     "citation": r.meta.citation,
+                    "steps": r.steps.iter().map(|s| json!({
+                        "id": s.id,
+                        "cites": s.cites,
+                        "does": s.does,
+                        "reading": s.reading,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
