@@ -65,6 +65,11 @@ enum Command {
         /// result in the ledger (`FixityChecked`).
         #[arg(long)]
         fixity: bool,
+        /// A checkpoint kept outside the data directory (signed note file);
+        /// it must be consistent with the ledger and no newer than it
+        /// (detects a rollback). May be given several times.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        kept: Vec<PathBuf>,
     },
     /// Rebuild the derived tiles and index from the ledger.
     Reindex,
@@ -167,9 +172,14 @@ enum Command {
     VerifyProof {
         /// The folder from export-proof, or a records/<seq>.tlog-proof file.
         path: PathBuf,
-        /// The verifier key the institution publishes (recommended).
+        /// The verifier key the institution publishes (any key of its
+        /// history: trust carries forward through the key records).
         #[arg(long)]
         vkey: Option<String>,
+        /// Accept the key bundled in the folder instead (says so in the
+        /// output); without --vkey or this, nothing is reported as verified.
+        #[arg(long, conflicts_with = "vkey")]
+        trust_bundled_key: bool,
     },
     /// Export the whole archive as a BagIt bag (resumable).
     ExportArchive {
@@ -427,20 +437,36 @@ pub fn main() -> i32 {
                 Ok(())
             })
         }
-        Command::VerifyProof { path, vkey } => {
-            return match crate::export::verify_proof(&path, vkey.as_deref()) {
+        Command::VerifyProof {
+            path,
+            vkey,
+            trust_bundled_key,
+        } => {
+            let trust = match (&vkey, trust_bundled_key) {
+                (Some(k), _) => crate::export::Trust::Vkey(k),
+                (None, true) => crate::export::Trust::BundledKey,
+                (None, false) => crate::export::Trust::None,
+            };
+            return match crate::export::verify_proof(&path, trust) {
                 Ok(lines) => {
                     for l in lines {
                         println!("OK  {l}");
                     }
-                    println!("verified: {}", path.display());
+                    if trust_bundled_key {
+                        println!(
+                            "verified: {} -- against the key bundled in it, NOT against an independently obtained key",
+                            path.display()
+                        );
+                    } else {
+                        println!("verified: {}", path.display());
+                    }
                     0
                 }
                 Err(e) => {
                     eprintln!("zeugnis verify-proof: {e}");
                     e.exit_code()
                 }
-            }
+            };
         }
         Command::Consistency { old, new } => {
             let read = |p: &Path| {
@@ -551,8 +577,15 @@ pub fn main() -> i32 {
         }
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
-        Command::Audit { fixity } => {
-            match audit(data) {
+        Command::Audit { fixity, kept } => {
+            let kept = match read_kept_checkpoints(&kept) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("zeugnis: error: {e}");
+                    return 2;
+                }
+            };
+            match audit(data, &kept) {
                 Ok(()) => {}
                 // Missing blobs are what the fixity audit reports in detail.
                 Err(LedgerError::Archive(_)) if fixity => {}
@@ -852,8 +885,34 @@ fn vkey(data: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
-fn audit(data: &Path) -> Result<(), LedgerError> {
-    let r = ledger::audit::audit(data)?;
+/// Most bytes of a kept checkpoint file (a note is at most 64 KiB).
+const KEPT_CHECKPOINT_BYTES_MAX: u64 = 65_536;
+
+fn read_kept_checkpoints(files: &[PathBuf]) -> Result<Vec<ledger::audit::KeptCheckpoint>, String> {
+    use std::io::Read as _;
+    files
+        .iter()
+        .map(|f| {
+            let mut text = String::new();
+            std::fs::File::open(f)
+                .and_then(|h| h.take(KEPT_CHECKPOINT_BYTES_MAX + 1).read_to_string(&mut text))
+                .map_err(|e| format!("--checkpoint {}: {e}", f.display()))?;
+            if text.len() as u64 > KEPT_CHECKPOINT_BYTES_MAX {
+                return Err(format!(
+                    "--checkpoint {}: larger than {KEPT_CHECKPOINT_BYTES_MAX} bytes, not a checkpoint note",
+                    f.display()
+                ));
+            }
+            Ok(ledger::audit::KeptCheckpoint {
+                label: f.display().to_string(),
+                note: text,
+            })
+        })
+        .collect()
+}
+
+fn audit(data: &Path, kept: &[ledger::audit::KeptCheckpoint]) -> Result<(), LedgerError> {
+    let r = ledger::audit::audit_with_kept(data, kept)?;
     println!("audit of {}: OK", data.display());
     println!("  segments:    {}", r.segments);
     println!(
@@ -872,6 +931,12 @@ fn audit(data: &Path) -> Result<(), LedgerError> {
         r.checkpoint_size, r.checkpoint_root
     );
     println!("  keys:        {}", r.keys);
+    if !kept.is_empty() {
+        println!(
+            "  kept:        {} independently kept checkpoint(s) consistent, none newer than the ledger",
+            r.kept_checkpoints
+        );
+    }
     println!("  tiles:       {} full tiles compared", r.tiles_checked);
     for w in &r.warnings {
         println!("  warning: {w}");

@@ -12,9 +12,11 @@ use crate::ledger::checkpoint::{self, Checkpoint, Verifier};
 use crate::ledger::merkle;
 use crate::ledger::proof::TlogProof;
 use crate::ledger::record::{Body, Kind, Record};
-use crate::ledger::recovery::{apply_key_event, verifiers_for_size};
+use crate::ledger::recovery::{apply_key_event, verifiers_for_size, verify_with_policy};
 use crate::ledger::{Ledger, LedgerError, FORMAT_MD};
 use crate::registry::{Registry, RegistryError};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
@@ -43,6 +45,10 @@ pub enum ExportError {
     /// Verification failed: exactly what did not match.
     #[error("verification FAILED: {0}")]
     Mismatch(String),
+    /// No trust anchor was given: nothing was checked against a trusted key,
+    /// so nothing is reported as verified (fail closed).
+    #[error("signature not checked against a trusted key: pass --vkey with the key the institution publishes (any key of its history), or --trust-bundled-key to accept the key in the bundle")]
+    Untrusted,
 }
 
 impl ExportError {
@@ -127,6 +133,11 @@ pub struct ExportSummary {
 }
 
 /// Exports the proof bundle of one certificate into `out` (which must not exist).
+/// The bundle format this version writes (`bundle.json` `format`; FORMAT.md §10.1).
+pub const BUNDLE_FORMAT: &str = "zeugnis-proof-bundle-v1";
+/// First line of a `keys/<size>.consistency` file.
+pub const CONSISTENCY_HEADER: &str = "zeugnis consistency proof v1";
+
 /// The key history as a C2SP tlog-policy file (https://c2sp.org/tlog-policy).
 pub const POLICY_FILE: &str = "tlog-policy";
 
@@ -262,11 +273,44 @@ pub fn export_proof(
         &tmp.join("vkey"),
         format!("{}\n", vkeys.join("\n")).as_bytes(),
     )?;
+    // The key path (FORMAT.md §10.2): for every key added after Genesis, the
+    // first checkpoint that covers its KeyAdded record (signed while the
+    // previous key was still active) and a consistency proof from it to the
+    // bundle's checkpoint, so that trust carries forward from any key the
+    // archivist kept.
+    let all_cps = crate::ledger::recovery::read_checkpoints(
+        &ledger.dir().join(crate::ledger::CHECKPOINTS_FILE),
+        true,
+    )?;
+    for k in ledger.keys().iter().filter(|k| k.added_seq > 0) {
+        let found = all_cps.notes.iter().find_map(|(_, note)| {
+            let text = checkpoint::parse_note(note).ok()?.text;
+            let cp = Checkpoint::parse(&text).ok()?;
+            (cp.size > k.added_seq && cp.size <= cp_size).then_some((cp.size, note.clone()))
+        });
+        if let Some((size, note)) = found {
+            write(
+                &tmp.join(format!("keys/{size}.checkpoint")),
+                note.as_bytes(),
+            )?;
+            let proof = ledger.consistency_proof(size, cp_size)?;
+            let mut text = format!("{CONSISTENCY_HEADER}\nold {size}\nnew {cp_size}\n");
+            for h in &proof {
+                text.push_str(&B64.encode(h));
+                text.push('\n');
+            }
+            write(
+                &tmp.join(format!("keys/{size}.consistency")),
+                text.as_bytes(),
+            )?;
+        }
+    }
     let (keys_json, policy) = key_history_files(ledger);
     write(&tmp.join("keys.json"), &keys_json)?;
     write(&tmp.join(POLICY_FILE), &policy)?;
-    let bundle = serde_json::json!({"code": cert.code, "origin": ledger.origin(), "checkpoint_size": cp_size,
-                                    "records": seqs});
+    let bundle = serde_json::json!({"format": BUNDLE_FORMAT, "code": cert.code, "origin": ledger.origin(),
+                                    "checkpoint_size": cp_size, "records": seqs,
+                                    "completeness": "not proven: see README.md and FORMAT.md §10.3"});
     write(
         &tmp.join("bundle.json"),
         serde_json::to_string_pretty(&bundle)
@@ -340,29 +384,42 @@ fn mismatch(s: String) -> ExportError {
     ExportError::Mismatch(s)
 }
 
+/// How `verify-proof` may decide whom to trust.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// A verifier key string obtained independently (any key of the log's
+    /// history: trust carries forward through the key records).
+    Vkey(&'a str),
+    /// The user explicitly accepted the key(s) bundled in `vkey`.
+    BundledKey,
+    /// No trust anchor: signatures cannot be checked, so verification fails
+    /// closed (issue 20).
+    None,
+}
+
 /// Verifies a proof bundle folder, or a single `.tlog-proof` (with its
 /// `.bin` beside it), fully offline. Returns the list of what was checked;
 /// fails with exactly what did not match.
-pub fn verify_proof(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+pub fn verify_proof(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     if path.is_dir() {
-        verify_bundle(path, vkey)
+        verify_bundle(path, trust)
     } else {
-        verify_single(path, vkey)
+        verify_single(path, trust)
     }
 }
 
 fn trust_anchor(
-    vkey: Option<&str>,
+    trust: Trust,
     bundled: Option<&Path>,
     checked: &mut Vec<String>,
 ) -> Result<Vec<Verifier>, ExportError> {
-    match (vkey, bundled) {
-        (Some(k), _) => {
+    match (trust, bundled) {
+        (Trust::Vkey(k), _) => {
             let v = Verifier::parse(k).map_err(|e| ExportError::Invalid(format!("--vkey: {e}")))?;
             checked.push(format!("trust anchor: --vkey {}", v.vkey()));
             Ok(vec![v])
         }
-        (None, Some(file)) => {
+        (Trust::BundledKey, Some(file)) => {
             let text = read_text(file)?;
             let keys = text
                 .lines()
@@ -373,18 +430,19 @@ fn trust_anchor(
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             checked.push(format!(
-                "trust anchor: the bundled {} (NOTE: compare it with the key the institution publishes, or pass --vkey)",
+                "trust anchor: the bundled {} (accepted with --trust-bundled-key; compare it with the key the institution publishes)",
                 file.display()
             ));
             Ok(keys)
         }
-        (None, None) => Err(ExportError::Invalid(
-            "no verifier key: pass --vkey with the key the institution publishes".into(),
+        (Trust::BundledKey, None) => Err(ExportError::Invalid(
+            "--trust-bundled-key: the bundle has no vkey file".into(),
         )),
+        (Trust::None, _) => Err(ExportError::Untrusted),
     }
 }
 
-fn verify_single(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+fn verify_single(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     let mut checked = Vec::new();
     let proof = TlogProof::parse(&read_text(path)?)
         .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
@@ -395,7 +453,7 @@ fn verify_single(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportE
         .and_then(Path::parent)
         .map(|d| d.join("vkey"))
         .filter(|p| p.is_file());
-    let keys = trust_anchor(vkey, bundled.as_deref(), &mut checked)?;
+    let keys = trust_anchor(trust, bundled.as_deref(), &mut checked)?;
     let cp = proof
         .verify(&record, &keys)
         .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
@@ -409,7 +467,7 @@ fn verify_single(path: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportE
     Ok(checked)
 }
 
-fn verify_bundle(dir: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportError> {
+fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     let mut checked = Vec::new();
     // 1. Manifests: every file listed, both fingerprints match, nothing extra.
     let files = list_files(dir)?;
@@ -449,24 +507,22 @@ fn verify_bundle(dir: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportEr
         files.len()
     ));
 
-    // 2. The checkpoint, signed by the trust anchor.
+    // 2. The checkpoint (its signatures are checked in step 4, against the
+    //    key history the bundle proves and the trust anchor).
     let note = read_text(&dir.join("checkpoint"))?;
     let bundled = dir.join("vkey");
     let anchor = trust_anchor(
-        vkey,
+        trust,
         bundled.is_file().then_some(bundled.as_path()),
         &mut checked,
     )?;
-    let (parsed, by) = checkpoint::verify_note(&note, &anchor)
-        .map_err(|e| mismatch(format!("checkpoint: {e}")))?;
+    let parsed = checkpoint::parse_note(&note).map_err(|e| mismatch(format!("checkpoint: {e}")))?;
     let cp = Checkpoint::parse(&parsed.text).map_err(|e| mismatch(format!("checkpoint: {e}")))?;
-    let signer = by[0].clone();
     checked.push(format!(
-        "checkpoint: origin {}, size {}, root {}, signed by {}",
+        "checkpoint: origin {}, size {}, root {}",
         cp.origin,
         cp.size,
         hex::encode(cp.root),
-        signer.vkey()
     ));
 
     // 3. Every record: its proof refers to this checkpoint and includes it.
@@ -541,17 +597,120 @@ fn verify_bundle(dir: &Path, vkey: Option<&str>) -> Result<Vec<String>, ExportEr
             cp.origin
         )));
     }
-    if !verifiers_for_size(&keys, cp.size).contains(&signer) {
+    // Trust: the anchors must be keys of this log; trust carries forward
+    // through the key path (FORMAT.md §10.2); the final checkpoint must then
+    // pass the signature policy (§8.5) with a trusted signer.
+    let mut trusted: Vec<Verifier> = Vec::new();
+    for a in &anchor {
+        if keys.iter().any(|k| &k.verifier == a) {
+            trusted.push(a.clone());
+        }
+    }
+    if trusted.is_empty() {
         return Err(mismatch(format!(
-            "the checkpoint's signing key {} was not a valid key of the log at size {}",
-            signer.vkey(),
-            cp.size
+            "the trusted key {} is not a key of this log's history ({} key(s) in the bundle's key records): this bundle is not from the log you trust",
+            anchor.iter().map(Verifier::vkey).collect::<Vec<_>>().join(", "),
+            keys.len()
         )));
     }
+    let mut path_lines = vec![format!(
+        "key path: start at the trusted key {:08x}",
+        trusted[0].key_id
+    )];
+    let mut steps: Vec<(u64, String)> = Vec::new();
+    for rel in files
+        .iter()
+        .filter(|f| f.starts_with("keys/") && f.ends_with(".checkpoint"))
+    {
+        let size: u64 = rel["keys/".len()..rel.len() - ".checkpoint".len()]
+            .parse()
+            .map_err(|_| mismatch(format!("{rel}: name is not keys/<size>.checkpoint")))?;
+        steps.push((size, rel.clone()));
+    }
+    steps.sort();
+    for (size, rel) in steps {
+        let step_note = read_text(&dir.join(&rel))?;
+        let step_cp = Checkpoint::parse(
+            &checkpoint::parse_note(&step_note)
+                .map_err(|e| mismatch(format!("{rel}: {e}")))?
+                .text,
+        )
+        .map_err(|e| mismatch(format!("{rel}: {e}")))?;
+        if step_cp.size != size || step_cp.origin != origin || size > cp.size {
+            return Err(mismatch(format!(
+                "{rel}: size {} / origin {} do not fit the bundle (size {size}, origin {origin}, at most {})",
+                step_cp.size, step_cp.origin, cp.size
+            )));
+        }
+        let signers = verify_with_policy(&step_note, size, &keys, None)
+            .map_err(|e| mismatch(format!("{rel}: {e}")))?;
+        // The step checkpoint is a prefix of the bundle's checkpoint.
+        let cons_rel = format!("keys/{size}.consistency");
+        let cons = read_text(&dir.join(&cons_rel))?;
+        let mut lines = cons.lines();
+        let header_ok = lines.next() == Some(CONSISTENCY_HEADER)
+            && lines.next() == Some(format!("old {size}").as_str())
+            && lines.next() == Some(format!("new {}", cp.size).as_str());
+        if !header_ok {
+            return Err(mismatch(format!(
+                "{cons_rel}: not a consistency proof from size {size} to {}",
+                cp.size
+            )));
+        }
+        let proof = lines
+            .map(|l| {
+                B64.decode(l)
+                    .map_err(|_| mismatch(format!("{cons_rel}: not base64: {l:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        merkle::verify_consistency(size, cp.size, &proof, &step_cp.root, &cp.root)
+            .map_err(|e| mismatch(format!("{cons_rel}: {e}")))?;
+        if !signers.iter().any(|v| trusted.contains(v)) {
+            continue; // not (yet) signed by a trusted key
+        }
+        // Trust only moves forward: keys added after the newest trusted key.
+        let newest = keys
+            .iter()
+            .filter(|k| trusted.contains(&k.verifier))
+            .map(|k| k.added_seq)
+            .max()
+            .unwrap_or(0);
+        for k in &keys {
+            if k.added_seq < size && k.added_seq > newest && !trusted.contains(&k.verifier) {
+                trusted.push(k.verifier.clone());
+                path_lines.push(format!(
+                    "key path: checkpoint {size} (signed by {}, a prefix of the bundle's checkpoint) includes record {} adding key {:08x}",
+                    signers
+                        .iter()
+                        .filter(|v| trusted.contains(v))
+                        .map(|v| format!("{:08x}", v.key_id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    k.added_seq,
+                    k.verifier.key_id
+                ));
+            }
+        }
+    }
+    let signers = verify_with_policy(&note, cp.size, &keys, None)
+        .map_err(|e| mismatch(format!("checkpoint: {e}")))?;
+    let Some(signer) = signers.iter().find(|v| trusted.contains(v)).cloned() else {
+        return Err(mismatch(format!(
+            "checkpoint: signed by {}, which no path of key records leads to from the trusted key {:08x}",
+            signers
+                .iter()
+                .map(|v| format!("{:08x}", v.key_id))
+                .collect::<Vec<_>>()
+                .join(", "),
+            anchor[0].key_id
+        )));
+    };
+    checked.extend(path_lines);
     checked.push(format!(
-        "key history: {} key(s); the signing key was valid at size {}",
+        "key history: {} key(s); the signing key was valid at size {} ({}); every signature by a key of the log verifies (FORMAT.md §8.5)",
         keys.len(),
-        cp.size
+        cp.size,
+        signer.vkey(),
     ));
 
     // 5. The certificate's records: all about this code, starting with its registration.

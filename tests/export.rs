@@ -157,11 +157,26 @@ fn export_then_verify_offline_and_every_tampering_is_named() {
     ] {
         assert!(out.contains(want), "{want}: {out}");
     }
-    // Without --vkey it still verifies, but says it trusted the bundled key.
-    let (c, out, _) = run(elsewhere.path(), &["verify-proof", "bundle"]);
+    // Without a trust anchor nothing is reported as verified (fail closed);
+    // --trust-bundled-key accepts the bundled key and says so on the last line.
+    let (c, out, err) = run(elsewhere.path(), &["verify-proof", "bundle"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(!out.contains("verified"), "{out}");
+    assert!(
+        err.contains("signature not checked against a trusted key"),
+        "{err}"
+    );
+    let (c, out, _) = run(
+        elsewhere.path(),
+        &["verify-proof", "bundle", "--trust-bundled-key"],
+    );
     assert_eq!(c, 0);
     assert!(
-        out.contains("compare it with the key the institution publishes"),
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .contains("against the key bundled in it, NOT against an independently obtained key"),
         "{out}"
     );
 
@@ -246,11 +261,25 @@ fn export_then_verify_offline_and_every_tampering_is_named() {
         &|p| {
             let cp = std::fs::read_to_string(p.join("checkpoint")).expect("cp");
             let mut lines: Vec<String> = cp.lines().map(str::to_string).collect();
-            lines[1] = (lines[1].parse::<u64>().expect("size") + 1).to_string();
-            std::fs::write(p.join("checkpoint"), lines.join("\n") + "\n").expect("write");
+            // flip one byte of the signature: every inclusion still holds
+            let last = lines.len() - 1;
+            let sig = lines[last].clone();
+            let at = sig.len() - 6;
+            let flipped = if &sig[at..at + 1] == "A" { "B" } else { "A" };
+            lines[last] = format!("{}{flipped}{}", &sig[..at], &sig[at + 1..]);
+            let edited = lines.join("\n") + "\n";
+            // the attacker also rewrites the copies of the note in every proof
+            for e in std::fs::read_dir(p.join("records")).expect("records") {
+                let f = e.expect("e").path();
+                if f.extension().is_some_and(|x| x == "tlog-proof") {
+                    let text = std::fs::read_to_string(&f).expect("proof");
+                    std::fs::write(&f, text.replace(&cp, &edited)).expect("proof");
+                }
+            }
+            std::fs::write(p.join("checkpoint"), edited).expect("write");
             manifests_fixed(p);
         },
-        "checkpoint: signature by archive.example/zeugnis/1",
+        "does not verify",
     );
 
     // Another log's key is refused.
@@ -263,10 +292,7 @@ fn export_then_verify_offline_and_every_tampering_is_named() {
         &["verify-proof", "bundle", "--vkey", &other.verifier.vkey()],
     );
     assert_eq!(c, 1);
-    assert!(
-        err.contains("no signature by any of the 1 known key"),
-        "{err}"
-    );
+    assert!(err.contains("is not a key of this log's history"), "{err}");
 }
 
 #[test]
@@ -440,11 +466,11 @@ fn key_rotation_keeps_old_proofs_verifying() {
     let (c, out, err) = run(d, &["verify-proof", "after", "--vkey", &new_vkey]);
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("2 key(s); the signing key was valid"), "{out}");
-    let (c, _, err) = run(d, &["verify-proof", "after", "--vkey", &old_vkey]);
-    assert_eq!(
-        c, 1,
-        "the retired key did not sign the new checkpoint: {err}"
-    );
+    // The retired key did not sign the new checkpoint, but trust carries
+    // forward from it through the key path (FORMAT.md §10.2).
+    let (c, out, err) = run(d, &["verify-proof", "after", "--vkey", &old_vkey]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("key path: checkpoint"), "{out}");
 
     let new_id = new_vkey.split('+').nth(1).expect("id").to_string();
     let (c, _, err) = run(d, &["rotate-key", "--retire", &new_id]);
@@ -535,4 +561,216 @@ fn whole_archive_is_a_valid_resumable_bag() {
     let (c, _, err) = run(d, &["export-archive", "-o", "bag"]);
     assert_eq!(c, 2);
     assert!(err.contains("already holds a complete bag"), "{err}");
+}
+
+/// Issue 19, trust through rotations: an archivist who kept the first key
+/// verifies a bundle whose checkpoint is signed only by the fourth key,
+/// after three rotations; the output names the path of key records. A key
+/// of another log is refused.
+#[test]
+fn trust_carries_forward_through_three_rotations() {
+    let (t, code, first_vkey) = setup();
+    let d = t.path();
+    let mut vkeys = vec![first_vkey.clone()];
+    for _ in 0..3 {
+        let (c, out, err) = run(d, &["rotate-key"]);
+        assert_eq!(c, 0, "{err}");
+        let new = out
+            .lines()
+            .find_map(|l| l.strip_prefix("new vkey: "))
+            .expect("new vkey")
+            .to_string();
+        let old_id = vkeys.last().unwrap().split('+').nth(1).unwrap().to_string();
+        let (c, _, err) = run(d, &["rotate-key", "--retire", &old_id]);
+        assert_eq!(c, 0, "{err}");
+        vkeys.push(new);
+    }
+    let note = run(d, &["checkpoint"]).1;
+    assert_eq!(note.matches('\u{2014}').count(), 1, "{note}");
+    assert_eq!(run(d, &["export-proof", &code, "-o", "b"]).0, 0);
+    for vk in &vkeys {
+        let (c, out, err) = run(d, &["verify-proof", "b", "--vkey", vk]);
+        assert_eq!(c, 0, "{vk}: {err}");
+        let hops = out.matches("key path: checkpoint").count();
+        let pos = vkeys.iter().position(|v| v == vk).unwrap();
+        assert_eq!(hops, 3 - pos, "{vk}: {out}");
+    }
+    let other = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        run(
+            other.path(),
+            &["init", "--origin", "archive.example/zeugnis/1"]
+        )
+        .0,
+        0
+    );
+    let foreign = run(other.path(), &["vkey"]).1.trim().to_string();
+    let (c, _, err) = run(d, &["verify-proof", "b", "--vkey", &foreign]);
+    assert_eq!(c, 1);
+    assert!(err.contains("is not a key of this log's history"), "{err}");
+}
+
+/// Appends a signature line by `key` over the checkpoint text of `note`;
+/// `valid` false signs other bytes.
+fn add_signature(note: &str, key: &ed25519_dalek::SigningKey, origin: &str, valid: bool) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let split = note.rfind("\n\n").expect("note") + 1;
+    let text = &note[..split];
+    let id = zeugnis::ledger::checkpoint::key_id(origin, key.verifying_key().as_bytes());
+    let msg = if valid {
+        text.to_string()
+    } else {
+        format!("{text}x")
+    };
+    let mut raw = id.to_be_bytes().to_vec();
+    raw.extend_from_slice(&key.sign(msg.as_bytes()).to_bytes());
+    format!(
+        "{note}\u{2014} {origin} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Issue 19, signature policy (FORMAT.md §8.5, C2SP): an extra line by an
+/// unknown key is ignored; a line by a key of the log's history that is not
+/// active at that size (valid or not), or an invalid line by an active key,
+/// is rejected, by `verify-proof` and `audit` alike.
+#[test]
+fn signature_policy_unknown_ignored_retired_or_invalid_rejected() {
+    let (t, code, old_vkey) = setup();
+    let d = t.path();
+    let origin = "archive.example/zeugnis/1";
+    let old_key_file = std::fs::read_dir(d.join("ledger/keys"))
+        .expect("keys")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "pem"))
+        .expect("key file");
+    let old_key = zeugnis::ledger::checkpoint::read_key_file(&old_key_file).expect("key");
+    let (c, out, err) = run(d, &["rotate-key"]);
+    assert_eq!(c, 0, "{err}");
+    let new_vkey = out
+        .lines()
+        .find_map(|l| l.strip_prefix("new vkey: "))
+        .expect("vkey")
+        .to_string();
+    let old_id = old_vkey.split('+').nth(1).unwrap().to_string();
+    assert_eq!(run(d, &["rotate-key", "--retire", &old_id]).0, 0);
+    assert_eq!(run(d, &["export-proof", &code, "-o", "b"]).0, 0);
+    let note = std::fs::read_to_string(d.join("b/checkpoint")).expect("checkpoint");
+    let unknown = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let cases: Vec<(&str, String, bool)> = vec![
+        (
+            "unknown key, valid signature",
+            add_signature(&note, &unknown, origin, true),
+            true,
+        ),
+        (
+            "retired key, valid signature",
+            add_signature(&note, &old_key, origin, true),
+            false,
+        ),
+        (
+            "retired key, invalid signature",
+            add_signature(&note, &old_key, origin, false),
+            false,
+        ),
+    ];
+    for (what, forged, accept) in cases {
+        let case_dir = d.join(format!("case-{}", what.replace([' ', ','], "-")));
+        copy_dir(&d.join("b"), &case_dir);
+        std::fs::write(case_dir.join("checkpoint"), &forged).expect("write");
+        // keep the record proofs pointing at the same note, and the manifests right
+        for e in std::fs::read_dir(case_dir.join("records")).expect("records") {
+            let p = e.expect("e").path();
+            if p.extension().is_some_and(|x| x == "tlog-proof") {
+                let text = std::fs::read_to_string(&p).expect("proof");
+                std::fs::write(&p, text.replace(&note, &forged)).expect("proof");
+            }
+        }
+        manifests_fixed(&case_dir);
+        let (c, out, err) = run(
+            d,
+            &[
+                "verify-proof",
+                case_dir.to_str().unwrap(),
+                "--vkey",
+                &new_vkey,
+            ],
+        );
+        assert_eq!(c == 0, accept, "verify-proof, {what}: {out}{err}");
+        if !accept {
+            assert!(
+                err.contains("does not verify") || err.contains("not active at tree size"),
+                "{what}: {err}"
+            );
+        }
+        // The same note as the latest checkpoint of the ledger, for audit.
+        let ledger_copy = d.join(format!("ledger-{}", what.replace([' ', ','], "-")));
+        copy_dir(&d.join("ledger"), &ledger_copy);
+        let mut note_frames =
+            zeugnis::ledger::recovery::read_checkpoints(&ledger_copy.join("checkpoints"), true)
+                .expect("checkpoints");
+        let (offset, last) = note_frames.notes.pop().expect("a checkpoint");
+        assert_eq!(last, note);
+        rewrite_last_checkpoint(&ledger_copy.join("checkpoints"), offset, &forged);
+        let _ = std::fs::remove_file(ledger_copy.join("checkpoint"));
+        let (c, out, err) = run(d, &["audit", "--data", ledger_copy.to_str().unwrap()]);
+        assert_eq!(c == 0, accept, "audit, {what}: {out}{err}");
+    }
+}
+
+/// Issue 19, rollback: cutting the newest checkpoints off `checkpoints` at a
+/// frame boundary (and deleting the derived copy) looks like a crash to an
+/// audit without outside knowledge; with a checkpoint kept elsewhere
+/// (`audit --checkpoint FILE`) it is reported as a rollback. A kept
+/// checkpoint from another log, or with another root, is refused too.
+#[test]
+fn audit_with_a_kept_checkpoint_detects_a_rollback() {
+    let (t, _code, _vkey) = setup();
+    let d = t.path();
+    let kept = run(d, &["checkpoint"]).1;
+    std::fs::write(d.join("kept.cp"), &kept).expect("kept");
+    let (c, out, err) = run(d, &["audit", "--checkpoint", "kept.cp"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        out.contains("1 independently kept checkpoint(s) consistent"),
+        "{out}"
+    );
+    // Roll back: drop the last checkpoint frame, delete the derived copy.
+    let cps = d.join("ledger/checkpoints");
+    let scan = zeugnis::ledger::recovery::read_checkpoints(&cps, true).expect("scan");
+    let (offset, _) = scan.notes.last().expect("last").clone();
+    let bytes = std::fs::read(&cps).expect("read");
+    std::fs::write(&cps, &bytes[..offset as usize]).expect("cut");
+    let _ = std::fs::remove_file(d.join("ledger/checkpoint"));
+    let (c, _, err) = run(d, &["audit"]);
+    assert_eq!(
+        c, 0,
+        "without outside knowledge a cut tail looks like a crash: {err}"
+    );
+    let (c, _, err) = run(d, &["audit", "--checkpoint", "kept.cp"]);
+    assert_eq!(c, 1);
+    assert!(err.contains("checkpoints were cut (rollback)"), "{err}");
+    // A checkpoint with another root at a size the ledger has.
+    let forged = kept.replacen(
+        kept.lines().nth(2).unwrap(),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        1,
+    );
+    std::fs::write(d.join("forged.cp"), forged).expect("forged");
+    let (c, _, err) = run(d, &["audit", "--checkpoint", "forged.cp"]);
+    assert_eq!(c, 1, "{err}");
+}
+
+/// Replaces the last frame of a checkpoints file (offset `offset`) with
+/// `note`, framed as FORMAT.md §8.4 says (u32 length, note, CRC-32C).
+fn rewrite_last_checkpoint(path: &Path, offset: u64, note: &str) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes.truncate(offset as usize);
+    let len = (note.len() as u32).to_le_bytes();
+    bytes.extend_from_slice(&len);
+    bytes.extend_from_slice(note.as_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&len), note.as_bytes());
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, bytes).expect("write");
 }

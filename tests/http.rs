@@ -863,7 +863,8 @@ fn proof_verifies_offline_with_the_export_verifier() {
     std::fs::write(dir.path().join(format!("{seq}.bin")), &record).expect("write");
     let path = dir.path().join(format!("{seq}.tlog-proof"));
     std::fs::write(&path, r.text()).expect("write");
-    let checked = zeugnis::export::verify_proof(&path, Some(&s.vkey)).expect("proof verifies");
+    let checked = zeugnis::export::verify_proof(&path, zeugnis::export::Trust::Vkey(&s.vkey))
+        .expect("proof verifies");
     assert!(!checked.is_empty());
     // Each record about the certificate can be asked for; others cannot.
     let seqs: Vec<u64> = s.get(&format!("/api/v1/certificates/{code}")).json()["seqs"]

@@ -11,7 +11,7 @@
 use super::checkpoint::{self, Checkpoint};
 use super::merkle::{self, node_hash, TreeHash};
 use super::record::{Body, Kind, Record};
-use super::recovery::{apply_key_event, list_segments, read_checkpoints, verifiers_for_size};
+use super::recovery::{apply_key_event, list_segments, read_checkpoints, verify_with_policy};
 use super::segment::{self, SegmentHeader};
 use super::tiles::{tile_path, TILE_WIDTH};
 use super::{chain, io_err, KeyEntry, LedgerError, CHECKPOINTS_FILE, SEGMENTS_DIR, TILES_DIR};
@@ -38,6 +38,8 @@ pub struct AuditReport {
     pub keys: u64,
     /// Full tiles compared with the records.
     pub tiles_checked: u64,
+    /// Independently kept checkpoints checked (`audit --checkpoint`).
+    pub kept_checkpoints: u64,
     /// Things that are not damage to the ledger but worth knowing.
     pub warnings: Vec<String>,
 }
@@ -114,6 +116,25 @@ impl TileCheck<'_> {
 
 /// Audits the ledger in `dir`; returns the report or the first problem.
 pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
+    audit_with_kept(dir, &[])
+}
+
+/// A checkpoint kept outside the data directory (`audit --checkpoint FILE`):
+/// where it came from, and the signed note.
+#[derive(Debug, Clone)]
+pub struct KeptCheckpoint {
+    /// File name or other label, for messages.
+    pub label: String,
+    /// The signed note as kept.
+    pub note: String,
+}
+
+/// [`audit`], also checking independently kept checkpoints (FORMAT.md
+/// §13.1): each must be signed under the signature policy by a key of this
+/// log, its root must equal the ledger's root at its size, and it must be no
+/// newer than the ledger, neither than its segments nor than its
+/// `checkpoints` file (a newer one proves a rollback).
+pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditReport, LedgerError> {
     if !dir.join(SEGMENTS_DIR).is_dir() {
         return Err(LedgerError::NotInitialized {
             path: dir.to_path_buf(),
@@ -153,6 +174,22 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
         }
     }
     let floor = parsed.last().map_or(0, |p| p.1.size);
+    let kept_fail = |k: &KeptCheckpoint, what: String| LedgerError::Segments {
+        what: format!("kept checkpoint {}: {what}", k.label),
+    };
+    let mut kept_parsed: Vec<(&KeptCheckpoint, Checkpoint)> = Vec::new();
+    for k in kept {
+        let text = checkpoint::parse_note(&k.note)
+            .map_err(|e| kept_fail(k, e.to_string()))?
+            .text;
+        let cp = Checkpoint::parse(&text).map_err(|e| kept_fail(k, e.to_string()))?;
+        kept_parsed.push((k, cp));
+    }
+    kept_parsed.sort_by_key(|(_, cp)| cp.size);
+    let mut next_kept = 0usize;
+    // Signatures are checked after the scan, against the whole key history
+    // (a key added later or retired earlier must not sign: FORMAT.md §8.5).
+    let mut sig_checks: Vec<(String, u64, String)> = Vec::new();
 
     let mut acc = Accumulator::default();
     let mut keys: Vec<KeyEntry> = Vec::new();
@@ -192,12 +229,46 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
                     computed: hex::encode(acc.root()),
                 });
             }
-            checkpoint::verify_note(note, &verifiers_for_size(keys, cp.size))
-                .map_err(|e| fail(format!("checkpoint {next_cp}: {e}")))?;
+            let _ = keys;
+            sig_checks.push((
+                format!(
+                    "{} offset {offset} (checkpoint {next_cp})",
+                    cp_path.display()
+                ),
+                cp.size,
+                note.to_string(),
+            ));
             report.checkpoints += 1;
             report.checkpoint_size = cp.size;
             report.checkpoint_root = hex::encode(cp.root);
             next_cp += 1;
+        }
+        while next_kept < kept_parsed.len() && kept_parsed[next_kept].1.size == acc.size {
+            let (k, cp) = &kept_parsed[next_kept];
+            if Some(&cp.origin) != origin.as_ref() {
+                return Err(kept_fail(
+                    k,
+                    format!("origin {:?} is not this log's origin", cp.origin),
+                ));
+            }
+            if cp.root != acc.root() {
+                return Err(kept_fail(
+                    k,
+                    format!(
+                        "its root {} at size {} differs from the ledger's root {} (the ledger was rewritten, or this is another log)",
+                        hex::encode(cp.root),
+                        cp.size,
+                        hex::encode(acc.root())
+                    ),
+                ));
+            }
+            sig_checks.push((
+                format!("kept checkpoint {}", k.label),
+                cp.size,
+                k.note.clone(),
+            ));
+            report.kept_checkpoints += 1;
+            next_kept += 1;
         }
         Ok::<(), LedgerError>(())
     };
@@ -301,6 +372,29 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
         report.segments += 1;
     }
     report.records = acc.size;
+    if let Some((k, cp)) = kept_parsed.get(next_kept) {
+        return Err(kept_fail(
+            k,
+            format!(
+                "it is for tree size {} but the ledger holds only {} records: the ledger was rolled back (records cut) or is an old copy",
+                cp.size, acc.size
+            ),
+        ));
+    }
+    if let Some((k, cp)) = kept_parsed.iter().rev().find(|(_, cp)| cp.size > floor) {
+        return Err(kept_fail(
+            k,
+            format!(
+                "it was issued for tree size {} but the ledger's checkpoints file ends at size {floor}: checkpoints were cut (rollback)",
+                cp.size
+            ),
+        ));
+    }
+    for (what, size, note) in &sig_checks {
+        verify_with_policy(note, *size, &keys, None).map_err(|e| LedgerError::Segments {
+            what: format!("{what}, tree size {size}: {e}"),
+        })?;
+    }
     if next_cp < parsed.len() {
         return Err(LedgerError::Segments {
             what: format!(
@@ -317,10 +411,16 @@ pub fn audit(dir: &Path) -> Result<AuditReport, LedgerError> {
     }
     report.keys = keys.len() as u64;
     report.tiles_checked = tiles.checked;
-    for w in tiles.wrong {
-        report.warnings.push(format!(
-            "derived tile {w}; rebuilt on next open or by `zeugnis reindex`"
-        ));
+    if let Some(w) = tiles.wrong.first() {
+        // FORMAT.md §7: a tile that does not match the records is a failure
+        // for a verifier (it may have been served); the derived copy here is
+        // rebuilt by `zeugnis reindex` or on the next open.
+        return Err(LedgerError::Segments {
+            what: format!(
+                "derived tile {w} ({} tile(s) wrong in all); a verifier must not trust it: run `zeugnis reindex` (or restart the daemon) to rebuild the tiles",
+                tiles.wrong.len()
+            ),
+        });
     }
     Ok(report)
 }

@@ -169,6 +169,83 @@ pub fn verifiers_for_size(keys: &[KeyEntry], size: u64) -> Vec<Verifier> {
         .collect()
 }
 
+/// The signature policy of FORMAT.md §8.5 (C2SP signed-note semantics over
+/// the log's key history), for a checkpoint note of tree size `size`:
+///
+/// - a signature line whose key (name and key ID) is no key of `history` is
+///   ignored;
+/// - a line by a key of `history` must verify, and that key must be active
+///   at `size` (§9.2); a retired or not-yet-added key, or a bad signature,
+///   rejects the note;
+/// - at least one valid line must be by a key in `trusted` (the verifier's
+///   trust anchors; `None`: any active key of the history).
+///
+/// Returns the keys whose lines verified.
+pub fn verify_with_policy(
+    note: &str,
+    size: u64,
+    history: &[KeyEntry],
+    trusted: Option<&[Verifier]>,
+) -> Result<Vec<Verifier>, String> {
+    let parsed = checkpoint::parse_note(note).map_err(|e| e.to_string())?;
+    let active = verifiers_for_size(history, size);
+    let mut verified: Vec<Verifier> = Vec::new();
+    for sig in &parsed.signatures {
+        let Some(entry) = history
+            .iter()
+            .find(|k| k.verifier.name == sig.name && k.verifier.key_id == sig.key_id)
+        else {
+            continue; // unknown key: ignored (C2SP signed-note)
+        };
+        let v = &entry.verifier;
+        let bytes: Option<[u8; 64]> = sig.signature.as_slice().try_into().ok();
+        let valid = bytes.is_some_and(|b| {
+            v.key
+                .verify_strict(
+                    parsed.text.as_bytes(),
+                    &ed25519_dalek::Signature::from_bytes(&b),
+                )
+                .is_ok()
+        });
+        if !valid {
+            return Err(format!(
+                "the signature by key {} ({:08x}), a key of this log, does not verify",
+                v.vkey(),
+                v.key_id
+            ));
+        }
+        if !active.contains(v) {
+            return Err(format!(
+                "key {:08x} of this log signed, but it is not active at tree size {size} (added by record {}, {}); FORMAT.md §8.5",
+                v.key_id,
+                entry.added_seq,
+                match entry.retired_seq {
+                    Some(r) => format!("retired by record {r}"),
+                    None => "never retired".into(),
+                }
+            ));
+        }
+        verified.push(v.clone());
+    }
+    let anchored = match trusted {
+        None => !verified.is_empty(),
+        Some(t) => verified.iter().any(|v| t.contains(v)),
+    };
+    if !anchored {
+        return Err(match trusted {
+            None => "no valid signature by a key of this log active at this size".into(),
+            Some(t) => format!(
+                "no valid signature by a trusted key ({})",
+                t.iter()
+                    .map(|v| format!("{:08x}", v.key_id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(verified)
+}
+
 /// True if the record bytes are a key record (Genesis, KeyAdded, KeyRetired).
 pub fn is_key_record(bytes: &[u8]) -> bool {
     let at = record::RECORD_PREV_LINK_OFFSET - 2;
