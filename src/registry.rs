@@ -706,6 +706,24 @@ impl Registry {
         &self.blobs
     }
 
+    /// Key rotation (`zeugnis rotate-key`, the admin API): adds a signing
+    /// key, or with `retire` retires that one (8-hex key ID or vkey) for
+    /// `reason`. Readers see the new checkpoint at once; key records change
+    /// no certificate state, but the derived trees count them as applied.
+    pub fn rotate_key(
+        &mut self,
+        retire: Option<&str>,
+        reason: &str,
+    ) -> Result<ledger::checkpoint::Verifier, RegistryError> {
+        let v = match retire {
+            None => self.ledger.add_key()?,
+            Some(which) => self.ledger.retire_key(which, reason)?,
+        };
+        self.reader.publish(&self.ledger);
+        self.catch_up()?;
+        Ok(v)
+    }
+
     fn applied(&self) -> Result<u64, RegistryError> {
         Ok(self
             .meta

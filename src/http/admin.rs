@@ -304,7 +304,7 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
                     let date = parsed
                         .effective_date
                         .clone()
-                        .unwrap_or_else(crate::cli::today_utc);
+                        .unwrap_or_else(crate::dates::today_utc);
                     Some(r.revoke(&code, &parsed.reason, &date)?)
                 }
                 "void" => Some(r.void(&code, &parsed.reason)?),
