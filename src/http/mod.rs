@@ -225,7 +225,10 @@ pub enum HttpError {
     #[error("{0}")]
     Config(String),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr} ({which}): {source}")]
+    #[error(
+        "cannot listen on {addr} ({which}): {source}; if another program holds that port, \
+         stop it or set `{which}_addr` in the [http] section of the configuration to a free address"
+    )]
     Bind {
         /// `public` or `admin`.
         which: &'static str,
