@@ -18,6 +18,9 @@ use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
+/// Set by systemd when stderr is connected to the journal.
+const JOURNAL_STREAM_ENV: &str = "JOURNAL_STREAM";
+
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
 
@@ -266,14 +269,20 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let _ = tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZEUGNIS_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
+        );
+    // Under systemd (stderr connected to the journal) the journal adds the
+    // time itself: lines without it read better in `journalctl`.
+    let _ = if std::env::var_os(JOURNAL_STREAM_ENV).is_some() {
+        log.without_time().try_init()
+    } else {
+        log.try_init()
+    };
     // `grade` and `verify-proof` need neither the ledger nor the configuration.
     match cli.command {
         Command::Grade {

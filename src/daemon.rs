@@ -72,6 +72,35 @@ pub const SHUTDOWN_GATE_ENV: &str = "ZEUGNIS_TEST_SHUTDOWN_GATE";
 /// Longest wait at the shutdown gate, in milliseconds.
 pub const SHUTDOWN_GATE_WAIT_MS_MAX: u64 = 180_000;
 
+/// The environment variable systemd sets for a `Type=notify` service.
+pub const NOTIFY_SOCKET_ENV: &str = "NOTIFY_SOCKET";
+
+/// Tells systemd the service's state (`READY=1`, `STOPPING=1`, ...) when it
+/// runs as a `Type=notify` unit (the `sd_notify` protocol: one datagram to
+/// the Unix socket named by `NOTIFY_SOCKET`, `@` for the abstract
+/// namespace). Without that variable it does nothing; a failure is logged,
+/// never fatal.
+pub fn sd_notify(state: &str) {
+    let Some(target) = std::env::var_os(NOTIFY_SOCKET_ENV) else {
+        return;
+    };
+    let sent = (|| -> std::io::Result<()> {
+        let sock = std::os::unix::net::UnixDatagram::unbound()?;
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str());
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            sock.send_to_addr(state.as_bytes(), &addr)?;
+        } else {
+            sock.send_to(state.as_bytes(), &target)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, state, "sd_notify failed");
+    }
+}
+
 /// A scan-intake job sent by a control request (`zeugnis ingest` while
 /// the daemon runs): run on the intake thread, which owns the inbox.
 struct IngestJob {
@@ -267,6 +296,8 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         })
         .map_err(|e| DaemonError::Start(format!("intake thread: {e}")))?;
 
+    // Listeners bound, ledger open, control socket and services started.
+    sd_notify("READY=1\nSTATUS=serving");
     let report_cfg = cfg.report.clone();
     let (report_registry, report_data, report_scans) =
         (Arc::clone(&registry), data.clone(), cfg.scans.clone());
@@ -293,6 +324,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         Ok(())
     });
     stopping.store(true, Ordering::SeqCst);
+    sd_notify("STOPPING=1");
     tracing::info!("shutting down: control requests are refused from now on");
     shutdown_gate();
     stop.store(true, Ordering::SeqCst);

@@ -1358,6 +1358,21 @@ impl Registry {
     /// `FixityChecked` record. Damaged or missing blobs are reported with the
     /// certificates they belong to.
     pub fn fixity_audit(&mut self, progress: bool) -> Result<FixityReport, RegistryError> {
+        let bar = if progress {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        self.fixity_audit_with(bar)
+    }
+
+    /// [`Registry::fixity_audit`] reporting its progress (bytes re-hashed of
+    /// the total) on `bar`, which the caller may watch from another thread
+    /// (the admin API shows it in `/metrics`; a hidden bar still counts).
+    pub fn fixity_audit_with(
+        &mut self,
+        bar: indicatif::ProgressBar,
+    ) -> Result<FixityReport, RegistryError> {
         struct Expect {
             sha256: Option<Hash32>,
             size: Option<u64>,
@@ -1422,11 +1437,8 @@ impl Registry {
             }
         }
         let total: u64 = expected.values().filter_map(|e| e.size).sum();
-        let bar = if progress {
-            indicatif::ProgressBar::new(total)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
+        bar.set_length(total);
+        bar.set_position(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template("fixity {bar:40} {bytes}/{total_bytes} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

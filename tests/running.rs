@@ -538,3 +538,269 @@ fn the_configuration_is_found_by_flag_environment_or_working_directory() {
     let (code, _, err) = zeugnis(dir, &["grade", "--list"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Under systemd (`Type=notify`) the daemon says `READY=1` once its
+/// listeners, ledger and control socket are up, and `STOPPING=1` when it
+/// begins to stop.
+#[test]
+fn the_daemon_tells_systemd_when_it_is_ready_and_stopping() {
+    let e = Env::new();
+    let notify = e.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&notify).expect("bind notify socket");
+    sock.set_read_timeout(Some(crate::support::PATIENCE))
+        .expect("timeout");
+    let mut d = Daemon::start_with_env(
+        &e.dir,
+        CONFIG,
+        &[(zeugnis::daemon::NOTIFY_SOCKET_ENV, notify.as_path())],
+    );
+    let mut buf = [0u8; 256];
+    let n = sock
+        .recv(&mut buf)
+        .unwrap_or_else(|err| panic!("no READY=1 ({err}):\n{}", d.log()));
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg}");
+    assert!(
+        e.dir.join("ledger/control.sock").exists(),
+        "ready only once the control socket is bound"
+    );
+    let (code, _, err) = e.run(&["status"]);
+    assert_eq!(code, 0, "{err}");
+    d.terminate();
+    let n = sock.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(d.wait_exit(), Some(0), "{}", d.log());
+}
+
+/// The systemd unit in docs/ is hardened and passes `systemd-analyze
+/// verify` (with `ExecStart` pointed at the binary under test, since
+/// verify checks that it exists).
+#[test]
+fn the_systemd_unit_is_hardened_and_verifies() {
+    let unit =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/zeugnis.service"))
+            .expect("docs/zeugnis.service");
+    for line in [
+        "Type=notify",
+        "ExecStart=/usr/local/bin/zeugnis run",
+        "User=zeugnis",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/zeugnis /srv/zeugnis/scans",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=",
+        "Environment=ZEUGNIS_CONFIG=/etc/zeugnis/zeugnis.toml ZEUGNIS_LOG=info",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit lacks {line:?}");
+    }
+    let have = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!(
+            "systemd-analyze is not installed (.ci/run installs it): checked the unit's lines only"
+        );
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let bin = crate::support::bin();
+    let path = t.path().join("zeugnis.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/zeugnis", &bin.display().to_string()),
+    )
+    .expect("write unit");
+    let (code, out, err) = crate::support::output(
+        std::process::Command::new("systemd-analyze")
+            .args(["verify"])
+            .arg(&path),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.trim().is_empty() && out.trim().is_empty(),
+        "systemd-analyze verify warns:\n{out}{err}"
+    );
+}
+
+/// One request to `addr`; (status, head, body).
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("head");
+    s.write_all(body).expect("body");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head end: {}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status in {head}"));
+    (status, head, raw[split + 4..].to_vec())
+}
+
+/// The admin API can do what the CLI can: show with the key, the cover
+/// sheet PDF, a fixity audit started in the background with its progress
+/// in `/metrics`, key rotation.
+#[test]
+fn the_admin_api_shows_prints_audits_and_rotates() {
+    let e = Env::new();
+    let token = "a-test-admin-token-of-at-least-32-bytes-0123456789";
+    let token_file = e.dir.join("admin.token");
+    std::fs::write(&token_file, token).expect("token");
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let config = format!("{CONFIG}admin_token_file = \"admin.token\"\n");
+    let mut d = Daemon::start(&e.dir, &config);
+    let admin = d.addr("admin");
+    let public = d.addr("public");
+    let issued: Value = serde_json::from_str(&e.ok(
+        &[
+            "register",
+            "--record",
+            "r.json",
+            "--document",
+            "doc.pdf",
+            "--json",
+        ],
+        Some(&d),
+    ))
+    .expect("json");
+    let (code, key) = (
+        issued["code"].as_str().expect("code"),
+        issued["key"].as_str().expect("key"),
+    );
+
+    let (status, _, body) = http(
+        &admin,
+        "GET",
+        &format!("/admin/v1/certificates/{code}?key={key}"),
+        token,
+        b"",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let cert: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(cert["holder"]["holder"]["given_name"], "Erika", "{cert}");
+    let (status, _, body) = http(
+        &admin,
+        "GET",
+        &format!("/admin/v1/certificates/{code}"),
+        token,
+        b"",
+    );
+    assert_eq!(status, 200);
+    let cert: Value = serde_json::from_slice(&body).expect("json");
+    assert!(
+        cert.get("holder").is_none(),
+        "no holder data without the key: {cert}"
+    );
+    let (status, _, _) = http(
+        &admin,
+        "GET",
+        &format!("/admin/v1/certificates/{code}?key=AAAAAA"),
+        token,
+        b"",
+    );
+    assert!(
+        status == 400 || status == 403,
+        "a wrong key is refused: {status}"
+    );
+    let (status, _, _) = http(
+        &admin,
+        "GET",
+        &format!("/admin/v1/certificates/{code}"),
+        "wrong-token",
+        b"",
+    );
+    assert_eq!(status, 401);
+
+    let (status, head, pdf) = http(
+        &admin,
+        "GET",
+        &format!("/admin/v1/certificates/{code}/cover-sheet"),
+        token,
+        b"",
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/pdf"),
+        "{head}"
+    );
+    assert!(pdf.starts_with(b"%PDF"));
+    let cli_pdf_out = e.ok(&["cover-sheet", code, "-o", "cli.pdf"], Some(&d));
+    assert!(cli_pdf_out.contains("wrote"), "{cli_pdf_out}");
+
+    let records = e.records();
+    let (status, _, body) = http(&admin, "POST", "/admin/v1/fixity", token, b"");
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let t0 = std::time::Instant::now();
+    let last = loop {
+        let (status, _, body) = http(&admin, "GET", "/admin/v1/fixity", token, b"");
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        if v["running"] == false && !v["last"].is_null() {
+            break v;
+        }
+        assert!(
+            t0.elapsed() < crate::support::PATIENCE,
+            "fixity never finished: {v}\n{}",
+            d.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(last["last"]["failures"], json!([]), "{last}");
+    assert_eq!(
+        last["last"]["blobs_checked"], 2,
+        "document + holder blob: {last}"
+    );
+    assert_eq!(last["checked_bytes"], last["total_bytes"], "{last}");
+    assert_eq!(e.records(), records + 1, "FixityChecked recorded");
+    let (_, _, metrics) = http(&public, "GET", "/metrics", "", b"");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("zeugnis_fixity_running 0"), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "zeugnis_fixity_total_bytes {}",
+            last["total_bytes"]
+        )),
+        "{metrics}"
+    );
+
+    let (status, _, body) = http(&admin, "POST", "/admin/v1/keys", token, b"{}");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["action"], "added");
+    assert_eq!(v["active"].as_array().map(Vec::len), Some(2), "{v}");
+    let (_, cp) = get(&mut d, "/checkpoint");
+    assert_eq!(
+        cp.matches("\u{2014} test.example/zeugnis/1 ").count(),
+        2,
+        "{cp}"
+    );
+    let (status, _, _) = http(
+        &admin,
+        "POST",
+        "/admin/v1/keys",
+        token,
+        br#"{"reason": "x"}"#,
+    );
+    assert_eq!(status, 400, "a reason without retire is bad input");
+    d.stop();
+}

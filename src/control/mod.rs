@@ -139,10 +139,26 @@ pub fn send(
             ),
         });
     }
-    stream
+    let sent = stream
         .write_all(&frame_header(body.len()))
-        .and_then(|()| stream.write_all(&body))
-        .map_err(io("send"))?;
+        .and_then(|()| stream.write_all(&body));
+    if let Err(e) = sent {
+        // The daemon may have answered (a refusal) and closed before
+        // reading everything: its answer says more than the broken pipe.
+        return read_reply(&path, &mut stream).map_err(|_| io("send")(e));
+    }
+    read_reply(&path, &mut stream)
+}
+
+fn read_reply(
+    path: &Path,
+    stream: &mut std::os::unix::net::UnixStream,
+) -> Result<Reply, ControlError> {
+    let path = path.to_path_buf();
+    let io = |op: &'static str| {
+        let path = path.clone();
+        move |source| ControlError::Io { op, path, source }
+    };
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len) {
         Ok(()) => {}
@@ -288,7 +304,15 @@ async fn serve_one(
     owner_uid: u32,
 ) -> Result<(), std::io::Error> {
     let peer_uid = stream.peer_cred()?.uid();
+    let received = tokio::time::timeout(
+        Duration::from_millis(REQUEST_READ_MS_MAX),
+        read_request(&mut stream),
+    )
+    .await;
     let reply = if !peer_allowed(peer_uid, owner_uid) {
+        // The request was read (and dropped unread) first, so that the
+        // refusal reaches a client still sending it.
+        drop(received);
         tracing::warn!(
             peer_uid,
             owner_uid,
@@ -302,12 +326,7 @@ async fn serve_one(
             ),
         )
     } else {
-        match tokio::time::timeout(
-            Duration::from_millis(REQUEST_READ_MS_MAX),
-            read_request(&mut stream),
-        )
-        .await
-        {
+        match received {
             Err(_) => Reply::error(
                 2,
                 &format!("the request was not received within {REQUEST_READ_MS_MAX} ms"),

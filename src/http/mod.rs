@@ -301,6 +301,9 @@ pub struct AppState {
     limits: RateLimits,
     /// Ledger evidence rows by sequence number (immutable, so cacheable).
     evidence: Arc<public::EvidenceCache>,
+    /// The fixity audit started through the admin API: its progress and
+    /// its last result.
+    fixity: Arc<admin::FixityRun>,
 }
 
 impl AppState {
@@ -330,6 +333,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             limits: RateLimits::new(cfg)?,
             evidence: Arc::default(),
+            fixity: Arc::default(),
         })
     }
 
