@@ -24,6 +24,21 @@ use subtle::ConstantTimeEq;
 /// with room for a mistake that gets a clear error instead).
 pub const ADMIN_FIELDS_MAX: usize = 8;
 
+/// Every admin route as an OpenAPI path template; `docs/openapi.json`
+/// documents each (a test checks it).
+pub const ADMIN_ROUTES: &[&str] = &[
+    "/admin/v1/register",
+    "/admin/v1/status",
+    "/admin/v1/fixity",
+    "/admin/v1/keys",
+    "/admin/v1/certificates/{code}",
+    "/admin/v1/certificates/{code}/cover-sheet",
+    "/admin/v1/certificates/{code}/supersede",
+    "/admin/v1/certificates/{code}/revoke",
+    "/admin/v1/certificates/{code}/void",
+    "/admin/v1/certificates/{code}/erase",
+];
+
 /// Route label of an admin path (for metrics).
 pub fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
