@@ -835,3 +835,202 @@ fn openapi_covers_every_admin_route() {
         );
     }
 }
+
+/// nginx from `docs/nginx-zeugnis.conf` (ports, upstream and certificate
+/// substituted) terminates TLS in front of the daemon, which lists it in
+/// `trusted_proxies`: the per-client lookup limit counts the real client
+/// (clients on 127.0.0.2 and 127.0.0.3, the proxy on 127.0.0.1), and an
+/// `X-Forwarded-For` a client sends itself is dropped by nginx.
+#[test]
+fn nginx_in_front_limits_the_real_client() {
+    let conf_doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/nginx-zeugnis.conf"),
+    )
+    .expect("docs/nginx-zeugnis.conf");
+    let tools = ["nginx", "curl", "openssl"].iter().all(|t| {
+        std::process::Command::new(t)
+            .arg(if *t == "nginx" { "-v" } else { "--version" })
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(
+        conf_doc.contains("proxy_set_header X-Forwarded-For $remote_addr;"),
+        "the proxy must replace X-Forwarded-For"
+    );
+    if !tools {
+        eprintln!("nginx, curl or openssl missing (.ci/run installs them): checked the file only");
+        return;
+    }
+    let e = Env::new();
+    let config = CONFIG.replace(
+        "[http]\n",
+        "[http]\ntrusted_proxies = [\"127.0.0.1\"]\nlookups_per_ip_per_minute = 1\nlookup_burst = 2\n",
+    );
+    let mut d = Daemon::start(&e.dir, &config);
+    let upstream = d.addr("public");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    };
+    let (tls_port, plain_port) = (free(), free());
+    let ngx = e.dir.join("nginx");
+    std::fs::create_dir(&ngx).expect("nginx dir");
+    let (code, _, err) = crate::support::output(
+        std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args([
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=zeugnisse.uni-example.de",
+            ])
+            .args(["-keyout", "key.pem", "-out", "cert.pem"])
+            .current_dir(&ngx),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut site = conf_doc.clone();
+    for (from, to) in [
+        ("server 127.0.0.1:8080;", format!("server {upstream};")),
+        (
+            "listen 443 ssl;",
+            format!("listen 127.0.0.1:{tls_port} ssl;"),
+        ),
+        ("listen [::]:443 ssl;", String::new()),
+        ("listen 80;", format!("listen 127.0.0.1:{plain_port};")),
+        ("listen [::]:80;", String::new()),
+        (
+            "/etc/ssl/zeugnis/fullchain.pem",
+            ngx.join("cert.pem").display().to_string(),
+        ),
+        (
+            "/etc/ssl/zeugnis/privkey.pem",
+            ngx.join("key.pem").display().to_string(),
+        ),
+    ] {
+        assert!(
+            site.contains(from),
+            "docs/nginx-zeugnis.conf lacks {from:?}"
+        );
+        site = site.replace(from, &to);
+    }
+    std::fs::write(ngx.join("zeugnis.conf"), site).expect("site");
+    let n = ngx.display();
+    std::fs::write(
+        ngx.join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process off;\npid {n}/nginx.pid;\nerror_log {n}/error.log;\n\
+             events {{}}\nhttp {{\n access_log off;\n client_body_temp_path {n}/body;\n\
+             proxy_temp_path {n}/proxy;\n fastcgi_temp_path {n}/fastcgi;\n uwsgi_temp_path {n}/uwsgi;\n\
+             scgi_temp_path {n}/scgi;\n include {n}/zeugnis.conf;\n}}\n"
+        ),
+    )
+    .expect("nginx.conf");
+    struct Nginx(std::process::Child);
+    impl Drop for Nginx {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut nginx = Nginx(
+        std::process::Command::new("nginx")
+            .args(["-p", &n.to_string(), "-e", &format!("{n}/error.log"), "-c"])
+            .arg(ngx.join("nginx.conf"))
+            .stderr(std::fs::File::create(ngx.join("stderr.log")).expect("log"))
+            .spawn()
+            .expect("start nginx"),
+    );
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        let logs = || {
+            std::fs::read_to_string(ngx.join("error.log")).unwrap_or_default()
+                + &std::fs::read_to_string(ngx.join("stderr.log")).unwrap_or_default()
+        };
+        assert!(
+            nginx.0.try_wait().expect("wait").is_none(),
+            "nginx exited: {}",
+            logs()
+        );
+        assert!(
+            t0.elapsed() < crate::support::PATIENCE,
+            "nginx never listened: {}",
+            logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // One lookup from `from` over TLS through nginx; its status.
+    let lookup = |from: &str, extra: &[&str]| -> u16 {
+        let (code, out, err) = crate::support::output(
+            std::process::Command::new("curl")
+                .args([
+                    "-sS",
+                    "-k",
+                    "--interface",
+                    from,
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                ])
+                .args([
+                    "--resolve",
+                    &format!("zeugnisse.uni-example.de:{tls_port}:127.0.0.1"),
+                ])
+                .args(extra)
+                .arg(format!(
+                    "https://zeugnisse.uni-example.de:{tls_port}/api/v1/certificates/QNVCFM3P4VDF"
+                )),
+        );
+        assert_eq!(code, 0, "curl: {err}");
+        out.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("status {out:?}"))
+    };
+    // The burst of 2 lookups, then 429 for client 127.0.0.2...
+    assert_eq!(lookup("127.0.0.2", &[]), 404, "{}", d.log());
+    assert_eq!(lookup("127.0.0.2", &[]), 404);
+    assert_eq!(lookup("127.0.0.2", &[]), 429, "the real client is limited");
+    // ...while 127.0.0.3 has its own budget, even when it claims to be
+    // 127.0.0.2 (nginx replaces the header).
+    assert_eq!(
+        lookup("127.0.0.3", &["-H", "X-Forwarded-For: 127.0.0.2"]),
+        404,
+        "a spoofed X-Forwarded-For must not count against another client"
+    );
+    // And 127.0.0.2 cannot escape its limit by claiming another address.
+    assert_eq!(
+        lookup("127.0.0.2", &["-H", "X-Forwarded-For: 198.51.100.7"]),
+        429
+    );
+    // Plain HTTP is redirected to HTTPS.
+    let (code, out, err) = crate::support::output(
+        std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{redirect_url}",
+            ])
+            .args(["-H", "Host: zeugnisse.uni-example.de"])
+            .arg(format!("http://127.0.0.1:{plain_port}/de/X")),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("301 https://zeugnisse.uni-example.de/de/X"),
+        "{out}"
+    );
+    drop(nginx);
+    d.stop();
+}
