@@ -488,15 +488,12 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             mail_from,
             smtp,
         },
-        Command::Ingest {
-            files,
-            scans: _,
-            json,
-        } => Request::Ingest {
+        Command::Ingest { files, scans, json } => Request::Ingest {
             files: files
                 .iter()
                 .map(|f| absolute(f))
                 .collect::<Result<_, _>>()?,
+            scans: scans.as_deref().map(absolute).transpose()?,
             json,
         },
         other => {
@@ -554,8 +551,9 @@ impl Runner<'_> {
 
     /// Runs `req` on a ledger opened here (no daemon runs).
     fn local(&self, req: Request) -> Reply {
-        if let Request::Ingest { files, json } = req {
-            return self.ingest(&files, json);
+        if let Request::Ingest { files, scans, json } = req {
+            let scans = scans.unwrap_or_else(|| self.cfg.scans.clone());
+            return self.ingest(&files, &scans, json);
         }
         let mut registry = match Registry::open(self.data, &self.cfg.base_url) {
             Ok(r) => r,
@@ -579,7 +577,7 @@ impl Runner<'_> {
         reply
     }
 
-    fn ingest(&self, files: &[PathBuf], json: bool) -> Reply {
+    fn ingest(&self, files: &[PathBuf], scans: &Path, json: bool) -> Reply {
         let registry = match Registry::open(self.data, &self.cfg.base_url) {
             Ok(r) => r,
             Err(e) => {
@@ -591,9 +589,8 @@ impl Runner<'_> {
             }
         };
         let registry = std::sync::Arc::new(std::sync::Mutex::new(registry));
-        let result =
-            crate::scans::Intake::new(self.cfg.intake.clone(), &self.cfg.scans, registry.clone())
-                .and_then(|mut intake| intake.ingest(files));
+        let result = crate::scans::Intake::new(self.cfg.intake.clone(), scans, registry.clone())
+            .and_then(|mut intake| intake.ingest(files));
         let flushed = registry
             .lock()
             .map_err(|_| ())

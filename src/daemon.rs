@@ -124,6 +124,14 @@ struct ControlHandler {
     wake: Mutex<mpsc::Sender<Wake>>,
 }
 
+/// True if `a` and `b` name the same existing folder.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// The refusal while stopping: nothing was done.
 fn stopping_reply() -> crate::control::Reply {
     crate::control::Reply::error(
@@ -142,7 +150,18 @@ impl crate::control::Handler for ControlHandler {
         }
         let writes = req.writes();
         let reply = match req.without_progress() {
-            Request::Ingest { files, json } => {
+            Request::Ingest {
+                scans: Some(asked), ..
+            } if !same_folder(&asked, &self.ctx.scans) => crate::control::Reply::error(
+                2,
+                &format!(
+                    "--scans {}: the running daemon takes scans from its inbox {}; \
+                     leave out --scans, or stop the daemon to use another inbox",
+                    asked.display(),
+                    self.ctx.scans.display()
+                ),
+            ),
+            Request::Ingest { files, json, .. } => {
                 let (tx, rx) = mpsc::channel();
                 let sent = self
                     .jobs

@@ -210,6 +210,12 @@ fn every_command_works_while_the_daemon_runs_and_after_it_stopped() {
         "the configured inbox is used"
     );
 
+    // --scans naming another inbox than the daemon's is refused.
+    std::fs::create_dir(e.dir.join("other")).expect("other inbox");
+    let (code, _, err) = e.run(&["ingest", "--scans", "other", "scan.pdf"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("takes scans from its inbox"), "{err}");
+
     // export-proof and verify-proof.
     let out = e.ok(&["export-proof", &code_text, "-o", "proof"], Some(&d));
     assert!(out.contains("exported"), "{out}");

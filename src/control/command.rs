@@ -143,6 +143,9 @@ pub enum Request {
     Ingest {
         /// The scan files.
         files: Vec<PathBuf>,
+        /// The inbox given with `--scans` (absolute); the configured one
+        /// when absent. The daemon refuses one that is not its own inbox.
+        scans: Option<PathBuf>,
         /// One JSON object per line.
         json: bool,
     },
