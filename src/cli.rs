@@ -1,11 +1,25 @@
 //! Command-line interface: parses arguments, calls the library, maps typed
 //! errors to exit codes (0 success, 2 bad input, 1 internal failure).
 //! It must not contain domain logic.
+//!
+//! Every command reads one configuration ([`Config::resolve`]: `--config`,
+//! `ZEUGNIS_CONFIG`, `./zeugnis.toml`, the defaults). Commands that need
+//! the ledger's writer or its index are built as a [`Request`] and sent to
+//! the running daemon over its control socket ([`crate::control`]); when no
+//! daemon runs they open the ledger here and run the same
+//! [`control::execute`]. `checkpoint`, `vkey` and the checking part of
+//! `audit` read the files without any lock; `verify-proof` and `grade`
+//! need no ledger.
 
+use crate::config::Config;
+use crate::control::{self, Registration, Reply, Request};
 use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
-use crate::registry::{DocumentFile, RegistrationRecord, Registry, RegistryError};
+use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
+
+/// Set by systemd when stderr is connected to the journal.
+const JOURNAL_STREAM_ENV: &str = "JOURNAL_STREAM";
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
@@ -17,9 +31,19 @@ pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
     about = "Certificate archive: signed append-only ledger, grade engine"
 )]
 struct Cli {
-    /// Data directory (the ledger).
-    #[arg(long, global = true, default_value = "ledger")]
-    data: PathBuf,
+    /// Data directory (the ledger). Default: `data` from the configuration,
+    /// else ./ledger.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// Configuration file (TOML, see docs/configuration.md). Default: the
+    /// file named by $ZEUGNIS_CONFIG, else ./zeugnis.toml if present, else
+    /// the embedded defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Say on stderr whether the command ran in the running daemon or
+    /// opened the ledger itself.
+    #[arg(long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,23 +58,18 @@ enum Command {
     },
     /// The daemon: open (or create) the ledger, watch the scan inbox and
     /// archive scans, write periodic status reports; stops on SIGINT/SIGTERM.
-    Run {
-        /// Configuration file (TOML, see docs/configuration.md); without it
-        /// the embedded defaults are used (./ledger, ./scans).
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// Run files through the scan intake once (the daemon must not be running).
+    Run,
+    /// Run files through the scan intake once (through the running daemon's
+    /// intake when it runs).
     Ingest {
         /// The scan files (each is moved into the pipeline).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The scan inbox whose work/, waiting/ and quarantine/ folders are used.
-        #[arg(long, default_value = "scans")]
-        scans: PathBuf,
-        /// Configuration file for the [intake] limits.
+        /// The scan inbox whose work/, waiting/ and quarantine/ folders are
+        /// used (default: `scans` of the configuration). While the daemon
+        /// runs, its own inbox is used.
         #[arg(long)]
-        config: Option<PathBuf>,
+        scans: Option<PathBuf>,
         /// Print one intake-outcome JSON object per line.
         #[arg(long)]
         json: bool,
@@ -87,9 +106,10 @@ enum Command {
         /// Print `{"code", "key", "url"}`.
         #[arg(long)]
         json: bool,
-        /// Base URL of the verification service, for the printed link.
-        #[arg(long, default_value = crate::registry::BASE_URL_DEFAULT)]
-        base_url: String,
+        /// Base URL of the verification service, for the printed link
+        /// (default: `base_url` of the configuration).
+        #[arg(long)]
+        base_url: Option<String>,
     },
     /// Show a certificate's state, documents, grade record and ledger seqs.
     Show {
@@ -126,9 +146,10 @@ enum Command {
         /// Print `{"code", "key", "url"}`.
         #[arg(long)]
         json: bool,
-        /// Base URL of the verification service.
-        #[arg(long, default_value = crate::registry::BASE_URL_DEFAULT)]
-        base_url: String,
+        /// Base URL of the verification service (default: `base_url` of
+        /// the configuration).
+        #[arg(long)]
+        base_url: Option<String>,
     },
     /// End a failed process instance so it can restart under a new code.
     Void {
@@ -210,12 +231,14 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// List registrations waiting for their scan longer than this many days.
-        #[arg(long, default_value_t = crate::report::WAITING_DAYS_DEFAULT)]
-        waiting_days: u64,
-        /// The scan inbox (for its quarantine folder).
-        #[arg(long, default_value = "scans")]
-        scans: PathBuf,
+        /// List registrations waiting for their scan longer than this many
+        /// days (default: `[report] waiting_days` of the configuration, 14).
+        #[arg(long)]
+        waiting_days: Option<u64>,
+        /// The scan inbox, for its quarantine folder (default: `scans` of
+        /// the configuration).
+        #[arg(long)]
+        scans: Option<PathBuf>,
         /// Also write the JSON report to <data>/reports/status-<date>.json.
         #[arg(long)]
         write: bool,
@@ -261,16 +284,22 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let _ = tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ZEUGNIS_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-    let data = cli.data.as_path();
-    let result = match cli.command {
+        );
+    // Under systemd (stderr connected to the journal) the journal adds the
+    // time itself: lines without it read better in `journalctl`.
+    let _ = if std::env::var_os(JOURNAL_STREAM_ENV).is_some() {
+        log.without_time().try_init()
+    } else {
+        log.try_init()
+    };
+    // `grade` and `verify-proof` need neither the ledger nor the configuration.
+    match cli.command {
         Command::Grade {
             ruleset,
             input,
@@ -296,146 +325,6 @@ pub fn main() -> i32 {
                     e.exit_code()
                 }
             }
-        }
-        Command::Register {
-            record,
-            documents,
-            code,
-            json,
-            base_url,
-        } => {
-            return lifecycle(data, &base_url, |r| {
-                let rec = read_record(&record)?;
-                let docs = read_documents(&documents)?;
-                print_issued(&r.register(&rec, &docs, code.as_deref())?, json);
-                Ok(())
-            })
-        }
-        Command::Show { code, key, json } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                print_certificate(&r.show(&code, key.as_deref())?, json);
-                Ok(())
-            })
-        }
-        Command::Revoke {
-            code,
-            reason,
-            effective,
-        } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let date = effective.unwrap_or_else(today_utc);
-                let seq = r.revoke(&code, &reason, &date)?;
-                println!(
-                    "revoked {} effective {date} (ledger seq {seq})",
-                    r.find(&code)?.code
-                );
-                Ok(())
-            })
-        }
-        Command::Supersede {
-            old,
-            record,
-            documents,
-            json,
-            base_url,
-        } => {
-            return lifecycle(data, &base_url, |r| {
-                let rec = read_record(&record)?;
-                let docs = read_documents(&documents)?;
-                let issued = r.supersede(&old, &rec, &docs)?;
-                if !json {
-                    println!(
-                        "superseded {} by the new certificate below",
-                        r.find(&old)?.code
-                    );
-                }
-                print_issued(&issued, json);
-                Ok(())
-            })
-        }
-        Command::Void { code, reason } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let seq = r.void(&code, &reason)?;
-                println!(
-                    "voided {} (ledger seq {seq}); register the certificate again to restart",
-                    r.find(&code)?.code
-                );
-                Ok(())
-            })
-        }
-        Command::Erase { code, reason } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                r.erase(&code, &reason)?;
-                println!(
-                    "erased the holder data of {}; the ledger stays valid",
-                    r.find(&code)?.code
-                );
-                Ok(())
-            })
-        }
-        Command::CoverSheet { code, output } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let c = r.find(&code)?;
-                let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
-                    code: &c.code,
-                    institution: &c.institution,
-                    document_kind: &c.kind,
-                    verify_url: None,
-                })
-                .map_err(|e| RegistryError::Invalid(format!("cover sheet: {e}")))?;
-                crate::ledger::durable::write_atomic(&output, &pdf).map_err(|e| {
-                    RegistryError::Invalid(format!("cannot write {}: {e}", output.display()))
-                })?;
-                println!(
-                    "wrote the cover sheet of {} to {}",
-                    c.code,
-                    output.display()
-                );
-                Ok(())
-            })
-        }
-        Command::ExportProof {
-            code,
-            output,
-            with_files,
-            with_personal_data,
-        } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let s =
-                    crate::export::export_proof(r, &code, &output, with_files, with_personal_data)
-                        .map_err(|e| match e {
-                            crate::export::ExportError::Registry(inner) => inner,
-                            other => RegistryError::Invalid(other.to_string()),
-                        })?;
-                println!(
-                    "exported {} record(s) and {} file(s) of {} to {}, proved against the checkpoint of size {}",
-                    s.records,
-                    s.files,
-                    r.find(&code)?.code,
-                    output.display(),
-                    s.checkpoint_size
-                );
-                Ok(())
-            })
-        }
-        Command::ExportArchive { output } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-                let s =
-                    crate::export::export_archive(r, &output, progress).map_err(|e| match e {
-                        crate::export::ExportError::Registry(inner) => inner,
-                        other => RegistryError::Invalid(other.to_string()),
-                    })?;
-                println!(
-                    "exported a BagIt bag to {}: {} payload file(s), {} bytes ({} reused from an earlier run), ledger of {} records",
-                    output.display(),
-                    s.files,
-                    s.bytes,
-                    s.reused,
-                    s.records
-                );
-                Ok(())
-            })
         }
         Command::VerifyProof {
             path,
@@ -468,93 +357,36 @@ pub fn main() -> i32 {
                 }
             };
         }
-        Command::Consistency { old, new } => {
-            let read = |p: &Path| {
-                std::fs::read_to_string(p)
-                    .map_err(|e| LedgerError::Invalid(format!("{}: {e}", p.display())))
-            };
-            let result = (|| {
-                let old_note = read(&old)?;
-                let new_note = new.as_deref().map(read).transpose()?;
-                let l = Ledger::open(data, LedgerOptions::default())?;
-                Ok::<_, LedgerError>(crate::export::consistency(
-                    &l,
-                    &old_note,
-                    new_note.as_deref(),
-                ))
-            })();
-            return match result {
-                Ok(Ok(lines)) => {
-                    for l in lines {
-                        println!("OK  {l}");
-                    }
-                    0
-                }
-                Ok(Err(e)) => {
-                    eprintln!("zeugnis consistency: {e}");
-                    e.exit_code()
-                }
-                Err(e) => {
-                    eprintln!("zeugnis: error: {e}");
-                    e.exit_code()
-                }
-            };
+        _ => {}
+    }
+    let (cfg, cfg_path) = match Config::resolve(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zeugnis: error: {e}");
+            return 2;
         }
-        Command::RotateKey { retire, reason } => rotate_key(data, retire.as_deref(), &reason),
-        Command::Status {
-            json,
-            waiting_days,
-            scans,
-            write,
-            mail_to,
-            mail_from,
-            smtp,
-        } => {
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let mail = if mail_to.is_empty() {
-                    None
-                } else {
-                    let (Some(from), Some(smtp)) = (mail_from.as_deref(), smtp.as_deref()) else {
-                        return Err(RegistryError::Invalid(
-                            "--mail-to needs --mail-from and --smtp HOST:PORT".into(),
-                        ));
-                    };
-                    let (host, port) = smtp
-                        .rsplit_once(':')
-                        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
-                        .ok_or_else(|| {
-                            RegistryError::Invalid(format!("--smtp {smtp}: expected HOST:PORT"))
-                        })?;
-                    Some(crate::report::MailConfig {
-                        host,
-                        port,
-                        from: from.to_string(),
-                        to: mail_to.clone(),
-                    })
-                };
-                let report = crate::report::status(r, &scans, waiting_days)?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-                } else {
-                    print!("{}", report.text());
-                }
-                if write {
-                    let path = report.write(data)?;
-                    eprintln!("wrote {}", path.display());
-                }
-                if let Some(cfg) = mail {
-                    crate::report::mail(&report, &cfg)?;
-                    eprintln!("mailed to {}", cfg.to.join(", "));
-                }
-                Ok(())
-            })
+    };
+    if cli.verbose {
+        match &cfg_path {
+            Some(p) => eprintln!("zeugnis: configuration {}", p.display()),
+            None => eprintln!("zeugnis: no configuration file; embedded defaults"),
         }
+    }
+    let data = cli
+        .data
+        .clone()
+        .or_else(|| cfg.data.clone())
+        .unwrap_or_else(|| PathBuf::from("ledger"));
+    let data = data.as_path();
+    let run = Runner {
+        data,
+        cfg: &cfg,
+        verbose: cli.verbose,
+    };
+    let result = match cli.command {
+        Command::Grade { .. } | Command::VerifyProof { .. } => unreachable!("handled above"),
         Command::Init { origin } => init(data, &origin),
-        Command::Run { config } => {
-            let cfg = match load_config(config.as_deref()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
+        Command::Run => {
             return match crate::daemon::run(data, cfg, DEFAULT_ORIGIN) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -563,20 +395,9 @@ pub fn main() -> i32 {
                 }
             };
         }
-        Command::Ingest {
-            files,
-            scans,
-            config,
-            json,
-        } => {
-            let cfg = match load_config(config.as_deref()) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            return ingest(data, &cfg, &scans, &files, json);
-        }
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
+        Command::Reindex => reindex(data),
         Command::Audit { fixity, kept } => {
             let kept = match read_kept_checkpoints(&kept) {
                 Ok(k) => k,
@@ -597,38 +418,22 @@ pub fn main() -> i32 {
             if !fixity {
                 return 0;
             }
-            return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
-                let rep = r.fixity_audit(std::io::IsTerminal::is_terminal(&std::io::stderr()))?;
-                println!(
-                    "fixity: {} blob(s), {} bytes re-hashed (BLAKE3 and SHA-256); {} problem(s); recorded as ledger seq {}",
-                    rep.blobs_checked,
-                    rep.bytes_checked,
-                    rep.failures.len(),
-                    rep.seq
-                );
-                for f in &rep.failures {
-                    println!(
-                        "  blob {} {}; certificate(s): {}",
-                        f.blob,
-                        f.problem,
-                        if f.certificates.is_empty() {
-                            "-".to_string()
-                        } else {
-                            f.certificates.join(", ")
-                        }
-                    );
-                }
-                if rep.failures.is_empty() {
-                    Ok(())
-                } else {
-                    Err(RegistryError::Ledger(LedgerError::Archive(format!(
-                        "{} blob(s) damaged or missing (see above)",
-                        rep.failures.len()
-                    ))))
-                }
+            return run.request(Request::Fixity {
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             });
         }
-        Command::Reindex => reindex(data),
+        Command::CoverSheet { code, output } => {
+            return run.cover_sheet(code, output);
+        }
+        command => {
+            return match request_of(command) {
+                Ok(req) => run.request(req),
+                Err(e) => {
+                    eprintln!("zeugnis: error: {e}");
+                    e.exit_code()
+                }
+            }
+        }
     };
     match result {
         Ok(()) => 0,
@@ -639,141 +444,229 @@ pub fn main() -> i32 {
     }
 }
 
-/// Opens the registry, runs `f`, maps the error to an exit code.
-fn lifecycle(
-    data: &Path,
-    base_url: &str,
-    f: impl FnOnce(&mut Registry) -> Result<(), RegistryError>,
-) -> i32 {
-    let result = Registry::open(data, base_url).and_then(|mut r| {
-        let out = f(&mut r);
-        r.ledger().flush_index()?;
-        out
-    });
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("zeugnis: error: {e}");
-            e.exit_code()
+/// Builds the request of a command that needs the writer or the index,
+/// reading its input files here (bad input: exit 2, naming the file).
+fn request_of(command: Command) -> Result<Request, RegistryError> {
+    let absolute = |p: &Path| {
+        std::path::absolute(p).map_err(|e| RegistryError::Invalid(format!("{}: {e}", p.display())))
+    };
+    Ok(match command {
+        Command::Register {
+            record,
+            documents,
+            code,
+            json,
+            base_url,
+        } => Request::Register {
+            registration: Registration::read(&record, &documents)?,
+            code,
+            json,
+            base_url,
+        },
+        Command::Show { code, key, json } => Request::Show { code, key, json },
+        Command::Revoke {
+            code,
+            reason,
+            effective,
+        } => Request::Revoke {
+            code,
+            reason,
+            effective,
+        },
+        Command::Supersede {
+            old,
+            record,
+            documents,
+            json,
+            base_url,
+        } => Request::Supersede {
+            old,
+            registration: Registration::read(&record, &documents)?,
+            json,
+            base_url,
+        },
+        Command::Void { code, reason } => Request::Void { code, reason },
+        Command::Erase { code, reason } => Request::Erase { code, reason },
+        Command::ExportProof {
+            code,
+            output,
+            with_files,
+            with_personal_data,
+        } => Request::ExportProof {
+            code,
+            output: absolute(&output)?,
+            with_files,
+            with_personal_data,
+        },
+        Command::ExportArchive { output } => Request::ExportArchive {
+            output: absolute(&output)?,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        },
+        Command::Consistency { old, new } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p)
+                    .map_err(|e| RegistryError::Invalid(format!("{}: {e}", p.display())))
+            };
+            Request::Consistency {
+                old_note: read(&old)?,
+                new_note: new.as_deref().map(read).transpose()?,
+            }
+        }
+        Command::RotateKey { retire, reason } => Request::RotateKey { retire, reason },
+        Command::Status {
+            json,
+            waiting_days,
+            scans,
+            write,
+            mail_to,
+            mail_from,
+            smtp,
+        } => Request::Status {
+            json,
+            waiting_days,
+            scans: scans.as_deref().map(absolute).transpose()?,
+            write,
+            mail_to,
+            mail_from,
+            smtp,
+        },
+        Command::Ingest { files, scans, json } => Request::Ingest {
+            files: files
+                .iter()
+                .map(|f| absolute(f))
+                .collect::<Result<_, _>>()?,
+            scans: scans.as_deref().map(absolute).transpose()?,
+            json,
+        },
+        other => {
+            return Err(RegistryError::Invalid(format!(
+                "{other:?} is not a ledger request"
+            )))
+        }
+    })
+}
+
+/// Runs requests: in the daemon when one answers on the control socket,
+/// else on a ledger opened here.
+struct Runner<'a> {
+    /// The data directory.
+    data: &'a Path,
+    /// The configuration.
+    cfg: &'a Config,
+    /// `--verbose`.
+    verbose: bool,
+}
+
+impl Runner<'_> {
+    /// Runs `req`, prints its reply, returns its exit code.
+    fn request(&self, req: Request) -> i32 {
+        finish(self.reply(req))
+    }
+
+    fn reply(&self, req: Request) -> Reply {
+        let socket = control::socket_path(self.data);
+        match control::connect(self.data) {
+            Err(e) => Reply::error(1, &e.to_string()),
+            Ok(Some(stream)) => {
+                if self.verbose {
+                    eprintln!(
+                        "zeugnis: {} runs in the daemon (control socket {})",
+                        req.name(),
+                        socket.display()
+                    );
+                }
+                control::send(self.data, stream, &req)
+                    .unwrap_or_else(|e| Reply::error(1, &e.to_string()))
+            }
+            Ok(None) => {
+                if self.verbose {
+                    eprintln!(
+                        "zeugnis: no daemon answers on {}; {} opens the ledger itself",
+                        socket.display(),
+                        req.name()
+                    );
+                }
+                self.local(req)
+            }
         }
     }
-}
 
-fn read_record(path: &Path) -> Result<RegistrationRecord, RegistryError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| RegistryError::Invalid(format!("--record {}: {e}", path.display())))?;
-    RegistrationRecord::parse(&path.display().to_string(), &bytes)
-}
-
-fn read_documents(paths: &[PathBuf]) -> Result<Vec<DocumentFile>, RegistryError> {
-    paths
-        .iter()
-        .map(|p| {
-            let meta = std::fs::metadata(p)
-                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
-            if meta.len() > crate::blobs::BLOB_BYTES_MAX_DEFAULT {
-                return Err(RegistryError::Invalid(format!(
-                    "--document {}: {} bytes, above the limit of {} bytes",
-                    p.display(),
-                    meta.len(),
-                    crate::blobs::BLOB_BYTES_MAX_DEFAULT
-                )));
+    /// Runs `req` on a ledger opened here (no daemon runs).
+    fn local(&self, req: Request) -> Reply {
+        if let Request::Ingest { files, scans, json } = req {
+            let scans = scans.unwrap_or_else(|| self.cfg.scans.clone());
+            return self.ingest(&files, &scans, json);
+        }
+        let mut registry = match Registry::open(self.data, &self.cfg.base_url) {
+            Ok(r) => r,
+            Err(e) => return Reply::error(e.exit_code(), &e.to_string()),
+        };
+        let ctx = control::Context {
+            data: self.data.to_path_buf(),
+            scans: self.cfg.scans.clone(),
+            waiting_days: self.cfg.report.waiting_days,
+        };
+        let mut reply = control::execute(req, &mut registry, &ctx);
+        if let Err(e) = registry.ledger().flush_index() {
+            if reply.exit == 0 {
+                reply = Reply {
+                    exit: e.exit_code(),
+                    stderr: format!("zeugnis: error: {e}\n"),
+                    ..reply
+                };
             }
-            let bytes = std::fs::read(p)
-                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
-            Ok(DocumentFile {
-                name: p.display().to_string(),
-                bytes,
-            })
-        })
-        .collect()
+        }
+        reply
+    }
+
+    fn ingest(&self, files: &[PathBuf], scans: &Path, json: bool) -> Reply {
+        let registry = match Registry::open(self.data, &self.cfg.base_url) {
+            Ok(r) => r,
+            Err(e) => {
+                return Reply {
+                    exit: e.exit_code(),
+                    stderr: format!("zeugnis ingest: error: {e}\n"),
+                    ..Reply::default()
+                }
+            }
+        };
+        let registry = std::sync::Arc::new(std::sync::Mutex::new(registry));
+        let result = crate::scans::Intake::new(self.cfg.intake.clone(), scans, registry.clone())
+            .and_then(|mut intake| intake.ingest(files));
+        let flushed = registry
+            .lock()
+            .map_err(|_| ())
+            .and_then(|r| r.ledger().flush_index().map_err(|_| ()));
+        let mut reply = control::ingest_reply(result, json);
+        if flushed.is_err() {
+            reply.stderr.push_str("zeugnis ingest: warning: the derived index was not flushed; it is rebuilt at the next open\n");
+        }
+        reply
+    }
+
+    /// `cover-sheet`: the PDF is rendered where the ledger is and written here.
+    fn cover_sheet(&self, code: String, output: PathBuf) -> i32 {
+        let mut reply = self.reply(Request::CoverSheet {
+            code,
+            output: output.clone(),
+        });
+        if let Some(pdf) = reply.pdf.take() {
+            if let Err(e) = crate::ledger::durable::write_atomic(&output, &pdf) {
+                eprintln!("zeugnis: error: cannot write {}: {e}", output.display());
+                return 2;
+            }
+        }
+        finish(reply)
+    }
 }
 
-fn print_issued(i: &crate::registry::Issued, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"code": i.code, "key": i.key, "url": i.url})
-        );
-    } else {
-        println!("code: {}", i.code);
-        println!("key:  {}", i.key);
-        println!("url:  {}", i.url);
-    }
-}
-
-fn print_certificate(c: &crate::registry::Certificate, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(c).expect("json"));
-        return;
-    }
-    println!("certificate  {}", c.code);
-    println!("state        {}", c.state.name());
-    println!("institution  {}", c.institution);
-    println!("kind         {}", c.kind);
-    for d in &c.documents {
-        println!(
-            "document     {} {} {} bytes blake3:{} sha256:{}",
-            d.language.as_deref().unwrap_or("-"),
-            d.media_type,
-            d.size_bytes,
-            d.blake3,
-            d.sha256
-        );
-    }
-    match &c.scan {
-        Some(s) => println!(
-            "scan         {} {} bytes blake3:{}",
-            s.media_type, s.size_bytes, s.blake3
-        ),
-        None => println!("scan         not yet archived"),
-    }
-    if let Some(g) = &c.grade {
-        println!(
-            "grade        {} {}",
-            g["ruleset"].as_str().unwrap_or("?"),
-            g["result"]
-        );
-    }
-    if let Some(r) = &c.revoked {
-        println!(
-            "revoked      {} (effective {}, ledger seq {})",
-            r.reason,
-            r.effective_date.as_deref().unwrap_or("?"),
-            r.seq
-        );
-    }
-    if let Some(v) = &c.voided {
-        println!("voided       {} (ledger seq {})", v.reason, v.seq);
-    }
-    if let Some(n) = &c.superseded_by {
-        println!("superseded by {n}");
-    }
-    if let Some(o) = &c.supersedes {
-        println!("supersedes   {o}");
-    }
-    if c.erased {
-        println!("holder data  erased");
-    } else if let Some(h) = &c.holder {
-        println!("holder data  {h}");
-    }
-    let seqs: Vec<String> = c.seqs.iter().map(u64::to_string).collect();
-    println!("ledger seqs  {}", seqs.join(", "));
-}
-
-/// Today's date in UTC as `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
-pub fn today_utc() -> String {
-    let days = ledger::now_s().div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+/// Prints a reply and returns its exit code.
+fn finish(reply: Reply) -> i32 {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
+    reply.exit
 }
 
 fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
@@ -785,76 +678,6 @@ fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
         println!("vkey: {}", v.vkey());
     }
     Ok(())
-}
-
-/// Loads `--config` (or the embedded defaults); on error prints it and
-/// returns exit code 2.
-fn load_config(path: Option<&Path>) -> Result<crate::config::Config, i32> {
-    match path {
-        None => Ok(crate::config::Config::default()),
-        Some(p) => crate::config::Config::load(p).map_err(|e| {
-            eprintln!("zeugnis: error: {e}");
-            2
-        }),
-    }
-}
-
-/// `zeugnis ingest`: exit 0 when every file was archived, found to be a
-/// duplicate or parked waiting; 2 when any was quarantined; 1 on failure.
-fn ingest(
-    data: &Path,
-    cfg: &crate::config::Config,
-    scans: &Path,
-    files: &[PathBuf],
-    json: bool,
-) -> i32 {
-    let data = cfg.data.clone().unwrap_or_else(|| data.to_path_buf());
-    let registry = match Registry::open(&data, &cfg.base_url) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("zeugnis ingest: error: {e}");
-            return e.exit_code();
-        }
-    };
-    let registry = std::sync::Arc::new(std::sync::Mutex::new(registry));
-    let result = crate::scans::Intake::new(cfg.intake.clone(), scans, registry.clone())
-        .and_then(|mut intake| intake.ingest(files));
-    let flushed = registry
-        .lock()
-        .map_err(|_| ())
-        .and_then(|r| r.ledger().flush_index().map_err(|_| ()));
-    match result {
-        Ok(outcomes) => {
-            for o in &outcomes {
-                if json {
-                    println!("{}", serde_json::to_string(o).expect("json"));
-                } else {
-                    println!(
-                        "{}: {}{} - {}",
-                        o.file,
-                        o.outcome,
-                        o.reason
-                            .as_deref()
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default(),
-                        o.detail
-                    );
-                }
-            }
-            if flushed.is_err() {
-                eprintln!("zeugnis ingest: warning: the derived index was not flushed; it is rebuilt at the next open");
-            }
-            if outcomes.iter().any(|o| o.outcome == "quarantined") {
-                2
-            } else {
-                0
-            }
-        }
-        Err(e) => {
-            eprintln!("zeugnis ingest: error: {e}");
-            1
-        }
-    }
 }
 
 fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {
@@ -956,31 +779,6 @@ fn audit(data: &Path, kept: &[ledger::audit::KeptCheckpoint]) -> Result<(), Ledg
         )));
     }
     Ok(())
-}
-
-fn rotate_key(data: &Path, retire: Option<&str>, reason: &str) -> Result<(), LedgerError> {
-    let mut l = Ledger::open(data, LedgerOptions::default())?;
-    match retire {
-        None => {
-            let v = l.add_key()?;
-            println!(
-                "added signing key {:08x}; checkpoints are now signed by every active key",
-                v.key_id
-            );
-            println!("new vkey: {}", v.vkey());
-            println!(
-                "publish it, then retire the old key: zeugnis rotate-key --retire <old key ID>"
-            );
-        }
-        Some(which) => {
-            let v = l.retire_key(which, reason)?;
-            println!("retired signing key {:08x} ({reason})", v.key_id);
-        }
-    }
-    for v in ledger::recovery::verifiers_for_size(l.keys(), l.size()) {
-        println!("active: {}", v.vkey());
-    }
-    l.flush_index()
 }
 
 fn reindex(data: &Path) -> Result<(), LedgerError> {

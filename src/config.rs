@@ -10,6 +10,13 @@ use crate::scans::IntakeConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// Environment variable naming the configuration file when `--config` is
+/// not given.
+pub const CONFIG_ENV: &str = "ZEUGNIS_CONFIG";
+/// The configuration file used when neither `--config` nor
+/// `ZEUGNIS_CONFIG` names one and it exists in the working directory.
+pub const CONFIG_FILE_DEFAULT: &str = "zeugnis.toml";
+
 /// Default interval between periodic status reports: one day.
 pub const REPORT_INTERVAL_SECS_DEFAULT: u64 = 86_400;
 
@@ -127,6 +134,35 @@ impl Config {
             c.http.admin_token_file = Some(base.join(t));
         }
         Ok(c)
+    }
+
+    /// The configuration every command uses: `--config FILE` (`flag`), else
+    /// the file named by `ZEUGNIS_CONFIG`, else `./zeugnis.toml` if it
+    /// exists, else the embedded defaults. Returns it with the file it came
+    /// from. A named file that cannot be read is an error; so is an empty
+    /// `ZEUGNIS_CONFIG`.
+    pub fn resolve(flag: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let named = match flag {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os(CONFIG_ENV) {
+                Some(v) if v.is_empty() => {
+                    return Err(ConfigError::Invalid {
+                        path: PathBuf::from(format!("${CONFIG_ENV}")),
+                        field: "ZEUGNIS_CONFIG",
+                        reason: "is set but empty; unset it or name a file".into(),
+                    })
+                }
+                Some(v) => Some(PathBuf::from(v)),
+                None => {
+                    let local = PathBuf::from(CONFIG_FILE_DEFAULT);
+                    local.is_file().then_some(local)
+                }
+            },
+        };
+        match named {
+            Some(p) => Ok((Config::load(&p)?, Some(p))),
+            None => Ok((Config::default(), None)),
+        }
     }
 
     /// Parses and validates configuration text (`path` names it in errors).

@@ -63,15 +63,163 @@ fn open_or_init(data: &Path, origin: &str) -> Result<Ledger, LedgerError> {
     }
 }
 
+/// Test hook: when this environment variable names a file, the daemon,
+/// once it has received SIGTERM/SIGINT and refuses control requests, waits
+/// until that file exists before it goes on stopping (at most
+/// [`SHUTDOWN_GATE_WAIT_MS_MAX`]). Lets a test send a command while the
+/// daemon is shutting down, without timing.
+pub const SHUTDOWN_GATE_ENV: &str = "ZEUGNIS_TEST_SHUTDOWN_GATE";
+/// Longest wait at the shutdown gate, in milliseconds.
+pub const SHUTDOWN_GATE_WAIT_MS_MAX: u64 = 180_000;
+
+/// The environment variable systemd sets for a `Type=notify` service.
+pub const NOTIFY_SOCKET_ENV: &str = "NOTIFY_SOCKET";
+
+/// Tells systemd the service's state (`READY=1`, `STOPPING=1`, ...) when it
+/// runs as a `Type=notify` unit (the `sd_notify` protocol: one datagram to
+/// the Unix socket named by `NOTIFY_SOCKET`, `@` for the abstract
+/// namespace). Without that variable it does nothing; a failure is logged,
+/// never fatal.
+pub fn sd_notify(state: &str) {
+    let Some(target) = std::env::var_os(NOTIFY_SOCKET_ENV) else {
+        return;
+    };
+    let sent = (|| -> std::io::Result<()> {
+        let sock = std::os::unix::net::UnixDatagram::unbound()?;
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(target.as_os_str());
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            sock.send_to_addr(state.as_bytes(), &addr)?;
+        } else {
+            sock.send_to(state.as_bytes(), &target)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, state, "sd_notify failed");
+    }
+}
+
+/// A scan-intake job sent by a control request (`zeugnis ingest` while
+/// the daemon runs): run on the intake thread, which owns the inbox.
+struct IngestJob {
+    /// Absolute paths of the files.
+    files: Vec<PathBuf>,
+    /// Where the outcomes go.
+    reply: mpsc::Sender<Result<Vec<crate::scans::Outcome>, IntakeError>>,
+}
+
+/// Runs control-socket requests against the daemon's registry.
+struct ControlHandler {
+    /// The registry shared with the intake and the HTTP service.
+    registry: Arc<Mutex<Registry>>,
+    /// Defaults for the requests (inbox, data directory, waiting days).
+    ctx: crate::control::Context,
+    /// Set on SIGTERM/SIGINT: from then on every request is refused.
+    stopping: Arc<AtomicBool>,
+    /// Ingest jobs for the intake thread.
+    jobs: Mutex<mpsc::Sender<IngestJob>>,
+    /// Wakes the intake (after a registration, or for an ingest job).
+    wake: Mutex<mpsc::Sender<Wake>>,
+}
+
+/// True if `a` and `b` name the same existing folder.
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The refusal while stopping: nothing was done.
+fn stopping_reply() -> crate::control::Reply {
+    crate::control::Reply::error(
+        1,
+        "the daemon is shutting down; the command was not run and nothing was changed. \
+         Run it again once the daemon has stopped (the command then opens the ledger \
+         itself) or has been restarted",
+    )
+}
+
+impl crate::control::Handler for ControlHandler {
+    fn handle(&self, req: crate::control::Request) -> crate::control::Reply {
+        use crate::control::Request;
+        if self.stopping.load(Ordering::SeqCst) {
+            return stopping_reply();
+        }
+        let writes = req.writes();
+        let reply = match req.without_progress() {
+            Request::Ingest {
+                scans: Some(asked), ..
+            } if !same_folder(&asked, &self.ctx.scans) => crate::control::Reply::error(
+                2,
+                &format!(
+                    "--scans {}: the running daemon takes scans from its inbox {}; \
+                     leave out --scans, or stop the daemon to use another inbox",
+                    asked.display(),
+                    self.ctx.scans.display()
+                ),
+            ),
+            Request::Ingest { files, json, .. } => {
+                let (tx, rx) = mpsc::channel();
+                let sent = self
+                    .jobs
+                    .lock()
+                    .map(|j| j.send(IngestJob { files, reply: tx }).is_ok())
+                    .unwrap_or(false);
+                if let Ok(w) = self.wake.lock() {
+                    let _ = w.send(Wake::Files);
+                }
+                match (sent, rx.recv()) {
+                    (true, Ok(result)) => crate::control::ingest_reply(result, json),
+                    // The intake thread ended before it took the job: it
+                    // never ran.
+                    _ => stopping_reply(),
+                }
+            }
+            req => {
+                let mut reg =
+                    match self.registry.lock() {
+                        Ok(r) => r,
+                        Err(_) => return crate::control::Reply::error(
+                            1,
+                            "the registry lock is poisoned (a writer panicked); restart the daemon",
+                        ),
+                    };
+                // The signal may have come while this request waited for
+                // the lock (e.g. behind an intake batch).
+                if self.stopping.load(Ordering::SeqCst) {
+                    return stopping_reply();
+                }
+                crate::control::execute(req, &mut reg, &self.ctx)
+            }
+        };
+        if writes && reply.exit != 2 {
+            // A registration may be what a waiting scan waits for.
+            if let Ok(w) = self.wake.lock() {
+                let _ = w.send(Wake::Registered);
+            }
+        }
+        reply
+    }
+}
+
 /// Runs the daemon until SIGINT or SIGTERM (or a fatal ledger error).
+///
+/// Start-up order: the configuration is already validated (by
+/// [`Config::load`]); the signal handlers are installed and both HTTP
+/// listeners are bound *before* anything is created on disk, so a busy
+/// port stops the start with nothing left behind. Then the ledger is opened
+/// (or created), the control socket bound, and the services started.
 pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
-    let data: PathBuf = cfg.data.clone().unwrap_or_else(|| data.to_path_buf());
-    // Signal handlers first: a SIGTERM from now on stops cleanly.
+    let data: PathBuf = data.to_path_buf();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Start(format!("tokio runtime: {e}")))?;
+    // Signal handlers first: a SIGTERM from now on stops cleanly.
     let (mut term, mut int) = {
         let _guard = runtime.enter();
         use tokio::signal::unix::{signal, SignalKind};
@@ -89,6 +237,14 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         "zeugnis {} starting: ledger and blobs in the data directory, scans read from the inbox",
         env!("CARGO_PKG_VERSION")
     );
+    // The listeners are bound before anything touches the disk: a busy
+    // port or a bad token file stops the start with a clear error and
+    // leaves no fresh ledger behind.
+    let http_cfg = cfg.http_effective();
+    if let Some(p) = &http_cfg.admin_token_file {
+        crate::http::read_admin_token(p)?;
+    }
+    let bound = runtime.block_on(crate::http::bind(&http_cfg))?;
     let ledger = open_or_init(&data, origin)?;
     tracing::info!(
         records = ledger.size(),
@@ -100,11 +256,9 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let (wake_tx, wake_rx) = mpsc::channel::<Wake>();
+    let (jobs_tx, jobs_rx) = mpsc::channel::<IngestJob>();
     let _watcher = watch::watch(&cfg.scans, wake_tx.clone());
 
-    // The HTTP service: bound before anything runs, so a busy port or a bad
-    // token file stops the start with a clear error.
-    let http_cfg = cfg.http_effective();
     let mut state = crate::http::AppState::new(&http_cfg, &data, Arc::clone(&registry))?;
     let wake_on_write = wake_tx.clone();
     state.on_write(Arc::new(move || {
@@ -113,15 +267,32 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     }));
     let metrics = state.metrics();
     intake.on_outcome(Arc::new(move |o| metrics.intake(&o.outcome)));
-    let bound = runtime.block_on(crate::http::bind(&http_cfg))?;
+    let control = {
+        let _guard = runtime.enter();
+        crate::control::bind(&data).map_err(|e| DaemonError::Start(e.to_string()))?
+    };
     tracing::info!(
         public = %bound.public_addr(),
         admin = %bound.admin_addr(),
         admin_api = http_cfg.admin_token_file.is_some(),
         "verification service listening"
     );
+    tracing::info!(socket = %control.path().display(), "control socket listening (mode 0600): CLI commands run here while the daemon runs");
     let (http_stop_tx, http_stop_rx) = tokio::sync::watch::channel(false);
-    let http_task = runtime.spawn(bound.serve(Arc::new(state), http_stop_rx));
+    let http_task = runtime.spawn(bound.serve(Arc::new(state), http_stop_rx.clone()));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let handler = Arc::new(ControlHandler {
+        registry: Arc::clone(&registry),
+        ctx: crate::control::Context {
+            data: data.clone(),
+            scans: cfg.scans.clone(),
+            waiting_days: cfg.report.waiting_days,
+        },
+        stopping: Arc::clone(&stopping),
+        jobs: Mutex::new(jobs_tx),
+        wake: Mutex::new(wake_tx.clone()),
+    });
+    let control_task = runtime.spawn(control.serve(handler, http_stop_rx));
     let rescan = Duration::from_secs(cfg.intake.rescan_secs);
     let settle =
         Duration::from_millis((cfg.intake.stable_ms / 4).clamp(SETTLE_POLL_MS.0, SETTLE_POLL_MS.1));
@@ -132,11 +303,20 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     let intake_thread = std::thread::Builder::new()
         .name("zeugnis-intake".into())
         .spawn(move || {
-            let result = intake_loop(&mut intake, &intake_stop, &wake_rx, rescan, settle);
+            let result = intake_loop(
+                &mut intake,
+                &intake_stop,
+                &wake_rx,
+                &jobs_rx,
+                rescan,
+                settle,
+            );
             let _ = done_tx.send(result);
         })
         .map_err(|e| DaemonError::Start(format!("intake thread: {e}")))?;
 
+    // Listeners bound, ledger open, control socket and services started.
+    sd_notify("READY=1\nSTATUS=serving");
     let report_cfg = cfg.report.clone();
     let (report_registry, report_data, report_scans) =
         (Arc::clone(&registry), data.clone(), cfg.scans.clone());
@@ -162,6 +342,10 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         }
         Ok(())
     });
+    stopping.store(true, Ordering::SeqCst);
+    sd_notify("STOPPING=1");
+    tracing::info!("shutting down: control requests are refused from now on");
+    shutdown_gate();
     stop.store(true, Ordering::SeqCst);
     let _ = wake_tx.send(Wake::Shutdown);
     let _ = http_stop_tx.send(true);
@@ -169,6 +353,9 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         Ok(Ok(())) => tracing::info!("verification service stopped"),
         Ok(Err(e)) => tracing::warn!(error = %e, "verification service ended with an error"),
         Err(e) => tracing::warn!(error = %e, "verification service task failed"),
+    }
+    if let Err(e) = runtime.block_on(control_task) {
+        tracing::warn!(error = %e, "control socket task failed");
     }
     let _ = intake_thread.join();
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -178,16 +365,33 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     result
 }
 
+/// See [`SHUTDOWN_GATE_ENV`].
+fn shutdown_gate() {
+    let Some(gate) = std::env::var_os(SHUTDOWN_GATE_ENV).map(PathBuf::from) else {
+        return;
+    };
+    tracing::info!(gate = %gate.display(), "test hook: waiting at the shutdown gate");
+    let t0 = std::time::Instant::now();
+    while !gate.exists() && t0.elapsed() < Duration::from_millis(SHUTDOWN_GATE_WAIT_MS_MAX) {
+        std::thread::sleep(Duration::from_millis(SETTLE_POLL_MS.0));
+    }
+}
+
 /// The intake thread: a pass, then sleep until a wake-up, a settling file
 /// needs another look, or the rescan interval is over.
 fn intake_loop(
     intake: &mut Intake,
     stop: &AtomicBool,
     wake: &mpsc::Receiver<Wake>,
+    jobs: &mpsc::Receiver<IngestJob>,
     rescan: Duration,
     settle: Duration,
 ) -> Result<(), IntakeError> {
     loop {
+        // `zeugnis ingest` sent through the control socket.
+        while let Ok(job) = jobs.try_recv() {
+            let _ = job.reply.send(intake.ingest(&job.files));
+        }
         let unstable = match intake.pass(stop) {
             Ok(report) => report.unstable,
             Err(e) if e.is_fatal() => {

@@ -965,7 +965,7 @@ pub fn export_archive(
     let info = format!(
         "Source-Organization: {}\nBagging-Date: {}\nPayload-Oxum: {}.{}\nExternal-Description: zeugnis certificate archive: ledger of {} records (checkpoint size {}), blobs and FORMAT.md; verify with FORMAT.md section 13\nBag-Software-Agent: zeugnis {}\n",
         ledger.origin(),
-        crate::cli::today_utc(),
+        crate::dates::today_utc(),
         summary.bytes,
         summary.files,
         ledger.size(),

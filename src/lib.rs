@@ -12,6 +12,8 @@
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`report`]: status reports (text, JSON file, SMTP mail).
 //! - [`scans`]: the scan intake (watch, claim, identify, archive, quarantine).
+//! - [`dates`]: today's date in UTC (`YYYY-MM-DD`).
+//! - [`control`]: the daemon's control socket and the commands sent over it.
 //! - [`config`], [`daemon`]: `zeugnis run`'s configuration and wiring.
 //! - [`http`]: the verification service and the admin API (hyper 1, tokio).
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
@@ -23,8 +25,10 @@ pub mod blobs;
 pub mod cli;
 pub mod codes;
 pub mod config;
+pub mod control;
 pub mod coversheet;
 pub mod daemon;
+pub mod dates;
 pub mod export;
 pub mod grades;
 pub mod http;

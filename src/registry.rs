@@ -706,6 +706,24 @@ impl Registry {
         &self.blobs
     }
 
+    /// Key rotation (`zeugnis rotate-key`, the admin API): adds a signing
+    /// key, or with `retire` retires that one (8-hex key ID or vkey) for
+    /// `reason`. Readers see the new checkpoint at once; key records change
+    /// no certificate state, but the derived trees count them as applied.
+    pub fn rotate_key(
+        &mut self,
+        retire: Option<&str>,
+        reason: &str,
+    ) -> Result<ledger::checkpoint::Verifier, RegistryError> {
+        let v = match retire {
+            None => self.ledger.add_key()?,
+            Some(which) => self.ledger.retire_key(which, reason)?,
+        };
+        self.reader.publish(&self.ledger);
+        self.catch_up()?;
+        Ok(v)
+    }
+
     fn applied(&self) -> Result<u64, RegistryError> {
         Ok(self
             .meta
@@ -1340,6 +1358,21 @@ impl Registry {
     /// `FixityChecked` record. Damaged or missing blobs are reported with the
     /// certificates they belong to.
     pub fn fixity_audit(&mut self, progress: bool) -> Result<FixityReport, RegistryError> {
+        let bar = if progress {
+            indicatif::ProgressBar::new(0)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        self.fixity_audit_with(bar)
+    }
+
+    /// [`Registry::fixity_audit`] reporting its progress (bytes re-hashed of
+    /// the total) on `bar`, which the caller may watch from another thread
+    /// (the admin API shows it in `/metrics`; a hidden bar still counts).
+    pub fn fixity_audit_with(
+        &mut self,
+        bar: indicatif::ProgressBar,
+    ) -> Result<FixityReport, RegistryError> {
         struct Expect {
             sha256: Option<Hash32>,
             size: Option<u64>,
@@ -1404,11 +1437,8 @@ impl Registry {
             }
         }
         let total: u64 = expected.values().filter_map(|e| e.size).sum();
-        let bar = if progress {
-            indicatif::ProgressBar::new(total)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
+        bar.set_length(total);
+        bar.set_position(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template("fixity {bar:40} {bytes}/{total_bytes} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

@@ -212,7 +212,7 @@ impl StatusReport {
         let mut s = format!("zeugnis status report for {}\n", self.origin);
         s.push_str(&format!(
             "generated {} (UTC seconds {})\n\n",
-            crate::cli::today_utc(),
+            crate::dates::today_utc(),
             self.generated_at
         ));
         s.push_str("certificates by state:\n");
@@ -259,7 +259,7 @@ impl StatusReport {
         let dir = data.join(REPORTS_DIR);
         std::fs::create_dir_all(&dir)
             .map_err(|e| RegistryError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
-        let path = dir.join(format!("status-{}.json", crate::cli::today_utc()));
+        let path = dir.join(format!("status-{}.json", crate::dates::today_utc()));
         let json = serde_json::to_vec_pretty(self).expect("json");
         ledger::durable::write_atomic(&path, &json)
             .map_err(|e| RegistryError::Invalid(format!("cannot write {}: {e}", path.display())))?;

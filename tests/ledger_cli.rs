@@ -48,34 +48,17 @@ fn init_checkpoint_vkey_audit_reindex() {
     assert_eq!(code, 0);
     assert!(out.contains("1 records, tiles and index rebuilt"), "{out}");
     // `run` (the daemon) opens the ledger (here recovering nothing), says
-    // where it reads and writes, and stops cleanly on SIGTERM.
-    let log = t.path().join("run.log");
-    let mut child = std::process::Command::new(crate::support::bin())
-        .arg("run")
-        .current_dir(t.path())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("run");
-    let started = std::time::Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("ledger open")
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "daemon did not open the ledger: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
-    assert_eq!(child.wait().expect("wait").code(), Some(0));
-    let text = std::fs::read_to_string(&log).expect("log");
+    // where it reads and writes, and stops cleanly on SIGTERM. Ports chosen
+    // by the system: the test never depends on a free fixed port.
+    let mut daemon = crate::support::Daemon::start(
+        t.path(),
+        "[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n",
+    );
+    daemon.wait_for_log("ledger open");
+    daemon.terminate();
+    let code = daemon.wait_exit();
+    let text = daemon.log();
+    assert_eq!(code, Some(0), "daemon exit after SIGTERM:\n{text}");
     assert!(text.contains("data=ledger scans=scans"), "{text}");
     assert!(text.contains("records=1"), "{text}");
     assert!(

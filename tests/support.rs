@@ -265,11 +265,17 @@ impl Daemon {
     /// Writes `config` (TOML) to `DIR/zeugnis.toml` and starts
     /// `zeugnis run --config zeugnis.toml` in `dir`, its log truncated.
     pub fn start(dir: &Path, config: &str) -> Daemon {
+        Daemon::start_with_env(dir, config, &[])
+    }
+
+    /// As [`Daemon::start`], with extra environment variables (test hooks).
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &Path)]) -> Daemon {
         std::fs::write(dir.join("zeugnis.toml"), config).expect("write config");
         let log = dir.join("daemon.log");
         let child = std::process::Command::new(bin())
             .args(["run", "--config", "zeugnis.toml"])
             .current_dir(dir)
+            .envs(env.iter().copied())
             .env("ZEUGNIS_LOG", "info")
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))

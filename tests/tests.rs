@@ -14,4 +14,5 @@ mod ledger_python;
 mod ledger_records;
 mod ledger_vectors;
 mod registry;
+mod running;
 mod support;

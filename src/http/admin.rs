@@ -1,5 +1,7 @@
 //! The admin API on its own listener: register, supersede (multipart:
-//! record JSON + documents), revoke, void, erase (JSON), status report.
+//! record JSON + documents), revoke, void, erase (JSON), status report,
+//! show with the access key, cover sheet (PDF), fixity audit (started in
+//! the background, progress in `/metrics`), key rotation: what the CLI can.
 //!
 //! Owns: the bearer-token check (constant time, over SHA-256 digests), the
 //! multipart and JSON bodies of the admin routes, and mapping registry
@@ -22,12 +24,31 @@ use subtle::ConstantTimeEq;
 /// with room for a mistake that gets a clear error instead).
 pub const ADMIN_FIELDS_MAX: usize = 8;
 
+/// Every admin route as an OpenAPI path template; `docs/openapi.json`
+/// documents each (a test checks it).
+pub const ADMIN_ROUTES: &[&str] = &[
+    "/admin/v1/register",
+    "/admin/v1/status",
+    "/admin/v1/fixity",
+    "/admin/v1/keys",
+    "/admin/v1/certificates/{code}",
+    "/admin/v1/certificates/{code}/cover-sheet",
+    "/admin/v1/certificates/{code}/supersede",
+    "/admin/v1/certificates/{code}/revoke",
+    "/admin/v1/certificates/{code}/void",
+    "/admin/v1/certificates/{code}/erase",
+];
+
 /// Route label of an admin path (for metrics).
 pub fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["admin", "v1", "register"] => "admin_register",
         ["admin", "v1", "status"] => "admin_status",
+        ["admin", "v1", "fixity"] => "admin_fixity",
+        ["admin", "v1", "keys"] => "admin_keys",
+        ["admin", "v1", "certificates", _] => "admin_show",
+        ["admin", "v1", "certificates", _, "cover-sheet"] => "admin_cover_sheet",
         ["admin", "v1", "certificates", _, "revoke"] => "admin_revoke",
         ["admin", "v1", "certificates", _, "supersede"] => "admin_supersede",
         ["admin", "v1", "certificates", _, "void"] => "admin_void",
@@ -107,6 +128,23 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
                 return response::method_not_allowed("GET");
             }
             status(state).await
+        }
+        ["admin", "v1", "fixity"] if method == Method::GET => fixity_state(state),
+        ["admin", "v1", "fixity"] if post(&method) => fixity_start(state),
+        ["admin", "v1", "keys"] if post(&method) => rotate_key(state, req).await,
+        ["admin", "v1", "certificates", code] if method == Method::GET => {
+            let key = req.uri().query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "key")
+                    .map(|(_, v)| v.into_owned())
+            });
+            show(state, code.to_string(), key).await
+        }
+        ["admin", "v1", "certificates", code, "cover-sheet"] if method == Method::GET => {
+            cover_sheet(state, code.to_string()).await
+        }
+        ["admin", "v1", "certificates", _] | ["admin", "v1", "certificates", _, "cover-sheet"] => {
+            response::method_not_allowed("GET")
         }
         ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
         ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
@@ -304,7 +342,7 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
                     let date = parsed
                         .effective_date
                         .clone()
-                        .unwrap_or_else(crate::cli::today_utc);
+                        .unwrap_or_else(crate::dates::today_utc);
                     Some(r.revoke(&code, &parsed.reason, &date)?)
                 }
                 "void" => Some(r.void(&code, &parsed.reason)?),
@@ -324,6 +362,233 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
                 v["seq"] = seq.into();
             }
             json(StatusCode::OK, &v)
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `GET /admin/v1/certificates/{CODE}[?key=KEY]`: the certificate as
+/// `zeugnis show --json` prints it (holder data only with the right key).
+async fn show(state: &AppState, code: String, key: Option<String>) -> Resp {
+    match state
+        .with_registry(move |r| r.show(&code, key.as_deref()))
+        .await
+    {
+        Ok(cert) => json(
+            StatusCode::OK,
+            &serde_json::to_value(&cert).expect("a certificate serialises"),
+        ),
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `GET /admin/v1/certificates/{CODE}/cover-sheet`: the A4 cover sheet PDF
+/// (`zeugnis cover-sheet`).
+async fn cover_sheet(state: &AppState, code: String) -> Resp {
+    let result = state
+        .with_registry(move |r| {
+            let c = r.find(&code)?;
+            let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
+                code: &c.code,
+                institution: &c.institution,
+                document_kind: &c.kind,
+                verify_url: None,
+            })
+            .map_err(|e| RegistryError::External(format!("cover sheet: {e}")))?;
+            Ok((c.code, pdf))
+        })
+        .await;
+    match result {
+        Ok((code, pdf)) => {
+            let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                &format!("attachment; filename=\"cover-sheet-{code}.pdf\""),
+            );
+            r
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// The fixity audit started through the admin API (one at a time).
+#[derive(Default)]
+pub struct FixityRun {
+    /// The progress bar of the running audit (hidden; it only counts).
+    running: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+    /// Bytes checked and total of the last finished audit.
+    finished: std::sync::Mutex<(u64, u64)>,
+    /// The last finished audit's report, or its error.
+    last: std::sync::Mutex<Option<serde_json::Value>>,
+}
+
+impl FixityRun {
+    /// (running, bytes checked, bytes in all) of the running audit, else of
+    /// the last one.
+    pub fn progress(&self) -> (bool, u64, u64) {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        match running.as_ref() {
+            Some(bar) => (true, bar.position(), bar.length().unwrap_or(0)),
+            None => {
+                let (done, total) = *self.finished.lock().unwrap_or_else(|p| p.into_inner());
+                (false, done, total)
+            }
+        }
+    }
+}
+
+/// `POST /admin/v1/fixity`: starts a fixity audit (`zeugnis audit --fixity`,
+/// recorded as a `FixityChecked` record) in the background: 202, or 409
+/// while one runs. Progress: `GET /admin/v1/fixity` and `/metrics`
+/// (`zeugnis_fixity_*`). Writes wait while it runs (it holds the registry);
+/// lookups do not.
+fn fixity_start(state: &AppState) -> Resp {
+    let bar = indicatif::ProgressBar::hidden();
+    {
+        let mut running = state
+            .fixity
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if running.is_some() {
+            return json_error(
+                StatusCode::CONFLICT,
+                "running",
+                "a fixity audit is already running; see GET /admin/v1/fixity",
+            );
+        }
+        *running = Some(bar.clone());
+    }
+    let (registry, run) = (state.registry.clone(), state.fixity.clone());
+    tokio::task::spawn_blocking(move || {
+        tracing::info!("http admin: fixity audit started");
+        let result = match registry.lock() {
+            Ok(mut r) => r.fixity_audit_with(bar.clone()),
+            Err(_) => Err(RegistryError::External(
+                "the registry lock is poisoned (a writer panicked); restart the daemon".into(),
+            )),
+        };
+        let last = match &result {
+            Ok(rep) => {
+                tracing::info!(
+                    blobs = rep.blobs_checked,
+                    failures = rep.failures.len(),
+                    seq = rep.seq,
+                    "http admin: fixity audit finished"
+                );
+                serde_json::to_value(rep).expect("a report serialises")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "http admin: fixity audit failed");
+                serde_json::json!({"error": e.to_string()})
+            }
+        };
+        *run.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(last);
+        *run.finished.lock().unwrap_or_else(|p| p.into_inner()) =
+            (bar.position(), bar.length().unwrap_or(0));
+        *run.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    });
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"started": true, "progress": "/admin/v1/fixity"}),
+    )
+}
+
+/// `GET /admin/v1/fixity`: whether an audit runs, its progress in bytes,
+/// and the last finished audit's report (`blobs_checked`, `bytes_checked`,
+/// `failures`, `seq`) or its error.
+fn fixity_state(state: &AppState) -> Resp {
+    let (running, done, total) = state.fixity.progress();
+    let last = state
+        .fixity
+        .last
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "running": running,
+            "checked_bytes": done,
+            "total_bytes": total,
+            "last": last,
+        }),
+    )
+}
+
+/// Body of `POST /admin/v1/keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    /// Retire this key (8-hex key ID or vkey) instead of adding one.
+    #[serde(default)]
+    retire: Option<String>,
+    /// Why it is retired.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /admin/v1/keys` with `{}` (add a signing key) or
+/// `{"retire": KEY_ID, "reason": TEXT}` (`zeugnis rotate-key`): the key
+/// and the verifier keys active now.
+async fn rotate_key(state: &AppState, req: Request<Incoming>) -> Resp {
+    let max = state.cfg.admin_json_bytes_max;
+    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
+            )
+        }
+        Err(e) => return bad(&format!("request body: {e}")),
+    };
+    let parsed: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateBody {
+            retire: None,
+            reason: None,
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return bad(&format!("JSON body: {e}")),
+        }
+    };
+    if parsed.retire.is_none() && parsed.reason.is_some() {
+        return bad("reason: only a retirement has a reason");
+    }
+    let result = state
+        .with_registry(move |r| {
+            let reason = parsed
+                .reason
+                .unwrap_or_else(|| "scheduled rotation".to_string());
+            let v = r.rotate_key(parsed.retire.as_deref(), &reason)?;
+            let l = r.ledger();
+            let active: Vec<String> =
+                crate::ledger::recovery::verifiers_for_size(l.keys(), l.size())
+                    .iter()
+                    .map(|v| v.vkey())
+                    .collect();
+            Ok((v, active, parsed.retire.is_some()))
+        })
+        .await;
+    match result {
+        Ok((v, active, retired)) => {
+            state.written();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "key_id": format!("{:08x}", v.key_id),
+                    "vkey": v.vkey(),
+                    "action": if retired { "retired" } else { "added" },
+                    "active": active,
+                }),
+            )
         }
         Err(e) => registry_error(&e),
     }

@@ -2,7 +2,7 @@
 //!
 //! Owns: the metric families (requests by listener, route and status,
 //! latency histogram by route, connections, rate-limit refusals, intake
-//! outcomes, ledger size) and their text encoding. Must not do: use a label
+//! outcomes, ledger size, admin fixity-audit progress) and their text encoding. Must not do: use a label
 //! whose values come from a request (codes, paths, addresses): every label
 //! value is from a fixed set, so the number of series is bounded.
 
@@ -64,6 +64,13 @@ pub struct Metrics {
     intake: Family<OutcomeLabels, Counter>,
     /// `zeugnis_ledger_records`: set when `/metrics` is scraped.
     ledger_records: Gauge,
+    /// `zeugnis_fixity_running`: 1 while an admin-started fixity audit runs.
+    fixity_running: Gauge,
+    /// `zeugnis_fixity_checked_bytes`: bytes re-hashed by the running (or
+    /// last) admin-started fixity audit.
+    fixity_checked: Gauge,
+    /// `zeugnis_fixity_total_bytes`: bytes that audit has to re-hash.
+    fixity_total: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -87,6 +94,8 @@ impl Metrics {
         let open = Family::<ListenerLabels, Gauge>::default();
         let intake = Family::<OutcomeLabels, Counter>::default();
         let ledger_records = Gauge::default();
+        let (fixity_running, fixity_checked, fixity_total) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
             "zeugnis_http_requests",
             "HTTP requests answered, by listener, route and status",
@@ -122,6 +131,21 @@ impl Metrics {
             "Records in the ledger",
             ledger_records.clone(),
         );
+        registry.register(
+            "zeugnis_fixity_running",
+            "1 while a fixity audit started through the admin API runs",
+            fixity_running.clone(),
+        );
+        registry.register(
+            "zeugnis_fixity_checked_bytes",
+            "Bytes re-hashed so far by the running (or last) admin fixity audit",
+            fixity_checked.clone(),
+        );
+        registry.register(
+            "zeugnis_fixity_total_bytes",
+            "Bytes the running (or last) admin fixity audit re-hashes in all",
+            fixity_total.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -131,7 +155,19 @@ impl Metrics {
             open,
             intake,
             ledger_records,
+            fixity_running,
+            fixity_checked,
+            fixity_total,
         }
+    }
+
+    /// Sets the fixity-audit gauges (called when `/metrics` is scraped).
+    pub fn fixity(&self, running: bool, checked_bytes: u64, total_bytes: u64) {
+        self.fixity_running.set(i64::from(running));
+        self.fixity_checked
+            .set(i64::try_from(checked_bytes).unwrap_or(i64::MAX));
+        self.fixity_total
+            .set(i64::try_from(total_bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts one scan file handled by the intake (`archived`, `waiting`,

@@ -225,7 +225,10 @@ pub enum HttpError {
     #[error("{0}")]
     Config(String),
     /// A listener could not be bound.
-    #[error("cannot listen on {addr} ({which}): {source}")]
+    #[error(
+        "cannot listen on {addr} ({which}): {source}; if another program holds that port, \
+         stop it or set `{which}_addr` in the [http] section of the configuration to a free address"
+    )]
     Bind {
         /// `public` or `admin`.
         which: &'static str,
@@ -298,6 +301,9 @@ pub struct AppState {
     limits: RateLimits,
     /// Ledger evidence rows by sequence number (immutable, so cacheable).
     evidence: Arc<public::EvidenceCache>,
+    /// The fixity audit started through the admin API: its progress and
+    /// its last result.
+    fixity: Arc<admin::FixityRun>,
 }
 
 impl AppState {
@@ -327,6 +333,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             limits: RateLimits::new(cfg)?,
             evidence: Arc::default(),
+            fixity: Arc::default(),
         })
     }
 

@@ -293,11 +293,11 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
                 text(StatusCode::OK, "ok")
             }
         }
-        ["metrics"] => response::bytes(
-            StatusCode::OK,
-            METRICS_CONTENT_TYPE,
-            state.metrics.encode(state.reader.published().size),
-        ),
+        ["metrics"] => response::bytes(StatusCode::OK, METRICS_CONTENT_TYPE, {
+            let (running, done, total) = state.fixity.progress();
+            state.metrics.fixity(running, done, total);
+            state.metrics.encode(state.reader.published().size)
+        }),
         _ => text(
             StatusCode::NOT_FOUND,
             "no such page; verification pages are /de/CODE and /en/CODE",

@@ -91,7 +91,11 @@ pub enum LedgerError {
     #[error("{path} already holds a ledger")]
     AlreadyInitialized { path: PathBuf },
     /// Another process holds the writer lock.
-    #[error("{path} is locked by another zeugnis process")]
+    #[error(
+        "{path} is locked by another zeugnis process (another command still running, or a \
+         daemon that is starting or stopping: a running daemon takes commands through \
+         {path}/control.sock); try again in a moment"
+    )]
     Locked { path: PathBuf },
     /// Bad input to the ledger (origin, batch size, ...).
     #[error("{0}")]
