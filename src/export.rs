@@ -106,7 +106,13 @@ der Hochschule veröffentlichte Prüfschlüssel ist (nicht nur die Datei `vkey` 
 Prüfen von Hand: (1) Prüfsummen in `manifest-sha256.txt` nachrechnen (`sha256sum -c`);\n\
 (2) die Signatur des Checkpoints mit dem veröffentlichten Schlüssel prüfen (FORMAT.md §8);\n\
 (3) für jeden Eintrag SHA-256(0x00 || Eintrag) bilden und mit dem Pfad im `.tlog-proof` bis zur\n\
-Wurzel im Checkpoint hochrechnen (RFC 9162 §2.1.3.2, FORMAT.md §10).\n\n\
+Wurzel im Checkpoint hochrechnen (RFC 9162 §2.1.3.2, FORMAT.md §10).\n\
+SCHLÜSSEL darf jeder frühere Schlüssel der Hochschule sein: über die Schlüsselwechsel in `keys/`\n\
+(FORMAT.md §10.2) wird das Vertrauen weitergegeben; die Ausgabe nennt den Weg.\n\n\
+Was dieser Ordner NICHT beweist: Vollständigkeit. Ein weggelassener Eintrag (etwa ein späterer\n\
+Widerruf) fällt hier nicht auf. Den aktuellen Stand zeigt die Prüfseite der Hochschule\n\
+(oder `GET /api/v1/certificates/CODE`) mit den Nummern aller Einträge; vergleichen Sie sie mit\n\
+`records` in `bundle.json` (FORMAT.md §10.3).\n\n\
 ## English\n\n\
 This folder proves that the records in `records/` are in the institution's ledger. Each\n\
 `records/<n>.bin` is one record, byte for byte; `records/<n>.json` is a readable rendering;\n\
@@ -119,7 +125,13 @@ the institution publishes (not only the `vkey` file in this folder).\n\
 Verify by hand: (1) recompute the checksums in `manifest-sha256.txt` (`sha256sum -c`);\n\
 (2) check the checkpoint's signature with the published key (FORMAT.md §8);\n\
 (3) for each record compute SHA-256(0x00 || record) and hash it up the path in its\n\
-`.tlog-proof` to the root in the checkpoint (RFC 9162 §2.1.3.2, FORMAT.md §10).\n";
+`.tlog-proof` to the root in the checkpoint (RFC 9162 §2.1.3.2, FORMAT.md §10).\n\
+KEY may be any earlier key of the institution: trust carries forward through the key\n\
+rotations recorded in `keys/` (FORMAT.md §10.2); the output names the path.\n\n\
+What this folder does NOT prove: completeness. A record left out (for example a later\n\
+revocation) goes unnoticed here. The institution's verification page (or\n\
+`GET /api/v1/certificates/CODE`) shows the current state with the sequence numbers of all the\n\
+certificate's records; compare them with `records` in `bundle.json` (FORMAT.md §10.3).\n";
 
 /// What an export wrote.
 #[derive(Debug)]
