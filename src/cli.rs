@@ -97,13 +97,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Declare a certificate invalid (reason and effective date go into the ledger).
+    /// Declare a certificate invalid (category, reason and effective date go into the ledger).
     Revoke {
         /// The code.
         code: String,
-        /// Why.
+        /// Why (private text: shown only with the access key).
         #[arg(long)]
         reason: String,
+        /// Public reason category: unspecified (default), withdrawn, replaced, issued_in_error.
+        #[arg(long, default_value = "unspecified", value_parser = parse_category)]
+        category: crate::ledger::record::RevocationCategory,
         /// Effective date YYYY-MM-DD (default: today, UTC).
         #[arg(long)]
         effective: Option<String>,
@@ -310,11 +313,12 @@ pub fn main() -> i32 {
         Command::Revoke {
             code,
             reason,
+            category,
             effective,
         } => {
             return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
                 let date = effective.unwrap_or_else(today_utc);
-                let seq = r.revoke(&code, &reason, &date)?;
+                let seq = r.revoke_with_category(&code, category, &reason, &date)?;
                 println!(
                     "revoked {} effective {date} (ledger seq {seq})",
                     r.find(&code)?.code
@@ -604,6 +608,13 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// `--category` of `revoke`: one of the public reason categories.
+fn parse_category(s: &str) -> Result<crate::ledger::record::RevocationCategory, String> {
+    crate::ledger::record::RevocationCategory::parse(s).ok_or_else(|| {
+        format!("{s:?} is not a category; expected one of unspecified, withdrawn, replaced, issued_in_error")
+    })
 }
 
 /// Opens the registry, runs `f`, maps the error to an exit code.
