@@ -44,7 +44,8 @@ h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
 .ok{border-color:#1e6b30;background:#eaf6ec}
 .warn{border-color:#8a5a00;background:#fff6e0}
 .bad{border-color:#a4161a;background:#fdecec}
-.checked{border-left:4px solid #1e6b30;padding:.25rem 0 .25rem .75rem}
+.checked{border-left:4px solid #1e6b30;padding:.25rem 0 .25rem .75rem;overflow-wrap:anywhere}
+main{overflow-wrap:break-word}
 dl{display:grid;grid-template-columns:minmax(8rem,max-content) 1fr;gap:.25rem 1rem;margin:0}
 dt{font-weight:600;overflow-wrap:normal;word-break:normal;hyphens:manual}
 dd{margin:0;overflow-wrap:break-word;min-width:0}
