@@ -1317,7 +1317,7 @@ proptest! {
     ) {
         let gs: Vec<&str> = grades.iter().map(|&g| FULL_SCALE[g]).collect();
         let mut input = json!({"ruleset": "potsdam-examiners-2025", "grades": gs});
-        let needs_third = gs.len() == 2 && gs.iter().any(|g| *g == "5.0");
+        let needs_third = gs.len() == 2 && gs.contains(&"5.0");
         if needs_third {
             input["third"] = json!(FULL_SCALE[third]);
         }
