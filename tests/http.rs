@@ -1164,7 +1164,10 @@ fn branding_names_the_institution_and_serves_its_logo() {
         ] {
             assert!(page.contains(want), "{lang}: missing {want:?} in {page}");
         }
-        assert!(!page.contains("src=\"http") && !page.contains("<script"), "{page}");
+        assert!(
+            !page.contains("src=\"http") && !page.contains("<script"),
+            "{page}"
+        );
     }
     let r = s.get("/static/logo");
     assert_eq!(r.status, 200);
@@ -1177,7 +1180,10 @@ fn branding_names_the_institution_and_serves_its_logo() {
     // The default: no logo route, the sober blue.
     let mut d = Server::start("");
     assert_eq!(d.get("/static/logo").status, 404);
-    assert!(d.get("/static/brand.css").text().contains("--brand:#0b4f8a"));
+    assert!(d
+        .get("/static/brand.css")
+        .text()
+        .contains("--brand:#0b4f8a"));
     d.stop();
 }
 
