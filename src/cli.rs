@@ -122,13 +122,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Declare a certificate invalid (reason and effective date go into the ledger).
+    /// Declare a certificate invalid (category, reason and effective date go into the ledger).
     Revoke {
         /// The code.
         code: String,
-        /// Why.
+        /// Why (private text: shown only with the access key).
         #[arg(long)]
         reason: String,
+        /// Public reason category: unspecified (default), withdrawn, replaced, issued_in_error.
+        #[arg(long, default_value = "unspecified", value_parser = parse_category)]
+        category: crate::ledger::record::RevocationCategory,
         /// Effective date YYYY-MM-DD (default: today, UTC).
         #[arg(long)]
         effective: Option<String>,
@@ -466,10 +469,12 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
         Command::Show { code, key, json } => Request::Show { code, key, json },
         Command::Revoke {
             code,
+            category,
             reason,
             effective,
         } => Request::Revoke {
             code,
+            category: category.name().to_string(),
             reason,
             effective,
         },
@@ -790,4 +795,11 @@ fn reindex(data: &Path) -> Result<(), LedgerError> {
         l.size()
     );
     Ok(())
+}
+
+/// `--category` of `revoke`: one of the public reason categories.
+fn parse_category(s: &str) -> Result<crate::ledger::record::RevocationCategory, String> {
+    crate::ledger::record::RevocationCategory::parse(s).ok_or_else(|| {
+        format!("{s:?} is not a category; expected one of unspecified, withdrawn, replaced, issued_in_error")
+    })
 }

@@ -133,6 +133,9 @@ impl Config {
         if let Some(t) = &c.http.admin_token_file {
             c.http.admin_token_file = Some(base.join(t));
         }
+        if let Some(l) = &c.http.branding.logo_file {
+            c.http.branding.logo_file = Some(base.join(l));
+        }
         Ok(c)
     }
 
@@ -276,6 +279,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("http.connections_max"), "{e}");
+        // Branding colours must keep the contrast (white on pale blue: 2.2:1).
+        let e = parse("[http.branding]\ncolour = \"#7fb2e5\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("http.branding.colour") && e.contains("4.5:1"),
+            "{e}"
+        );
+        let c =
+            parse("[http.branding]\ninstitution = \"Universität Erfurt\"\ncolour = \"#1a1a1a\"\n")
+                .unwrap();
+        assert_eq!(
+            c.http.branding.institution.as_deref(),
+            Some("Universität Erfurt")
+        );
         // Shared values are set once, at the top level.
         let e = parse("[http]\nbase_url = \"https://x\"\n")
             .unwrap_err()

@@ -458,8 +458,14 @@ fn verify_single(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> 
     let mut checked = Vec::new();
     let proof = TlogProof::parse(&read_text(path)?)
         .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
+    // The record beside the proof (an export's records/<seq>.bin), or else
+    // the record bytes the proof carries as its extra data (a proof
+    // downloaded from the verification page alone).
     let bin = path.with_extension("bin");
-    let record = read_limited(&bin)?;
+    let (record, what) = match (bin.is_file(), &proof.extra) {
+        (false, Some(extra)) => (extra.clone(), "the record in the proof".to_string()),
+        _ => (read_limited(&bin)?, bin.display().to_string()),
+    };
     let bundled = path
         .parent()
         .and_then(Path::parent)
@@ -471,7 +477,7 @@ fn verify_single(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> 
         .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
     checked.push(format!(
         "checkpoint signature and inclusion of {} at index {} in tree size {} (root {})",
-        bin.display(),
+        what,
         proof.index,
         cp.size,
         hex::encode(cp.root)

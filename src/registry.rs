@@ -11,7 +11,9 @@
 use crate::blobs::{BlobError, BlobStore, BLOB_BYTES_MAX_DEFAULT};
 use crate::codes::{self, AccessKey, Code, CodeError};
 use crate::grades::{self, GradeError};
-use crate::ledger::record::{BlobRef, Body, DocumentRef, GradeRecord, Hash32, Record};
+use crate::ledger::record::{
+    BlobRef, Body, DocumentRef, GradeRecord, Hash32, Record, RevocationCategory,
+};
 use crate::ledger::{self, Ledger, LedgerError, LedgerOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,8 +161,14 @@ impl FileView {
 /// Why and when something ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ending {
-    /// The reason given.
+    /// The reason given (for a revocation: the private text, shown only
+    /// with the access key).
     pub reason: String,
+    /// Revocations only: the public reason category (`unspecified`,
+    /// `withdrawn`, `replaced`, `issued_in_error`); absent for revocations
+    /// recorded before ledger format version 2 (kind 7).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub category: Option<String>,
     /// Effective date (`YYYY-MM-DD`), for revocations.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub effective_date: Option<String>,
@@ -846,6 +854,21 @@ impl Registry {
                 c.state = State::Revoked;
                 c.revoked = Some(Ending {
                     reason: reason.clone(),
+                    category: None,
+                    effective_date: Some(effective_date.clone()),
+                    seq,
+                });
+            })?,
+            Body::RevokedWithCategory {
+                code,
+                category,
+                reason,
+                effective_date,
+            } => with(code, &mut |c| {
+                c.state = State::Revoked;
+                c.revoked = Some(Ending {
+                    reason: reason.clone(),
+                    category: Some(category.name().to_string()),
                     effective_date: Some(effective_date.clone()),
                     seq,
                 });
@@ -861,6 +884,7 @@ impl Registry {
                 c.state = State::Voided;
                 c.voided = Some(Ending {
                     reason: reason.clone(),
+                    category: None,
                     effective_date: None,
                     seq,
                 });
@@ -1131,11 +1155,28 @@ impl Registry {
         }
     }
 
-    /// Declares a certificate invalid. Allowed while it is awaiting its scan
-    /// or archived.
+    /// Declares a certificate invalid with the neutral public category
+    /// (`unspecified`); see [`Registry::revoke_with_category`].
     pub fn revoke(
         &mut self,
         code_text: &str,
+        reason: &str,
+        effective_date: &str,
+    ) -> Result<u64, RegistryError> {
+        self.revoke_with_category(
+            code_text,
+            RevocationCategory::Unspecified,
+            reason,
+            effective_date,
+        )
+    }
+
+    /// Declares a certificate invalid. Allowed while it is awaiting its scan
+    /// or archived. `category` is public; `reason` is the private text.
+    pub fn revoke_with_category(
+        &mut self,
+        code_text: &str,
+        category: RevocationCategory,
         reason: &str,
         effective_date: &str,
     ) -> Result<u64, RegistryError> {
@@ -1146,8 +1187,9 @@ impl Registry {
             return Err(Self::refuse(&c, "revoke"));
         }
         Ok(self
-            .commit(vec![Body::Revoked {
+            .commit(vec![Body::RevokedWithCategory {
                 code: c.code,
+                category,
                 reason: reason.to_string(),
                 effective_date: effective_date.to_string(),
             }])?

@@ -37,6 +37,33 @@ fn pdf(tag: &str) -> Vec<u8> {
     format!("%PDF-1.7\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
 }
 
+/// The registration record with module grades (Erfurt BA 2019: final
+/// 1.76, shown as "1,76 - gut" (two places), 30 credit points counted).
+fn graded_record(given: &str) -> Value {
+    let mut v = record(given, "de");
+    v["grades"] = json!({"ruleset": "erfurt-ba-2019", "parts": [{"id": "all", "required_lp": "30", "modules": [
+        {"id": "M1", "lp": "10", "grade": "1.3", "mandatory": true},
+        {"id": "M2", "lp": "10", "grade": "2.0", "mandatory": true},
+        {"id": "M3", "lp": "5", "grade": "1.7", "mandatory": true},
+        {"id": "M4", "lp": "5", "grade": "3.0", "mandatory": false},
+        {"id": "M5", "lp": "5", "grade": "2.3", "mandatory": false}]}]});
+    v
+}
+
+fn register_graded(r: &mut Registry, given: &str) -> Issued {
+    let rec = RegistrationRecord::parse("record", graded_record(given).to_string().as_bytes())
+        .expect("valid graded record");
+    r.register(
+        &rec,
+        &[DocumentFile {
+            name: "doc.pdf".into(),
+            bytes: pdf(given),
+        }],
+        None,
+    )
+    .expect("register graded")
+}
+
 pub(crate) fn register(r: &mut Registry, given: &str) -> Issued {
     let rec = RegistrationRecord::parse("record", record(given, "de").to_string().as_bytes())
         .expect("valid record");
@@ -65,13 +92,18 @@ struct Certs {
 const SCAN: &[u8] = b"%PDF-1.7\n% scan of the signed original\n%%EOF\n";
 
 fn fixtures(r: &mut Registry) -> Certs {
-    let archived = register(r, "Anna");
+    let archived = register_graded(r, "Anna");
     r.archive_scan(&archived.code, SCAN, "scan.pdf")
         .expect("archive scan");
     let awaiting = register(r, "Berta");
     let revoked = register(r, "Clara");
-    r.revoke(&revoked.code, "Täuschung festgestellt", "2027-01-31")
-        .expect("revoke");
+    r.revoke_with_category(
+        &revoked.code,
+        zeugnis::ledger::record::RevocationCategory::Withdrawn,
+        "Täuschung festgestellt",
+        "2027-01-31",
+    )
+    .expect("revoke");
     let superseded = register(r, "Dora");
     let rec = RegistrationRecord::parse("record", record("Dora", "de").to_string().as_bytes())
         .expect("valid record");
@@ -87,7 +119,7 @@ fn fixtures(r: &mut Registry) -> Certs {
         .expect("supersede");
     let voided = register(r, "Emil");
     r.void(&voided.code, "scan illegible").expect("void");
-    let erased = register(r, "Frieda");
+    let erased = register_graded(r, "Frieda");
     r.erase(&erased.code, "GDPR Art. 17 request")
         .expect("erase");
     Certs {
@@ -583,12 +615,24 @@ fn pages_show_every_state_in_both_languages() {
             );
         }
     }
-    // Revoked: reason and date; superseded: link to the replacement.
+    // Revoked: the date in words and the public category; the free-text
+    // reason only with the key. Superseded: link to the replacement.
     let r = s.get(&format!("/en/{}", plain(&c.revoked.code))).text();
     assert!(
-        r.contains("Täuschung festgestellt") && r.contains("2027-01-31"),
+        r.contains("31 January 2027") && r.contains("withdrawn by the institution"),
         "{r}"
     );
+    assert!(!r.contains("Täuschung"), "the reason is private: {r}");
+    let r = s.get(&format!("/de/{}", plain(&c.revoked.code))).text();
+    assert!(
+        r.contains("31. Januar 2027") && r.contains("von der Hochschule zurückgenommen"),
+        "{r}"
+    );
+    assert!(!r.contains("Täuschung"), "the reason is private: {r}");
+    let r = s
+        .get(&format!("/de/{}-{}", plain(&c.revoked.code), c.revoked.key))
+        .text();
+    assert!(r.contains("Täuschung festgestellt"), "{r}");
     let r = s.get(&format!("/de/{}", plain(&c.superseded.code))).text();
     assert!(
         r.contains(&format!("href=\"/de/{}\"", plain(&c.replacement.code))),
@@ -600,7 +644,35 @@ fn pages_show_every_state_in_both_languages() {
     assert!(r.text().contains("Unbekannter Code"), "{}", r.text());
     let r = s.get("/en/NOT-A-CODE");
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("probably a typo"), "{}", r.text());
+    assert!(r.text().contains("has 8 characters"), "{}", r.text());
+    // The form names the wrong character and keeps what was typed.
+    let r = s.get("/de/?code=QNVC-FM3P-4UDF");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("Das Zeichen „U“ an Stelle 12")
+            && r.text().contains("value=\"QNVC-FM3P-4UDF\""),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/en/?code=QNVC-FM3P-4UDF");
+    assert!(
+        r.text().contains("The character “U” at position 12"),
+        "{}",
+        r.text()
+    );
+    // The example code of the hint is a valid code (unknown here: 404, not 400).
+    for lang in ["de", "en"] {
+        let form = s.get(&format!("/{lang}/")).text();
+        assert!(
+            form.contains("QNVC-FM3P-4VDF") && !form.contains("4UDF"),
+            "{form}"
+        );
+        assert!(
+            zeugnis::codes::parse_code_and_key("QNVC-FM3P-4VDF-7K2M9S").is_ok(),
+            "the example with key is valid"
+        );
+        assert_eq!(s.get(&format!("/{lang}/QNVCFM3P4VDF")).status, 404);
+    }
     let code = plain(&c.archived.code);
     let mut key: Vec<char> = c.archived.key.chars().collect();
     key[5] = if key[5] == '0' { '1' } else { '0' };
@@ -634,13 +706,47 @@ fn holder_data_and_scan_only_with_the_key() {
     assert_eq!(r.status, 200);
     let page = r.text();
     assert!(
-        page.contains("Anna Mustermann") && page.contains("2000-02-29"),
+        page.contains("Anna Mustermann") && page.contains("29. Februar 2000"),
         "{page}"
     );
+    // What the employer came for: degree, programme, final grade with its
+    // predicate, credit points, last exam, the registered PDF, the sentence.
+    for want in [
+        "Bachelor of Arts",
+        "Staatswissenschaften",
+        "<dt>Gesamtnote</dt><dd>1,76 - gut</dd>",
+        "<dt>Leistungspunkte (LP)</dt><dd>30</dd>",
+        "30. September 2026",
+        "Byte für Byte",
+    ] {
+        assert!(page.contains(want), "missing {want:?} in {page}");
+    }
+    let en = s.get(&format!("/en/{with_key}")).text();
+    assert!(
+        en.contains("<dt>Final grade</dt><dd>1.76 - good</dd>"),
+        "{en}"
+    );
+    assert!(en.contains("byte-for-byte"), "{en}");
     assert!(
         page.contains(&format!("href=\"/de/{with_key}/scan\"")),
         "{page}"
     );
+    assert!(
+        page.contains(&format!("href=\"/de/{with_key}/document/1\"")),
+        "{page}"
+    );
+    let doc = s.get(&format!("/de/{with_key}/document/1"));
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body, pdf("Anna"));
+    assert_eq!(doc.header("content-type"), "application/pdf");
+    assert_eq!(s.get(&format!("/de/{with_key}/document/2")).status, 404);
+    assert_eq!(s.get(&format!("/de/{with_key}/document/01")).status, 404);
+    assert_eq!(s.get(&format!("/de/{code}/document/1")).status, 403);
+    // Without the key: no grade, no degree, no documents.
+    let public = s.get(&format!("/de/{code}")).text();
+    for hidden in ["1,76", "Gesamtnote", "Bachelor", "/document/"] {
+        assert!(!public.contains(hidden), "{hidden:?} without key: {public}");
+    }
     let scan = s.get(&format!("/de/{with_key}/scan"));
     assert_eq!(scan.status, 200);
     assert_eq!(scan.body, SCAN);
@@ -652,6 +758,12 @@ fn holder_data_and_scan_only_with_the_key() {
     assert_eq!(r.status, 403);
     assert!(
         r.text().contains("does not match") && !r.text().contains("Anna"),
+        "{}",
+        r.text()
+    );
+    // One red box, no green "Valid" box beside it; the status is a row.
+    assert!(
+        !r.text().contains("status ok") && r.text().contains("<dt>Status</dt><dd>Valid</dd>"),
         "{}",
         r.text()
     );
@@ -668,7 +780,13 @@ fn holder_data_and_scan_only_with_the_key() {
         "{}",
         r.text()
     );
+    assert!(
+        !r.text().contains("Final grade") && !r.text().contains("1.76"),
+        "no grades after an erasure: {}",
+        r.text()
+    );
     assert_eq!(s.get(&format!("/en/{erased}/scan")).status, 410);
+    assert_eq!(s.get(&format!("/en/{erased}/document/1")).status, 410);
     s.stop();
 }
 
@@ -814,12 +932,42 @@ fn json_api_states_and_errors() {
     let v = s
         .get(&format!("/api/v1/certificates/{}", plain(&c.revoked.code)))
         .json();
-    assert_eq!(v["revoked"]["reason"], "Täuschung festgestellt");
+    assert!(v["revoked"].get("reason").is_none(), "private: {v}");
+    assert_eq!(v["revoked"]["category"], "withdrawn");
     assert_eq!(v["revoked"]["effective_date"], "2027-01-31");
+    let v = s
+        .get(&format!(
+            "/api/v1/certificates/{}-{}",
+            plain(&c.revoked.code),
+            c.revoked.key
+        ))
+        .json();
+    assert_eq!(v["revoked"]["reason"], "Täuschung festgestellt", "{v}");
+    // Grades (final and per module) only with the key, never after an erasure.
+    let v = s
+        .get(&format!("/api/v1/certificates/{}", plain(&c.archived.code)))
+        .json();
+    assert!(v.get("grade").is_none(), "no grades without the key: {v}");
+    assert!(
+        !v.to_string().contains("\"counted\""),
+        "no module list: {v}"
+    );
     let v = s
         .get(&format!("/api/v1/certificates/{}", plain(&c.erased.code)))
         .json();
     assert_eq!(v["erased"], true);
+    assert!(v.get("grade").is_none(), "{v}");
+    let v = s
+        .get(&format!(
+            "/api/v1/certificates/{}-{}",
+            plain(&c.erased.code),
+            c.erased.key
+        ))
+        .json();
+    assert!(
+        v.get("grade").is_none() && !v.to_string().contains("Frieda"),
+        "nothing after an erasure, key or not: {v}"
+    );
     let v = s
         .get(&format!(
             "/api/v1/certificates/{}-{}",
@@ -828,6 +976,7 @@ fn json_api_states_and_errors() {
         ))
         .json();
     assert_eq!(v["holder"]["holder"]["given_name"], "Anna", "{v}");
+    assert_eq!(v["grade"]["result"]["final"]["display_de"], "1,76", "{v}");
     let r = s.get("/api/v1/certificates/QNVCFM3P4VDF");
     assert_eq!(
         (r.status, r.json()["reason"].clone()),
@@ -886,8 +1035,261 @@ fn proof_verifies_offline_with_the_export_verifier() {
         (r.status, r.json()["reason"].clone()),
         (404, json!("unknown_seq"))
     );
+    // The revocation record holds the private reason: its proof only with
+    // the key. Without one the default is the latest public record.
+    assert_eq!(proof.index, seqs[0], "default without key: Registered");
+    let last = seqs[seqs.len() - 1];
+    let r = s.get(&format!("/api/v1/certificates/{code}/proof?seq={last}"));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (403, json!("key_required"))
+    );
+    let key = s.certs.revoked.key.clone();
+    let r = s.get(&format!("/api/v1/certificates/{code}-{key}/proof"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(TlogProof::parse(&r.text()).expect("proof").index, last);
+    // A Registered record with a grade record: only with the key, and not
+    // after an erasure.
+    let graded = plain(&s.certs.archived.code);
+    let gkey = s.certs.archived.key.clone();
+    let gseqs: Vec<u64> = s.get(&format!("/api/v1/certificates/{graded}")).json()["seqs"]
+        .as_array()
+        .expect("seqs")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    let r = s.get(&format!(
+        "/api/v1/certificates/{graded}/proof?seq={}",
+        gseqs[0]
+    ));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.get(&format!(
+        "/api/v1/certificates/{graded}-{gkey}/proof?seq={}",
+        gseqs[0]
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let erased = plain(&s.certs.erased.code);
+    let ekey = s.certs.erased.key.clone();
+    let eseq0 = s.get(&format!("/api/v1/certificates/{erased}")).json()["seqs"][0]
+        .as_u64()
+        .expect("seq");
+    let r = s.get(&format!(
+        "/api/v1/certificates/{erased}-{ekey}/proof?seq={eseq0}"
+    ));
+    assert_eq!(r.status, 403, "after an erasure: {}", r.text());
     let r = s.get(&format!("/api/v1/certificates/{code}/proof?seq=x"));
     assert_eq!(r.status, 400);
+    s.stop();
+}
+
+/// The "verify it yourself" commands printed on the page, run as they are
+/// (in `sh`, with the page's base URL pointed at the test daemon and the
+/// built `zeugnis` first on `PATH`): the downloaded proof verifies against
+/// the printed verifier key, with and without the access key.
+#[test]
+fn proof_commands_on_the_page_verify() {
+    let mut s = Server::start("");
+    let c = &s.certs;
+    for path in [
+        format!("/en/{}", plain(&c.revoked.code)),
+        format!("/de/{}-{}", plain(&c.revoked.code), c.revoked.key),
+        format!("/en/{}-{}", plain(&c.archived.code), c.archived.key),
+    ] {
+        let page = s.get(&path).text();
+        let start = page.find("<pre>curl ").expect("the commands") + "<pre>".len();
+        let end = start + page[start..].find("</pre>").expect("end of commands");
+        let commands = page[start..end]
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+            .replace("http://verify.test", &format!("http://{}", s.public));
+        assert!(
+            commands.contains(&s.vkey),
+            "the verifier key is printed: {commands}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = Path::new(env!("CARGO_BIN_EXE_zeugnis"))
+            .parent()
+            .expect("bin dir")
+            .to_path_buf();
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(&commands)
+            .current_dir(dir.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{path}: {commands}\nstdout: {}\nstderr: {}\nlog: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            s.daemon().log()
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("verified:"));
+    }
+    s.stop();
+}
+
+/// `[http.branding]`: the institution's name, its logo served by the
+/// daemon, the colours and the legal links, with no external resource.
+#[test]
+fn branding_names_the_institution_and_serves_its_logo() {
+    let logo_dir = tempfile::tempdir().expect("tempdir");
+    let logo = logo_dir.path().join("logo.svg");
+    let svg = br##"<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><rect width="40" height="40" fill="#1a1a1a"/></svg>"##;
+    std::fs::write(&logo, svg).expect("logo");
+    let mut s = Server::start(&format!(
+        "[http.branding]\ninstitution = \"Universität Erfurt\"\nlogo_file = \"{}\"\n\
+         colour = \"#1a1a1a\"\ntext_colour = \"#ffffff\"\n\
+         imprint_url = \"https://www.uni-erfurt.de/impressum\"\n\
+         privacy_url = \"https://www.uni-erfurt.de/datenschutz\"",
+        logo.display()
+    ));
+    for lang in ["de", "en"] {
+        let page = s
+            .get(&format!("/{lang}/{}", plain(&s.certs.archived.code)))
+            .text();
+        for want in [
+            "Universität Erfurt · ",
+            "<img src=\"/static/logo\" alt=\"\">",
+            "href=\"https://www.uni-erfurt.de/impressum\"",
+            "href=\"https://www.uni-erfurt.de/datenschutz\"",
+            "href=\"/static/brand.css\"",
+        ] {
+            assert!(page.contains(want), "{lang}: missing {want:?} in {page}");
+        }
+        assert!(
+            !page.contains("src=\"http") && !page.contains("<script"),
+            "{page}"
+        );
+    }
+    let r = s.get("/static/logo");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "image/svg+xml");
+    assert_eq!(r.body, svg);
+    let css = s.get("/static/brand.css");
+    assert_eq!(css.status, 200);
+    assert!(css.text().contains("--brand:#1a1a1a"), "{}", css.text());
+    s.stop();
+    // The default: no logo route, the sober blue.
+    let mut d = Server::start("");
+    assert_eq!(d.get("/static/logo").status, 404);
+    assert!(d
+        .get("/static/brand.css")
+        .text()
+        .contains("--brand:#0b4f8a"));
+    d.stop();
+}
+
+#[test]
+fn check_form_answers_in_words() {
+    let mut s = Server::start("check_bytes_max = 4096");
+    let c = &s.certs;
+    let post = |lang: &str, fields: &[(&str, Option<&str>, &[u8])]| {
+        let (ct, body) = multipart(fields);
+        request(
+            s.public,
+            "POST",
+            &format!("/{lang}/check"),
+            &[("Content-Type", &ct)],
+            &body,
+        )
+    };
+    // The form is on the start page and on every certificate page.
+    for path in [
+        "/de/".to_string(),
+        format!("/en/{}", plain(&c.archived.code)),
+    ] {
+        let page = s.get(&path).text();
+        assert!(
+            page.contains("enctype=\"multipart/form-data\"")
+                && page.contains("name=\"file\"")
+                && page.contains("/check\""),
+            "{page}"
+        );
+    }
+    // Registered, no key: which certificate and its status, no holder data.
+    let anna = pdf("Anna");
+    let r = post("de", &[("file", Some("a.pdf"), &anna)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    assert!(
+        t.contains("Registrierte Datei")
+            && t.contains("Byte für Byte")
+            && t.contains(&c.archived.code)
+            && t.contains("Gültig")
+            && !t.contains("Mustermann"),
+        "{t}"
+    );
+    // With the code and key too: the holder data and grade.
+    let code_key = format!("{}-{}", c.archived.code, c.archived.key);
+    let r = post(
+        "en",
+        &[
+            ("code", None, code_key.as_bytes()),
+            ("file", Some("a.pdf"), &anna),
+        ],
+    );
+    let t = r.text();
+    assert!(
+        t.contains("byte-for-byte") && t.contains("Anna Mustermann") && t.contains("1.76 - good"),
+        "{t}"
+    );
+    // A key of another certificate does not open this one.
+    let other = format!("{}-{}", c.awaiting.code, c.awaiting.key);
+    let t = post(
+        "en",
+        &[
+            ("code", None, other.as_bytes()),
+            ("file", Some("a.pdf"), &anna),
+        ],
+    )
+    .text();
+    assert!(
+        t.contains("Registered file") && !t.contains("Mustermann"),
+        "{t}"
+    );
+    // Modified by one byte: not registered, with what that means.
+    let mut modified = anna.clone();
+    modified[10] ^= 1;
+    let r = post("en", &[("file", Some("a.pdf"), &modified)]);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("Not registered") && r.text().contains("does not necessarily mean"),
+        "{}",
+        r.text()
+    );
+    let r = post("de", &[("file", Some("a.pdf"), &modified)]);
+    assert!(r.text().contains("Nicht registriert"), "{}", r.text());
+    // Not a PDF.
+    let r = post("de", &[("file", Some("x.png"), b"\x89PNG\r\n\x1a\n")]);
+    assert_eq!(r.status, 415);
+    assert!(r.text().contains("Keine PDF-Datei"), "{}", r.text());
+    // Revoked and superseded: genuine file, but the status says it all.
+    let t = post("en", &[("file", Some("c.pdf"), &pdf("Clara"))]).text();
+    assert!(
+        t.contains("Registered file") && t.contains("Revoked") && !t.contains("Täuschung"),
+        "{t}"
+    );
+    let t = post("de", &[("file", Some("d.pdf"), &pdf("Dora"))]).text();
+    assert!(t.contains("Ersetzt"), "{t}");
+    // Too large: a page, not JSON.
+    let r = post("en", &[("file", Some("big.pdf"), &vec![b'x'; 5000])]);
+    assert_eq!(r.status, 413);
+    assert!(
+        r.text().contains("larger than this service checks"),
+        "{}",
+        r.text()
+    );
+    // Only POST.
+    assert_eq!(s.get("/de/check").status, 405);
     s.stop();
 }
 
@@ -948,11 +1350,13 @@ fn check_upload_finds_registered_digital_images() {
     assert_eq!(v["registered"], true);
     assert_eq!(v["certificate"]["code"], plain(&s.certs.archived.code));
     assert_eq!(v["certificate"]["state"], "archived");
+    assert!(v["certificate"].get("grade").is_none(), "no grades: {v}");
     let v = post(&pdf("never registered"), &[]).json();
     assert_eq!(v["registered"], false);
     let (ct, body) = multipart(&[("file", Some("x.pdf"), &pdf("Clara"))]);
     let v = post(&body, &[("Content-Type", &ct)]).json();
     assert_eq!(v["certificate"]["state"], "revoked", "{v}");
+    assert!(v["certificate"]["revoked"].get("reason").is_none(), "{v}");
     assert_eq!(post(b"GIF89a", &[]).status, 415);
     assert_eq!(post(b"", &[]).status, 400);
     // Over the limit: declared, and streamed without a length.
@@ -1230,17 +1634,36 @@ fn admin_register_revoke_void_erase_then_lookup() {
     s.assert_not_fired(&probe, "refused registrations");
     // Revoke, then void is refused (409), then erase.
     let json_ct = [("Content-Type", "application/json")];
+    for (action, body) in [
+        ("revoke", &br#"{"reason": "x", "category": "fraud"}"#[..]),
+        ("void", &br#"{"reason": "x", "category": "withdrawn"}"#[..]),
+    ] {
+        let r = s.admin(
+            "POST",
+            &format!("/admin/v1/certificates/{code}/{action}"),
+            &json_ct,
+            body,
+        );
+        assert_eq!(r.status, 400, "{action}: {}", r.text());
+        assert!(r.text().contains("category"), "{}", r.text());
+    }
     let r = s.admin(
         "POST",
         &format!("/admin/v1/certificates/{code}/revoke"),
         &json_ct,
-        br#"{"reason": "error in the transcript", "effective_date": "2027-02-01"}"#,
+        br#"{"reason": "error in the transcript", "effective_date": "2027-02-01", "category": "replaced"}"#,
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["state"], "revoked");
+    assert_eq!(r.json()["revoked"]["category"], "replaced");
     s.wait_fired(&probe, "revoke");
     let page = s.get(&format!("/en/{code}")).text();
-    assert!(page.contains("error in the transcript") && page.contains("2027-02-01"));
+    assert!(
+        page.contains("replaced by a corrected certificate")
+            && page.contains("1 February 2027")
+            && !page.contains("error in the transcript"),
+        "{page}"
+    );
     let probe = s.arm_probe();
     let r = s.admin(
         "POST",
@@ -1787,6 +2210,9 @@ impl WebDriver {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("http-browser");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("screenshot dir");
+        }
         std::fs::write(&path, bytes).expect("write screenshot");
         path
     }
@@ -1873,6 +2299,186 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
             wd.screenshot(&format!("scan-{lang}.png"));
         }
         let errors = wd.console_errors();
+        assert!(errors.is_empty(), "console errors: {errors:?}");
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps)) {
+        let d = s.daemon();
+        eprintln!("daemon exited: {:?}; its log:\n{}", d.exited(), d.log());
+        std::panic::resume_unwind(panic);
+    }
+    s.stop();
+}
+
+/// axe-core (npm registry, `tools/a11y/package.json`), installed by
+/// `.ci/run` (`npm ci --prefix tools/a11y`) or here if missing.
+fn axe_source() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/a11y");
+    let js = dir.join("node_modules/axe-core/axe.min.js");
+    if !js.is_file() {
+        let ok = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "npm ci --prefix tools/a11y failed (axe-core)");
+    }
+    std::fs::read_to_string(&js).expect("axe.min.js")
+}
+
+/// The WCAG 2.1 A and AA rules of axe-core.
+const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+impl WebDriver {
+    /// Sets the window size (CSS pixels).
+    fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(&json!({"width": width, "height": height})),
+        );
+    }
+
+    /// Runs axe-core on the current page; the WCAG 2.1 A/AA violations as
+    /// `rule: help [targets]` lines.
+    fn axe(&self, axe: &str) -> Vec<String> {
+        self.cmd("POST", "/timeouts", Some(&json!({"script": 60_000})));
+        let script = format!(
+            "{axe}\n;const done = arguments[arguments.length - 1];\n\
+             axe.run(document, {{runOnly: {{type: 'tag', values: {tags}}}, resultTypes: ['violations']}})\
+             .then(r => done(JSON.stringify(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' ' + \
+             JSON.stringify(v.nodes.map(n => n.target.join(' ')))))))\
+             .catch(e => done(JSON.stringify(['axe failed: ' + e])));",
+            tags = serde_json::to_string(&AXE_TAGS).expect("tags"),
+        );
+        let v = self.cmd(
+            "POST",
+            "/execute/async",
+            Some(&json!({"script": script, "args": []})),
+        );
+        serde_json::from_str(v.as_str().unwrap_or_else(|| panic!("axe result: {v}")))
+            .expect("axe JSON")
+    }
+}
+
+/// Every page state in both languages at desktop (1280 × 900) and phone
+/// (390 × 844) size through axe-core's WCAG 2.1 A/AA rules in headless
+/// Chromium: zero violations. Screenshots of every state at both sizes go
+/// to `target/tmp/http-browser/a11y/` for a reviewer.
+#[test]
+fn accessibility_audit_of_every_page_state() {
+    let mut s = Server::start("check_bytes_max = 4096");
+    let wd = WebDriver::start();
+    let axe = axe_source();
+    let base = format!("http://{}", s.public);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = [
+        ("check-registered", pdf("Anna")),
+        ("check-modified", {
+            let mut p = pdf("Anna");
+            p[10] ^= 1;
+            p
+        }),
+        ("check-not-pdf", b"GIF89a not a pdf".to_vec()),
+        ("check-revoked", pdf("Clara")),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(format!("{name}.pdf")), bytes).expect("write");
+    }
+    let steps = || {
+        // The audit can fail: a page without language, title and image
+        // text has violations.
+        wd.goto("data:text/html,<html><body><img src='x.png'></body></html>");
+        let bad = wd.axe(&axe);
+        assert!(
+            bad.iter().any(|v| v.starts_with("image-alt"))
+                && bad.iter().any(|v| v.starts_with("html-has-lang")),
+            "{bad:?}"
+        );
+        let c = &s.certs;
+        let with_key = |i: &Issued| format!("{}-{}", plain(&i.code), i.key);
+        let wrong = format!(
+            "{}-{}",
+            plain(&c.archived.code),
+            other_key(&plain(&c.archived.code), &c.archived.key)
+        );
+        let gets: Vec<(&str, String)> = vec![
+            ("form", "/".into()),
+            ("form-error", "/?code=QNVC-FM3P-4UDF".into()),
+            ("archived", plain(&c.archived.code)),
+            ("archived-key", with_key(&c.archived)),
+            ("wrong-key", wrong),
+            ("awaiting", plain(&c.awaiting.code)),
+            ("revoked", plain(&c.revoked.code)),
+            ("revoked-key", with_key(&c.revoked)),
+            ("superseded", plain(&c.superseded.code)),
+            ("replacement", with_key(&c.replacement)),
+            ("voided", plain(&c.voided.code)),
+            ("erased-key", with_key(&c.erased)),
+            ("unknown", "QNVCFM3P4VDF".into()),
+            ("malformed", "NOT-A-CODE".into()),
+            ("scan-refused", format!("{}/scan", plain(&c.archived.code))),
+        ];
+        let mut failures = Vec::new();
+        let mut audited = 0;
+        for (size, w, h) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+            wd.resize(w, h);
+            for lang in ["de", "en"] {
+                let mut audit = |state: &str| {
+                    wd.screenshot(&format!("a11y/{state}-{lang}-{size}.png"));
+                    for v in wd.axe(&axe) {
+                        failures.push(format!("{state} {lang} {size}: {v}"));
+                    }
+                    audited += 1;
+                };
+                for (state, path) in &gets {
+                    let url = if path.starts_with('/') {
+                        format!("{base}/{lang}{path}")
+                    } else {
+                        format!("{base}/{lang}/{path}")
+                    };
+                    wd.goto(&url);
+                    wd.wait_for_source("</html>");
+                    audit(state);
+                }
+                // The PDF check form: upload each file, audit the answer.
+                for (name, _) in &files {
+                    wd.goto(&format!("{base}/{lang}/"));
+                    wd.wait_for_source("</html>");
+                    let input = wd.find("#check-file");
+                    let path = dir.path().join(format!("{name}.pdf"));
+                    wd.cmd(
+                        "POST",
+                        &format!("/element/{input}/value"),
+                        Some(&json!({"text": path.to_string_lossy()})),
+                    );
+                    let button = wd.find("form[action$='/check'] button");
+                    wd.cmd(
+                        "POST",
+                        &format!("/element/{button}/click"),
+                        Some(&json!({})),
+                    );
+                    wd.wait_for_url(&format!("/{lang}/check"));
+                    wd.wait_for_source("</html>");
+                    audit(name);
+                }
+            }
+        }
+        assert_eq!(audited, 2 * 2 * (gets.len() + files.len()));
+        assert!(
+            failures.is_empty(),
+            "{} WCAG 2.1 AA violations:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        // The error states answer 4xx on purpose, which the console logs
+        // for the page itself; a failed stylesheet or logo is still an error.
+        let errors: Vec<String> = wd
+            .console_errors()
+            .into_iter()
+            .filter(|e| {
+                !e.contains("the server responded with a status of") || e.contains("/static/")
+            })
+            .collect();
         assert!(errors.is_empty(), "console errors: {errors:?}");
     };
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps)) {

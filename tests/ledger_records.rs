@@ -165,3 +165,76 @@ fn records_above_the_limit_are_refused() {
         RECORD_BYTES_MAX
     );
 }
+
+/// Format version 2 (FORMAT.md §16): kind 12 `RevokedWithCategory`. Its
+/// bytes are pinned by `tests/golden/records-v2.txt` (bless as above); the
+/// kind-7 `Revoked` line of `records.txt` stays decodable beside it.
+#[test]
+fn golden_revoked_with_category_bytes() {
+    use zeugnis::ledger::record::RevocationCategory;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records-v2.txt");
+    let mut text = String::new();
+    for (i, category) in RevocationCategory::ALL.into_iter().enumerate() {
+        let r = sample(
+            12 + i as u64,
+            Body::RevokedWithCategory {
+                code: "QNVCFM3P4VDF".into(),
+                category,
+                reason: "Täuschung festgestellt".into(),
+                effective_date: "2027-01-31".into(),
+            },
+        );
+        let bytes = r.encode().expect("encode");
+        assert_eq!(&bytes[18..20], &[12, 0], "kind 12");
+        assert_eq!(Record::decode(&bytes).expect("decode"), r);
+        text.push_str(&format!(
+            "{} {} {}\n",
+            r.body.kind().name(),
+            category,
+            hex::encode(&bytes)
+        ));
+    }
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    assert_eq!(golden, text);
+    // The old kind-7 record still decodes, as `Revoked` without a category.
+    let old = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records.txt"),
+    )
+    .expect("records.txt");
+    let line = old
+        .lines()
+        .find(|l| l.starts_with("Revoked "))
+        .expect("a Revoked line");
+    let bytes = hex::decode(line.split(' ').nth(1).expect("hex")).expect("hex");
+    assert!(matches!(
+        Record::decode(&bytes).expect("old Revoked decodes").body,
+        Body::Revoked { .. }
+    ));
+}
+
+#[test]
+fn unknown_revocation_category_is_rejected() {
+    use zeugnis::ledger::record::RevocationCategory;
+    let r = sample(
+        12,
+        Body::RevokedWithCategory {
+            code: "QNVCFM3P4VDF".into(),
+            category: RevocationCategory::Replaced,
+            reason: String::new(),
+            effective_date: "2027-01-31".into(),
+        },
+    );
+    let mut bytes = r.encode().expect("encode");
+    // The category string "replaced" follows the code (4 + 12 bytes).
+    let at = 52 + 4 + 12;
+    assert_eq!(&bytes[at + 4..at + 12], b"replaced");
+    bytes[at + 4] = b'R';
+    let err = Record::decode(&bytes).expect_err("unknown category");
+    assert!(
+        matches!(err, DecodeError::NonCanonical { field: "category", offset, .. } if offset == at),
+        "{err}"
+    );
+}

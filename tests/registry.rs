@@ -272,11 +272,18 @@ fn transitions_and_refusals() {
     let a = e.register("r.json");
     let a_code = a["code"].as_str().expect("code");
     // Revoke with reason and date.
+    // An unknown category is refused before anything is written.
+    let (c, _, err) = e.run(&["revoke", a_code, "--reason", "x", "--category", "fraud"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("\"fraud\" is not a category"), "{err}");
+    assert_eq!(e.show(a_code)["state"], "awaiting_scan");
     let (c, out, err) = e.run(&[
         "revoke",
         a_code,
         "--reason",
         "Täuschung",
+        "--category",
+        "withdrawn",
         "--effective",
         "2027-01-31",
     ]);
@@ -285,6 +292,7 @@ fn transitions_and_refusals() {
     let s = e.show(a_code);
     assert_eq!(s["state"], "revoked");
     assert_eq!(s["revoked"]["reason"], "Täuschung");
+    assert_eq!(s["revoked"]["category"], "withdrawn");
     assert_eq!(s["revoked"]["effective_date"], "2027-01-31");
     // Revoked: cannot be revoked, superseded or voided again.
     for args in [

@@ -101,6 +101,10 @@ class Reader:
         return n
 
 
+# FORMAT.md section 3.3, kind 12 (format version 2).
+REVOCATION_CATEGORIES = ("unspecified", "withdrawn", "replaced", "issued_in_error")
+
+
 def decode(rec):
     """Decodes one record (FORMAT.md section 3); returns (seq, kind, body)."""
     r = Reader(rec)
@@ -129,6 +133,10 @@ def decode(rec):
         body = {"code": r.string(), "scan": r.blobref(), "source": r.string()}
     elif kind == 7:
         body = {"code": r.string(), "reason": r.string(), "effective": r.string()}
+    elif kind == 12:
+        body = {"code": r.string(), "category": r.string(), "reason": r.string(), "effective": r.string()}
+        if body["category"] not in REVOCATION_CATEGORIES:
+            raise Fail("unknown revocation category %r" % body["category"])
     elif kind == 8:
         body = {"old": r.string(), "new": r.string()}
     elif kind in (9, 11):

@@ -45,7 +45,9 @@ pub enum Request {
     Revoke {
         /// The code.
         code: String,
-        /// Why.
+        /// The public reason category (`RevocationCategory::name`).
+        category: String,
+        /// Why (private: shown only with the key).
         reason: String,
         /// Effective date (default: today, UTC, where it runs).
         effective: Option<String>,
@@ -294,11 +296,14 @@ fn run(
         }
         Request::Revoke {
             code,
+            category,
             reason,
             effective,
         } => {
+            let category = crate::ledger::record::RevocationCategory::parse(&category)
+                .ok_or_else(|| RegistryError::Invalid(format!("--category: {category:?} is not a category")))?;
             let date = effective.unwrap_or_else(crate::dates::today_utc);
-            let seq = r.revoke(&code, &reason, &date)?;
+            let seq = r.revoke_with_category(&code, category, &reason, &date)?;
             let _ = writeln!(
                 out,
                 "revoked {} effective {date} (ledger seq {seq})",

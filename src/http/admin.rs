@@ -11,6 +11,7 @@
 
 use super::response::{self, json, json_error, Resp};
 use super::AppState;
+use crate::ledger::record::RevocationCategory;
 use crate::registry::{DocumentFile, RegistrationRecord, RegistryError, RECORD_FILE_BYTES_MAX};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -308,6 +309,9 @@ struct EndingBody {
     /// Revocations only: effective date `YYYY-MM-DD` (default today, UTC).
     #[serde(default)]
     effective_date: Option<String>,
+    /// Revocations only: the public reason category (default `unspecified`).
+    #[serde(default)]
+    category: Option<String>,
 }
 
 /// `POST /admin/v1/certificates/{CODE}/{revoke|void|erase}` with `{"reason": ...}`.
@@ -334,6 +338,20 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
     if action != "revoke" && parsed.effective_date.is_some() {
         return bad("effective_date: only a revocation has an effective date");
     }
+    if action != "revoke" && parsed.category.is_some() {
+        return bad("category: only a revocation has a public reason category");
+    }
+    let category = match parsed.category.as_deref() {
+        None => RevocationCategory::Unspecified,
+        Some(name) => match RevocationCategory::parse(name) {
+            Some(c) => c,
+            None => {
+                return bad(&format!(
+                    "category {name:?}: expected one of unspecified, withdrawn, replaced, issued_in_error"
+                ))
+            }
+        },
+    };
     let action = action.to_string();
     let result = state
         .with_registry(move |r| {
@@ -343,7 +361,7 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
                         .effective_date
                         .clone()
                         .unwrap_or_else(crate::dates::today_utc);
-                    Some(r.revoke(&code, &parsed.reason, &date)?)
+                    Some(r.revoke_with_category(&code, category, &parsed.reason, &date)?)
                 }
                 "void" => Some(r.void(&code, &parsed.reason)?),
                 _ => {

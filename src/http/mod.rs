@@ -137,6 +137,81 @@ pub struct HttpConfig {
     /// arrived, so that the failures cannot be told apart by timing, in
     /// milliseconds. Successful lookups are not held. Default 5.
     pub lookup_time_floor_ms: u64,
+    /// The operator's branding of the public pages (`[http.branding]`).
+    pub branding: BrandingConfig,
+}
+
+/// Largest logo file, in bytes (256 KiB).
+pub const LOGO_BYTES_MAX: u64 = 262_144;
+
+/// The `[http.branding]` table: how the public pages look. Every key is
+/// optional; the default is a sober blue header with the service name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandingConfig {
+    /// The institution's name in the page header.
+    pub institution: Option<String>,
+    /// Logo file (SVG or PNG, at most [`LOGO_BYTES_MAX`]), served at
+    /// `/static/logo`; relative to the config file's folder.
+    pub logo_file: Option<PathBuf>,
+    /// Header colour `#rrggbb` (default `#0b4f8a`).
+    pub colour: Option<String>,
+    /// Header text colour `#rrggbb` (default `#ffffff`); contrast with
+    /// `colour` at least 4.5:1.
+    pub text_colour: Option<String>,
+    /// Impressum (legal notice) URL.
+    pub imprint_url: Option<String>,
+    /// Privacy notice (Datenschutzerklärung) URL.
+    pub privacy_url: Option<String>,
+}
+
+impl BrandingConfig {
+    /// The page branding (without the logo's media type, known only once
+    /// the file is read).
+    pub fn branding(&self) -> pages::Branding {
+        let d = pages::Branding::default();
+        pages::Branding {
+            institution: self.institution.clone().filter(|s| !s.trim().is_empty()),
+            logo_media_type: None,
+            colour: self.colour.clone().unwrap_or(d.colour),
+            text_colour: self.text_colour.clone().unwrap_or(d.text_colour),
+            imprint_url: self.imprint_url.clone(),
+            privacy_url: self.privacy_url.clone(),
+        }
+    }
+
+    /// Reads and sniffs the logo file: (media type, bytes).
+    pub fn read_logo(&self) -> Result<Option<(&'static str, Vec<u8>)>, HttpError> {
+        let Some(path) = &self.logo_file else {
+            return Ok(None);
+        };
+        let bad = |reason: String| {
+            HttpError::Config(format!(
+                "http.branding.logo_file {}: {reason}",
+                path.display()
+            ))
+        };
+        let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        if meta.len() > LOGO_BYTES_MAX {
+            return Err(bad(format!(
+                "{} bytes is larger than the limit of {LOGO_BYTES_MAX} bytes",
+                meta.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let media_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else {
+            let head =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(1024)]).to_ascii_lowercase();
+            if head.contains("<svg") {
+                "image/svg+xml"
+            } else {
+                return Err(bad("not a PNG or SVG file (by its first bytes)".into()));
+            }
+        };
+        Ok(Some((media_type, bytes)))
+    }
 }
 
 impl Default for HttpConfig {
@@ -166,6 +241,7 @@ impl Default for HttpConfig {
             requests_global_per_second: 5_000,
             trusted_proxies: Vec::new(),
             lookup_time_floor_ms: 5,
+            branding: BrandingConfig::default(),
         }
     }
 }
@@ -174,6 +250,10 @@ impl HttpConfig {
     /// Checks every limit; the error names the key and the rule.
     pub fn validate(&self) -> Result<(), HttpError> {
         let bad = |key: &str, rule: &str| Err(HttpError::Config(format!("http.{key}: {rule}")));
+        self.branding
+            .branding()
+            .validate()
+            .map_err(|e| HttpError::Config(format!("http.{e}")))?;
         if self.header_bytes_max < HEADER_BYTES_MIN {
             return bad("header_bytes_max", "must be at least 8192");
         }
@@ -304,6 +384,10 @@ pub struct AppState {
     /// The fixity audit started through the admin API: its progress and
     /// its last result.
     fixity: Arc<admin::FixityRun>,
+    /// Base URL, verifier keys and branding for the pages.
+    site: Arc<pages::Site>,
+    /// The logo (media type, bytes), if one is configured.
+    logo: Option<Arc<(&'static str, bytes::Bytes)>>,
 }
 
 impl AppState {
@@ -318,10 +402,27 @@ impl AppState {
             Some(p) => Some(read_admin_token(p)?),
             None => None,
         };
-        let reader = registry
-            .lock()
-            .map_err(|_| RegistryError::External("the registry lock is poisoned".into()))?
-            .reader();
+        let (reader, vkeys) = {
+            let r = registry
+                .lock()
+                .map_err(|_| RegistryError::External("the registry lock is poisoned".into()))?;
+            let vkeys = r
+                .ledger()
+                .keys()
+                .iter()
+                .filter(|k| k.retired_seq.is_none())
+                .map(|k| k.verifier.vkey())
+                .collect::<Vec<_>>();
+            (r.reader(), vkeys)
+        };
+        let logo = cfg.branding.read_logo()?;
+        let mut brand = cfg.branding.branding();
+        brand.logo_media_type = logo.as_ref().map(|(t, _)| *t);
+        let site = pages::Site {
+            base_url: cfg.base_url.clone(),
+            vkeys,
+            brand,
+        };
         Ok(AppState {
             cfg: cfg.clone(),
             reader,
@@ -334,6 +435,8 @@ impl AppState {
             limits: RateLimits::new(cfg)?,
             evidence: Arc::default(),
             fixity: Arc::default(),
+            site: Arc::new(site),
+            logo: logo.map(|(t, b)| Arc::new((t, bytes::Bytes::from(b)))),
         })
     }
 

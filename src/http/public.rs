@@ -15,7 +15,7 @@ use super::AppState;
 use crate::codes::{self, CodeError};
 use crate::ledger::merkle;
 use crate::ledger::proof::TlogProof;
-use crate::ledger::record::Record;
+use crate::ledger::record::{Body, Record};
 use crate::ledger::tiles::TILE_WIDTH;
 use crate::ledger::LedgerError;
 use crate::registry::{Certificate, Reader, RegistryError};
@@ -49,9 +49,12 @@ pub fn classify(path: &str) -> (&'static str, Class) {
     match segs.as_slice() {
         [""] => ("index", Class::Other),
         ["de" | "en"] | ["de" | "en", ""] => ("form", Class::Other),
+        ["de" | "en", "check"] => ("check_page", Class::Lookup),
         ["de" | "en", _] => ("page", Class::Lookup),
         ["de" | "en", _, "scan"] => ("scan", Class::Lookup),
-        ["static", "style.css"] => ("style", Class::Other),
+        ["de" | "en", _, "document", _] => ("document", Class::Lookup),
+        ["static", "style.css" | "brand.css"] => ("style", Class::Other),
+        ["static", "logo"] => ("logo", Class::Other),
         ["api", "v1", "check"] => ("check", Class::Lookup),
         ["api", "v1", "certificates", _] => ("api_certificate", Class::Lookup),
         ["api", "v1", "certificates", _, "proof"] => ("api_proof", Class::Lookup),
@@ -241,18 +244,25 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
             }
             check(state, req).await
         }
+        [lang, "check"] if Lang::parse(lang).is_some() => {
+            if method != Method::POST {
+                return response::method_not_allowed("POST");
+            }
+            let lang = Lang::parse(lang).expect("checked");
+            check_page(state, lang, req).await
+        }
         _ if !read_only => response::method_not_allowed("GET, HEAD"),
         [""] => {
             let lang =
                 Lang::from_accept_language(response::header_str(&req, header::ACCEPT_LANGUAGE));
-            let mut r = response::html(StatusCode::OK, pages::form(lang, None));
+            let mut r = response::html(StatusCode::OK, pages::form(&state.site, lang, None, None));
             r.headers_mut()
                 .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
             r
         }
         [lang] | [lang, ""] if Lang::parse(lang).is_some() => {
             let lang = Lang::parse(lang).expect("checked");
-            form(lang, req.uri().query())
+            form(&state.site, lang, req.uri().query())
         }
         [lang, code] if Lang::parse(lang).is_some() => {
             let lang = Lang::parse(lang).expect("checked");
@@ -260,8 +270,38 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         }
         [lang, code, "scan"] if Lang::parse(lang).is_some() => {
             let lang = Lang::parse(lang).expect("checked");
-            scan(state, lang, code).await
+            scan(state, lang, code, None).await
         }
+        [lang, code, "document", n] if Lang::parse(lang).is_some() => {
+            let lang = Lang::parse(lang).expect("checked");
+            // Canonical decimal from 1: `/document/01` is not a document.
+            match n.parse::<usize>() {
+                Ok(k) if k >= 1 && k.to_string() == *n => {
+                    scan(state, lang, code, Some(k - 1)).await
+                }
+                _ => text(
+                    StatusCode::NOT_FOUND,
+                    "no such document; documents are numbered from 1 (/de/CODE-KEY/document/1)",
+                ),
+            }
+        }
+        ["static", "brand.css"] => {
+            let mut r = response::bytes(
+                StatusCode::OK,
+                "text/css; charset=utf-8",
+                state.site.brand.css(),
+            );
+            response::set(&mut r, header::CACHE_CONTROL, "public, max-age=3600");
+            r
+        }
+        ["static", "logo"] => match &state.logo {
+            Some(logo) => {
+                let mut r = response::bytes(StatusCode::OK, logo.0, logo.1.clone());
+                response::set(&mut r, header::CACHE_CONTROL, "public, max-age=3600");
+                r
+            }
+            None => text(StatusCode::NOT_FOUND, "no logo is configured"),
+        },
         ["static", "style.css"] => {
             let mut r =
                 response::bytes(StatusCode::OK, "text/css; charset=utf-8", pages::STYLE_CSS);
@@ -313,9 +353,9 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 
 /// `GET /{de|en}/[?code=...]`: the form, or a redirect to the page for the
 /// code typed into it.
-fn form(lang: Lang, query: Option<&str>) -> Resp {
+fn form(site: &pages::Site, lang: Lang, query: Option<&str>) -> Resp {
     let Some(typed) = query_param(query, "code") else {
-        return response::html(StatusCode::OK, pages::form(lang, None));
+        return response::html(StatusCode::OK, pages::form(site, lang, None, None));
     };
     match codes::parse_code_and_key(&typed) {
         Ok((code, key)) => {
@@ -329,7 +369,7 @@ fn form(lang: Lang, query: Option<&str>) -> Resp {
         }
         Err(e) => response::html(
             StatusCode::BAD_REQUEST,
-            pages::form(lang, Some(&pages::code_error(lang, &e))),
+            pages::form(site, lang, Some(&pages::code_error(lang, &e)), Some(&typed)),
         ),
     }
 }
@@ -349,15 +389,16 @@ fn lookup_status(l: &Lookup) -> StatusCode {
 
 async fn page(state: &AppState, lang: Lang, code: &str) -> Resp {
     match lookup(state, code) {
-        Ok(l) => response::html(
-            lookup_status(&l),
-            pages::certificate(lang, &l, &state.cfg.base_url),
-        ),
+        Ok(l) => response::html(lookup_status(&l), pages::certificate(&state.site, lang, &l)),
         Err(e) => internal(&e),
     }
 }
 
-async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
+/// `GET /{lang}/{CODE-KEY}/scan` (`document: None`) and
+/// `GET /{lang}/{CODE-KEY}/document/{n}` (`document: Some(n - 1)`): the scan
+/// of the signed original or the n-th registered digital image, only with
+/// the right key and never after an erasure.
+async fn scan(state: &AppState, lang: Lang, code: &str, document: Option<usize>) -> Resp {
     let l = match lookup(state, code) {
         Ok(l) => l,
         Err(e) => return internal(&e),
@@ -367,11 +408,11 @@ async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
         other => {
             return response::html(
                 lookup_status(other),
-                pages::certificate(lang, other, &state.cfg.base_url),
+                pages::certificate(&state.site, lang, other),
             )
         }
     };
-    let refuse = |status, msg: &str| response::html(status, pages::message(lang, msg));
+    let refuse = |status, msg: &str| response::html(status, pages::message(&state.site, lang, msg));
     match key {
         KeyCheck::Valid => {}
         KeyCheck::Absent | KeyCheck::Wrong => {
@@ -379,8 +420,16 @@ async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
         }
         KeyCheck::Erased => return refuse(StatusCode::GONE, pages::texts(lang).scan_erased),
     }
-    let Some(scan) = &cert.scan else {
-        return refuse(StatusCode::NOT_FOUND, pages::texts(lang).scan_missing);
+    let file = match document {
+        None => cert.scan.as_ref(),
+        Some(i) => cert.documents.get(i),
+    };
+    let Some(scan) = file else {
+        let msg = match document {
+            None => pages::texts(lang).scan_missing,
+            Some(_) => pages::texts(lang).document_missing,
+        };
+        return refuse(StatusCode::NOT_FOUND, msg);
     };
     let Ok(addr) = <[u8; 32]>::try_from(hex::decode(&scan.blake3).unwrap_or_default()) else {
         return internal(&RegistryError::Invalid(format!(
@@ -412,18 +461,51 @@ async fn scan(state: &AppState, lang: Lang, code: &str) -> Resp {
         "image/tiff" => "tif",
         _ => "bin",
     };
+    let name = match document {
+        None => format!("{}-scan.{ext}", cert.code),
+        Some(i) => match scan.language.as_deref() {
+            Some(l) if l.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                format!("{}-{l}.{ext}", cert.code)
+            }
+            _ => format!("{}-{}.{ext}", cert.code, i + 1),
+        },
+    };
     let mut r = response::bytes(StatusCode::OK, &scan.media_type, bytes);
     response::set(
         &mut r,
         header::CONTENT_DISPOSITION,
-        &format!("inline; filename=\"{}-scan.{ext}\"", cert.code),
+        &format!("inline; filename=\"{name}\""),
     );
     r
 }
 
-/// The public JSON of a found certificate, with its ledger evidence.
-pub fn certificate_json(cert: &Certificate, evidence: &Evidence) -> Value {
+/// Whether the private parts of a certificate (grade record, free-text
+/// revocation reason) may be shown: only with the right key, never after
+/// an erasure.
+pub fn shows_private(cert: &Certificate, key: KeyCheck) -> bool {
+    key == KeyCheck::Valid && !cert.erased
+}
+
+/// Removes what only the key holder may see from a certificate's JSON: the
+/// grade record (final and module grades) and the free-text revocation
+/// reason. The public reason category stays.
+pub fn redact(v: &mut Value) {
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("grade");
+        obj.remove("holder");
+        if let Some(revoked) = obj.get_mut("revoked").and_then(Value::as_object_mut) {
+            revoked.remove("reason");
+        }
+    }
+}
+
+/// The JSON of a found certificate, with its ledger evidence; without
+/// `private` (see [`shows_private`]) [`redact`]ed.
+pub fn certificate_json(cert: &Certificate, evidence: &Evidence, private: bool) -> Value {
     let mut v = serde_json::to_value(cert).expect("a certificate serialises");
+    if !private {
+        redact(&mut v);
+    }
     v["ledger"] = serde_json::json!({
         "records": evidence.records.iter().map(|r| serde_json::json!({
             "seq": r.seq,
@@ -462,9 +544,15 @@ async fn api_certificate(state: &AppState, code: &str) -> Resp {
             "wrong_key",
             &format!("the access key does not match certificate {}", cert.code),
         ),
-        Ok(Lookup::Found { cert, evidence, .. }) => {
-            json(StatusCode::OK, &certificate_json(&cert, &evidence))
-        }
+        Ok(Lookup::Found {
+            cert,
+            evidence,
+            key,
+            ..
+        }) => json(
+            StatusCode::OK,
+            &certificate_json(&cert, &evidence, shows_private(&cert, key)),
+        ),
         Err(e) => internal(&e),
     }
 }
@@ -472,10 +560,31 @@ async fn api_certificate(state: &AppState, code: &str) -> Resp {
 /// `GET /api/v1/certificates/{CODE}/proof[?seq=N]`: a C2SP tlog-proof of
 /// one record about the certificate (default: its latest), with the
 /// record's exact bytes as the proof's `extra` data.
+///
+/// Records that hold private data (a `Registered` record with a grade
+/// record, a revocation with its free-text reason) are proven only with the
+/// right key (`CODE-KEY`) and never after an erasure; without one, the
+/// default is the latest record that holds none.
 async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Resp {
     let code = match codes::parse_code_and_key(code_text) {
         Ok((c, _)) => c,
         Err(e) => return code_error_json(&e),
+    };
+    let private = match lookup(state, code_text) {
+        Ok(Lookup::Found {
+            key: KeyCheck::Wrong,
+            cert,
+            ..
+        }) => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "wrong_key",
+                &format!("the access key does not match certificate {}", cert.code),
+            )
+        }
+        Ok(Lookup::Found { cert, key, .. }) => shows_private(&cert, key),
+        Ok(_) => false,
+        Err(e) => return internal(&e),
     };
     let wanted = match query_param(query, "seq").map(|s| s.parse::<u64>()) {
         None => None,
@@ -492,17 +601,40 @@ async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Re
         .with_registry(move |r| {
             let cert = match r.find(code.as_str()) {
                 Ok(c) => c,
-                Err(RegistryError::UnknownCode { .. }) => return Ok(Err(None)),
+                Err(RegistryError::UnknownCode { .. }) => return Ok(Err(ProofMiss::UnknownCode)),
                 Err(e) => return Err(e),
+            };
+            let is_private = |seq: u64| -> Result<bool, RegistryError> {
+                let bytes = r.ledger().read_record(seq)?;
+                let rec = Record::decode(&bytes).map_err(|e| {
+                    LedgerError::Invalid(format!("record {seq} does not decode: {e}"))
+                })?;
+                Ok(record_is_private(&rec))
             };
             let seq = match wanted {
                 Some(n) if cert.seqs.contains(&n) => n,
-                Some(n) => return Ok(Err(Some(n))),
-                None => *cert
+                Some(n) => return Ok(Err(ProofMiss::UnknownSeq(n))),
+                None if private => *cert
                     .seqs
                     .last()
                     .expect("a certificate has its Registered record"),
+                None => {
+                    let mut public = None;
+                    for &n in cert.seqs.iter().rev() {
+                        if !is_private(n)? {
+                            public = Some(n);
+                            break;
+                        }
+                    }
+                    match public {
+                        Some(n) => n,
+                        None => return Ok(Err(ProofMiss::KeyRequired)),
+                    }
+                }
             };
+            if !private && is_private(seq)? {
+                return Ok(Err(ProofMiss::KeyRequired));
+            }
             let mut proof: TlogProof = r.ledger().tlog_proof(seq)?;
             proof.extra = Some(r.ledger().read_record(seq)?);
             Ok(Ok((seq, proof.encode())))
@@ -518,17 +650,44 @@ async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Re
             );
             r
         }
-        Ok(Err(None)) => json_error(
+        Ok(Err(ProofMiss::UnknownCode)) => json_error(
             StatusCode::NOT_FOUND,
             "unknown_code",
             &format!("no certificate has the code {}", code.formatted()),
         ),
-        Ok(Err(Some(n))) => json_error(
+        Ok(Err(ProofMiss::KeyRequired)) => json_error(
+            StatusCode::FORBIDDEN,
+            "key_required",
+            &format!(
+                "this record of certificate {} holds private data (grades or the revocation \
+                 text): its proof is given only with the access key (CODE-KEY), and not at \
+                 all after an erasure",
+                code.formatted()
+            ),
+        ),
+        Ok(Err(ProofMiss::UnknownSeq(n))) => json_error(
             StatusCode::NOT_FOUND,
             "unknown_seq",
             &format!("record {n} is not about certificate {}", code.formatted()),
         ),
         Err(e) => internal(&e),
+    }
+}
+
+/// Why a proof is not given.
+enum ProofMiss {
+    UnknownCode,
+    UnknownSeq(u64),
+    KeyRequired,
+}
+
+/// Whether a record holds data only the key holder may see: the grade
+/// record of a registration, the free-text reason of a revocation.
+pub fn record_is_private(rec: &Record) -> bool {
+    match &rec.body {
+        Body::Registered { grade, .. } => grade.is_some(),
+        Body::Revoked { .. } | Body::RevokedWithCategory { .. } => true,
+        _ => false,
     }
 }
 
@@ -622,11 +781,27 @@ async fn tile(state: &AppState, rest: &[&str]) -> Resp {
     }
 }
 
-/// The upload of `POST /api/v1/check`: hashed as it streams in.
+/// The upload of `POST /api/v1/check` and `POST /{de,en}/check`: hashed as
+/// it streams in.
 struct Upload {
     blake3: [u8; 32],
     size_bytes: u64,
     is_pdf: bool,
+    /// The optional multipart text field `code` (code, or code and key).
+    code: Option<String>,
+}
+
+/// Largest value of the `code` field of a check upload, in bytes (a code
+/// and key with hyphens and spaces is about 25).
+pub const CHECK_CODE_FIELD_BYTES_MAX: usize = 100;
+
+/// Why an upload was refused: status, JSON reason, message.
+struct Refused(StatusCode, &'static str, String);
+
+impl Refused {
+    fn json(self) -> Resp {
+        json_error(self.0, self.1, &self.2)
+    }
 }
 
 /// Hashes a stream of chunks, refusing more than `max` bytes.
@@ -647,10 +822,10 @@ impl Hashing {
         }
     }
 
-    fn push(&mut self, chunk: &[u8]) -> Result<(), Box<Resp>> {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), Refused> {
         self.size += chunk.len() as u64;
         if self.size > self.max {
-            return Err(Box::new(too_large(self.max)));
+            return Err(too_large(self.max));
         }
         if self.head.len() < 5 {
             let take = (5 - self.head.len()).min(chunk.len());
@@ -660,37 +835,41 @@ impl Hashing {
         Ok(())
     }
 
-    fn finish(self) -> Upload {
+    fn finish(self, code: Option<String>) -> Upload {
         Upload {
             blake3: *self.hasher.finalize().as_bytes(),
             size_bytes: self.size,
             is_pdf: self.head == b"%PDF-",
+            code,
         }
     }
 }
 
-fn too_large(max: u64) -> Resp {
-    json_error(
+fn too_large(max: u64) -> Refused {
+    Refused(
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
-        &format!("the upload is larger than the limit of {max} bytes (http.check_bytes_max)"),
+        format!("the upload is larger than the limit of {max} bytes (http.check_bytes_max)"),
     )
 }
 
-fn bad_upload(msg: &str) -> Box<Resp> {
-    Box::new(json_error(StatusCode::BAD_REQUEST, "bad_upload", msg))
+fn bad_upload(msg: &str) -> Refused {
+    Refused(StatusCode::BAD_REQUEST, "bad_upload", msg.to_string())
 }
 
-/// Streams the upload (a raw PDF body, or the first file of a
-/// `multipart/form-data` body) through BLAKE3 without keeping it.
-async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box<Resp>> {
+/// Streams the upload (a raw PDF body, or the field `file` of a
+/// `multipart/form-data` body, beside an optional text field `code`)
+/// through BLAKE3 without keeping it.
+async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Refused> {
     let max = state.cfg.check_bytes_max;
     let declared = response::header_str(&req, header::CONTENT_LENGTH)
         .parse::<u64>()
         .ok();
     if declared.is_some_and(|n| n > max) {
-        return Err(Box::new(too_large(max)));
+        return Err(too_large(max));
     }
+    let mut code = None;
+    let mut seen_file = false;
     let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
     let mut hashing = Hashing::new(max);
     if content_type.starts_with("multipart/form-data") {
@@ -704,21 +883,46 @@ async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box
                 .await
                 .map_err(|e| bad_upload(&format!("multipart body: {e}")))?;
             let Some(mut field) = field else {
+                if seen_file {
+                    break;
+                }
                 return Err(bad_upload(
                     "multipart body: no file field; send the PDF as the field \"file\"",
                 ));
             };
-            if field.name() != Some("file") {
-                continue;
+            match field.name() {
+                Some("file") if !seen_file => {
+                    seen_file = true;
+                    while let Some(chunk) = field
+                        .chunk()
+                        .await
+                        .map_err(|e| bad_upload(&format!("multipart body: {e}")))?
+                    {
+                        hashing.push(&chunk)?;
+                    }
+                }
+                Some("code") if code.is_none() => {
+                    let mut value = Vec::new();
+                    while let Some(chunk) = field
+                        .chunk()
+                        .await
+                        .map_err(|e| bad_upload(&format!("multipart body: {e}")))?
+                    {
+                        value.extend_from_slice(&chunk);
+                        if value.len() > CHECK_CODE_FIELD_BYTES_MAX {
+                            return Err(bad_upload(&format!(
+                                "multipart field \"code\": longer than {CHECK_CODE_FIELD_BYTES_MAX} bytes"
+                            )));
+                        }
+                    }
+                    let text = String::from_utf8(value)
+                        .map_err(|_| bad_upload("multipart field \"code\": not UTF-8 text"))?;
+                    if !text.trim().is_empty() {
+                        code = Some(text);
+                    }
+                }
+                _ => {}
             }
-            while let Some(chunk) = field
-                .chunk()
-                .await
-                .map_err(|e| bad_upload(&format!("multipart body: {e}")))?
-            {
-                hashing.push(&chunk)?;
-            }
-            break;
         }
     } else {
         let mut body = req.into_body();
@@ -729,7 +933,7 @@ async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box
             }
         }
     }
-    let upload = hashing.finish();
+    let upload = hashing.finish(code);
     if upload.size_bytes == 0 {
         return Err(bad_upload(
             "the upload is empty; send the PDF as the request body",
@@ -743,7 +947,7 @@ async fn receive(state: &AppState, req: Request<Incoming>) -> Result<Upload, Box
 async fn check(state: &AppState, req: Request<Incoming>) -> Resp {
     let upload = match receive(state, req).await {
         Ok(u) => u,
-        Err(r) => return *r,
+        Err(r) => return r.json(),
     };
     if !upload.is_pdf {
         return json_error(
@@ -766,7 +970,9 @@ async fn check(state: &AppState, req: Request<Incoming>) -> Resp {
     match found {
         Ok(Some(cert)) => {
             v["registered"] = Value::Bool(true);
-            v["certificate"] = serde_json::to_value(&cert).expect("a certificate serialises");
+            let mut c = serde_json::to_value(&cert).expect("a certificate serialises");
+            redact(&mut c);
+            v["certificate"] = c;
             json(StatusCode::OK, &v)
         }
         Ok(None) => {
@@ -774,5 +980,92 @@ async fn check(state: &AppState, req: Request<Incoming>) -> Resp {
             json(StatusCode::OK, &v)
         }
         Err(e) => internal(&e),
+    }
+}
+
+/// `POST /{de,en}/check` (the form on the pages, no script): the check of
+/// an uploaded PDF as a page in words. With a `code` field holding the
+/// certificate's code and key, the holder data is shown too.
+async fn check_page(state: &AppState, lang: Lang, req: Request<Incoming>) -> Resp {
+    let upload = match receive(state, req).await {
+        Ok(u) => u,
+        Err(Refused(status, reason, _)) => {
+            let t = pages::texts(lang);
+            let msg = match reason {
+                "too_large" => t.check_too_large,
+                _ => t.check_bad_upload,
+            };
+            return response::html(
+                status,
+                pages::check_result(&state.site, lang, &pages::CheckOutcome::Refused(msg)),
+            );
+        }
+    };
+    if !upload.is_pdf {
+        return response::html(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            pages::check_result(&state.site, lang, &pages::CheckOutcome::NotPdf),
+        );
+    }
+    let hash = upload.blake3;
+    let found = state
+        .with_registry(move |r| r.code_of_document(&hash))
+        .await;
+    let code = match found {
+        Ok(Some(code)) => code,
+        Ok(None) => {
+            return response::html(
+                StatusCode::OK,
+                pages::check_result(
+                    &state.site,
+                    lang,
+                    &pages::CheckOutcome::NotRegistered {
+                        blake3: hex::encode(hash),
+                    },
+                ),
+            )
+        }
+        Err(e) => return internal(&e),
+    };
+    // The key helps only if it belongs to the certificate the PDF is from.
+    let typed = upload
+        .code
+        .as_deref()
+        .and_then(|t| codes::parse_code_and_key(t).ok())
+        .filter(|(c, k)| c.as_str() == code && k.is_some())
+        .map(|(c, k)| {
+            format!(
+                "{}{}",
+                c.as_str(),
+                k.map(|k| k.as_str().to_string()).unwrap_or_default()
+            )
+        });
+    let l = match lookup(state, typed.as_deref().unwrap_or(&code)) {
+        Ok(l) => l,
+        Err(e) => return internal(&e),
+    };
+    match l {
+        Lookup::Found {
+            cert,
+            key,
+            evidence,
+            path_code,
+        } => response::html(
+            StatusCode::OK,
+            pages::check_result(
+                &state.site,
+                lang,
+                &pages::CheckOutcome::Registered {
+                    cert,
+                    key,
+                    evidence,
+                    path_code,
+                    blake3: hex::encode(hash),
+                },
+            ),
+        ),
+        _ => internal(&RegistryError::Invalid(format!(
+            "document index names {code}, which does not look up"
+        ))),
     }
 }

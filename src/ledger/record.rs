@@ -151,6 +151,19 @@ pub enum Body {
         /// Effective date, `YYYY-MM-DD`.
         effective_date: String,
     },
+    /// A certificate is declared invalid, with a public reason category
+    /// (kind 12, FORMAT.md version 2; written by every revocation since).
+    /// The free-text `reason` is private: shown only with the access key.
+    RevokedWithCategory {
+        /// Certificate code.
+        code: String,
+        /// The public reason category.
+        category: RevocationCategory,
+        /// Why (private text).
+        reason: String,
+        /// Effective date, `YYYY-MM-DD`.
+        effective_date: String,
+    },
     /// An incorrect certificate is withdrawn and reissued under a new code.
     Superseded {
         /// The withdrawn certificate.
@@ -198,11 +211,57 @@ pub enum Kind {
     Voided = 9,
     FixityChecked = 10,
     Erased = 11,
+    RevokedWithCategory = 12,
+}
+
+/// The public reason category of a revocation (FORMAT.md §3.3, kind 12).
+/// Stored as its name; a decoder rejects any other string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RevocationCategory {
+    /// No public reason (the neutral default).
+    Unspecified,
+    /// Withdrawn by the institution.
+    Withdrawn,
+    /// Replaced by a corrected certificate.
+    Replaced,
+    /// Issued in error.
+    IssuedInError,
+}
+
+impl RevocationCategory {
+    /// Every category, in documentation order.
+    pub const ALL: [RevocationCategory; 4] = [
+        RevocationCategory::Unspecified,
+        RevocationCategory::Withdrawn,
+        RevocationCategory::Replaced,
+        RevocationCategory::IssuedInError,
+    ];
+
+    /// The stored name (`unspecified`, `withdrawn`, `replaced`, `issued_in_error`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationCategory::Unspecified => "unspecified",
+            RevocationCategory::Withdrawn => "withdrawn",
+            RevocationCategory::Replaced => "replaced",
+            RevocationCategory::IssuedInError => "issued_in_error",
+        }
+    }
+
+    /// The category of a stored name.
+    pub fn parse(s: &str) -> Option<RevocationCategory> {
+        RevocationCategory::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for RevocationCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Genesis,
         Kind::KeyAdded,
         Kind::KeyRetired,
@@ -214,6 +273,7 @@ impl Kind {
         Kind::Voided,
         Kind::FixityChecked,
         Kind::Erased,
+        Kind::RevokedWithCategory,
     ];
 
     fn from_tag(tag: u16) -> Option<Kind> {
@@ -234,6 +294,7 @@ impl Kind {
             Kind::Voided => "Voided",
             Kind::FixityChecked => "FixityChecked",
             Kind::Erased => "Erased",
+            Kind::RevokedWithCategory => "RevokedWithCategory",
         }
     }
 }
@@ -253,6 +314,7 @@ impl Body {
             Body::Voided { .. } => Kind::Voided,
             Body::FixityChecked { .. } => Kind::FixityChecked,
             Body::Erased { .. } => Kind::Erased,
+            Body::RevokedWithCategory { .. } => Kind::RevokedWithCategory,
         }
     }
 }
@@ -449,6 +511,17 @@ impl Body {
                 w.str(reason);
                 w.str(effective_date);
             }
+            Body::RevokedWithCategory {
+                code,
+                category,
+                reason,
+                effective_date,
+            } => {
+                w.str(code);
+                w.str(category.name());
+                w.str(reason);
+                w.str(effective_date);
+            }
             Body::Superseded { old_code, new_code } => {
                 w.str(old_code);
                 w.str(new_code);
@@ -545,6 +618,26 @@ impl Body {
                 reason: r.str("reason")?,
                 effective_date: r.str("effective_date")?,
             },
+            Kind::RevokedWithCategory => {
+                let code = r.str("code")?;
+                let at = r.pos;
+                let name = r.str("category")?;
+                let category =
+                    RevocationCategory::parse(&name).ok_or_else(|| DecodeError::NonCanonical {
+                        offset: at,
+                        field: "category",
+                        reason: format!(
+                            "unknown revocation category {name:?} (expected one of unspecified, \
+                             withdrawn, replaced, issued_in_error)"
+                        ),
+                    })?;
+                Body::RevokedWithCategory {
+                    code,
+                    category,
+                    reason: r.str("reason")?,
+                    effective_date: r.str("effective_date")?,
+                }
+            }
             Kind::Superseded => Body::Superseded {
                 old_code: r.str("old_code")?,
                 new_code: r.str("new_code")?,
@@ -787,6 +880,13 @@ impl Record {
                 reason,
                 effective_date,
             } => json!({"code": code, "reason": reason, "effective_date": effective_date}),
+            Body::RevokedWithCategory {
+                code,
+                category,
+                reason,
+                effective_date,
+            } => json!({"code": code, "category": category.name(), "reason": reason,
+                        "effective_date": effective_date}),
             Body::Superseded { old_code, new_code } => {
                 json!({"old_code": old_code, "new_code": new_code})
             }
@@ -816,6 +916,7 @@ impl Record {
             Body::Registered { code, .. }
             | Body::ScanArchived { code, .. }
             | Body::Revoked { code, .. }
+            | Body::RevokedWithCategory { code, .. }
             | Body::Voided { code, .. }
             | Body::Erased { code, .. } => vec![code.as_str()],
             Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],
