@@ -1,11 +1,47 @@
 //! Command-line interface: parses arguments, calls the library, maps typed
-//! errors to exit codes (0 success, 2 bad input, 1 internal failure).
+//! errors to exit codes (0 success, 2 bad input, 1 internal failure, 3 done
+//! but unconfirmed: the change is durable, its checkpoint or its report
+//! could not be written).
 //! It must not contain domain logic.
 
 use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
 use crate::registry::{DocumentFile, RegistrationRecord, Registry, RegistryError};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
+
+/// Set when writing to standard output failed (a redirection onto a full
+/// disk, a closed pipe). The CLI never panics on it (issue 14, F4): the
+/// command finishes, and [`main`] turns a clean exit into
+/// [`ledger::EXIT_UNCONFIRMED`] (done, but the report was not delivered).
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+// `println!`/`print!`/`eprintln!` of the standard library panic when the
+// stream cannot be written, which after a committed write would hide the
+// code and key (exit 101). In this module they are shadowed by versions
+// that record the failure instead.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($t)*).is_err() {
+            STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($t)*).is_err() {
+            STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        // Nowhere left to report a failure to write the error report.
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
@@ -238,6 +274,21 @@ enum Command {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    let code = dispatch();
+    let flushed = std::io::Write::flush(&mut std::io::stdout()).is_ok();
+    if !flushed || STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!(
+            "zeugnis: error: standard output could not be written; the command ran \
+             (a change it made is committed: check with `zeugnis show CODE` or `zeugnis status`)"
+        );
+        if code == 0 {
+            return ledger::EXIT_UNCONFIRMED;
+        }
+    }
+    code
+}
+
+fn dispatch() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -288,8 +339,25 @@ pub fn main() -> i32 {
             return lifecycle(data, &base_url, |r| {
                 let rec = read_record(&record)?;
                 let docs = read_documents(&documents)?;
-                print_issued(&r.register(&rec, &docs, code.as_deref())?, json);
-                Ok(())
+                match r.register(&rec, &docs, code.as_deref()) {
+                    Ok(issued) => report_issued(issued, json),
+                    Err(RegistryError::Unconfirmed {
+                        action,
+                        code,
+                        issued: Some(issued),
+                        why,
+                    }) => {
+                        // Durable but unconfirmed: the person needs the key now.
+                        print_issued(&issued, json);
+                        Err(RegistryError::Unconfirmed {
+                            action,
+                            code,
+                            issued: Some(issued),
+                            why,
+                        })
+                    }
+                    Err(e) => Err(e),
+                }
             })
         }
         Command::Show { code, key, json } => {
@@ -330,8 +398,7 @@ pub fn main() -> i32 {
                         r.find(&old)?.code
                     );
                 }
-                print_issued(&issued, json);
-                Ok(())
+                report_issued(issued, json)
             })
         }
         Command::Void { code, reason } => {
@@ -605,7 +672,16 @@ fn lifecycle(
 ) -> i32 {
     let result = Registry::open(data, base_url).and_then(|mut r| {
         let out = f(&mut r);
-        r.ledger().flush_index()?;
+        // The index is derived: failing to flush it after a committed
+        // change is a warning, never the command's failure.
+        if let Err(e) = r.ledger().flush_index() {
+            eprintln!("zeugnis: warning: {e} (the derived index is checked and rebuilt at the next open)");
+        }
+        // sled panics in its `Drop` when its final fsync fails (issue 14,
+        // F4); by now the outcome is decided and reported.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(r))).is_err() {
+            eprintln!("zeugnis: warning: closing the derived index failed; it is checked and rebuilt at the next open");
+        }
         out
     });
     match result {
@@ -645,6 +721,25 @@ fn read_documents(paths: &[PathBuf]) -> Result<Vec<DocumentFile>, RegistryError>
             })
         })
         .collect()
+}
+
+/// Prints a registration's code and key; if standard output cannot take
+/// them, they go to standard error and the outcome is "unconfirmed".
+fn report_issued(issued: crate::registry::Issued, json: bool) -> Result<(), RegistryError> {
+    print_issued(&issued, json);
+    let flushed = std::io::Write::flush(&mut std::io::stdout()).is_ok();
+    if flushed && !STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    eprintln!("code: {}", issued.code);
+    eprintln!("key:  {}", issued.key);
+    eprintln!("url:  {}", issued.url);
+    Err(RegistryError::Unconfirmed {
+        action: "registered",
+        code: issued.code.clone(),
+        issued: Some(issued),
+        why: "standard output could not be written; code and key are on standard error".into(),
+    })
 }
 
 fn print_issued(i: &crate::registry::Issued, json: bool) {

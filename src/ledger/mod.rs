@@ -72,6 +72,11 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// The lock file held by the writer.
 pub const LOCK_FILE: &str = "lock";
 
+/// Exit code of a command whose change is durable but whose confirmation
+/// (the checkpoint, or its report) could not be written: neither success
+/// (0) nor failure (1).
+pub const EXIT_UNCONFIRMED: i32 = 3;
+
 /// Errors of the ledger. Each carries what a person needs to act.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -138,6 +143,15 @@ pub enum LedgerError {
     /// An earlier write or fsync failed; nothing more is appended.
     #[error("ledger writer is poisoned after a failed write or fsync ({0}); restart to recover")]
     Poisoned(String),
+    /// The batch's records are durable in their segment, but a later step
+    /// (tiles, index, key files, the checkpoint or its fsync) failed: the
+    /// outcome is not failure. The next open signs a checkpoint over these
+    /// records; a caller must report the operation as done but unconfirmed.
+    #[error(
+        "records {first}..{end} are durable, but the checkpoint covering them could not be \
+         written ({why}); they are confirmed when the ledger is next opened"
+    )]
+    Unconfirmed { first: u64, end: u64, why: String },
 }
 
 impl LedgerError {
@@ -148,6 +162,7 @@ impl LedgerError {
             | LedgerError::AlreadyInitialized { .. }
             | LedgerError::Invalid(_)
             | LedgerError::Encode(_) => 2,
+            LedgerError::Unconfirmed { .. } => EXIT_UNCONFIRMED,
             _ => 1,
         }
     }
@@ -638,7 +653,25 @@ impl Ledger {
             .append(&frames)
             .and_then(|()| self.tail.file.sync_data())
         {
-            return Err(self.poison("segment write/fsync", &self.tail.path.clone(), e));
+            // Never trust bytes whose write or fsync failed (after a failed
+            // fsync Linux may report a later one as successful without
+            // writing them): cut them off, durably, so no later open signs
+            // them. If even that fails, the outcome is unknown.
+            let path = self.tail.path.clone();
+            let err = self.poison("segment write/fsync", &path, e);
+            return Err(match self.tail.file.truncate_to(self.tail.len) {
+                Ok(()) => err,
+                Err(t) => LedgerError::Unconfirmed {
+                    first,
+                    end: first + leaves.len() as u64,
+                    why: format!(
+                        "{err}; cutting {} back to byte {} failed too ({t}), so these records \
+                         may or may not be there after the next open",
+                        path.display(),
+                        self.tail.len
+                    ),
+                },
+            });
         }
         // Durable from here on.
         self.tail.len += frames.len() as u64;
@@ -649,32 +682,48 @@ impl Ledger {
             keys_changed |= matches!(body, Body::KeyAdded { .. } | Body::KeyRetired { .. });
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
         }
+        // The batch is durable but not yet acknowledged: a failure from here
+        // to the checkpoint leaves derived state unknown, so it poisons the
+        // writer and reports the batch as unconfirmed (not as failed); the
+        // reopen rebuilds tiles and index and signs the checkpoint.
+        let unconfirmed = |e: LedgerError| match e {
+            LedgerError::Poisoned(why) => LedgerError::Unconfirmed {
+                first,
+                end: first + leaves.len() as u64,
+                why,
+            },
+            other => LedgerError::Unconfirmed {
+                first,
+                end: first + leaves.len() as u64,
+                why: other.to_string(),
+            },
+        };
         if keys_changed {
             // The checkpoint for this batch is signed by every key the
             // history now allows: both keys during a rotation's overlap.
             if let Err(e) = self.sync_signers() {
                 let why = e.to_string();
-                return Err(self.poison(
+                let keys = self.dir.join(KEYS_DIR);
+                return Err(unconfirmed(self.poison(
                     "load signing keys",
-                    &self.dir.join(KEYS_DIR),
+                    &keys,
                     io::Error::other(why),
-                ));
+                )));
             }
         }
-        // The batch is durable but not yet acknowledged: a failure from here
-        // to the checkpoint leaves derived state unknown, so it poisons the
-        // writer; the reopen rebuilds tiles and index and signs the checkpoint.
         if let Err(e) = self.tiles.append(&leaves) {
-            return Err(self.poison("write tile", &self.dir.join(TILES_DIR), e));
+            let tiles = self.dir.join(TILES_DIR);
+            return Err(unconfirmed(self.poison("write tile", &tiles, e)));
         }
         if let Err(e) = self.index.apply(&locations, self.size, &self.head_link) {
-            return Err(self.poison(
+            let index = self.dir.join(INDEX_DIR);
+            return Err(unconfirmed(self.poison(
                 "update index",
-                &self.dir.join(INDEX_DIR),
+                &index,
                 io::Error::other(e),
-            ));
+            )));
         }
-        self.sign_checkpoint()?;
+        self.sign_checkpoint().map_err(unconfirmed)?;
         Ok(first..self.size)
     }
 
@@ -795,12 +844,20 @@ impl Ledger {
         let signers: Vec<&NoteSigner> = self.signers.iter().collect();
         let note = checkpoint::sign_note(&cp.text(), &signers)?;
         let frame = recovery::checkpoint_frame(&note);
+        let before = self.checkpoints_file.len();
         if let Err(e) = self
             .checkpoints_file
             .append(&frame)
             .and_then(|()| self.checkpoints_file.sync_data())
         {
             let path = self.dir.join(CHECKPOINTS_FILE);
+            // A checkpoint whose fsync failed is never served: cut it off
+            // (best effort; a torn one is cut by the next open, and a whole
+            // one can only cover records this process made durable, which
+            // the next open signs again with the same size and root).
+            if let Err(t) = self.checkpoints_file.truncate_to(before) {
+                tracing::warn!(path = %path.display(), error = %t, "could not cut back a checkpoint whose write failed");
+            }
             return Err(self.poison("checkpoint write/fsync", &path, e));
         }
         // The checkpoint is durable in `checkpoints`; the plain copy is

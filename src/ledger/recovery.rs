@@ -535,11 +535,22 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
     }
     if outcome.size < floor {
-        return Err(LedgerError::Segments {
+        // Name where the missing records should have been: the end of the
+        // last segment, and the checkpoint that covers them.
+        let tail = list_segments(dir)?
+            .last()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| dir.join(SEGMENTS_DIR));
+        let cp_offset = latest.as_ref().map_or(0, |(o, _, _)| *o);
+        return Err(LedgerError::Corrupt {
+            path: tail,
+            offset: outcome.tail_len,
+            seq: outcome.size,
             what: format!(
-                "the latest signed checkpoint covers {floor} records but the segments hold only {} \
-                 (records were lost)",
-                outcome.size
+                "the segments end here, at record {}, but the latest signed checkpoint \
+                 ({} at byte {cp_offset}) covers {floor} records (records were lost)",
+                outcome.size,
+                cp_path.display()
             ),
         });
     }
@@ -645,16 +656,59 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         _lock: lock,
     };
     if ledger.size > ledger.checkpoint.0.size {
+        // Records beyond the checkpoint were written by a process that
+        // crashed or failed before its checkpoint. Whether they reached the
+        // disk is known only after an fdatasync that succeeds here: never
+        // sign bytes read from the page cache.
+        sync_unsigned_segments(&mut ledger, &segs, floor)?;
         tracing::info!(
             from = ledger.checkpoint.0.size,
             to = ledger.size,
             "signing a checkpoint for durable records a crash left uncovered"
         );
-        ledger.sign_checkpoint()?;
+        if let Err(e) = ledger.sign_checkpoint() {
+            // Reads go on from the previous checkpoint (the writer is
+            // poisoned, so nothing is appended); a full disk must not stop
+            // `show` or `status`.
+            tracing::warn!(error = %e, "could not sign a checkpoint for the uncovered records; the ledger is open for reading only");
+            ledger
+                .poisoned
+                .get_or_insert_with(|| format!("signing the checkpoint at open: {e}"));
+        }
     } else {
+        // The plain `checkpoint` copy is derived: failing to refresh it
+        // (a full disk) must not block reads.
         let latest_path = dir.join(CHECKPOINT_FILE);
-        durable::write_replace_derived(&latest_path, ledger.checkpoint.1.as_bytes())
-            .map_err(io_err("write", &latest_path))?;
+        if let Err(e) = durable::write_replace_derived(&latest_path, ledger.checkpoint.1.as_bytes())
+        {
+            tracing::warn!(path = %latest_path.display(), error = %e, "could not refresh the derived checkpoint copy");
+        }
     }
     Ok(ledger)
+}
+
+/// Makes every segment holding records beyond the latest checkpoint durable
+/// (fdatasync) before a checkpoint is signed over them (issue 14, F1).
+fn sync_unsigned_segments(
+    ledger: &mut Ledger,
+    segs: &[(u64, PathBuf)],
+    floor: u64,
+) -> Result<(), LedgerError> {
+    for (i, (first, path)) in segs.iter().enumerate() {
+        let end = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
+        if end <= floor {
+            continue;
+        }
+        let synced = if *first == ledger.tail.first_seq {
+            ledger.tail.file.sync_data()
+        } else {
+            durable::fsync_file(path)
+        };
+        synced.map_err(|e| LedgerError::Io {
+            op: "fdatasync (before signing records beyond the checkpoint)",
+            path: path.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
 }
