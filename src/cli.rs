@@ -916,7 +916,17 @@ fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {
             path: data.to_path_buf(),
         });
     }
-    let cps = recovery::read_checkpoints(&data.join(ledger::CHECKPOINTS_FILE), false)?;
+    let cps_path = data.join(ledger::CHECKPOINTS_FILE);
+    let cps = recovery::read_checkpoints(&cps_path, false)?;
+    if let (Some(at), true) = (cps.torn_at, cps.torn_whole_frame) {
+        // Printing the one before would hide that the latest is damaged.
+        return Err(LedgerError::Corrupt {
+            path: cps_path,
+            offset: at,
+            seq: cps.count,
+            what: "the latest checkpoint frame is damaged (run `zeugnis audit`)".into(),
+        });
+    }
     let (_, note) = cps
         .notes
         .last()

@@ -245,6 +245,15 @@ impl AppendFile {
     pub fn open(path: &Path, fault: Option<SyncFault>) -> io::Result<AppendFile> {
         let file = OpenOptions::new().append(true).open(path)?;
         let len = file.metadata()?.len();
+        if let Some(f) = &fault {
+            // A file first seen now survived the last (simulated) power cut:
+            // its bytes are on the disk. One seen before keeps its history.
+            let mut files = f.0.files.lock().unwrap_or_else(|p| p.into_inner());
+            files.entry(path.to_path_buf()).or_insert(FileDurability {
+                synced_bytes: len,
+                failed: Vec::new(),
+            });
+        }
         Ok(AppendFile {
             file,
             path: path.to_path_buf(),

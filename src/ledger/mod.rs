@@ -473,7 +473,7 @@ fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
     }
 }
 
-fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
+pub(crate) fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
     dir.join(KEYS_DIR).join(format!("{:08x}.pem", v.key_id))
 }
 
@@ -749,7 +749,25 @@ impl Ledger {
     /// Key rotation, step 1: generates a new signing key (file mode 0600)
     /// and appends `KeyAdded`. From this batch on, checkpoints carry the
     /// signatures of the old and the new key.
+    ///
+    /// Idempotent while a rotation is in progress: with two active keys
+    /// already (a retry after an uncertain outcome, or step 1 run twice),
+    /// the newest one is returned and nothing is added.
     pub fn add_key(&mut self) -> Result<Verifier, LedgerError> {
+        let active: Vec<&KeyEntry> = self
+            .keys
+            .iter()
+            .filter(|k| k.retired_seq.is_none())
+            .collect();
+        if active.len() >= 2 {
+            if let Some(newest) = active.iter().max_by_key(|k| k.added_seq) {
+                tracing::info!(
+                    key_id = format!("{:08x}", newest.verifier.key_id),
+                    "a rotation is in progress already; retire the old key next"
+                );
+                return Ok(newest.verifier.clone());
+            }
+        }
         let signer = NoteSigner::new(&self.origin, SigningKey::generate(&mut rand::rngs::OsRng));
         checkpoint::write_key_file(&key_path(&self.dir, &signer.verifier), signer.signing_key())?;
         durable::fsync_dir(&self.dir.join(KEYS_DIR))
@@ -765,6 +783,20 @@ impl Ledger {
     /// verifier key string). The last active key cannot be retired. The
     /// key file stays on disk (renamed `*.retired`) for the record.
     pub fn retire_key(&mut self, which: &str, reason: &str) -> Result<Verifier, LedgerError> {
+        let named = |k: &&KeyEntry| {
+            format!("{:08x}", k.verifier.key_id) == which || k.verifier.vkey() == which
+        };
+        if let Some(k) = self
+            .keys
+            .iter()
+            .find(|k| named(k) && k.retired_seq.is_some())
+        {
+            // A retry after an uncertain outcome: the key is retired in the
+            // ledger already; only finish the rename of its file.
+            let v = k.verifier.clone();
+            self.set_key_file_aside(&v);
+            return Ok(v);
+        }
         let active: Vec<&KeyEntry> = self
             .keys
             .iter()
@@ -789,10 +821,23 @@ impl Ledger {
             valid_until_s: now_s(),
             reason: reason.to_string(),
         }])?;
-        let path = key_path(&self.dir, &v);
-        let retired = path.with_extension("pem.retired");
-        fs::rename(&path, &retired).map_err(io_err("rename", &path))?;
+        self.set_key_file_aside(&v);
         Ok(v)
+    }
+
+    /// Renames a retired key's file to `*.pem.retired`. The retirement is
+    /// committed by then, so a failure is a warning, not the command's
+    /// failure (the file of a retired key is never loaded again).
+    fn set_key_file_aside(&self, v: &Verifier) {
+        let path = key_path(&self.dir, v);
+        let retired = path.with_extension("pem.retired");
+        match fs::rename(&path, &retired) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "the key is retired, but its file could not be renamed")
+            }
+        }
     }
 
     fn poison(&mut self, what: &str, path: &Path, e: io::Error) -> LedgerError {

@@ -63,6 +63,12 @@ pub struct CheckpointsScan {
     pub count: u64,
     /// Offset where damage starts (a torn tail), if any.
     pub torn_at: Option<u64>,
+    /// The torn tail is a whole frame (sane length, every byte present, not
+    /// zeros) whose checksum fails: more likely a damaged checkpoint that was
+    /// written whole, and so may have been served, than a torn write.
+    /// Recovery treats it as FORMAT.md §12.3 says; `audit` reports it as
+    /// damage (issue 14, F8).
+    pub torn_whole_frame: bool,
 }
 
 /// Reads the checkpoints file. Damage that reaches the end of the file is a
@@ -88,6 +94,7 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
     let mut notes = Vec::new();
     let mut count = 0u64;
     let mut torn_at = None;
+    let mut torn_whole_frame = false;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
         let len = rest
@@ -126,6 +133,10 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
                     ));
                 }
                 torn_at = Some(pos as u64);
+                torn_whole_frame = matches!(len, Some(n) if n > 0
+                    && n <= checkpoint::NOTE_BYTES_MAX
+                    && rest.len() >= n + 8
+                    && rest.iter().any(|b| *b != 0));
                 break;
             }
         }
@@ -134,6 +145,7 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
         notes,
         count,
         torn_at,
+        torn_whole_frame,
     })
 }
 

@@ -1,0 +1,383 @@
+//! The I/O fault model (issue 14; ARCHITECTURE.md "Fault model") checked
+//! against a simulated disk.
+//!
+//! The ledger's append files (segments, `checkpoints`) run on
+//! `durable::SyncFault`, which counts every file-system call they make
+//! (create, append, fdatasync, truncate), fails a chosen one with EIO or
+//! ENOSPC (or every call from it on: a crash), and on a power cut drops or
+//! tears what no successful fsync covered and zeroes what a failed fsync
+//! covered even if a later one "succeeded" (Linux's fsyncgate behaviour).
+//!
+//! [`every_fault_point_of_every_operation`] enumerates, for register,
+//! revoke, archive_scans, rotate-key (add and retire) and recovery itself,
+//! every call of the operation as the failing one, in three modes (EIO,
+//! ENOSPC, crash), each followed by a power cut, and checks after each:
+//! the reopened ledger opens and passes `audit`; an operation reported done
+//! is there; one reported failed is not; one reported unconfirmed may be
+//! either; and a retry converges (the same certificate and key, the same
+//! revocation, the same scan record; no duplicate, no refusal).
+
+use crate::support::ledger_dir;
+use std::path::Path;
+use zeugnis::codes::Code;
+use zeugnis::ledger::durable::{PowerLoss, SyncFault};
+use zeugnis::ledger::{audit, Ledger, LedgerError, LedgerOptions};
+use zeugnis::registry::{
+    DocumentFile, Issued, RegistrationRecord, Registry, RegistryError, ScanItem, State,
+};
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+const SCAN: &[u8] = b"%PDF-1.7\nscan of the signed original\n%%EOF\n";
+const REASON: &str = "issued in error";
+const DATE: &str = "2026-11-30";
+
+fn record() -> RegistrationRecord {
+    let json = serde_json::json!({
+        "institution": "Universität Erfurt",
+        "kind": "transcript",
+        "language": "de",
+        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
+                   "birth_place": "Gotha", "student_id": "4711"},
+        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
+        "last_exam_date": "2026-09-30"
+    });
+    RegistrationRecord::parse("r.json", json.to_string().as_bytes()).expect("record")
+}
+
+fn documents() -> Vec<DocumentFile> {
+    vec![DocumentFile {
+        name: "doc.pdf".into(),
+        bytes: PDF.to_vec(),
+    }]
+}
+
+fn opts(fault: &SyncFault) -> LedgerOptions {
+    LedgerOptions {
+        sync_fault: Some(fault.clone()),
+        ..LedgerOptions::default()
+    }
+}
+
+fn open_registry(dir: &Path, fault: &SyncFault) -> Result<Registry, RegistryError> {
+    Registry::over(Ledger::open(dir, opts(fault))?, "http://127.0.0.1:8080")
+}
+
+/// How an operation ended, as its caller was told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Done,
+    Failed,
+    Unconfirmed,
+}
+
+fn told<T>(r: &Result<T, RegistryError>) -> Told {
+    match r {
+        Ok(_) => Told::Done,
+        Err(RegistryError::Unconfirmed { .. })
+        | Err(RegistryError::Ledger(LedgerError::Unconfirmed { .. })) => Told::Unconfirmed,
+        Err(_) => Told::Failed,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Register,
+    Revoke,
+    ArchiveScan,
+    AddKey,
+    RetireKey,
+    Recovery,
+}
+
+/// A fresh ledger with what `op` needs: for `Revoke` and `ArchiveScan` a
+/// registered certificate, for `RetireKey` a second key, for `Recovery` a
+/// registration whose checkpoint was never written (a crash left it).
+fn setup(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> Option<Issued> {
+    Ledger::init(dir, "test.example/zeugnis/1", opts(fault)).expect("init");
+    let mut r = open_registry(dir, fault).expect("open");
+    let issued = match op {
+        Op::Register => None,
+        Op::Recovery => {
+            // Calls of a registration: segment append, fdatasync,
+            // checkpoint append (fails from here on: the process dies).
+            fault.reset_calls();
+            fault.fail_call(3, false, true);
+            let i = r.register(&record(), &documents(), Some(code.as_str()));
+            assert!(
+                matches!(i, Err(RegistryError::Unconfirmed { .. })),
+                "setup: {i:?}"
+            );
+            fault.reset_calls();
+            None
+        }
+        _ => Some(
+            r.register(&record(), &documents(), Some(code.as_str()))
+                .expect("setup register"),
+        ),
+    };
+    drop(r);
+    if let Op::RetireKey = op {
+        let mut l = Ledger::open(dir, opts(fault)).expect("open");
+        l.add_key().expect("setup add key");
+    }
+    issued
+}
+
+/// The key ID of the first (Genesis) key.
+fn first_key(dir: &Path) -> String {
+    let l = Ledger::open(dir, LedgerOptions::default()).expect("open");
+    format!("{:08x}", l.keys()[0].verifier.key_id)
+}
+
+/// Runs `op` once; what the caller was told and, for a registration, the key.
+fn run(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> (Told, Option<String>) {
+    match op {
+        Op::Register => match open_registry(dir, fault) {
+            Ok(mut r) => {
+                let out = r.register(&record(), &documents(), Some(code.as_str()));
+                let key = match &out {
+                    Ok(i) => Some(i.key.clone()),
+                    Err(RegistryError::Unconfirmed { issued, .. }) => {
+                        issued.as_ref().map(|i| i.key.clone())
+                    }
+                    Err(_) => None,
+                };
+                (told(&out), key)
+            }
+            Err(e) => (told::<()>(&Err(e)), None),
+        },
+        Op::Revoke => {
+            let out = open_registry(dir, fault).and_then(|mut r| r.revoke(code.as_str(), REASON, DATE));
+            (told(&out), None)
+        }
+        Op::ArchiveScan => {
+            let out = open_registry(dir, fault).and_then(|mut r| {
+                r.archive_scans(&[ScanItem {
+                    code: *code,
+                    bytes: SCAN,
+                    media_type: "application/pdf",
+                    source_name: "scan.pdf",
+                }])
+            });
+            (told(&out), None)
+        }
+        Op::AddKey => {
+            let out = Ledger::open(dir, opts(fault))
+                .and_then(|mut l| l.add_key())
+                .map_err(RegistryError::from);
+            (told(&out), None)
+        }
+        Op::RetireKey => {
+            let first = first_key(dir);
+            let out = Ledger::open(dir, opts(fault))
+                .and_then(|mut l| l.retire_key(&first, "rotation"))
+                .map_err(RegistryError::from);
+            (told(&out), None)
+        }
+        Op::Recovery => {
+            let out = Ledger::open(dir, opts(fault)).map_err(RegistryError::from);
+            (told(&out), None)
+        }
+    }
+}
+
+/// Whether the effect of `op` is in the (reopened) ledger.
+fn effect_present(op: Op, r: &Registry, code: &Code) -> bool {
+    let cert = r.find(code.as_str());
+    match op {
+        Op::Register | Op::Recovery => cert.is_ok(),
+        Op::Revoke => cert.expect("registered").state == State::Revoked,
+        Op::ArchiveScan => cert.expect("registered").state == State::Archived,
+        Op::AddKey => r.ledger().keys().len() == 2,
+        Op::RetireKey => r.ledger().keys()[0].retired_seq.is_some(),
+    }
+}
+
+/// One fault case: returns false when the operation made fewer calls than
+/// `n` (the enumeration of this mode is complete).
+fn case(op: Op, n: u64, enospc: bool, sticky: bool, loss: PowerLoss) -> bool {
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = ledger_dir(&t);
+    let code = Code::generate();
+    let fault = SyncFault::default();
+    let setup_issued = setup(op, &dir, &code, &fault);
+    fault.reset_calls();
+    fault.fail_call(n, enospc, sticky);
+    let (told, key) = run(op, &dir, &code, &fault);
+    let fired = fault.fired();
+    let what = format!("{op:?}, failing call {n} (enospc {enospc}, crash {sticky}, {loss:?})");
+    if !fired {
+        assert_eq!(told, Told::Done, "{what}: no fault fired, yet not done");
+        return false;
+    }
+    // The process ends; then the power goes.
+    fault.reset_calls();
+    fault.power_loss(loss).expect("power loss");
+    let clean = SyncFault::default();
+    let r = open_registry(&dir, &clean).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+    audit::audit(&dir).unwrap_or_else(|e| panic!("{what}: audit after the fault: {e}"));
+    let present = effect_present(op, &r, &code);
+    // For recovery, `told` is the open's outcome; the registration it
+    // recovers was reported unconfirmed, so either outcome is allowed.
+    let told = match op {
+        Op::Recovery => Told::Unconfirmed,
+        _ => told,
+    };
+    match told {
+        Told::Done => assert!(present, "{what}: reported done, but lost"),
+        Told::Failed => assert!(!present, "{what}: reported failed, but committed"),
+        Told::Unconfirmed => {}
+    }
+    if let (Op::Register, true, Some(k)) = (op, present, &key) {
+        r.show(code.as_str(), Some(k))
+            .unwrap_or_else(|e| panic!("{what}: the key given out does not open it: {e}"));
+    }
+    drop(r);
+    // The retry converges.
+    let (again, retry_key) = match op {
+        Op::Recovery => (Told::Done, None),
+        _ => run(op, &dir, &code, &clean),
+    };
+    assert_eq!(again, Told::Done, "{what}: the retry did not succeed");
+    let r = open_registry(&dir, &clean).expect("reopen after retry");
+    assert!(effect_present(op, &r, &code), "{what}: retry left no effect");
+    if let Op::Register = op {
+        if let (Some(first), Some(second)) = (&key, &retry_key) {
+            assert_eq!(first, second, "{what}: the retry gave another key");
+        }
+        assert_eq!(
+            r.all().expect("all").len(),
+            1,
+            "{what}: a duplicate registration"
+        );
+    }
+    if let (Op::Revoke, Some(i)) = (op, &setup_issued) {
+        let c = r.show(&i.code, Some(&i.key)).expect("show");
+        let revocations = c
+            .seqs
+            .iter()
+            .filter(|s| matches!(r.ledger().record(**s).map(|x| x.body), Ok(zeugnis::ledger::record::Body::Revoked { .. })))
+            .count();
+        assert_eq!(revocations, 1, "{what}: revoked twice");
+    }
+    drop(r);
+    audit::audit(&dir).unwrap_or_else(|e| panic!("{what}: audit after the retry: {e}"));
+    true
+}
+
+/// Enumerates every fault point of every operation (see the module doc).
+#[test]
+fn every_fault_point_of_every_operation() {
+    let mut cases = 0;
+    for op in [
+        Op::Register,
+        Op::Revoke,
+        Op::ArchiveScan,
+        Op::AddKey,
+        Op::RetireKey,
+        Op::Recovery,
+    ] {
+        for (enospc, sticky, loss) in [
+            (false, false, PowerLoss::DropUnsynced),
+            (true, false, PowerLoss::KeepUnsynced),
+            (false, true, PowerLoss::DropUnsynced),
+            (false, true, PowerLoss::TearUnsynced),
+            (false, true, PowerLoss::KeepUnsynced),
+        ] {
+            let mut n = 1;
+            while case(op, n, enospc, sticky, loss) {
+                n += 1;
+                cases += 1;
+                assert!(n < 50, "{op:?} never stops making calls");
+            }
+            assert!(n > 1, "{op:?} made no file-system call through the simulated disk");
+        }
+    }
+    eprintln!("fault: {cases} fault cases checked");
+}
+
+/// Regression (issue 14, F1): a batch whose segment fdatasync failed must
+/// never be signed by the next open. Before the fix the frames stayed in the
+/// page cache, the next process's fdatasync "succeeded" (Linux reports a
+/// writeback error once) and it signed them; after a power cut the ledger
+/// refused to open ("the checkpoint covers 3 records but the segments hold
+/// only 2").
+#[test]
+fn records_whose_fsync_failed_are_never_signed_f1() {
+    let fault = SyncFault::default();
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = ledger_dir(&t);
+    let mut l = Ledger::init(&dir, "test.example/zeugnis/1", opts(&fault)).expect("init");
+    l.append_batch(vec![crate::support::sample_body(1)])
+        .expect("append");
+    fault.fail_next_sync();
+    let err = l
+        .append_batch(vec![crate::support::sample_body(2)])
+        .expect_err("fsync fails");
+    assert!(matches!(err, LedgerError::Poisoned(_)), "{err}");
+    drop(l);
+    // Same boot: the next process opens the ledger.
+    let l = Ledger::open(&dir, opts(&fault)).expect("reopen");
+    assert_eq!(l.size(), 2, "the failed batch is gone, not signed");
+    assert_eq!(l.checkpoint().size, 2);
+    drop(l);
+    fault.power_loss(PowerLoss::DropUnsynced).expect("power loss");
+    let l = Ledger::open(&dir, LedgerOptions::default()).expect("opens after the power cut");
+    assert_eq!(l.size(), 2);
+    drop(l);
+    audit::audit(&dir).expect("audit");
+}
+
+/// Regression (issue 14, F2): a failure after the segment is durable is
+/// reported as "registered, but unconfirmed" with the code and key, and a
+/// retry with the same record, documents and code gives the same
+/// certificate and key (not a refusal, not a duplicate).
+#[test]
+fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
+    let fault = SyncFault::default();
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = ledger_dir(&t);
+    Ledger::init(&dir, "test.example/zeugnis/1", opts(&fault)).expect("init");
+    let mut r = open_registry(&dir, &fault).expect("open");
+    let code = Code::generate();
+    // Call 3 of a registration is the checkpoint append: ENOSPC.
+    fault.reset_calls();
+    fault.fail_call(3, true, false);
+    let err = r
+        .register(&record(), &documents(), Some(code.as_str()))
+        .expect_err("checkpoint write fails");
+    let msg = err.to_string();
+    assert_eq!(err.exit_code(), zeugnis::ledger::EXIT_UNCONFIRMED, "{msg}");
+    let RegistryError::Unconfirmed {
+        issued: Some(first),
+        ..
+    } = err
+    else {
+        panic!("not unconfirmed: {msg}");
+    };
+    assert!(
+        msg.contains("registered") && msg.contains("zeugnis show") && msg.contains(&first.code),
+        "{msg}"
+    );
+    drop(r);
+    fault.reset_calls();
+    let mut r = open_registry(&dir, &fault).expect("reopen confirms");
+    assert_eq!(
+        r.ledger().checkpoint().size,
+        r.ledger().size(),
+        "the reopen signed the durable records"
+    );
+    let again = r
+        .register(&record(), &documents(), Some(code.as_str()))
+        .expect("retry");
+    assert_eq!((again.code.as_str(), again.key.as_str()), (first.code.as_str(), first.key.as_str()));
+    assert_eq!(r.all().expect("all").len(), 1, "no duplicate");
+    r.show(code.as_str(), Some(&first.key)).expect("the key opens it");
+    // A different record under the same code is still refused.
+    let mut other = record();
+    other.kind = "diploma".into();
+    let refused = r
+        .register(&other, &documents(), Some(code.as_str()))
+        .expect_err("code in use");
+    assert!(refused.to_string().contains("already used"), "{refused}");
+}
