@@ -11,8 +11,10 @@
 //! [`every_fault_point_of_every_operation`] enumerates, for register,
 //! revoke, archive_scans, rotate-key (add and retire) and recovery itself,
 //! every call of the operation as the failing one, in three modes (EIO,
-//! ENOSPC, crash), each followed by a power cut, and checks after each:
-//! the reopened ledger opens and passes `audit`; an operation reported done
+//! ENOSPC, crash), each followed by a reopen in the same boot (which may
+//! sign and serve a checkpoint) and then a power cut, and checks after each:
+//! the reopened ledger opens and passes `audit`; every checkpoint served
+//! before the cut is still backed by the records; an operation reported done
 //! is there; one reported failed is not; one reported unconfirmed may be
 //! either; and a retry converges (the same certificate and key, the same
 //! revocation, the same scan record; no duplicate, no refusal).
@@ -210,12 +212,31 @@ fn case(op: Op, n: u64, enospc: bool, sticky: bool, loss: PowerLoss) -> bool {
         assert_eq!(told, Told::Done, "{what}: no fault fired, yet not done");
         return false;
     }
-    // The process ends; then the power goes.
+    // The process ends; the next one opens the ledger in the same boot
+    // (recovery may sign what it finds) and may serve that checkpoint;
+    // then the power goes.
     fault.reset_calls();
+    let served = {
+        let l = Ledger::open(&dir, opts(&fault))
+            .unwrap_or_else(|e| panic!("{what}: reopen before the power cut: {e}"));
+        l.checkpoint().clone()
+    };
     fault.power_loss(loss).expect("power loss");
     let clean = SyncFault::default();
     let r = open_registry(&dir, &clean).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
     audit::audit(&dir).unwrap_or_else(|e| panic!("{what}: audit after the fault: {e}"));
+    // Every checkpoint that was served stays a true statement of the log.
+    assert!(
+        r.ledger().size() >= served.size,
+        "{what}: a served checkpoint of size {} outlived its records ({} left)",
+        served.size,
+        r.ledger().size()
+    );
+    assert_eq!(
+        r.ledger().root(served.size).expect("root"),
+        served.root,
+        "{what}: the log forked from a served checkpoint"
+    );
     let present = effect_present(op, &r, &code);
     // For recovery, `told` is the open's outcome; the registration it
     // recovers was reported unconfirmed, so either outcome is allowed.

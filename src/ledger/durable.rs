@@ -142,7 +142,9 @@ impl SyncFault {
     }
 
     /// Fails call number `n` (counted from 1 since the last [`SyncFault::reset_calls`])
-    /// with EIO, or ENOSPC with `enospc`; with `sticky` every later call fails too.
+    /// with EIO, or ENOSPC with `enospc`. With `sticky` the process crashes
+    /// there: that call and every later one fail without touching the disk
+    /// (nothing is left "in doubt"; unsynced bytes wait for the power cut).
     pub fn fail_call(&self, n: u64, enospc: bool, sticky: bool) {
         self.0.fail_at.store(n, Ordering::SeqCst);
         self.0.enospc.store(enospc, Ordering::SeqCst);
@@ -314,12 +316,17 @@ impl AppendFile {
                 f.call("fdatasync")
             };
             if let Err(e) = injected {
-                let len = self.len;
-                f.with_file(&self.path, |d| {
-                    if len > d.synced_bytes {
-                        d.failed.push((d.synced_bytes, len));
-                    }
-                });
+                // A sync that failed (EIO, ENOSPC) leaves its bytes in
+                // doubt for good; in a crash (sticky) it simply never ran,
+                // and the bytes stay unsynced page cache.
+                if !f.0.sticky.load(Ordering::SeqCst) {
+                    let len = self.len;
+                    f.with_file(&self.path, |d| {
+                        if len > d.synced_bytes {
+                            d.failed.push((d.synced_bytes, len));
+                        }
+                    });
+                }
                 return Err(e);
             }
         }
