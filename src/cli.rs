@@ -358,7 +358,7 @@ fn dispatch() -> i32 {
                     }
                     Err(e) => Err(e),
                 }
-            })
+            });
         }
         Command::Show { code, key, json } => {
             return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {

@@ -942,7 +942,12 @@ impl Registry {
             .clone()
             .zip(&bodies)
             .try_for_each(|(seq, body)| self.apply(seq, body))
-            .and_then(|()| Ok(self.meta.insert("applied", &range.end.to_le_bytes()).map(|_| ())?));
+            .and_then(|()| {
+                Ok(self
+                    .meta
+                    .insert("applied", &range.end.to_le_bytes())
+                    .map(|_| ())?)
+            });
         if let Err(e) = applied {
             tracing::warn!(error = %e, "committed, but the derived certificate index could not be updated; it is rebuilt before the next write");
             self.derived_stale = true;
@@ -971,9 +976,8 @@ impl Registry {
             .join(REGISTRATION_SECRET_FILE);
         let secret = match std::fs::read(&path) {
             Ok(bytes) => {
-                ledger::durable::private_file_metadata(&path).map_err(|why| {
-                    RegistryError::Invalid(format!("{}: {why}", path.display()))
-                })?;
+                ledger::durable::private_file_metadata(&path)
+                    .map_err(|why| RegistryError::Invalid(format!("{}: {why}", path.display())))?;
                 <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
                     RegistryError::Invalid(format!(
                         "{}: {} bytes, expected exactly 32 (the registration secret is damaged)",
@@ -1522,7 +1526,10 @@ impl Registry {
             })
             .collect();
         let range = self.commit(bodies).map_err(|e| {
-            let codes: Vec<String> = accepted.iter().map(|&i| items[i].code.formatted()).collect();
+            let codes: Vec<String> = accepted
+                .iter()
+                .map(|&i| items[i].code.formatted())
+                .collect();
             e.unconfirmed("archived the scan(s) of", &codes.join(", "), None)
         })?;
         let seqs: std::collections::HashMap<&str, u64> = accepted

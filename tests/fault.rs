@@ -149,7 +149,8 @@ fn run(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> (Told, Option<Stri
             Err(e) => (told::<()>(&Err(e)), None),
         },
         Op::Revoke => {
-            let out = open_registry(dir, fault).and_then(|mut r| r.revoke(code.as_str(), REASON, DATE));
+            let out =
+                open_registry(dir, fault).and_then(|mut r| r.revoke(code.as_str(), REASON, DATE));
             (told(&out), None)
         }
         Op::ArchiveScan => {
@@ -261,7 +262,10 @@ fn case(op: Op, n: u64, enospc: bool, sticky: bool, loss: PowerLoss) -> bool {
     };
     assert_eq!(again, Told::Done, "{what}: the retry did not succeed");
     let r = open_registry(&dir, &clean).expect("reopen after retry");
-    assert!(effect_present(op, &r, &code), "{what}: retry left no effect");
+    assert!(
+        effect_present(op, &r, &code),
+        "{what}: retry left no effect"
+    );
     if let Op::Register = op {
         if let (Some(first), Some(second)) = (&key, &retry_key) {
             assert_eq!(first, second, "{what}: the retry gave another key");
@@ -277,7 +281,12 @@ fn case(op: Op, n: u64, enospc: bool, sticky: bool, loss: PowerLoss) -> bool {
         let revocations = c
             .seqs
             .iter()
-            .filter(|s| matches!(r.ledger().record(**s).map(|x| x.body), Ok(zeugnis::ledger::record::Body::Revoked { .. })))
+            .filter(|s| {
+                matches!(
+                    r.ledger().record(**s).map(|x| x.body),
+                    Ok(zeugnis::ledger::record::Body::Revoked { .. })
+                )
+            })
             .count();
         assert_eq!(revocations, 1, "{what}: revoked twice");
     }
@@ -311,7 +320,10 @@ fn every_fault_point_of_every_operation() {
                 cases += 1;
                 assert!(n < 50, "{op:?} never stops making calls");
             }
-            assert!(n > 1, "{op:?} made no file-system call through the simulated disk");
+            assert!(
+                n > 1,
+                "{op:?} made no file-system call through the simulated disk"
+            );
         }
     }
     eprintln!("fault: {cases} fault cases checked");
@@ -342,7 +354,9 @@ fn records_whose_fsync_failed_are_never_signed_f1() {
     assert_eq!(l.size(), 2, "the failed batch is gone, not signed");
     assert_eq!(l.checkpoint().size, 2);
     drop(l);
-    fault.power_loss(PowerLoss::DropUnsynced).expect("power loss");
+    fault
+        .power_loss(PowerLoss::DropUnsynced)
+        .expect("power loss");
     let l = Ledger::open(&dir, LedgerOptions::default()).expect("opens after the power cut");
     assert_eq!(l.size(), 2);
     drop(l);
@@ -391,9 +405,13 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
     let again = r
         .register(&record(), &documents(), Some(code.as_str()))
         .expect("retry");
-    assert_eq!((again.code.as_str(), again.key.as_str()), (first.code.as_str(), first.key.as_str()));
+    assert_eq!(
+        (again.code.as_str(), again.key.as_str()),
+        (first.code.as_str(), first.key.as_str())
+    );
     assert_eq!(r.all().expect("all").len(), 1, "no duplicate");
-    r.show(code.as_str(), Some(&first.key)).expect("the key opens it");
+    r.show(code.as_str(), Some(&first.key))
+        .expect("the key opens it");
     // A different record under the same code is still refused.
     let mut other = record();
     other.kind = "diploma".into();
@@ -401,4 +419,201 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
         .register(&other, &documents(), Some(code.as_str()))
         .expect_err("code in use");
     assert!(refused.to_string().contains("already used"), "{refused}");
+}
+
+/// A ledger with two acknowledged batches; returns its directory's holder.
+fn two_batches() -> (tempfile::TempDir, std::path::PathBuf) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = ledger_dir(&t);
+    let mut l =
+        Ledger::init(&dir, "test.example/zeugnis/1", LedgerOptions::default()).expect("init");
+    l.append_batch(vec![crate::support::sample_body(1)])
+        .expect("append");
+    l.append_batch(vec![crate::support::sample_body(2)])
+        .expect("append");
+    drop(l);
+    (t, dir)
+}
+
+fn segment0(dir: &Path) -> std::path::PathBuf {
+    dir.join("segments").join("00000000000000000000.seg")
+}
+
+/// Regression (issue 14, F5): any bad frame length beyond the latest
+/// checkpoint in the last segment is a torn tail (FORMAT.md §12.3), not
+/// damage: the garbage is cut and the ledger opens.
+#[test]
+fn garbage_length_beyond_the_checkpoint_is_a_torn_tail_f5() {
+    let (_t, dir) = two_batches();
+    let seg = segment0(&dir);
+    let clean = std::fs::read(&seg).expect("read");
+    let mut garbage = clean.clone();
+    garbage.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8]);
+    std::fs::write(&seg, &garbage).expect("write");
+    let report = audit::audit(&dir).expect("audit tolerates it");
+    assert!(
+        report.warnings.iter().any(|w| w.contains("torn tail")),
+        "{:?}",
+        report.warnings
+    );
+    let l = Ledger::open(&dir, LedgerOptions::default()).expect("opens");
+    assert_eq!(l.size(), 3);
+    drop(l);
+    assert_eq!(
+        std::fs::read(&seg).expect("read"),
+        clean,
+        "the garbage was cut"
+    );
+}
+
+/// Regression (issue 14, F6): a segment cut at a frame boundary below the
+/// checkpoint is refused with the file, the byte offset and the seq.
+#[test]
+fn segment_cut_below_the_checkpoint_names_file_offset_and_seq_f6() {
+    let (_t, dir) = two_batches();
+    let seg = segment0(&dir);
+    let bytes = std::fs::read(&seg).expect("read");
+    // Drop the last frame exactly.
+    let mut pos = 56;
+    let mut starts = Vec::new();
+    while pos < bytes.len() {
+        starts.push(pos);
+        let n = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4")) as usize;
+        pos += n + 8;
+    }
+    let cut = *starts.last().expect("frames") as u64;
+    std::fs::write(&seg, &bytes[..cut as usize]).expect("write");
+    let err = Ledger::open(&dir, LedgerOptions::default())
+        .err()
+        .expect("refused");
+    match &err {
+        LedgerError::Corrupt {
+            path,
+            offset,
+            seq,
+            what,
+        } => {
+            assert_eq!(path, &seg, "{err}");
+            assert_eq!((*offset, *seq), (cut, 2), "{err}");
+            assert!(what.contains("covers 3 records"), "{err}");
+        }
+        other => panic!("not a Corrupt error naming the file: {other}"),
+    }
+}
+
+/// Regression (issue 14, F7): the derived `checkpoint` copy cannot be
+/// written (here: a directory stands in its way, as a full disk would fail
+/// it), and the ledger still opens for reading.
+#[test]
+fn an_unwritable_derived_checkpoint_copy_does_not_block_open_f7() {
+    let (_t, dir) = two_batches();
+    let copy = dir.join("checkpoint");
+    std::fs::remove_file(&copy).expect("remove");
+    std::fs::create_dir(&copy).expect("block it");
+    std::fs::write(copy.join("x"), b"x").expect("non-empty");
+    let l = Ledger::open(&dir, LedgerOptions::default()).expect("opens despite the copy");
+    assert_eq!(l.size(), 3);
+    assert_eq!(l.record(2).expect("read").seq, 2);
+}
+
+/// Regression (issue 14, F8): a flipped byte inside the latest (whole)
+/// checkpoint frame, and a damaged active key file, make `audit` fail
+/// (exit non-zero) instead of passing with a warning.
+#[test]
+fn audit_fails_on_a_damaged_checkpoint_or_active_key_f8() {
+    let (t, dir) = two_batches();
+    let cps = dir.join("checkpoints");
+    let good = std::fs::read(&cps).expect("read");
+    let mut bad = good.clone();
+    let at = bad.len() - 20;
+    bad[at] ^= 0x01;
+    std::fs::write(&cps, &bad).expect("write");
+    let err = audit::audit(&dir).err().expect("audit fails");
+    assert!(err.to_string().contains("checkpoints"), "{err}");
+    let (code, _, stderr) = crate::support::zeugnis(t.path(), &["audit"]);
+    assert_ne!(code, 0, "{stderr}");
+    let (code, out, stderr) = crate::support::zeugnis(t.path(), &["checkpoint"]);
+    assert_ne!(code, 0, "printed an older checkpoint instead: {out}");
+    assert!(stderr.contains("damaged"), "{stderr}");
+    std::fs::write(&cps, &good).expect("restore");
+    audit::audit(&dir).expect("audit passes again");
+
+    let key = std::fs::read_dir(dir.join("keys"))
+        .expect("keys")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "pem"))
+        .expect("key file");
+    let mut pem = std::fs::read(&key).expect("read");
+    let mid = pem.len() / 2;
+    pem[mid] = if pem[mid] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&key, &pem).expect("write");
+    let err = audit::audit(&dir)
+        .err()
+        .expect("audit fails on the key file");
+    assert!(
+        err.to_string().contains(&key.display().to_string()),
+        "{err}"
+    );
+}
+
+/// Regression (issue 14, F4): `register` with standard output on a full
+/// disk (`/dev/full`) neither panics (exit 101) nor loses the key: the code
+/// and key go to standard error and the exit code is 3 (done, unconfirmed);
+/// a retry with `--code` gives the same key.
+#[test]
+fn register_with_stdout_on_a_full_disk_shows_the_key_on_stderr_f4() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path();
+    assert_eq!(crate::support::zeugnis(dir, &["init"]).0, 0);
+    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    let json = serde_json::json!({
+        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
+        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
+                   "birth_place": "Gotha", "student_id": "4711"},
+        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
+        "last_exam_date": "2026-09-30"
+    });
+    std::fs::write(dir.join("r.json"), json.to_string()).expect("record");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std::process::Command::new(crate::support::bin())
+        .current_dir(dir)
+        .args(["register", "--record", "r.json", "--document", "doc.pdf"])
+        .stdout(full)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let code = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("code: "))
+        .unwrap_or_else(|| panic!("no code on stderr: {stderr}"))
+        .to_string();
+    let key = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("key:  "))
+        .unwrap_or_else(|| panic!("no key on stderr: {stderr}"))
+        .to_string();
+    let (c, out, err) = crate::support::zeugnis(
+        dir,
+        &[
+            "register",
+            "--record",
+            "r.json",
+            "--document",
+            "doc.pdf",
+            "--code",
+            &code,
+            "--json",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        v["key"].as_str(),
+        Some(key.as_str()),
+        "the retry gives the same key"
+    );
 }

@@ -6,9 +6,9 @@
 //! `fault::` tests.
 //! Must not do: interpret the bytes it writes.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,7 +181,10 @@ impl SyncFault {
                 5 // EIO
             };
             let e = io::Error::from_raw_os_error(code);
-            return Err(io::Error::new(e.kind(), format!("{e} (injected into {what}, call {n})")));
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{e} (injected into {what}, call {n})"),
+            ));
         }
         Ok(())
     }
@@ -194,7 +197,12 @@ impl SyncFault {
     /// Applies a power cut to every file this fault has seen (see the type
     /// doc). Returns the number of bytes that changed.
     pub fn power_loss(&self, mode: PowerLoss) -> io::Result<u64> {
-        let files = self.0.files.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let files = self
+            .0
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut changed = 0;
         for (path, d) in files {
             let Ok(meta) = fs::metadata(&path) else {
@@ -224,7 +232,11 @@ impl SyncFault {
             }
             f.sync_all()?;
         }
-        self.0.files.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.0
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(changed)
     }
 }
