@@ -737,7 +737,7 @@ fn report_issued(issued: crate::registry::Issued, json: bool) -> Result<(), Regi
     Err(RegistryError::Unconfirmed {
         action: "registered",
         code: issued.code.clone(),
-        issued: Some(issued),
+        issued: Some(Box::new(issued)),
         why: "standard output could not be written; code and key are on standard error".into(),
     })
 }

@@ -97,8 +97,9 @@ pub enum RegistryError {
         action: &'static str,
         /// The certificate code (formatted).
         code: String,
-        /// Code, key and URL of a registration, for the person to keep.
-        issued: Option<Issued>,
+        /// Code, key and URL of a registration, for the person to keep
+        /// (boxed: keeps every `Result<_, RegistryError>` small).
+        issued: Option<Box<Issued>>,
         /// The ledger's account of what failed.
         why: String,
     },
@@ -113,7 +114,7 @@ impl RegistryError {
                 RegistryError::Unconfirmed {
                     action,
                     code: code.to_string(),
-                    issued: issued.cloned(),
+                    issued: issued.cloned().map(Box::new),
                     why,
                 }
             }

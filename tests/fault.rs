@@ -528,7 +528,7 @@ fn audit_fails_on_a_damaged_checkpoint_or_active_key_f8() {
     let at = bad.len() - 20;
     bad[at] ^= 0x01;
     std::fs::write(&cps, &bad).expect("write");
-    let err = audit::audit(&dir).err().expect("audit fails");
+    let err = audit::audit(&dir).expect_err("audit fails");
     assert!(err.to_string().contains("checkpoints"), "{err}");
     let (code, _, stderr) = crate::support::zeugnis(t.path(), &["audit"]);
     assert_ne!(code, 0, "{stderr}");
@@ -547,9 +547,7 @@ fn audit_fails_on_a_damaged_checkpoint_or_active_key_f8() {
     let mid = pem.len() / 2;
     pem[mid] = if pem[mid] == b'A' { b'B' } else { b'A' };
     std::fs::write(&key, &pem).expect("write");
-    let err = audit::audit(&dir)
-        .err()
-        .expect("audit fails on the key file");
+    let err = audit::audit(&dir).expect_err("audit fails on the key file");
     assert!(
         err.to_string().contains(&key.display().to_string()),
         "{err}"
