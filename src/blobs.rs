@@ -237,7 +237,7 @@ impl BlobStore {
         };
         let mut pending: Vec<(&[u8], PathBuf, PathBuf)> = Vec::new();
         let mut dirs = std::collections::BTreeSet::new();
-        let mut new_shard = false;
+        let mut sync_root = false;
         for (bytes, r) in items {
             let path = self.path(&r.blake3);
             let intact = match fs::metadata(&path) {
@@ -247,13 +247,25 @@ impl BlobStore {
                 }
                 _ => false,
             };
-            if intact || pending.iter().any(|(_, _, p)| *p == path) {
+            if pending.iter().any(|(_, _, p)| *p == path) {
                 continue;
             }
             let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+            if intact {
+                // Its content is right, but whether it is durable is not
+                // known (a run whose fsync of it or of its directory failed
+                // left it in the page cache): fsync both before a record
+                // refers to it (issue 14, F3).
+                fs::File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io("fsync", &path))?;
+                dirs.insert(dir);
+                sync_root = true; // the shard's own entry may be unsynced too
+                continue;
+            }
             if !dir.exists() {
                 fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-                new_shard = true;
+                sync_root = true;
             }
             let tmp = dir.join(format!(".{}.tmp", hex::encode(r.blake3)));
             dirs.insert(dir);
@@ -275,7 +287,7 @@ impl BlobStore {
         in_parallel(&dirs, |dir| {
             durable::fsync_dir(dir).map_err(io("fsync", dir))
         })?;
-        if new_shard {
+        if sync_root {
             durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
         }
         Ok(())

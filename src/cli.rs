@@ -1,5 +1,7 @@
 //! Command-line interface: parses arguments, calls the library, maps typed
-//! errors to exit codes (0 success, 2 bad input, 1 internal failure).
+//! errors to exit codes (0 success, 2 bad input, 1 internal failure, 3 done
+//! but unconfirmed: the change is durable, its checkpoint or its report
+//! could not be written).
 //! It must not contain domain logic.
 //!
 //! Every command reads one configuration ([`Config::resolve`]: `--config`,
@@ -20,6 +22,39 @@ use std::path::{Path, PathBuf};
 
 /// Set by systemd when stderr is connected to the journal.
 const JOURNAL_STREAM_ENV: &str = "JOURNAL_STREAM";
+/// Set when writing to standard output failed (a redirection onto a full
+/// disk, a closed pipe). The CLI never panics on it (issue 14, F4): the
+/// command finishes, and [`main`] turns a clean exit into
+/// [`ledger::EXIT_UNCONFIRMED`] (done, but the report was not delivered).
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+// `println!`/`print!`/`eprintln!` of the standard library panic when the
+// stream cannot be written, which after a committed write would hide the
+// code and key (exit 101). In this module they are shadowed by versions
+// that record the failure instead.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($t)*).is_err() {
+            STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($t)*).is_err() {
+            STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        // Nowhere left to report a failure to write the error report.
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
@@ -279,6 +314,21 @@ enum Command {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    let code = dispatch();
+    let flushed = std::io::Write::flush(&mut std::io::stdout()).is_ok();
+    if !flushed || STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!(
+            "zeugnis: error: standard output could not be written; the command ran \
+             (a change it made is committed: check with `zeugnis show CODE` or `zeugnis status`)"
+        );
+        if code == 0 {
+            return ledger::EXIT_UNCONFIRMED;
+        }
+    }
+    code
+}
+
+fn dispatch() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -612,14 +662,17 @@ impl Runner<'_> {
             waiting_days: self.cfg.report.waiting_days,
         };
         let mut reply = control::execute(req, &mut registry, &ctx);
+        // The index is derived: failing to flush it after a committed change
+        // is a warning, never the command's failure (issue 14).
         if let Err(e) = registry.ledger().flush_index() {
-            if reply.exit == 0 {
-                reply = Reply {
-                    exit: e.exit_code(),
-                    stderr: format!("zeugnis: error: {e}\n"),
-                    ..reply
-                };
-            }
+            reply.stderr.push_str(&format!(
+                "zeugnis: warning: {e} (the derived index is checked and rebuilt at the next open)\n"
+            ));
+        }
+        // sled panics in its `Drop` when its final fsync fails (issue 14,
+        // F4); by now the outcome is decided and in the reply.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(registry))).is_err() {
+            reply.stderr.push_str("zeugnis: warning: closing the derived index failed; it is checked and rebuilt at the next open\n");
         }
         reply
     }
@@ -668,8 +721,16 @@ impl Runner<'_> {
 /// Prints a reply and returns its exit code.
 fn finish(reply: Reply) -> i32 {
     use std::io::Write as _;
-    let _ = std::io::stdout().write_all(reply.stdout.as_bytes());
-    let _ = std::io::stdout().flush();
+    let written = std::io::stdout()
+        .write_all(reply.stdout.as_bytes())
+        .and_then(|()| std::io::stdout().flush());
+    if written.is_err() {
+        // Issue 14, F4: never lose a code and key that were committed:
+        // what standard output could not take goes to standard error, and
+        // `main` reports the outcome as unconfirmed (exit 3).
+        STDOUT_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::io::stderr().write_all(reply.stdout.as_bytes());
+    }
     let _ = std::io::stderr().write_all(reply.stderr.as_bytes());
     reply.exit
 }
@@ -691,7 +752,17 @@ fn print_checkpoint(data: &Path) -> Result<(), LedgerError> {
             path: data.to_path_buf(),
         });
     }
-    let cps = recovery::read_checkpoints(&data.join(ledger::CHECKPOINTS_FILE), false)?;
+    let cps_path = data.join(ledger::CHECKPOINTS_FILE);
+    let cps = recovery::read_checkpoints(&cps_path, false)?;
+    if let (Some(at), true) = (cps.torn_at, cps.torn_whole_frame) {
+        // Printing the one before would hide that the latest is damaged.
+        return Err(LedgerError::Corrupt {
+            path: cps_path,
+            offset: at,
+            seq: cps.count,
+            what: "the latest checkpoint frame is damaged (run `zeugnis audit`)".into(),
+        });
+    }
     let (_, note) = cps
         .notes
         .last()

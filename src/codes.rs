@@ -253,6 +253,16 @@ impl AccessKey {
         AccessKey::from_bits(code, OsRng.next_u32())
     }
 
+    /// The key for `code` whose random part is taken from `seed`, a secret
+    /// pseudo-random value (a keyed hash): the same seed gives the same key,
+    /// so a retried registration gets back the key it was first given.
+    pub fn derive(code: &Code, seed: &[u8; 32]) -> AccessKey {
+        AccessKey::from_bits(
+            code,
+            u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]),
+        )
+    }
+
     /// The key for `code` whose random part is the low 25 bits of `bits`.
     fn from_bits(code: &Code, bits: u32) -> AccessKey {
         let mut random = [0u8; KEY_RANDOM_CHARS];

@@ -6,5 +6,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    std::process::exit(zeugnis::cli::main());
+    // A panic is a bug, but it must still end with an exit code the caller
+    // can read (1), not the runtime's 101 (issue 14, F4).
+    let code = std::panic::catch_unwind(zeugnis::cli::main).unwrap_or(1);
+    std::process::exit(code);
 }

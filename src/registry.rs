@@ -40,6 +40,11 @@ pub const RECORD_FILE_BYTES_MAX: usize = 256 * 1024;
 pub const CODE_DRAWS_MAX: usize = 16;
 /// Most threads re-hashing blobs in the fixity audit.
 pub const FIXITY_THREADS_MAX: usize = 4;
+/// The registration secret under `<data>/keys/`: 32 random bytes from which
+/// each registration's access key and holder salt are derived (a keyed
+/// BLAKE3 of code, record and documents), so that retrying a registration
+/// whose outcome was uncertain returns the same certificate and key.
+pub const REGISTRATION_SECRET_FILE: &str = "registration.secret";
 /// Default base URL of the verification service.
 pub const BASE_URL_DEFAULT: &str = "http://127.0.0.1:8080";
 
@@ -82,6 +87,42 @@ pub enum RegistryError {
     /// An outside service failed (e.g. the SMTP relay).
     #[error("{0}")]
     External(String),
+    /// The change is durable in the ledger but its confirmation (the
+    /// checkpoint) could not be written: not a failure. The next open
+    /// confirms it; a retry with the same input returns the same outcome.
+    #[error(
+        "{action} {code}, but the confirmation could not be written: check with \
+         `zeugnis show {code}` ({why})"
+    )]
+    Unconfirmed {
+        /// What was done: "registered", "revoked", ...
+        action: &'static str,
+        /// The certificate code (formatted).
+        code: String,
+        /// Code, key and URL of a registration, for the person to keep
+        /// (boxed: keeps every `Result<_, RegistryError>` small).
+        issued: Option<Box<Issued>>,
+        /// The ledger's account of what failed.
+        why: String,
+    },
+}
+
+impl RegistryError {
+    /// Turns the ledger's "durable but unconfirmed" into the registry's,
+    /// naming the certificate (and its key, for a registration).
+    fn unconfirmed(self, action: &'static str, code: &str, issued: Option<&Issued>) -> Self {
+        match self {
+            RegistryError::Ledger(LedgerError::Unconfirmed { why, .. }) => {
+                RegistryError::Unconfirmed {
+                    action,
+                    code: code.to_string(),
+                    issued: issued.cloned().map(Box::new),
+                    why,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 impl RegistryError {
@@ -97,6 +138,7 @@ impl RegistryError {
             RegistryError::Blob(e) => e.exit_code(),
             RegistryError::Ledger(e) => e.exit_code(),
             RegistryError::Index(_) | RegistryError::External(_) => 1,
+            RegistryError::Unconfirmed { .. } => ledger::EXIT_UNCONFIRMED,
         }
     }
 }
@@ -464,6 +506,12 @@ pub struct Registry {
     base_url: String,
     /// The read side, shared with the verification service.
     reader: Reader,
+    /// Set when applying committed records to the derived trees failed:
+    /// the next write brings them up to the ledger first.
+    derived_stale: bool,
+    /// The secret registrations derive their access key and holder salt
+    /// from (loaded on first use; see [`REGISTRATION_SECRET_FILE`]).
+    secret: Option<[u8; 32]>,
 }
 
 /// The committed ledger state readers may show: published by the writer
@@ -662,6 +710,27 @@ impl Reader {
     }
 }
 
+/// The per-registration seed: a BLAKE3 keyed by the registration secret
+/// over the code, the canonical JSON of the record and the documents' hashes.
+fn registration_seed(
+    secret: &[u8; 32],
+    code: &Code,
+    record: &RegistrationRecord,
+    documents: &[DocumentFile],
+) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_keyed(secret);
+    h.update(b"zeugnis registration seed v1\0");
+    h.update(code.as_str().as_bytes());
+    let json = serde_json::to_vec(record).expect("a record serialises");
+    h.update(&(json.len() as u64).to_le_bytes());
+    h.update(&json);
+    h.update(&(documents.len() as u64).to_le_bytes());
+    for d in documents {
+        h.update(blake3::hash(&d.bytes).as_bytes());
+    }
+    h.finalize().into()
+}
+
 fn parse_hash(hex_str: &str) -> Option<Hash32> {
     hex::decode(hex_str).ok()?.try_into().ok()
 }
@@ -699,6 +768,8 @@ impl Registry {
             ledger,
             blobs,
             base_url: base_url.trim_end_matches('/').to_string(),
+            derived_stale: false,
+            secret: None,
         };
         r.catch_up()?;
         Ok(r)
@@ -900,17 +971,86 @@ impl Registry {
         Ok(())
     }
 
-    /// Appends a batch and applies it to the derived trees.
+    /// Appends a batch and applies it to the derived trees. Once the ledger
+    /// acknowledged the batch the operation has succeeded: a failure to
+    /// update the derived trees is logged and repaired before the next write
+    /// (and at every open), never reported as the operation's failure.
     fn commit(&mut self, bodies: Vec<Body>) -> Result<std::ops::Range<u64>, RegistryError> {
+        self.refresh_derived()?;
         let range = self.ledger.append_batch(bodies.clone())?;
         // Readers may see the new records before the derived states refer
         // to them, never the other way round.
         self.reader.publish(&self.ledger);
-        for (seq, body) in range.clone().zip(&bodies) {
-            self.apply(seq, body)?;
+        let applied = range
+            .clone()
+            .zip(&bodies)
+            .try_for_each(|(seq, body)| self.apply(seq, body))
+            .and_then(|()| {
+                Ok(self
+                    .meta
+                    .insert("applied", &range.end.to_le_bytes())
+                    .map(|_| ())?)
+            });
+        if let Err(e) = applied {
+            tracing::warn!(error = %e, "committed, but the derived certificate index could not be updated; it is rebuilt before the next write");
+            self.derived_stale = true;
         }
-        self.meta.insert("applied", &range.end.to_le_bytes())?;
         Ok(range)
+    }
+
+    /// Brings the derived trees up to the ledger after a failed update.
+    fn refresh_derived(&mut self) -> Result<(), RegistryError> {
+        if self.derived_stale {
+            self.catch_up()?;
+            self.derived_stale = false;
+        }
+        Ok(())
+    }
+
+    /// The registration secret (created durably, mode 0600, on first use).
+    fn registration_secret(&mut self) -> Result<[u8; 32], RegistryError> {
+        if let Some(s) = self.secret {
+            return Ok(s);
+        }
+        let path = self
+            .ledger
+            .dir()
+            .join(ledger::KEYS_DIR)
+            .join(REGISTRATION_SECRET_FILE);
+        let secret = match std::fs::read(&path) {
+            Ok(bytes) => {
+                ledger::durable::private_file_metadata(&path)
+                    .map_err(|why| RegistryError::Invalid(format!("{}: {why}", path.display())))?;
+                <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                    RegistryError::Invalid(format!(
+                        "{}: {} bytes, expected exactly 32 (the registration secret is damaged)",
+                        path.display(),
+                        bytes.len()
+                    ))
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let fresh: [u8; 32] = rand::random();
+                ledger::durable::write_atomic_private(&path, &fresh).map_err(|source| {
+                    LedgerError::Io {
+                        op: "write",
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                fresh
+            }
+            Err(source) => {
+                return Err(LedgerError::Io {
+                    op: "read",
+                    path,
+                    source,
+                }
+                .into())
+            }
+        };
+        self.secret = Some(secret);
+        Ok(secret)
     }
 
     fn code_known(&self, code: &Code) -> Result<bool, RegistryError> {
@@ -972,6 +1112,7 @@ impl Registry {
         record: &RegistrationRecord,
         documents: &[DocumentFile],
         code: Code,
+        secret: &[u8; 32],
         pending: &mut Vec<(Vec<u8>, &'static str)>,
     ) -> Result<(Vec<Body>, Issued), RegistryError> {
         if documents.is_empty() {
@@ -1029,8 +1170,11 @@ impl Registry {
                 })
             }
         };
-        let key = AccessKey::generate(&code);
-        let salt: Hash32 = rand::random();
+        // Key and salt are secret and pseudo-random, but a function of the
+        // input: a retry of the same registration gets the same ones.
+        let seed = registration_seed(secret, &code, record, documents);
+        let key = AccessKey::derive(&code, &seed);
+        let salt: Hash32 = blake3::derive_key("zeugnis 2026 holder salt v1", &seed);
         let holder = HolderBlob {
             format: "zeugnis-holder-v1".into(),
             salt: hex::encode(salt),
@@ -1077,18 +1221,66 @@ impl Registry {
     }
 
     /// Registers a certificate (DESIGN.md `zeugnis register`).
+    ///
+    /// Idempotent with `code`: if that code already holds a registration of
+    /// exactly this record and these documents (a retry after an uncertain
+    /// outcome), its code and key are returned and nothing is appended.
     pub fn register(
         &mut self,
         record: &RegistrationRecord,
         documents: &[DocumentFile],
         code: Option<&str>,
     ) -> Result<Issued, RegistryError> {
+        self.refresh_derived()?;
+        let secret = self.registration_secret()?;
+        if let Some(issued) = self.registered_already(record, documents, code, &secret)? {
+            return Ok(issued);
+        }
         let code = self.draw_code(code)?;
         let mut pending = Vec::new();
-        let (bodies, issued) = self.prepare(record, documents, code, &mut pending)?;
+        let (bodies, issued) = self.prepare(record, documents, code, &secret, &mut pending)?;
         self.store_blobs(&pending)?;
-        self.commit(bodies)?;
+        self.commit(bodies)
+            .map_err(|e| e.unconfirmed("registered", &issued.code, Some(&issued)))?;
         Ok(issued)
+    }
+
+    /// A retry of a registration under `code`: the issued code and key if
+    /// the certificate under `code` was registered with exactly this record
+    /// and these documents (same holder commitment, key commitment and
+    /// documents), `None` otherwise.
+    fn registered_already(
+        &self,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        code: Option<&str>,
+        secret: &[u8; 32],
+    ) -> Result<Option<Issued>, RegistryError> {
+        let Some(text) = code else { return Ok(None) };
+        let Ok((code, None)) = codes::parse_code_and_key(text) else {
+            return Ok(None); // draw_code names the problem
+        };
+        let Some(existing) = self.get(code.as_str())? else {
+            return Ok(None);
+        };
+        let mut pending = Vec::new();
+        let (bodies, issued) = self.prepare(record, documents, code, secret, &mut pending)?;
+        let same = bodies.iter().any(|b| {
+            matches!(b, Body::Registered { holder_commitment, key_commitment, documents, .. }
+                if hex::encode(holder_commitment) == existing.holder_blob
+                    && hex::encode(key_commitment) == existing.key_commitment
+                    && documents.len() == existing.documents.len()
+                    && documents.iter().zip(&existing.documents)
+                        .all(|(d, e)| hex::encode(d.blob.blake3) == e.blake3))
+        });
+        if !same {
+            return Ok(None);
+        }
+        // The first attempt made them durable before its record; make sure
+        // again (a blob whose fsync failed then is not trusted now).
+        self.store_blobs(&pending)?;
+        tracing::info!(code = %issued.code, "retry of a registration that is already in the ledger");
+        Ok(Some(issued))
     }
 
     /// Registers several certificates with one ledger batch (one fsync pair
@@ -1099,6 +1291,8 @@ impl Registry {
         &mut self,
         items: &[(RegistrationRecord, Vec<DocumentFile>)],
     ) -> Result<Vec<Issued>, RegistryError> {
+        self.refresh_derived()?;
+        let secret = self.registration_secret()?;
         let mut bodies = Vec::new();
         let mut issued = Vec::new();
         let mut drawn = std::collections::BTreeSet::new();
@@ -1110,7 +1304,7 @@ impl Registry {
                     break c;
                 }
             };
-            let (b, i) = self.prepare(record, docs, code, &mut pending)?;
+            let (b, i) = self.prepare(record, docs, code, &secret, &mut pending)?;
             // A rule set first used by two items of one batch is added once.
             for body in b {
                 let dup = matches!(&body, Body::RulesetAdded { text, .. }
@@ -1123,7 +1317,10 @@ impl Registry {
         }
         self.store_blobs(&pending)?;
         for chunk in bodies.chunks(ledger::BATCH_RECORDS_MAX) {
-            self.commit(chunk.to_vec())?;
+            self.commit(chunk.to_vec()).map_err(|e| {
+                let codes: Vec<&str> = issued.iter().map(|i| i.code.as_str()).collect();
+                e.unconfirmed("registered", &codes.join(", "), None)
+            })?;
         }
         Ok(issued)
     }
@@ -1183,16 +1380,25 @@ impl Registry {
         check_text("--reason", reason, REASON_CHARS_MAX)?;
         check_date("--effective", effective_date)?;
         let c = self.find(code_text)?;
+        if let (State::Revoked, Some(r)) = (c.state, &c.revoked) {
+            // A retry after an uncertain outcome: the same revocation is
+            // already in the ledger.
+            if r.reason == reason && r.effective_date.as_deref() == Some(effective_date) {
+                return Ok(r.seq);
+            }
+        }
         if !matches!(c.state, State::AwaitingScan | State::Archived) {
             return Err(Self::refuse(&c, "revoke"));
         }
+        let code = c.code.clone();
         Ok(self
             .commit(vec![Body::RevokedWithCategory {
                 code: c.code,
                 category,
                 reason: reason.to_string(),
                 effective_date: effective_date.to_string(),
-            }])?
+            }])
+            .map_err(|e| e.unconfirmed("revoked", &code, None))?
             .start)
     }
 
@@ -1209,15 +1415,17 @@ impl Registry {
         if !matches!(old.state, State::AwaitingScan | State::Archived) {
             return Err(Self::refuse(&old, "supersede"));
         }
+        let secret = self.registration_secret()?;
         let code = self.draw_code(None)?;
         let mut pending = Vec::new();
-        let (mut bodies, issued) = self.prepare(record, documents, code, &mut pending)?;
+        let (mut bodies, issued) = self.prepare(record, documents, code, &secret, &mut pending)?;
         self.store_blobs(&pending)?;
         bodies.push(Body::Superseded {
             old_code: old.code,
             new_code: code.as_str().to_string(),
         });
-        self.commit(bodies)?;
+        self.commit(bodies)
+            .map_err(|e| e.unconfirmed("superseded by", &issued.code, Some(&issued)))?;
         Ok(issued)
     }
 
@@ -1226,14 +1434,21 @@ impl Registry {
     pub fn void(&mut self, code_text: &str, reason: &str) -> Result<u64, RegistryError> {
         check_text("--reason", reason, REASON_CHARS_MAX)?;
         let c = self.find(code_text)?;
+        if let (State::Voided, Some(v)) = (c.state, &c.voided) {
+            if v.reason == reason {
+                return Ok(v.seq); // a retry: already voided for this reason
+            }
+        }
         if !matches!(c.state, State::AwaitingScan | State::Archived) {
             return Err(Self::refuse(&c, "void"));
         }
+        let code = c.code.clone();
         Ok(self
             .commit(vec![Body::Voided {
                 code: c.code,
                 reason: reason.to_string(),
-            }])?
+            }])
+            .map_err(|e| e.unconfirmed("voided", &code, None))?
             .start)
     }
 
@@ -1253,10 +1468,12 @@ impl Registry {
             }
             return Err(Self::refuse(&c, "erase (already erased)"));
         }
+        let code = c.code.clone();
         self.commit(vec![Body::Erased {
             code: c.code,
             reason: reason.to_string(),
-        }])?;
+        }])
+        .map_err(|e| e.unconfirmed("erased", &code, None))?;
         self.blobs.delete(&addr)?;
         Ok(true)
     }
@@ -1369,7 +1586,13 @@ impl Registry {
                 source_name: items[i].source_name.to_string(),
             })
             .collect();
-        let range = self.commit(bodies)?;
+        let range = self.commit(bodies).map_err(|e| {
+            let codes: Vec<String> = accepted
+                .iter()
+                .map(|&i| items[i].code.formatted())
+                .collect();
+            e.unconfirmed("archived the scan(s) of", &codes.join(", "), None)
+        })?;
         let seqs: std::collections::HashMap<&str, u64> = accepted
             .iter()
             .zip(range)

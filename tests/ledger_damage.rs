@@ -247,9 +247,15 @@ fn missing_segments_are_named() {
     // A missing last segment: the checkpoint covers records that are gone.
     let last = segs.last().expect("segs").clone();
     std::fs::remove_file(&last).expect("rm");
+    // Named by the file where the records end, its length and the first
+    // missing seq (issue 14, F6).
     match open(&dir) {
-        Err(LedgerError::Segments { what }) => {
-            assert!(what.contains("records were lost"), "{what}")
+        Err(LedgerError::Corrupt {
+            path, seq, what, ..
+        }) => {
+            assert!(what.contains("records were lost"), "{what}");
+            assert_eq!(path, segs[segs.len() - 2], "{what}");
+            assert!(seq > 0, "{what}");
         }
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("opened with a missing last segment"),

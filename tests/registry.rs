@@ -382,8 +382,20 @@ fn transitions_and_refusals() {
     assert_eq!(c, 2);
     assert!(err.contains("--reason: must not be empty"), "{err}");
 
-    // A code given explicitly must be unused.
+    // A code given explicitly must be unused, unless it is a retry of the
+    // very same registration (issue 14): then the same code comes back.
     let (c, _, err) = e.run(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        "doc-en.pdf",
+        "--code",
+        a_code,
+    ]);
+    assert_eq!(c, 2);
+    assert!(err.contains("already used"), "{err}");
+    let (c, out, err) = e.run(&[
         "register",
         "--record",
         "r.json",
@@ -391,9 +403,11 @@ fn transitions_and_refusals() {
         "doc.pdf",
         "--code",
         a_code,
+        "--json",
     ]);
-    assert_eq!(c, 2);
-    assert!(err.contains("already used"), "{err}");
+    assert_eq!(c, 0, "{err}");
+    let again: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(again["key"], a["key"], "the retry gives the same key");
     let (c, _, _) = e.run(&["audit"]);
     assert_eq!(c, 0);
 }

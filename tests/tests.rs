@@ -2,6 +2,7 @@
 
 mod docs;
 mod export;
+mod fault;
 mod grades;
 mod http;
 mod http_reader;

@@ -288,8 +288,26 @@ fn run(
             base_url,
         } => {
             let (rec, docs) = registration.parse()?;
-            let issued = r.register(&rec, &docs, code.as_deref())?;
-            print_issued(out, &with_base_url(issued, base_url.as_deref()), json);
+            match r.register(&rec, &docs, code.as_deref()) {
+                Ok(issued) => print_issued(out, &with_base_url(issued, base_url.as_deref()), json),
+                // Durable but unconfirmed (issue 14, F2): the person needs
+                // the code and key now; the error says to check with `show`.
+                Err(RegistryError::Unconfirmed {
+                    action,
+                    code,
+                    issued: Some(issued),
+                    why,
+                }) => {
+                    print_issued(out, &with_base_url((*issued).clone(), base_url.as_deref()), json);
+                    return Err(RegistryError::Unconfirmed {
+                        action,
+                        code,
+                        issued: Some(issued),
+                        why,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Request::Show { code, key, json } => {
             print_certificate(out, &r.show(&code, key.as_deref())?, json);

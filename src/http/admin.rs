@@ -61,6 +61,22 @@ pub fn classify(path: &str) -> &'static str {
 
 /// Maps a registry error to a status and a JSON error naming the problem.
 pub fn registry_error(e: &RegistryError) -> Resp {
+    if let RegistryError::Unconfirmed { code, issued, .. } = e {
+        // Durable but unconfirmed (issue 14, F2): not a plain failure. The
+        // body carries the code (and key) so the client can check, or
+        // retry with the same code and get the same certificate and key.
+        tracing::error!(error = %e, "http admin: change durable but unconfirmed");
+        let mut body = serde_json::json!({
+            "error": e.to_string(),
+            "reason": "unconfirmed",
+            "code": code,
+        });
+        if let Some(i) = issued {
+            body["key"] = i.key.clone().into();
+            body["url"] = i.url.clone().into();
+        }
+        return json(StatusCode::INTERNAL_SERVER_ERROR, &body);
+    }
     let (status, reason) = match e {
         RegistryError::UnknownCode { .. } => (StatusCode::NOT_FOUND, "unknown_code"),
         RegistryError::Transition { .. } => (StatusCode::CONFLICT, "transition"),

@@ -143,6 +143,18 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
     let mut report = AuditReport::default();
     let cp_path = dir.join(CHECKPOINTS_FILE);
     let cps = read_checkpoints(&cp_path, true)?;
+    if let (Some(at), true) = (cps.torn_at, cps.torn_whole_frame) {
+        return Err(LedgerError::Corrupt {
+            path: cp_path.clone(),
+            offset: at,
+            seq: cps.count,
+            what: format!(
+                "checkpoint frame {} is complete but its checksum fails: a checkpoint that was \
+                 written whole (and may have been served) is damaged",
+                cps.count
+            ),
+        });
+    }
     if let Some(at) = cps.torn_at {
         report.warnings.push(format!(
             "{} has a torn tail at byte {at} (an unacknowledged checkpoint; truncated on next open)",
@@ -408,6 +420,17 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
             "{} record(s) beyond the latest checkpoint (in flight, or signed on next open)",
             acc.size - floor
         ));
+    }
+    // Every open needs the active keys' files: a damaged one is damage.
+    for k in keys.iter().filter(|k| k.retired_seq.is_none()) {
+        let path = super::key_path(dir, &k.verifier);
+        let key = checkpoint::read_key_file(&path)?;
+        if key.verifying_key() != k.verifier.key {
+            return Err(LedgerError::Note(checkpoint::NoteError::KeyFile {
+                path: path.display().to_string(),
+                reason: "holds a different key than the ledger's key history".into(),
+            }));
+        }
     }
     report.keys = keys.len() as u64;
     report.tiles_checked = tiles.checked;

@@ -72,6 +72,11 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// The lock file held by the writer.
 pub const LOCK_FILE: &str = "lock";
 
+/// Exit code of a command whose change is durable but whose confirmation
+/// (the checkpoint, or its report) could not be written: neither success
+/// (0) nor failure (1).
+pub const EXIT_UNCONFIRMED: i32 = 3;
+
 /// Errors of the ledger. Each carries what a person needs to act.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -142,6 +147,15 @@ pub enum LedgerError {
     /// An earlier write or fsync failed; nothing more is appended.
     #[error("ledger writer is poisoned after a failed write or fsync ({0}); restart to recover")]
     Poisoned(String),
+    /// The batch's records are durable in their segment, but a later step
+    /// (tiles, index, key files, the checkpoint or its fsync) failed: the
+    /// outcome is not failure. The next open signs a checkpoint over these
+    /// records; a caller must report the operation as done but unconfirmed.
+    #[error(
+        "records {first}..{end} are durable, but the checkpoint covering them could not be \
+         written ({why}); they are confirmed when the ledger is next opened"
+    )]
+    Unconfirmed { first: u64, end: u64, why: String },
 }
 
 impl LedgerError {
@@ -152,6 +166,7 @@ impl LedgerError {
             | LedgerError::AlreadyInitialized { .. }
             | LedgerError::Invalid(_)
             | LedgerError::Encode(_) => 2,
+            LedgerError::Unconfirmed { .. } => EXIT_UNCONFIRMED,
             _ => 1,
         }
     }
@@ -462,7 +477,7 @@ fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
     }
 }
 
-fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
+pub(crate) fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
     dir.join(KEYS_DIR).join(format!("{:08x}.pem", v.key_id))
 }
 
@@ -642,7 +657,25 @@ impl Ledger {
             .append(&frames)
             .and_then(|()| self.tail.file.sync_data())
         {
-            return Err(self.poison("segment write/fsync", &self.tail.path.clone(), e));
+            // Never trust bytes whose write or fsync failed (after a failed
+            // fsync Linux may report a later one as successful without
+            // writing them): cut them off, durably, so no later open signs
+            // them. If even that fails, the outcome is unknown.
+            let path = self.tail.path.clone();
+            let err = self.poison("segment write/fsync", &path, e);
+            return Err(match self.tail.file.truncate_to(self.tail.len) {
+                Ok(()) => err,
+                Err(t) => LedgerError::Unconfirmed {
+                    first,
+                    end: first + leaves.len() as u64,
+                    why: format!(
+                        "{err}; cutting {} back to byte {} failed too ({t}), so these records \
+                         may or may not be there after the next open",
+                        path.display(),
+                        self.tail.len
+                    ),
+                },
+            });
         }
         // Durable from here on.
         self.tail.len += frames.len() as u64;
@@ -653,32 +686,48 @@ impl Ledger {
             keys_changed |= matches!(body, Body::KeyAdded { .. } | Body::KeyRetired { .. });
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
         }
+        // The batch is durable but not yet acknowledged: a failure from here
+        // to the checkpoint leaves derived state unknown, so it poisons the
+        // writer and reports the batch as unconfirmed (not as failed); the
+        // reopen rebuilds tiles and index and signs the checkpoint.
+        let unconfirmed = |e: LedgerError| match e {
+            LedgerError::Poisoned(why) => LedgerError::Unconfirmed {
+                first,
+                end: first + leaves.len() as u64,
+                why,
+            },
+            other => LedgerError::Unconfirmed {
+                first,
+                end: first + leaves.len() as u64,
+                why: other.to_string(),
+            },
+        };
         if keys_changed {
             // The checkpoint for this batch is signed by every key the
             // history now allows: both keys during a rotation's overlap.
             if let Err(e) = self.sync_signers() {
                 let why = e.to_string();
-                return Err(self.poison(
+                let keys = self.dir.join(KEYS_DIR);
+                return Err(unconfirmed(self.poison(
                     "load signing keys",
-                    &self.dir.join(KEYS_DIR),
+                    &keys,
                     io::Error::other(why),
-                ));
+                )));
             }
         }
-        // The batch is durable but not yet acknowledged: a failure from here
-        // to the checkpoint leaves derived state unknown, so it poisons the
-        // writer; the reopen rebuilds tiles and index and signs the checkpoint.
         if let Err(e) = self.tiles.append(&leaves) {
-            return Err(self.poison("write tile", &self.dir.join(TILES_DIR), e));
+            let tiles = self.dir.join(TILES_DIR);
+            return Err(unconfirmed(self.poison("write tile", &tiles, e)));
         }
         if let Err(e) = self.index.apply(&locations, self.size, &self.head_link) {
-            return Err(self.poison(
+            let index = self.dir.join(INDEX_DIR);
+            return Err(unconfirmed(self.poison(
                 "update index",
-                &self.dir.join(INDEX_DIR),
+                &index,
                 io::Error::other(e),
-            ));
+            )));
         }
-        self.sign_checkpoint()?;
+        self.sign_checkpoint().map_err(unconfirmed)?;
         Ok(first..self.size)
     }
 
@@ -704,7 +753,25 @@ impl Ledger {
     /// Key rotation, step 1: generates a new signing key (file mode 0600)
     /// and appends `KeyAdded`. From this batch on, checkpoints carry the
     /// signatures of the old and the new key.
+    ///
+    /// Idempotent while a rotation is in progress: with two active keys
+    /// already (a retry after an uncertain outcome, or step 1 run twice),
+    /// the newest one is returned and nothing is added.
     pub fn add_key(&mut self) -> Result<Verifier, LedgerError> {
+        let active: Vec<&KeyEntry> = self
+            .keys
+            .iter()
+            .filter(|k| k.retired_seq.is_none())
+            .collect();
+        if active.len() >= 2 {
+            if let Some(newest) = active.iter().max_by_key(|k| k.added_seq) {
+                tracing::info!(
+                    key_id = format!("{:08x}", newest.verifier.key_id),
+                    "a rotation is in progress already; retire the old key next"
+                );
+                return Ok(newest.verifier.clone());
+            }
+        }
         let signer = NoteSigner::new(&self.origin, SigningKey::generate(&mut rand::rngs::OsRng));
         checkpoint::write_key_file(&key_path(&self.dir, &signer.verifier), signer.signing_key())?;
         durable::fsync_dir(&self.dir.join(KEYS_DIR))
@@ -720,6 +787,20 @@ impl Ledger {
     /// verifier key string). The last active key cannot be retired. The
     /// key file stays on disk (renamed `*.retired`) for the record.
     pub fn retire_key(&mut self, which: &str, reason: &str) -> Result<Verifier, LedgerError> {
+        let named = |k: &&KeyEntry| {
+            format!("{:08x}", k.verifier.key_id) == which || k.verifier.vkey() == which
+        };
+        if let Some(k) = self
+            .keys
+            .iter()
+            .find(|k| named(k) && k.retired_seq.is_some())
+        {
+            // A retry after an uncertain outcome: the key is retired in the
+            // ledger already; only finish the rename of its file.
+            let v = k.verifier.clone();
+            self.set_key_file_aside(&v);
+            return Ok(v);
+        }
         let active: Vec<&KeyEntry> = self
             .keys
             .iter()
@@ -744,10 +825,23 @@ impl Ledger {
             valid_until_s: now_s(),
             reason: reason.to_string(),
         }])?;
-        let path = key_path(&self.dir, &v);
-        let retired = path.with_extension("pem.retired");
-        fs::rename(&path, &retired).map_err(io_err("rename", &path))?;
+        self.set_key_file_aside(&v);
         Ok(v)
+    }
+
+    /// Renames a retired key's file to `*.pem.retired`. The retirement is
+    /// committed by then, so a failure is a warning, not the command's
+    /// failure (the file of a retired key is never loaded again).
+    fn set_key_file_aside(&self, v: &Verifier) {
+        let path = key_path(&self.dir, v);
+        let retired = path.with_extension("pem.retired");
+        match fs::rename(&path, &retired) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "the key is retired, but its file could not be renamed")
+            }
+        }
     }
 
     fn poison(&mut self, what: &str, path: &Path, e: io::Error) -> LedgerError {
@@ -799,12 +893,20 @@ impl Ledger {
         let signers: Vec<&NoteSigner> = self.signers.iter().collect();
         let note = checkpoint::sign_note(&cp.text(), &signers)?;
         let frame = recovery::checkpoint_frame(&note);
+        let before = self.checkpoints_file.len();
         if let Err(e) = self
             .checkpoints_file
             .append(&frame)
             .and_then(|()| self.checkpoints_file.sync_data())
         {
             let path = self.dir.join(CHECKPOINTS_FILE);
+            // A checkpoint whose fsync failed is never served: cut it off
+            // (best effort; a torn one is cut by the next open, and a whole
+            // one can only cover records this process made durable, which
+            // the next open signs again with the same size and root).
+            if let Err(t) = self.checkpoints_file.truncate_to(before) {
+                tracing::warn!(path = %path.display(), error = %t, "could not cut back a checkpoint whose write failed");
+            }
             return Err(self.poison("checkpoint write/fsync", &path, e));
         }
         // The checkpoint is durable in `checkpoints`; the plain copy is

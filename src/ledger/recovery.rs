@@ -63,6 +63,12 @@ pub struct CheckpointsScan {
     pub count: u64,
     /// Offset where damage starts (a torn tail), if any.
     pub torn_at: Option<u64>,
+    /// The torn tail is a whole frame (sane length, every byte present, not
+    /// zeros) whose checksum fails: more likely a damaged checkpoint that was
+    /// written whole, and so may have been served, than a torn write.
+    /// Recovery treats it as FORMAT.md §12.3 says; `audit` reports it as
+    /// damage (issue 14, F8).
+    pub torn_whole_frame: bool,
 }
 
 /// Reads the checkpoints file. Damage that reaches the end of the file is a
@@ -88,6 +94,7 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
     let mut notes = Vec::new();
     let mut count = 0u64;
     let mut torn_at = None;
+    let mut torn_whole_frame = false;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
         let len = rest
@@ -126,6 +133,10 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
                     ));
                 }
                 torn_at = Some(pos as u64);
+                torn_whole_frame = matches!(len, Some(n) if n > 0
+                    && n <= checkpoint::NOTE_BYTES_MAX
+                    && rest.len() >= n + 8
+                    && rest.iter().any(|b| *b != 0));
                 break;
             }
         }
@@ -134,6 +145,7 @@ pub fn read_checkpoints(path: &Path, keep_all: bool) -> Result<CheckpointsScan, 
         notes,
         count,
         torn_at,
+        torn_whole_frame,
     })
 }
 
@@ -612,11 +624,22 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
     }
     if outcome.size < floor {
-        return Err(LedgerError::Segments {
+        // Name where the missing records should have been: the end of the
+        // last segment, and the checkpoint that covers them.
+        let tail = list_segments(dir)?
+            .last()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| dir.join(SEGMENTS_DIR));
+        let cp_offset = latest.as_ref().map_or(0, |(o, _, _)| *o);
+        return Err(LedgerError::Corrupt {
+            path: tail,
+            offset: outcome.tail_len,
+            seq: outcome.size,
             what: format!(
-                "the latest signed checkpoint covers {floor} records but the segments hold only {} \
-                 (records were lost)",
-                outcome.size
+                "the segments end here, at record {}, but the latest signed checkpoint \
+                 ({} at byte {cp_offset}) covers {floor} records (records were lost)",
+                outcome.size,
+                cp_path.display()
             ),
         });
     }
@@ -722,16 +745,59 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         _lock: lock,
     };
     if ledger.size > ledger.checkpoint.0.size {
+        // Records beyond the checkpoint were written by a process that
+        // crashed or failed before its checkpoint. Whether they reached the
+        // disk is known only after an fdatasync that succeeds here: never
+        // sign bytes read from the page cache.
+        sync_unsigned_segments(&mut ledger, &segs, floor)?;
         tracing::info!(
             from = ledger.checkpoint.0.size,
             to = ledger.size,
             "signing a checkpoint for durable records a crash left uncovered"
         );
-        ledger.sign_checkpoint()?;
+        if let Err(e) = ledger.sign_checkpoint() {
+            // Reads go on from the previous checkpoint (the writer is
+            // poisoned, so nothing is appended); a full disk must not stop
+            // `show` or `status`.
+            tracing::warn!(error = %e, "could not sign a checkpoint for the uncovered records; the ledger is open for reading only");
+            ledger
+                .poisoned
+                .get_or_insert_with(|| format!("signing the checkpoint at open: {e}"));
+        }
     } else {
+        // The plain `checkpoint` copy is derived: failing to refresh it
+        // (a full disk) must not block reads.
         let latest_path = dir.join(CHECKPOINT_FILE);
-        durable::write_replace_derived(&latest_path, ledger.checkpoint.1.as_bytes())
-            .map_err(io_err("write", &latest_path))?;
+        if let Err(e) = durable::write_replace_derived(&latest_path, ledger.checkpoint.1.as_bytes())
+        {
+            tracing::warn!(path = %latest_path.display(), error = %e, "could not refresh the derived checkpoint copy");
+        }
     }
     Ok(ledger)
+}
+
+/// Makes every segment holding records beyond the latest checkpoint durable
+/// (fdatasync) before a checkpoint is signed over them (issue 14, F1).
+fn sync_unsigned_segments(
+    ledger: &mut Ledger,
+    segs: &[(u64, PathBuf)],
+    floor: u64,
+) -> Result<(), LedgerError> {
+    for (i, (first, path)) in segs.iter().enumerate() {
+        let end = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
+        if end <= floor {
+            continue;
+        }
+        let synced = if *first == ledger.tail.first_seq {
+            ledger.tail.file.sync_data()
+        } else {
+            durable::fsync_file(path)
+        };
+        synced.map_err(|e| LedgerError::Io {
+            op: "fdatasync (before signing records beyond the checkpoint)",
+            path: path.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
 }

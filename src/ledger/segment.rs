@@ -119,15 +119,18 @@ pub enum FrameDamage {
 }
 
 impl FrameDamage {
-    /// True for damage a crash during an append can produce: the file ends
-    /// inside the frame, a checksum fails, or the rest of the file is zeros.
+    /// True for damage a crash during an append can produce (FORMAT.md
+    /// §12.3): the file ends inside the frame, a checksum fails, or the
+    /// length field is garbage (any bad length: an unwritten or half-written
+    /// block may hold anything). Sequence gaps and chain breaks are never a
+    /// torn write.
     pub fn is_tearable(&self) -> bool {
         matches!(
             self,
             FrameDamage::ShortHeader { .. }
                 | FrameDamage::ShortFrame { .. }
                 | FrameDamage::Checksum
-                | FrameDamage::BadLength { len: 0 }
+                | FrameDamage::BadLength { .. }
         )
     }
 

@@ -150,9 +150,12 @@ impl IntakeError {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            IntakeError::Registry(RegistryError::Ledger(
-                LedgerError::Poisoned(_) | LedgerError::Io { .. }
-            ))
+            IntakeError::Registry(
+                RegistryError::Ledger(LedgerError::Poisoned(_) | LedgerError::Io { .. })
+                    // Durable but unconfirmed: the writer is poisoned; the
+                    // restart confirms the batch and finds the scan a duplicate.
+                    | RegistryError::Unconfirmed { .. }
+            )
         )
     }
 }
