@@ -5,6 +5,8 @@
 use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
 use crate::registry::{DocumentFile, RegistrationRecord, Registry, RegistryError};
 use clap::{Parser, Subcommand};
+
+mod exports;
 use std::path::{Path, PathBuf};
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
@@ -163,6 +165,12 @@ enum Command {
         #[arg(long)]
         with_personal_data: bool,
     },
+    /// Export the XHochschule 1.2 "Hochschulabschlusszeugnis" XML of a
+    /// certificate (unsigned; docs/exports.md).
+    ExportXhs(exports::ExportArgs),
+    /// Export the European Learning Model (EDC) JSON-LD of a certificate
+    /// (unsigned; docs/exports.md).
+    ExportElm(exports::ExportArgs),
     /// Verify a proof folder or a single .tlog-proof offline (no ledger, no network).
     VerifyProof {
         /// The folder from export-proof, or a records/<seq>.tlog-proof file.
@@ -384,6 +392,8 @@ pub fn main() -> i32 {
                 Ok(())
             })
         }
+        Command::ExportXhs(args) => return exports::run(data, exports::Format::Xhs, args),
+        Command::ExportElm(args) => return exports::run(data, exports::Format::Elm, args),
         Command::ExportProof {
             code,
             output,

@@ -1,0 +1,99 @@
+//! `zeugnis export-xhs` and `zeugnis export-elm`: the machine-readable
+//! certificates (docs/exports.md). Reads the `[exports]` table of the
+//! configuration file for the operator's code-list values.
+
+use crate::exports::{self, ExportError, ExportsConfig, Lang, Transcript};
+use crate::registry::Registry;
+use std::path::{Path, PathBuf};
+
+/// The arguments both export subcommands share.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The code (any spelling); `CODE-KEY` also checks the access key.
+    code: String,
+    /// Output file.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Language of the document: de or en (default: the record's language).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Configuration file whose `[exports]` table holds the code-list values
+    /// (Hochschulsignatur, Fächerschlüssel, country, legal identifier).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Base URL of the verification service, for the link in the document
+    /// (default: the configuration's `base_url`).
+    #[arg(long)]
+    base_url: Option<String>,
+}
+
+/// Which format.
+#[derive(Clone, Copy, Debug)]
+pub enum Format {
+    /// XHochschule 1.2 Hochschulabschlusszeugnis (XML).
+    Xhs,
+    /// European Learning Model (JSON-LD).
+    Elm,
+}
+
+/// Runs one export; returns the exit code.
+pub fn run(data: &Path, format: Format, args: ExportArgs) -> i32 {
+    match export(data, format, &args) {
+        Ok(msg) => {
+            println!("{msg}");
+            0
+        }
+        Err(e) => {
+            eprintln!("zeugnis: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn export(data: &Path, format: Format, args: &ExportArgs) -> Result<String, ExportError> {
+    let (cfg, cfg_base_url) = match &args.config {
+        None => (
+            ExportsConfig::default(),
+            crate::registry::BASE_URL_DEFAULT.to_string(),
+        ),
+        Some(p) => {
+            let c = crate::config::Config::load(p).map_err(|e| ExportError::Config {
+                field: "config",
+                reason: e.to_string(),
+            })?;
+            (c.exports, c.base_url)
+        }
+    };
+    let base_url = args.base_url.clone().unwrap_or(cfg_base_url);
+    let registry = Registry::open(data, &base_url)?;
+    let t = Transcript::load(&registry.reader(), &args.code, None)?;
+    let lang = match &args.lang {
+        None => None,
+        Some(l) => Some(Lang::parse(l).ok_or_else(|| ExportError::Config {
+            field: "lang",
+            reason: format!("--lang {l:?} is not \"de\" or \"en\""),
+        })?),
+    };
+    let bytes = match format {
+        Format::Xhs => {
+            let lang = lang.unwrap_or(t.record_language);
+            exports::xhochschule::render(&t, lang, &cfg, &base_url)?
+        }
+        Format::Elm => return Err(ExportError::Config { field: "format", reason: "ELM: not yet".into() }),
+    };
+    crate::ledger::durable::write_atomic(&args.output, &bytes).map_err(|e| {
+        ExportError::Registry(crate::registry::RegistryError::Invalid(format!(
+            "cannot write {}: {e}",
+            args.output.display()
+        )))
+    })?;
+    Ok(format!(
+        "wrote the {} export of {} to {}",
+        match format {
+            Format::Xhs => "XHochschule 1.2",
+            Format::Elm => "European Learning Model",
+        },
+        t.code_formatted,
+        args.output.display()
+    ))
+}
