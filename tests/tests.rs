@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module covers one area end to end.
 
 mod export;
+mod exports;
 mod grades;
 mod http;
 mod http_reader;

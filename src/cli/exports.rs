@@ -14,7 +14,8 @@ pub struct ExportArgs {
     /// Output file.
     #[arg(short = 'o', long = "output")]
     output: PathBuf,
-    /// Language of the document: de or en (default: the record's language).
+    /// Language of the document: de or en (default: the record's language;
+    /// export-elm writes both languages into one credential and refuses --lang).
     #[arg(long)]
     lang: Option<String>,
     /// Configuration file whose `[exports]` table holds the code-list values
@@ -25,6 +26,10 @@ pub struct ExportArgs {
     /// (default: the configuration's `base_url`).
     #[arg(long)]
     base_url: Option<String>,
+    /// export-elm: a PNG or JPEG of the certificate's first page for the
+    /// display parameters (default: the QR code of the verification page).
+    #[arg(long)]
+    page_image: Option<PathBuf>,
 }
 
 /// Which format.
@@ -74,12 +79,39 @@ fn export(data: &Path, format: Format, args: &ExportArgs) -> Result<String, Expo
             reason: format!("--lang {l:?} is not \"de\" or \"en\""),
         })?),
     };
+    if matches!(format, Format::Elm) && lang.is_some() {
+        return Err(ExportError::Config {
+            field: "lang",
+            reason: "export-elm writes German and English into one credential; drop --lang".into(),
+        });
+    }
+    if matches!(format, Format::Xhs) && args.page_image.is_some() {
+        return Err(ExportError::Config {
+            field: "page-image",
+            reason: "only export-elm embeds a page image".into(),
+        });
+    }
     let bytes = match format {
         Format::Xhs => {
             let lang = lang.unwrap_or(t.record_language);
             exports::xhochschule::render(&t, lang, &cfg, &base_url)?
         }
-        Format::Elm => return Err(ExportError::Config { field: "format", reason: "ELM: not yet".into() }),
+        Format::Elm => {
+            let image = match &args.page_image {
+                None => None,
+                Some(p) => {
+                    let bytes = std::fs::read(p).map_err(|e| ExportError::Config {
+                        field: "page-image",
+                        reason: format!("{}: {e}", p.display()),
+                    })?;
+                    Some(exports::elm::PageImage::from_file_bytes(
+                        &p.display().to_string(),
+                        bytes,
+                    )?)
+                }
+            };
+            exports::elm::render(&t, &cfg, &base_url, image)?
+        }
     };
     crate::ledger::durable::write_atomic(&args.output, &bytes).map_err(|e| {
         ExportError::Registry(crate::registry::RegistryError::Invalid(format!(

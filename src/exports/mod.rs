@@ -11,6 +11,7 @@
 //! unsigned bytes), or reach the network.
 
 pub mod din91379;
+pub mod elm;
 pub mod xhochschule;
 
 use crate::codes::{self, Code};
@@ -282,6 +283,8 @@ pub struct Transcript {
     pub record_language: Lang,
     /// Ledger sequence number of the `Registered` record.
     pub registered_seq: u64,
+    /// When the `Registered` record was appended (RFC 3339, UTC), if read.
+    pub registered_at: Option<String>,
     /// BLAKE3 (hex) of the first digital image (the registered PDF).
     pub document_blake3: Option<String>,
     /// Rule-set id and hash of the grade record.
@@ -342,7 +345,19 @@ impl Transcript {
             .ok_or_else(|| ExportError::Erased {
                 code: code.formatted(),
             })?;
-        Transcript::build(&code, &c, record)
+        let mut t = Transcript::build(&code, &c, record)?;
+        let bytes = reader.read_record(t.registered_seq)?;
+        let rec = crate::ledger::record::Record::decode(&bytes).map_err(|e| {
+            RegistryError::Invalid(format!("ledger record {}: {e}", t.registered_seq))
+        })?;
+        let secs = u64::try_from(rec.time_s).unwrap_or(0);
+        t.registered_at = Some(
+            humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+            )
+            .to_string(),
+        );
+        Ok(t)
     }
 
     /// The mapping itself (pure): certificate state + registration record.
@@ -416,7 +431,12 @@ impl Transcript {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let mut items = Vec::new();
-            for m in p.get("modules").and_then(Value::as_array).into_iter().flatten() {
+            for m in p
+                .get("modules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let id = text(m, "id").unwrap_or_default().to_string();
                 items.push(Item {
                     counted: counted.contains(&id.as_str()),
@@ -456,6 +476,7 @@ impl Transcript {
             last_exam_date: record.last_exam_date,
             record_language: Lang::parse(&record.language).unwrap_or(Lang::De),
             registered_seq: c.seqs.first().copied().unwrap_or(0),
+            registered_at: None,
             document_blake3: c.documents.first().map(|d| d.blake3.clone()),
             ruleset: (ruleset_id, ruleset_hash),
             citation: rs.map(|r| r.citation.clone()),
@@ -468,7 +489,12 @@ impl Transcript {
     /// Sum of the credit points of the counted modules, a decimal string.
     pub fn counted_lp(&self) -> String {
         let mut sum = rust_decimal::Decimal::ZERO;
-        for i in self.parts.iter().flat_map(|p| &p.items).filter(|i| i.counted) {
+        for i in self
+            .parts
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter(|i| i.counted)
+        {
             sum += i.lp.parse::<rust_decimal::Decimal>().unwrap_or_default();
         }
         sum.normalize().to_string()

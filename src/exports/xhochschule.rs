@@ -16,10 +16,15 @@ pub const NAMESPACE: &str = "http://xhochschule.de/def/xhochschule/1.2/xsd";
 /// The XBildung 1.2 namespace (grades, places, dates).
 pub const XBILDUNG_NAMESPACE: &str = "http://xbildung.de/def/xbildung/1.2/xsd";
 /// Code-list URI and version of "Leistungsart" (fixed by the schema).
-const LEISTUNGSART_LIST: (&str, &str) = ("urn:xhochschule-de:xhochschule:codeliste:leistungsart", "1.0");
+const LEISTUNGSART_LIST: (&str, &str) = (
+    "urn:xhochschule-de:xhochschule:codeliste:leistungsart",
+    "1.0",
+);
 /// Code-list URI and version of "Leistungsstatus".
-const LEISTUNGSSTATUS_LIST: (&str, &str) =
-    ("urn:xhochschule-de:xhochschule:codeliste:leistungsstatus", "1.0");
+const LEISTUNGSSTATUS_LIST: (&str, &str) = (
+    "urn:xhochschule-de:xhochschule:codeliste:leistungsstatus",
+    "1.0",
+);
 /// Code-list URI and version of "Leistungsbenotungsstatus".
 const BENOTUNGSSTATUS_LIST: (&str, &str) = (
     "urn:xhochschule-de:xhochschule:codeliste:leistungsbenotungsstatus",
@@ -154,11 +159,15 @@ pub fn render(
     x.close("xhs:studierender");
     // Hochschule
     x.open("xhs:ausstellendeHochschule");
-    if let (Some(sig), Some(version)) = (&cfg.hochschulsignatur, &cfg.hochschulsignatur_list_version)
+    if let (Some(sig), Some(version)) =
+        (&cfg.hochschulsignatur, &cfg.hochschulsignatur_list_version)
     {
         x.code(
             "xhs:hochschulsignatur",
-            ("urn:xhochschule-de:destatis:codeliste:hochschulsignatur", version),
+            (
+                "urn:xhochschule-de:destatis:codeliste:hochschulsignatur",
+                version,
+            ),
             sig,
         );
     }
@@ -223,7 +232,11 @@ fn status(x: &mut Xml, passed: bool) {
         LEISTUNGSSTATUS_LIST,
         &format!(
             "{CODE_BASE}/leistungsstatus/{}",
-            if passed { "bestanden" } else { "nicht_bestanden" }
+            if passed {
+                "bestanden"
+            } else {
+                "nicht_bestanden"
+            }
         ),
     );
     x.close("xhs:leistungsstatus");
@@ -246,11 +259,15 @@ fn programme(
 ) -> Result<(), ExportError> {
     x.open("xhs:leistung");
     x.localized("xhs:bezeichnung", lang, &t.programme.name);
-    if let (Some(key), Some(version)) = (&cfg.faecherschluessel, &cfg.faecherschluessel_list_version)
+    if let (Some(key), Some(version)) =
+        (&cfg.faecherschluessel, &cfg.faecherschluessel_list_version)
     {
         x.code(
             "xhs:faecherschluesselDESTATIS",
-            ("urn:xhochschule-de:destatis:codeliste:faecherschluessel", version),
+            (
+                "urn:xhochschule-de:destatis:codeliste:faecherschluessel",
+                version,
+            ),
             key,
         );
     }
