@@ -88,7 +88,7 @@ fn weighted_input(ruleset: &str) -> Option<Value> {
 }
 
 /// `xmllint --nonet --schema` through the vendored catalog; returns (ok, output).
-fn xmllint(file: &Path) -> (bool, String) {
+pub(crate) fn xmllint(file: &Path) -> (bool, String) {
     let (c, out, err) = output(
         std::process::Command::new("xmllint")
             .env("XML_CATALOG_FILES", repo().join("vendor/catalog.xml"))
@@ -220,7 +220,7 @@ fn validators_reject_broken_documents_and_show_the_upstream_defect() {
 
 /// pyshacl over the EDC shapes (both the generic shapes and the full set
 /// with the vocabulary checks), contexts from vendor/ only.
-fn shacl(file: &Path) -> (bool, String) {
+pub(crate) fn shacl(file: &Path) -> (bool, String) {
     python_modules(&["pyshacl"]);
     let (c, out, err) = output(
         std::process::Command::new("python3")

@@ -20,6 +20,7 @@
 //! - [`response`]: response builders and the security headers on every response.
 
 pub mod admin;
+pub mod exports;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
@@ -298,6 +299,8 @@ pub struct AppState {
     limits: RateLimits,
     /// Ledger evidence rows by sequence number (immutable, so cacheable).
     evidence: Arc<public::EvidenceCache>,
+    /// Code-list values of the machine-readable exports (`[exports]`).
+    exports: crate::exports::ExportsConfig,
 }
 
 impl AppState {
@@ -327,12 +330,22 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             limits: RateLimits::new(cfg)?,
             evidence: Arc::default(),
+            exports: crate::exports::ExportsConfig::default(),
         })
     }
 
     /// Called after every successful admin write (register/supersede/...), so the intake can retry scans waiting for a code.
     pub fn on_write(&mut self, hook: Arc<dyn Fn() + Send + Sync>) {
         self.write_hooks.push(hook);
+    }
+
+    /// The code-list values of the export routes (`[exports]`, docs/exports.md).
+    pub fn set_exports(&mut self, exports: crate::exports::ExportsConfig) -> Result<(), HttpError> {
+        exports
+            .validate()
+            .map_err(|e| HttpError::Config(e.to_string()))?;
+        self.exports = exports;
+        Ok(())
     }
 
     /// The metrics (the intake counts its outcomes with [`Metrics::intake`]).
