@@ -528,3 +528,106 @@ pub fn xml_escape(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_values_are_checked_naming_the_key() {
+        let ok = ExportsConfig {
+            hochschulsignatur: Some("1450".into()),
+            hochschulsignatur_list_version: Some("2025".into()),
+            country: Some("DEU".into()),
+            ..ExportsConfig::default()
+        };
+        assert!(ok.validate().is_ok());
+        assert!(ExportsConfig::default().validate().is_ok());
+        let cases: [(ExportsConfig, &str); 5] = [
+            (
+                ExportsConfig {
+                    hochschulsignatur: Some("1450".into()),
+                    ..ExportsConfig::default()
+                },
+                "hochschulsignatur_list_version",
+            ),
+            (
+                ExportsConfig {
+                    faecherschluessel: Some("079".into()),
+                    ..ExportsConfig::default()
+                },
+                "faecherschluessel_list_version",
+            ),
+            (
+                ExportsConfig {
+                    country: Some("de".into()),
+                    ..ExportsConfig::default()
+                },
+                "country",
+            ),
+            (
+                ExportsConfig {
+                    legal_identifier: Some("DE\n1".into()),
+                    ..ExportsConfig::default()
+                },
+                "legal_identifier",
+            ),
+            (
+                ExportsConfig {
+                    legal_identifier: Some(" DE1".into()),
+                    ..ExportsConfig::default()
+                },
+                "legal_identifier",
+            ),
+        ];
+        for (cfg, field) in cases {
+            let e = cfg.validate().expect_err(field);
+            assert!(
+                matches!(&e, ExportError::Config { field: f, .. } if *f == field),
+                "{field}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn thesis_is_found_by_part_or_module_id() {
+        let cases = [
+            ("thesis", "MA", true),
+            ("P", "BA", true),
+            ("Hauptfach", "Masterarbeit", true),
+            ("P", "ma", true),
+            ("modules", "K1", false),
+            ("P", "BA-Seminar", false),
+        ];
+        for (part, module, want) in cases {
+            assert_eq!(is_thesis(part, module), want, "{part}/{module}");
+        }
+    }
+
+    #[test]
+    fn grades_are_written_as_each_language_writes_them_and_text_is_escaped() {
+        assert_eq!(Lang::De.decimal("1.76"), "1,76");
+        assert_eq!(Lang::En.decimal("1.76"), "1.76");
+        assert_eq!(
+            xml_escape("A & B <c> \"d\" 'e'"),
+            "A &amp; B &lt;c&gt; &quot;d&quot; &apos;e&apos;"
+        );
+    }
+
+    #[test]
+    fn the_scale_of_every_shipped_weighted_rule_set_is_read() {
+        let shipped = crate::grades::shipped_rulesets().expect("shipped");
+        let weighted: Vec<_> = shipped.iter().filter(|r| r.kind == "weighted").collect();
+        assert!(!weighted.is_empty());
+        for r in weighted {
+            let s = scale_of(&r.canonical_text).unwrap_or_else(|| panic!("{}", r.id));
+            assert_eq!(
+                (s.best.as_str(), s.pass_limit.as_str()),
+                ("1.0", "4.0"),
+                "{}",
+                r.id
+            );
+            assert!(s.worst == "5.0", "{}: {s:?}", r.id);
+        }
+    }
+}

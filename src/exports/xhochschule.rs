@@ -121,12 +121,14 @@ pub fn render(
             Lang::En => "Degree certificate",
         },
     );
-    x.line(&format!(
-        "<xhs:sprache listURI=\"urn:xbildung-de:publicationsoffice-eu:codeliste:language\" listVersionID=\"20240925-0\">"
-    ));
-    x.depth += 1;
-    x.leaf("code", lang.eu_code());
-    x.close("xhs:sprache");
+    x.code(
+        "xhs:sprache",
+        (
+            "urn:xbildung-de:publicationsoffice-eu:codeliste:language",
+            "20240925-0",
+        ),
+        lang.eu_code(),
+    );
     x.leaf("xhs:abschluss", &t.programme.degree);
     // Studierender
     x.open("xhs:studierender");
