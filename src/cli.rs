@@ -18,6 +18,8 @@ use crate::control::{self, Registration, Reply, Request};
 use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
 use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
+
+mod exports;
 use std::path::{Path, PathBuf};
 
 /// Set by systemd when stderr is connected to the journal.
@@ -227,6 +229,12 @@ enum Command {
         #[arg(long)]
         with_personal_data: bool,
     },
+    /// Export the XHochschule 1.2 "Hochschulabschlusszeugnis" XML of a
+    /// certificate (unsigned; docs/exports.md).
+    ExportXhs(exports::ExportArgs),
+    /// Export the European Learning Model (EDC) JSON-LD of a certificate
+    /// (unsigned; docs/exports.md).
+    ExportElm(exports::ExportArgs),
     /// Verify a proof folder or a single .tlog-proof offline (no ledger, no network).
     VerifyProof {
         /// The folder from export-proof, or a records/<seq>.tlog-proof file.
@@ -448,6 +456,8 @@ fn dispatch() -> i32 {
                 }
             };
         }
+        Command::ExportXhs(args) => return exports::run(data, &cfg, exports::Format::Xhs, args),
+        Command::ExportElm(args) => return exports::run(data, &cfg, exports::Format::Elm, args),
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
         Command::Reindex => reindex(data),

@@ -58,6 +58,8 @@ pub struct Config {
     pub report: ReportConfig,
     /// The verification service and the admin API (`docs/http.md`).
     pub http: crate::http::HttpConfig,
+    /// Code-list values of the machine-readable exports (`docs/exports.md`).
+    pub exports: crate::exports::ExportsConfig,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             intake: IntakeConfig::default(),
             report: ReportConfig::default(),
             http: crate::http::HttpConfig::default(),
+            exports: crate::exports::ExportsConfig::default(),
         }
     }
 }

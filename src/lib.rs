@@ -10,6 +10,8 @@
 //! - [`codes`]: certificate codes and access keys; pure.
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
+//! - [`exports`]: machine-readable certificates (XHochschule 1.2 XML,
+//!   European Learning Model JSON-LD) from one shared mapping.
 //! - [`report`]: status reports (text, JSON file, SMTP mail).
 //! - [`scans`]: the scan intake (watch, claim, identify, archive, quarantine).
 //! - [`dates`]: today's date in UTC (`YYYY-MM-DD`).
@@ -30,6 +32,7 @@ pub mod coversheet;
 pub mod daemon;
 pub mod dates;
 pub mod export;
+pub mod exports;
 pub mod grades;
 pub mod http;
 pub mod ledger;

@@ -731,6 +731,31 @@ fn registration_seed(
     h.finalize().into()
 }
 
+impl Reader {
+    /// The registration record of certificate `c`, for the machine-readable
+    /// exports (`crate::exports`). With `key`, only if it is the access key
+    /// ([`RegistryError::WrongKey`] if not); without a key only for the
+    /// operator who holds the data directory (the CLI). `None` once erased.
+    pub fn registration_record(
+        &self,
+        code: &Code,
+        key: Option<&AccessKey>,
+        c: &Certificate,
+    ) -> Result<Option<RegistrationRecord>, RegistryError> {
+        if c.erased {
+            return Ok(None);
+        }
+        if let Some(key) = key {
+            // Checks the key (the same check as for the holder data).
+            self.holder_data(code, key, c)?;
+        }
+        let addr = parse_hash(&c.holder_blob).ok_or_else(|| {
+            RegistryError::Invalid(format!("holder record address of {} is not hex", c.code))
+        })?;
+        Ok(Some(self.holder_blob(&addr, c)?.record.clone()))
+    }
+}
+
 fn parse_hash(hex_str: &str) -> Option<Hash32> {
     hex::decode(hex_str).ok()?.try_into().ok()
 }

@@ -26,7 +26,9 @@ fn links(text: &str) -> Vec<String> {
     let mut i = 0;
     while let Some(at) = text[i..].find("](") {
         let start = i + at + 2;
-        let Some(len) = text[start..].find(')') else { break };
+        let Some(len) = text[start..].find(')') else {
+            break;
+        };
         let target = &text[start..start + len];
         if !target.contains(' ') && !target.is_empty() && bytes[i + at] == b']' {
             out.push(target.to_string());
@@ -61,7 +63,10 @@ fn every_relative_markdown_link_resolves_inside_the_repository() {
                 .map(|t| t.starts_with(root.canonicalize().expect("root")))
                 .unwrap_or(false);
             if !inside {
-                broken.push(format!("{}: {link}", f.strip_prefix(root).unwrap().display()));
+                broken.push(format!(
+                    "{}: {link}",
+                    f.strip_prefix(root).unwrap().display()
+                ));
             }
         }
         for outside in ["../shared/", "shared/DESIGN.md", "shared/DOMAIN.md"] {
@@ -73,7 +78,11 @@ fn every_relative_markdown_link_resolves_inside_the_repository() {
             }
         }
     }
-    assert!(broken.is_empty(), "{checked} links checked; broken:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "{checked} links checked; broken:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

@@ -2488,3 +2488,82 @@ fn accessibility_audit_of_every_page_state() {
     }
     s.stop();
 }
+
+/// Issue 21: the machine-readable certificates over HTTP, only with the
+/// key: 200 with a schema-valid XHochschule document (in the language asked
+/// for) and a conforming ELM credential; 403 without or with a wrong key,
+/// 410 once erased, 422 for a certificate without a weighted grade record.
+#[test]
+fn exports_only_with_the_key() {
+    let s = Server::start("");
+    let mut rec = record("Greta", "de");
+    rec["grades"] = json!({"ruleset": "erfurt-ba-2019", "parts": [{"id": "P", "required_lp": "20",
+        "modules": [{"id": "M1", "lp": "10", "grade": "1.3", "mandatory": true},
+                    {"id": "BA", "lp": "10", "grade": "2.0", "mandatory": true}]}]});
+    let r = s.admin_multipart(
+        "/admin/v1/register",
+        rec.to_string().as_bytes(),
+        &pdf("Greta"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let issued = r.json();
+    let code = plain(issued["code"].as_str().expect("code"));
+    let key = issued["key"].as_str().expect("key").to_string();
+
+    let xml = s.get(&format!(
+        "/api/v1/certificates/{code}-{key}/xhochschule.xml?lang=en"
+    ));
+    assert_eq!(xml.status, 200, "{}", xml.text());
+    assert_eq!(xml.header("content-type"), "application/xml; charset=utf-8");
+    assert_eq!(xml.header("cache-control"), "no-store");
+    assert!(
+        xml.text().contains("<xbd:note>1.65</xbd:note>"),
+        "{}",
+        xml.text()
+    );
+    let file = s.dir.join("export.xml");
+    std::fs::write(&file, &xml.body).expect("write");
+    let (ok, msg) = crate::exports::xmllint(&file);
+    assert!(ok, "{msg}");
+
+    let elm = s.get(&format!("/api/v1/certificates/{code}-{key}/elm.jsonld"));
+    assert_eq!(elm.status, 200, "{}", elm.text());
+    assert_eq!(elm.header("content-type"), "application/ld+json");
+    let file = s.dir.join("export.jsonld");
+    std::fs::write(&file, &elm.body).expect("write");
+    let (ok, msg) = crate::exports::shacl(&file);
+    assert!(ok, "{msg}");
+
+    let wrong = other_key(&code, &key);
+    let c = &s.certs;
+    let cases = [
+        (format!("{code}/xhochschule.xml"), 403, "key_required"),
+        (format!("{code}-{wrong}/elm.jsonld"), 403, "wrong_key"),
+        (
+            format!("{code}-{key}/xhochschule.xml?lang=fr"),
+            400,
+            "bad_lang",
+        ),
+        (
+            format!(
+                "{}/elm.jsonld",
+                c.erased.url.rsplit('/').next().expect("path")
+            ),
+            410,
+            "erased",
+        ),
+        (
+            format!(
+                "{}/xhochschule.xml",
+                c.awaiting.url.rsplit('/').next().expect("path")
+            ),
+            422,
+            "not_exportable",
+        ),
+    ];
+    for (path, status, reason) in cases {
+        let r = s.get(&format!("/api/v1/certificates/{path}"));
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert_eq!(r.json()["reason"], json!(reason), "{path}: {}", r.text());
+    }
+}

@@ -2,6 +2,7 @@
 
 mod docs;
 mod export;
+mod exports;
 mod fault;
 mod grades;
 mod http;

@@ -298,7 +298,11 @@ fn run(
                     issued: Some(issued),
                     why,
                 }) => {
-                    print_issued(out, &with_base_url((*issued).clone(), base_url.as_deref()), json);
+                    print_issued(
+                        out,
+                        &with_base_url((*issued).clone(), base_url.as_deref()),
+                        json,
+                    );
                     return Err(RegistryError::Unconfirmed {
                         action,
                         code,
@@ -318,8 +322,10 @@ fn run(
             reason,
             effective,
         } => {
-            let category = crate::ledger::record::RevocationCategory::parse(&category)
-                .ok_or_else(|| RegistryError::Invalid(format!("--category: {category:?} is not a category")))?;
+            let category =
+                crate::ledger::record::RevocationCategory::parse(&category).ok_or_else(|| {
+                    RegistryError::Invalid(format!("--category: {category:?} is not a category"))
+                })?;
             let date = effective.unwrap_or_else(crate::dates::today_utc);
             let seq = r.revoke_with_category(&code, category, &reason, &date)?;
             let _ = writeln!(

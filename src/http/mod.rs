@@ -20,6 +20,7 @@
 //! - [`response`]: response builders and the security headers on every response.
 
 pub mod admin;
+pub mod exports;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
@@ -388,6 +389,8 @@ pub struct AppState {
     site: Arc<pages::Site>,
     /// The logo (media type, bytes), if one is configured.
     logo: Option<Arc<(&'static str, bytes::Bytes)>>,
+    /// Code-list values of the machine-readable exports (`[exports]`).
+    exports: crate::exports::ExportsConfig,
 }
 
 impl AppState {
@@ -437,12 +440,22 @@ impl AppState {
             fixity: Arc::default(),
             site: Arc::new(site),
             logo: logo.map(|(t, b)| Arc::new((t, bytes::Bytes::from(b)))),
+            exports: crate::exports::ExportsConfig::default(),
         })
     }
 
     /// Called after every successful admin write (register/supersede/...), so the intake can retry scans waiting for a code.
     pub fn on_write(&mut self, hook: Arc<dyn Fn() + Send + Sync>) {
         self.write_hooks.push(hook);
+    }
+
+    /// The code-list values of the export routes (`[exports]`, docs/exports.md).
+    pub fn set_exports(&mut self, exports: crate::exports::ExportsConfig) -> Result<(), HttpError> {
+        exports
+            .validate()
+            .map_err(|e| HttpError::Config(e.to_string()))?;
+        self.exports = exports;
+        Ok(())
     }
 
     /// The metrics (the intake counts its outcomes with [`Metrics::intake`]).

@@ -58,6 +58,9 @@ pub fn classify(path: &str) -> (&'static str, Class) {
         ["api", "v1", "check"] => ("check", Class::Lookup),
         ["api", "v1", "certificates", _] => ("api_certificate", Class::Lookup),
         ["api", "v1", "certificates", _, "proof"] => ("api_proof", Class::Lookup),
+        ["api", "v1", "certificates", _, "xhochschule.xml" | "elm.jsonld"] => {
+            ("api_export", Class::Lookup)
+        }
         ["api", "v1", "openapi.json"] => ("openapi", Class::Other),
         ["checkpoint"] => ("checkpoint", Class::Other),
         ["favicon.ico"] => ("favicon", Class::Other),
@@ -311,6 +314,12 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["api", "v1", "certificates", code] => api_certificate(state, code).await,
         ["api", "v1", "certificates", code, "proof"] => {
             api_proof(state, code, req.uri().query()).await
+        }
+        ["api", "v1", "certificates", code, last]
+            if super::exports::Format::from_segment(last).is_some() =>
+        {
+            let format = super::exports::Format::from_segment(last).expect("checked");
+            super::exports::serve(state, code, format, req.uri().query())
         }
         ["api", "v1", "openapi.json"] => {
             response::bytes(StatusCode::OK, "application/json", OPENAPI_JSON)
