@@ -83,6 +83,29 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     assert_eq!(code, 1);
     assert!(err.contains("no signature by a known key"), "{err}");
 
+    // A stored full tile that does not match the recomputed hashes is a
+    // failure for both verifiers (FORMAT.md §13 item 7).
+    let (c, out, err) =
+        crate::support::zeugnis(t.path(), &["audit", "--data", dir.to_str().expect("utf-8")]);
+    assert_eq!(c, 0, "zeugnis audit of the untouched ledger: {out}{err}");
+    let tile = dir.join("tiles/tile/0/001");
+    let good_tile = std::fs::read(&tile).expect("a full tile (600 records)");
+    assert_eq!(good_tile.len(), 256 * 32);
+    let mut bad_tile = good_tile.clone();
+    bad_tile[100] ^= 1;
+    std::fs::write(&tile, &bad_tile).expect("write");
+    let (code, _, err) = verify(&dir, &vkey);
+    assert_eq!(code, 1, "verify_ledger.py accepted a wrong tile");
+    assert!(
+        err.contains("tiles/tile/0/001: does not match the recomputed tree hashes"),
+        "{err}"
+    );
+    let (c, out, err) =
+        crate::support::zeugnis(t.path(), &["audit", "--data", dir.to_str().expect("utf-8")]);
+    assert_eq!(c, 1, "zeugnis audit accepted a wrong tile: {out}{err}");
+    std::fs::write(&tile, &good_tile).expect("restore");
+    assert_eq!(verify(&dir, &vkey).0, 0, "the restored tile verifies");
+
     // A flipped byte in an acknowledged record: refused, with file and offset.
     let seg = dir.join("segments/00000000000000000000.seg");
     let mut bytes = std::fs::read(&seg).expect("segment");

@@ -5,7 +5,8 @@ promises is possible. Ledger mode performs the checks of FORMAT.md section 13,
 steps 1-5, with the signature policy of section 8.5 on every checkpoint and
 the rollback check of section 13.1 for checkpoints kept elsewhere. Bundle
 mode performs section 10.1 steps 1-5 with the key path of section 10.2.
-Tiles (section 7, section 13 item 7) are NOT checked by this script.
+Stored full tiles (section 7) are checked against the recomputed hashes; a
+mismatch is a failure (section 13 item 7).
 
 Usage: verify_ledger.py LEDGER_DIR [--vkey VERIFIER_KEY] [--checkpoint FILE]...
        verify_ledger.py --bundle BUNDLE_DIR --vkey VERIFIER_KEY
@@ -288,7 +289,7 @@ def verify(directory, vkey=None, kept=()):
     # Segments and records (sections 4, 5, 3).
     segdir = os.path.join(directory, "segments")
     names = sorted(n for n in os.listdir(segdir) if not n.startswith("."))
-    link, tree, origin, keys = bytes(32), Tree(), None, []
+    link, tree, origin, keys, leaves = bytes(32), Tree(), None, [], []
     for i, name in enumerate(names):
         path = os.path.join(segdir, name)
         data = open(path, "rb").read()
@@ -314,13 +315,15 @@ def verify(directory, vkey=None, kept=()):
                 origin = body["origin"]
             collect_key(keys, seq, kind, body)
             link = blake3.blake3(link + rec, derive_key_context=LINK_CONTEXT).digest()
-            tree.push(leaf_hash(rec))
+            leaves.append(leaf_hash(rec))
+            tree.push(leaves[-1])
             if tree.size in wanted:
                 roots[tree.size] = tree.root()
         if damage is not None:
             last = i == len(names) - 1
             if not (last and tree.size >= floor):
                 raise Fail("%s at byte %d (seq %d): damaged frame" % (path, damage, tree.size))
+    check_tiles(directory, leaves)
     # Step 4, after the walk: the policy (8.5) needs the whole key history.
     for off_c, note, c_origin, size, root in checkpoints:
         if size > tree.size:
@@ -347,6 +350,47 @@ def verify(directory, vkey=None, kept=()):
     return {"records": tree.size, "head_link": link.hex(), "root": tree.root().hex(),
             "checkpoints": len(checkpoints), "origin": origin, "keys": len(keys),
             "kept_checkpoints": len(kept_notes)}
+
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 256
+
+
+def tile_index(parts):
+    """C2SP tlog-tiles index path (FORMAT.md 7): x001/x234/067 -> 1234067."""
+    if not parts or any(len(p) != 4 or p[0] != "x" or not p[1:].isdigit() for p in parts[:-1]) \
+            or len(parts[-1]) != 3 or not parts[-1].isdigit():
+        return None
+    return int("".join(p.lstrip("x") for p in parts))
+
+
+def check_tiles(directory, leaves):
+    """FORMAT.md 7 and 13 item 7: every stored full tile holds exactly the
+    recomputed tree hashes. Keeps all leaf hashes (32 bytes per record)."""
+    base = os.path.join(directory, "tiles", "tile")
+    if not os.path.isdir(base):
+        return 0
+    levels = [leaves]
+    checked = 0
+    for root, _dirs, files in os.walk(base):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), base).split(os.sep)
+            if f.startswith(".") or ".p" in rel or rel[0] == "entries":
+                continue
+            if not rel[0].isdigit() or tile_index(rel[1:]) is None:
+                raise Fail("tiles/tile/%s: not a tile path" % "/".join(rel))
+            level, index = int(rel[0]), tile_index(rel[1:])
+            while len(levels) <= level * TILE_HEIGHT:
+                below = levels[-1]
+                levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+            hashes = levels[level * TILE_HEIGHT][index * TILE_WIDTH:(index + 1) * TILE_WIDTH]
+            data = open(os.path.join(root, f), "rb").read()
+            if len(hashes) != TILE_WIDTH:
+                raise Fail("tiles/tile/%s: a full tile beyond the %d records" % ("/".join(rel), len(leaves)))
+            if data != b"".join(hashes):
+                raise Fail("tiles/tile/%s: does not match the recomputed tree hashes" % "/".join(rel))
+            checked += 1
+    return checked
 
 
 def collect_key(keys, seq, kind, body):
