@@ -198,39 +198,45 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
     let note = std::fs::read_to_string(d.join("b/checkpoint")).expect("checkpoint");
     let unknown = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
 
-    let mut cases: Vec<(String, Target, bool)> = vec![
+    let mut cases: Vec<(String, Target, bool, &str)> = vec![
         (
             "untouched ledger, kept checkpoint".into(),
             Target::Ledger(d.join("ledger"), Some(kept.clone())),
             true,
+            "",
         ),
         (
             "untouched bundle, newest key".into(),
             Target::Bundle(d.join("b"), last_vkey.clone()),
             true,
+            "",
         ),
         (
             "bundle verified with the first key after three rotations (key path)".into(),
             Target::Bundle(d.join("b"), first_vkey.clone()),
             true,
+            "",
         ),
     ];
     // Extra signature lines on the newest checkpoint, in a bundle and in a ledger.
-    for (what, forged, accept) in [
+    for (what, forged, accept, reason) in [
         (
             "extra valid signature by an unknown key",
             add_signature(&note, &unknown, origin, true),
             true,
+            "",
         ),
         (
             "extra valid signature by a retired key",
             add_signature(&note, &first_key, origin, true),
             false,
+            "which is not active at tree size",
         ),
         (
             "extra invalid signature by a retired key",
             add_signature(&note, &first_key, origin, false),
             false,
+            "of this log does not verify",
         ),
     ] {
         let slug = what.replace(' ', "-");
@@ -249,6 +255,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
             format!("bundle, {what}"),
             Target::Bundle(bundle, last_vkey.clone()),
             accept,
+            reason,
         ));
         let ledger = d.join(format!("ledger-{slug}"));
         copy_dir(&d.join("ledger"), &ledger);
@@ -263,6 +270,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
             format!("ledger, {what}"),
             Target::Ledger(ledger, None),
             accept,
+            reason,
         ));
     }
     // The key path loses its first checkpoint: the first key vouches for nothing.
@@ -286,11 +294,13 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
         "bundle with its first key-path checkpoint removed, first key".into(),
         Target::Bundle(bundle.clone(), first_vkey.clone()),
         false,
+        "no signature by a known key that is trusted",
     ));
     cases.push((
         "bundle with its first key-path checkpoint removed, newest key".into(),
         Target::Bundle(bundle, last_vkey.clone()),
         true,
+        "",
     ));
     // Rollback: the newest checkpoint frame cut off, the derived copy deleted.
     let ledger = d.join("ledger-rolled-back");
@@ -305,11 +315,13 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
         "checkpoints tail cut, no kept checkpoint (looks like a crash)".into(),
         Target::Ledger(ledger.clone(), None),
         true,
+        "",
     ));
     cases.push((
         "checkpoints tail cut, with a kept checkpoint".into(),
         Target::Ledger(ledger, Some(kept.clone())),
         false,
+        "(checkpoints cut, rollback)",
     ));
     // A flipped byte in a record, in the ledger and in a bundle.
     let ledger = d.join("ledger-flipped");
@@ -322,6 +334,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
         "ledger, flipped byte in a record".into(),
         Target::Ledger(ledger, None),
         false,
+        "damaged frame",
     ));
     let bundle = d.join("b-flipped");
     copy_dir(&d.join("b"), &bundle);
@@ -335,10 +348,11 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
         "bundle, flipped byte in a record".into(),
         Target::Bundle(bundle, last_vkey.clone()),
         false,
+        "records/1.tlog-proof: inclusion proof does not verify",
     ));
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_ledger.py");
-    for (what, target, accept) in &cases {
+    for (what, target, accept, reason) in &cases {
         let (z, p) = match target {
             Target::Ledger(dir, kept) => {
                 let mut za = vec![
@@ -393,6 +407,11 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
             assert_eq!(
                 p.0, 1,
                 "verify_ledger.py, {what}: a rejection, not a crash: {}",
+                p.2
+            );
+            assert!(
+                p.2.contains(reason),
+                "verify_ledger.py, {what}: rejected for another reason than {reason:?}: {}",
                 p.2
             );
         }
