@@ -403,3 +403,90 @@ pub fn inbox_entries(inbox: &Path, sub: &str) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Copies a directory tree (test fixtures: ledgers, proof bundles).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read") {
+        let p = e.expect("entry").path();
+        let target = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).expect("copy");
+        }
+    }
+}
+
+/// Rewrites both manifests of a proof bundle (FORMAT.md §10.1) so that they
+/// list every file present with its hash: what an attacker who edits, adds
+/// or removes a file would also do.
+pub fn bundle_manifests_rewritten(dir: &Path) {
+    fn walk(base: &Path, p: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(p).expect("read") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).expect("inside").to_string_lossy();
+                if !rel.starts_with("manifest-") {
+                    out.push(rel.replace('\\', "/"));
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    let (mut sha, mut b3) = (String::new(), String::new());
+    for rel in &files {
+        use sha2::Digest;
+        let bytes = std::fs::read(dir.join(rel)).expect("file");
+        sha.push_str(&format!(
+            "{}  {rel}\n",
+            hex::encode(sha2::Sha256::digest(&bytes))
+        ));
+        b3.push_str(&format!("{}  {rel}\n", blake3::hash(&bytes).to_hex()));
+    }
+    std::fs::write(dir.join("manifest-sha256.txt"), sha).expect("write");
+    std::fs::write(dir.join("manifest-blake3.txt"), b3).expect("write");
+}
+
+/// Appends a signature line by `key` over the checkpoint text of `note`;
+/// `valid` false signs other bytes.
+pub fn add_signature(
+    note: &str,
+    key: &ed25519_dalek::SigningKey,
+    origin: &str,
+    valid: bool,
+) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let split = note.rfind("\n\n").expect("note") + 1;
+    let text = &note[..split];
+    let id = zeugnis::ledger::checkpoint::key_id(origin, key.verifying_key().as_bytes());
+    let msg = if valid {
+        text.to_string()
+    } else {
+        format!("{text}x")
+    };
+    let mut raw = id.to_be_bytes().to_vec();
+    raw.extend_from_slice(&key.sign(msg.as_bytes()).to_bytes());
+    format!(
+        "{note}\u{2014} {origin} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Replaces the last frame of a checkpoints file (offset `offset`) with
+/// `note`, framed as FORMAT.md §8.4 says (u32 length, note, CRC-32C).
+pub fn rewrite_last_checkpoint(path: &Path, offset: u64, note: &str) {
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes.truncate(offset as usize);
+    let len = (note.len() as u32).to_le_bytes();
+    bytes.extend_from_slice(&len);
+    bytes.extend_from_slice(note.as_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&len), note.as_bytes());
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, bytes).expect("write");
+}
