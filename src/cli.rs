@@ -54,6 +54,10 @@ enum Command {
         /// Print one intake-outcome JSON object per line.
         #[arg(long)]
         json: bool,
+        /// How codes are found for this run, comma-separated from
+        /// cover_sheet, sidecar, file_name (default: `[intake] identify`).
+        #[arg(long)]
+        identify: Option<String>,
     },
     /// Print the latest signed checkpoint note.
     Checkpoint,
@@ -238,6 +242,12 @@ enum Command {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    // The decode worker (a child of the intake, never typed by a person)
+    // starts before argument parsing and logging: it only decodes.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(crate::scans::worker::SUBCOMMAND) {
+        return crate::scans::worker::main(&args[2..]);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -357,11 +367,15 @@ pub fn main() -> i32 {
         Command::CoverSheet { code, output } => {
             return lifecycle(data, crate::registry::BASE_URL_DEFAULT, |r| {
                 let c = r.find(&code)?;
+                let key = crate::coversheet::CoverSheetKey::open_or_create(data)
+                    .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+                let tag = key.tag(&c.code);
                 let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
                     code: &c.code,
                     institution: &c.institution,
                     document_kind: &c.kind,
                     verify_url: None,
+                    authenticator: Some(&tag),
                 })
                 .map_err(|e| RegistryError::Invalid(format!("cover sheet: {e}")))?;
                 crate::ledger::durable::write_atomic(&output, &pdf).map_err(|e| {
@@ -533,11 +547,21 @@ pub fn main() -> i32 {
             scans,
             config,
             json,
+            identify,
         } => {
-            let cfg = match load_config(config.as_deref()) {
+            let mut cfg = match load_config(config.as_deref()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let Some(list) = identify {
+                match crate::scans::Source::parse_list(&list) {
+                    Ok(v) => cfg.intake.identify = v,
+                    Err(e) => {
+                        eprintln!("zeugnis ingest: error: --identify: {e}");
+                        return 2;
+                    }
+                }
+            }
             return ingest(data, &cfg, &scans, &files, json);
         }
         Command::Checkpoint => print_checkpoint(data),
@@ -617,9 +641,30 @@ fn lifecycle(
     }
 }
 
+/// Reads at most `bytes_max` bytes of `path` (`flag` names the option in
+/// errors): a larger file, or an endless one (`/dev/zero`), is refused
+/// after `bytes_max + 1` bytes, never read to the end.
+fn read_bounded(flag: &str, path: &Path, bytes_max: u64) -> Result<Vec<u8>, RegistryError> {
+    use std::io::Read;
+    let err = |e: std::io::Error| RegistryError::Invalid(format!("{flag} {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    f.take(bytes_max + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(RegistryError::Invalid(format!(
+            "{flag} {}: more than {bytes_max} bytes, above the limit",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 fn read_record(path: &Path) -> Result<RegistrationRecord, RegistryError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| RegistryError::Invalid(format!("--record {}: {e}", path.display())))?;
+    let bytes = read_bounded(
+        "--record",
+        path,
+        crate::registry::RECORD_FILE_BYTES_MAX as u64,
+    )?;
     RegistrationRecord::parse(&path.display().to_string(), &bytes)
 }
 
@@ -627,18 +672,7 @@ fn read_documents(paths: &[PathBuf]) -> Result<Vec<DocumentFile>, RegistryError>
     paths
         .iter()
         .map(|p| {
-            let meta = std::fs::metadata(p)
-                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
-            if meta.len() > crate::blobs::BLOB_BYTES_MAX_DEFAULT {
-                return Err(RegistryError::Invalid(format!(
-                    "--document {}: {} bytes, above the limit of {} bytes",
-                    p.display(),
-                    meta.len(),
-                    crate::blobs::BLOB_BYTES_MAX_DEFAULT
-                )));
-            }
-            let bytes = std::fs::read(p)
-                .map_err(|e| RegistryError::Invalid(format!("--document {}: {e}", p.display())))?;
+            let bytes = read_bounded("--document", p, crate::blobs::BLOB_BYTES_MAX_DEFAULT)?;
             Ok(DocumentFile {
                 name: p.display().to_string(),
                 bytes,
@@ -737,6 +771,9 @@ pub fn today_utc() -> String {
 fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
     let l = Ledger::init(data, origin, LedgerOptions::default())?;
     l.flush_index()?;
+    if let Err(e) = crate::coversheet::CoverSheetKey::open_or_create(data) {
+        eprintln!("zeugnis init: warning: {e} (it is created again at the next start)");
+    }
     println!("initialised ledger in {}", data.display());
     println!("origin: {}", l.origin());
     for v in l.verifiers() {

@@ -77,6 +77,11 @@ pub struct CoverSheet<'a> {
     /// Printed under the instructions when given, so a reader of the paper can
     /// find the verification page.
     pub verify_url: Option<&'a str>,
+    /// The cover-sheet tag of the code ([`CoverSheetKey::tag`]); when
+    /// given, the QR code carries `CODE:TAG` and the intake accepts the
+    /// sheet as authentic. Without it, the QR code carries the bare code,
+    /// which the intake does not accept by default.
+    pub authenticator: Option<&'a str>,
 }
 
 /// Why a cover sheet could not be rendered or a QR code not be searched for.
@@ -314,6 +319,135 @@ impl std::fmt::Write for Pdf<'_> {
     }
 }
 
+/// The file in the data directory that holds the cover-sheet key.
+pub const KEY_FILE: &str = "coversheet.key";
+/// Bytes of the cover-sheet tag (128 bits; 32 hex digits in the QR code).
+pub const TAG_BYTES: usize = 16;
+/// Largest key file read, in bytes (64 hex digits and a newline fit).
+const KEY_FILE_BYTES_MAX: u64 = 1024;
+/// The context string of the tag; a new tag format gets a new string.
+const TAG_CONTEXT: &[u8] = b"zeugnis cover sheet tag v1\0";
+
+/// The QR payload of an authenticated cover sheet: `CODE:TAG`.
+pub fn qr_payload(code: &str, tag: &str) -> String {
+    format!("{code}:{tag}")
+}
+
+/// Why the cover-sheet key cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    #[error("cover-sheet key {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cover-sheet key {path}: {reason}")]
+    Invalid {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// The per-archive secret that authenticates cover sheets: only the
+/// archive that holds it can print a QR code the intake accepts as the
+/// cover sheet of a code (a keyed BLAKE3 tag over the code).
+#[derive(Clone)]
+pub struct CoverSheetKey([u8; 32]);
+
+impl std::fmt::Debug for CoverSheetKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CoverSheetKey(..)")
+    }
+}
+
+impl CoverSheetKey {
+    /// A key from its 32 bytes (tests, benches).
+    pub fn from_bytes(bytes: [u8; 32]) -> CoverSheetKey {
+        CoverSheetKey(bytes)
+    }
+
+    /// Reads `<data>/coversheet.key` (64 hex digits, mode 0600), creating
+    /// it with a random key when absent.
+    pub fn open_or_create(data: &std::path::Path) -> Result<CoverSheetKey, KeyError> {
+        use std::io::{Read, Write};
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let path = data.join(KEY_FILE);
+        let io = |source| KeyError::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                let key: [u8; 32] = rand::random();
+                f.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(io)?;
+                crate::ledger::durable::fsync_dir(data).map_err(io)?;
+                return Ok(CoverSheetKey(key));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc_o_nofollow())
+            .open(&path)
+            .map_err(io)?;
+        let meta = f.metadata().map_err(io)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(KeyError::Invalid {
+                path: path.clone(),
+                reason: format!(
+                    "mode {:o}: readable by others; chmod 600 it",
+                    meta.permissions().mode() & 0o777
+                ),
+            });
+        }
+        let mut text = String::new();
+        f.take(KEY_FILE_BYTES_MAX)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut key).map_err(|e| KeyError::Invalid {
+            path: path.clone(),
+            reason: format!("expected 64 hex digits: {e}"),
+        })?;
+        Ok(CoverSheetKey(key))
+    }
+
+    /// The tag of `code` (32 upper-case hex digits). The code is taken in
+    /// its canonical form (`QNVC-fm3p-4vdf` and `QNVCFM3P4VDF` have the
+    /// same tag).
+    pub fn tag(&self, code: &str) -> String {
+        let canonical = crate::codes::Code::parse(code)
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_else(|_| code.to_string());
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(TAG_CONTEXT);
+        h.update(canonical.as_bytes());
+        hex::encode_upper(&h.finalize().as_bytes()[..TAG_BYTES])
+    }
+
+    /// Whether `tag` is the tag of `code` (compared in constant time).
+    pub fn verify(&self, code: &str, tag: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let want = self.tag(code);
+        let got = tag.trim().to_ascii_uppercase();
+        want.len() == got.len() && bool::from(want.as_bytes().ct_eq(got.as_bytes()))
+    }
+}
+
+/// `O_NOFOLLOW` (the key file is never read through a symlink).
+fn libc_o_nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
 /// The QR code of `code` as a 1-bit raster (1 = light, as DeviceGray reads
 /// it), quiet zone included and scaled with nearest-neighbour. Returns
 /// (side in pixels, packed rows).
@@ -363,7 +497,11 @@ pub fn render_pdf(sheet: &CoverSheet) -> Result<Vec<u8>, CoverSheetError> {
         None => None,
     };
     let printed = code_printed(sheet.code);
-    let (qr_side_pixels, qr_bits) = qr_bitmap(sheet.code)?;
+    let payload = match sheet.authenticator {
+        Some(tag) => qr_payload(sheet.code, tag),
+        None => sheet.code.to_string(),
+    };
+    let (qr_side_pixels, qr_bits) = qr_bitmap(&payload)?;
 
     let mut content = Content { bytes: Vec::new() };
     let left = MARGIN_LEFT_PT;
@@ -1198,6 +1336,7 @@ mod tests {
             institution: INSTITUTION,
             document_kind,
             verify_url: Some("https://zeugnisse.uni-erfurt.example/de/"),
+            authenticator: None,
         }
     }
 
@@ -1456,6 +1595,7 @@ mod tests {
             (
                 CoverSheet {
                     verify_url: Some(""),
+                    authenticator: None,
                     ..sheet("QNVCFM3P4VDF", "transcript")
                 },
                 "verify_url is empty",
