@@ -274,7 +274,7 @@ mod tests {
         let c = code("QNVCFM3P4VDF");
         let good = crate::coversheet::qr_payload(c.as_str(), &key.tag(c.as_str()));
         assert_eq!(
-            from_cover_sheet(&[good.clone()], &key),
+            from_cover_sheet(std::slice::from_ref(&good), &key),
             Found::Codes(vec![c])
         );
         // Lower-case tag: the same tag.
@@ -290,7 +290,7 @@ mod tests {
             "QNVCFM3P4VDF:".to_string(),
         ] {
             assert_eq!(
-                from_cover_sheet(&[bad.clone()], &key),
+                from_cover_sheet(std::slice::from_ref(&bad), &key),
                 Found::Unauthenticated(vec![c]),
                 "{bad}"
             );
