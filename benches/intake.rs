@@ -214,9 +214,12 @@ fn decode(c: &mut Criterion) {
         let page = scanned_cover_page("QNVCFM3P4VDF", dpi, 3.0, 2, 11);
         g.bench_function(name, |b| {
             b.iter(|| {
-                let texts =
-                    zeugnis::coversheet::decode_qr_from_luma(page.width, page.height, &page.luma)
-                        .expect("decode");
+                let texts = zeugnis::scans::decode::decode_qr_from_luma(
+                    page.width,
+                    page.height,
+                    &page.luma,
+                )
+                .expect("decode");
                 assert_eq!(texts, ["QNVCFM3P4VDF"]);
             })
         });

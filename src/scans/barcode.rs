@@ -1,13 +1,13 @@
 //! Reading the cover sheet's QR or DataMatrix code from a scan file.
 //!
 //! Owns: turning PNG, JPEG and TIFF files into grayscale rasters (PDFs are
-//! handled by [`crate::coversheet::decode_qr_from_pdf`], which reads the
+//! handled by [`crate::decode::decode_qr_from_pdf`], which reads the
 //! images embedded in them).
 //! Must not do: interpret the decoded text (that is `identify`), touch files,
 //! run in the daemon's process: it runs inside the decode worker
 //! ([`super::worker`]), under its memory and CPU limits.
 
-use crate::coversheet::{self, IMAGE_PIXELS_MAX};
+use super::decode::{self, IMAGE_PIXELS_MAX};
 
 /// Why no barcode text could be produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ fn tiff_luma(bytes: &[u8]) -> Result<Luma, String> {
 pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailure> {
     let luma = match media_type {
         "application/pdf" => {
-            return coversheet::decode_qr_from_pdf(bytes)
+            return decode::decode_qr_from_pdf(bytes)
                 .map_err(|e| DecodeFailure::Image(e.to_string()))
         }
         "image/png" => png_luma(bytes),
@@ -163,7 +163,7 @@ pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailu
         other => Err(format!("{other} is not an image type zeugnis decodes")),
     }
     .map_err(DecodeFailure::Image)?;
-    coversheet::decode_qr_from_luma(luma.width, luma.height, &luma.pixels)
+    decode::decode_qr_from_luma(luma.width, luma.height, &luma.pixels)
         .map_err(|e| DecodeFailure::Image(e.to_string()))
 }
 
@@ -232,7 +232,7 @@ mod tests {
             .unwrap();
         let size = (m.getWidth() as usize, m.getHeight() as usize);
         let (side_w, side_h, px) = paint(size, 2, 8, |x, y| m.get(x as u32, y as u32));
-        let texts = coversheet::decode_qr_from_luma(side_w, side_h, &px).unwrap();
+        let texts = decode::decode_qr_from_luma(side_w, side_h, &px).unwrap();
         assert_eq!(texts, ["QNVCFM3P4VDF"]);
     }
 

@@ -28,6 +28,7 @@
 
 pub mod barcode;
 pub mod claim;
+pub mod decode;
 pub mod identify;
 pub mod simulate;
 pub mod watch;
