@@ -10,13 +10,20 @@
 //! - reading the cover sheet's QR code from a 300 dpi A4 page (2480×3508
 //!   pixels, rotated 3°, 2 % noise) takes **< 100 ms** per page
 //!   (`decode/a4_300dpi`); 200 dpi for comparison.
+//!
+//! Issue 13 (decodes in a child process, authenticated cover sheets):
+//! `intake/ingest` identifies by file name (`identify = ["file_name"]`, no
+//! decode, the path of the figures above); `intake/ingest_cover_sheet`
+//! takes the default `identify = ["cover_sheet"]` on 200 dpi PNG scans of
+//! authenticated cover sheets, each decoded in its own `decode-worker`
+//! process (spawn, rlimits, decode, answer).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeugnis::registry::{DocumentFile, Registry};
-use zeugnis::scans::{Intake, IntakeConfig};
+use zeugnis::scans::{Intake, IntakeConfig, Source};
 
 /// Scans per measured iteration (one ingest call; batches of 64 inside).
 const FILES: usize = 32;
@@ -93,7 +100,10 @@ fn intake(c: &mut Criterion) {
     zeugnis::ledger::Ledger::init(&data, "bench/zeugnis", Default::default()).expect("init");
     let registry = Arc::new(Mutex::new(Registry::open(&data, "http://x").expect("open")));
     let mut intake = Intake::new(
-        IntakeConfig::default(),
+        IntakeConfig {
+            identify: vec![Source::FileName],
+            ..IntakeConfig::default()
+        },
         &t.path().join("scans"),
         Arc::clone(&registry),
     )
@@ -131,6 +141,69 @@ fn intake(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // The default identification: authenticated cover sheets, decoded in
+    // worker processes.
+    let mut g = c.benchmark_group("scans");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    const SHEETS: usize = 8;
+    g.throughput(Throughput::Elements(SHEETS as u64));
+    let mut intake = Intake::new(
+        IntakeConfig::default(),
+        &t.path().join("scans"),
+        Arc::clone(&registry),
+    )
+    .expect("intake");
+    intake.set_worker_exe(PathBuf::from(env!("CARGO_BIN_EXE_zeugnis")));
+    let key = zeugnis::coversheet::CoverSheetKey::open_or_create(&data).expect("key");
+    g.bench_function("intake/ingest_cover_sheet", |b| {
+        b.iter_batched(
+            || {
+                round += 1;
+                let items: Vec<_> = (0..SHEETS)
+                    .map(|i| {
+                        let doc = DocumentFile {
+                            name: "d.pdf".into(),
+                            bytes: format!("%PDF-1.7 digital image {round} {i}").into_bytes(),
+                        };
+                        (record(), vec![doc])
+                    })
+                    .collect();
+                let issued = registry
+                    .lock()
+                    .expect("lock")
+                    .register_batch(&items)
+                    .expect("register");
+                let dir = t.path().join(format!("sheets{round}"));
+                std::fs::create_dir_all(&dir).expect("dir");
+                issued
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| {
+                        let code = x.code.as_str();
+                        let payload = zeugnis::coversheet::qr_payload(code, &key.tag(code));
+                        let page = zeugnis::scans::simulate::scanned_cover_page(
+                            &payload,
+                            200.0,
+                            2.0,
+                            1,
+                            round * 100 + i as u64,
+                        );
+                        let p = dir.join(format!("scan-{i:04}.png"));
+                        std::fs::write(&p, page.png()).expect("write");
+                        p
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |files| {
+                let out = intake.ingest(&files).expect("ingest");
+                assert!(out.iter().all(|o| o.outcome == "archived"), "{out:?}");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
 }
 
 fn decode(c: &mut Criterion) {
@@ -141,9 +214,12 @@ fn decode(c: &mut Criterion) {
         let page = scanned_cover_page("QNVCFM3P4VDF", dpi, 3.0, 2, 11);
         g.bench_function(name, |b| {
             b.iter(|| {
-                let texts =
-                    zeugnis::coversheet::decode_qr_from_luma(page.width, page.height, &page.luma)
-                        .expect("decode");
+                let texts = zeugnis::scans::decode::decode_qr_from_luma(
+                    page.width,
+                    page.height,
+                    &page.luma,
+                )
+                .expect("decode");
                 assert_eq!(texts, ["QNVCFM3P4VDF"]);
             })
         });

@@ -110,6 +110,10 @@ enum Command {
         /// Print one intake-outcome JSON object per line.
         #[arg(long)]
         json: bool,
+        /// How codes are found for this run, comma-separated from
+        /// cover_sheet, sidecar, file_name (default: `[intake] identify`).
+        #[arg(long)]
+        identify: Option<String>,
     },
     /// Print the latest signed checkpoint note.
     Checkpoint,
@@ -322,6 +326,12 @@ enum Command {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    // The decode worker (a child of the intake, never typed by a person)
+    // starts before argument parsing and logging: it only decodes.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(crate::scans::worker::SUBCOMMAND) {
+        return crate::scans::worker::main(&args[2..]);
+    }
     let code = dispatch();
     let flushed = std::io::Write::flush(&mut std::io::stdout()).is_ok();
     if !flushed || STDOUT_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
@@ -595,13 +605,19 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             mail_from,
             smtp,
         },
-        Command::Ingest { files, scans, json } => Request::Ingest {
+        Command::Ingest {
+            files,
+            scans,
+            json,
+            identify,
+        } => Request::Ingest {
             files: files
                 .iter()
                 .map(|f| absolute(f))
                 .collect::<Result<_, _>>()?,
             scans: scans.as_deref().map(absolute).transpose()?,
             json,
+            identify,
         },
         other => {
             return Err(RegistryError::Invalid(format!(
@@ -658,9 +674,22 @@ impl Runner<'_> {
 
     /// Runs `req` on a ledger opened here (no daemon runs).
     fn local(&self, req: Request) -> Reply {
-        if let Request::Ingest { files, scans, json } = req {
+        if let Request::Ingest {
+            files,
+            scans,
+            json,
+            identify,
+        } = req
+        {
             let scans = scans.unwrap_or_else(|| self.cfg.scans.clone());
-            return self.ingest(&files, &scans, json);
+            let mut cfg = self.cfg.clone();
+            if let Some(list) = identify {
+                match crate::scans::Source::parse_list(&list) {
+                    Ok(v) => cfg.intake.identify = v,
+                    Err(e) => return Reply::error(2, &format!("--identify: {e}")),
+                }
+            }
+            return Runner { cfg: &cfg, ..*self }.ingest(&files, &scans, json);
         }
         let mut registry = match Registry::open(self.data, &self.cfg.base_url) {
             Ok(r) => r,
@@ -748,6 +777,9 @@ fn finish(reply: Reply) -> i32 {
 fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
     let l = Ledger::init(data, origin, LedgerOptions::default())?;
     l.flush_index()?;
+    if let Err(e) = crate::coversheet::CoverSheetKey::open_or_create(data) {
+        eprintln!("zeugnis init: warning: {e} (it is created again at the next start)");
+    }
     println!("initialised ledger in {}", data.display());
     println!("origin: {}", l.origin());
     for v in l.verifiers() {

@@ -161,6 +161,13 @@ impl crate::control::Handler for ControlHandler {
                     self.ctx.scans.display()
                 ),
             ),
+            Request::Ingest {
+                identify: Some(_), ..
+            } => crate::control::Reply::error(
+                2,
+                "--identify: the running daemon identifies scans as its [intake] identify says; \
+                 change the configuration and restart it, or stop the daemon to ingest with --identify",
+            ),
             Request::Ingest { files, json, .. } => {
                 let (tx, rx) = mpsc::channel();
                 let sent = self

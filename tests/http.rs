@@ -352,7 +352,8 @@ fn refused_start(dir: &Path, config: &str) -> (Option<i32>, String) {
 /// Overrides for a daemon whose write hooks are shown with [`Probe`]s: the
 /// intake rescans once an hour, and a scan for an unregistered code waits
 /// `PROBE_WAITING_S` seconds.
-const PROBE_CONFIG: &str = "[intake]\nrescan_secs = 3600\nwaiting_period_secs = 2\n";
+const PROBE_CONFIG: &str =
+    "[intake]\nrescan_secs = 3600\nwaiting_period_secs = 2\nidentify = [\"file_name\"]\n";
 
 /// The waiting period of [`PROBE_CONFIG`], in seconds.
 const PROBE_WAITING_S: i64 = 2;
@@ -1528,6 +1529,62 @@ fn connection_limit_refuses_with_503_and_keepalive_limit_closes() {
     s.stop();
 }
 
+/// A connection to `to` from the local address `from` (any 127.0.0.0/8
+/// address is this machine), after one answered request.
+fn connect_from(from: &str, to: SocketAddr) -> (TcpStream, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let stream = rt
+        .block_on(async {
+            let s = tokio::net::TcpSocket::new_v4()?;
+            s.bind(format!("{from}:0").parse().expect("addr"))?;
+            s.connect(to).await?.into_std()
+        })
+        .expect("connect");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut c = &stream;
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let n = c.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    (stream, head)
+}
+
+/// Regression (issue 13): 1,100 idle connections from one address made
+/// every other client get 503. One client now holds at most
+/// `connections_per_client_max` connections; others still get in.
+#[test]
+fn one_client_s_idle_connections_cannot_lock_others_out() {
+    let mut s = Server::start("connections_per_client_max = 3");
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let (c, head) = connect_from("127.0.0.1", s.public);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            c
+        })
+        .collect();
+    let (_, head) = connect_from("127.0.0.1", s.public);
+    assert!(
+        head.starts_with("HTTP/1.1 503"),
+        "the same client, over its cap: {head}"
+    );
+    let (_, head) = connect_from("127.0.0.2", s.public);
+    assert!(head.starts_with("HTTP/1.1 200"), "another client: {head}");
+    drop(idle);
+    s.wait_for("the client's slots free again", |s| {
+        connect_from("127.0.0.1", s.public)
+            .1
+            .starts_with("HTTP/1.1 200")
+    });
+    s.stop();
+}
+
 #[test]
 fn admin_needs_the_token() {
     let mut s = Server::start("");
@@ -1747,7 +1804,7 @@ fn admin_bodies_are_limited() {
 
 #[test]
 fn metrics_count_requests_intake_and_ledger_size() {
-    let mut s = Server::start("[intake]\nrescan_secs = 1");
+    let mut s = Server::start("[intake]\nrescan_secs = 1\nidentify = [\"file_name\"]");
     assert_eq!(
         s.get(&format!("/de/{}", plain(&s.certs.archived.code)))
             .status,

@@ -156,11 +156,16 @@ impl Env {
 /// The admin API's bearer token in the tests.
 const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
-const FAST: &str = "[intake]\nstable_ms = 300\nrescan_secs = 1\n[report]\ninterval_secs = 0\n";
+/// Fast settling, codes taken from file names (opt-in since issue 13).
+const FAST: &str = "[intake]\nstable_ms = 300\nrescan_secs = 1\nidentify = [\"file_name\"]\n[report]\ninterval_secs = 0\n";
+
+/// Fast settling, the default identification: authenticated cover sheets only.
+const FAST_COVER_SHEETS: &str =
+    "[intake]\nstable_ms = 300\nrescan_secs = 1\n[report]\ninterval_secs = 0\n";
 
 #[test]
 fn slow_chunked_and_renamed_mid_write_files_are_archived_whole() {
-    let e = Env::new("[intake]\nstable_ms = 800\nrescan_secs = 1\n");
+    let e = Env::new("[intake]\nstable_ms = 800\nrescan_secs = 1\nidentify = [\"file_name\"]\n");
     let codes = e.register_many(2);
     let d = e.start();
     // Written in 6 chunks with pauses shorter than the stability wait.
@@ -252,7 +257,8 @@ fn a_burst_of_2000_with_duplicates_is_archived_exactly_once() {
 #[test]
 fn every_quarantine_reason_is_written_beside_the_file_and_retry_works() {
     let e = Env::new(
-        "[intake]\nstable_ms = 200\nrescan_secs = 1\nwaiting_period_secs = 2\nfile_bytes_max = 100000\norphan_sidecar_secs = 0\n",
+        "[intake]\nstable_ms = 200\nrescan_secs = 1\nwaiting_period_secs = 2\nfile_bytes_max = 100000\norphan_sidecar_secs = 0\n\
+         identify = [\"file_name\", \"sidecar\", \"cover_sheet\"]\n",
     );
     let codes = e.register_many(6);
     let (archived, revoked, voided, superseded) = (&codes[0], &codes[1], &codes[2], &codes[3]);
@@ -408,13 +414,19 @@ fn a_scan_before_its_registration_waits_and_is_archived_when_it_arrives() {
     // `ingest` reports the same outcomes as JSON objects.
     let other = "ABCDEFGHJKMN";
     std::fs::write(e.dir.join("x.pdf"), scan_pdf("x", 10)).expect("x");
-    let (c, out, err) = e.run(&["ingest", "--json", "x.pdf"]);
+    let (c, out, err) = e.run(&["ingest", "--json", "--identify", "file_name", "x.pdf"]);
     assert_eq!(c, 2, "quarantined -> exit 2: {err}");
     let v: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(v["outcome"], "quarantined");
     assert_eq!(v["reason"], "no_code");
     std::fs::write(e.dir.join(format!("{other}.pdf")), scan_pdf("y", 10)).expect("y");
-    let (c, out, _) = e.run(&["ingest", "--json", &format!("{other}.pdf")]);
+    let (c, out, _) = e.run(&[
+        "ingest",
+        "--json",
+        "--identify",
+        "file_name",
+        &format!("{other}.pdf"),
+    ]);
     assert_eq!(c, 0);
     let v: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(
@@ -471,8 +483,10 @@ fn pdf_with_jpeg(page: &zeugnis::scans::simulate::Page) -> Vec<u8> {
 #[test]
 fn cover_sheets_printed_and_scanned_are_read_from_images_and_pdfs() {
     use zeugnis::scans::simulate::scanned_cover_page;
-    let e = Env::new(FAST);
+    let e = Env::new(FAST_COVER_SHEETS);
     let codes = e.register_many(7);
+    let key =
+        zeugnis::coversheet::CoverSheetKey::open_or_create(&e.dir.join("ledger")).expect("key");
     // The cover sheet PDF exactly as `zeugnis cover-sheet` writes it.
     let (c, _, err) = e.run(&["cover-sheet", &codes[0], "-o", "scans/.cover.tmp"]);
     assert_eq!(c, 0, "{err}");
@@ -495,7 +509,8 @@ fn cover_sheets_printed_and_scanned_are_read_from_images_and_pdfs() {
     ];
     for (i, (dpi, degrees, noise, ext)) in cases.into_iter().enumerate() {
         let code = &codes[i + 1];
-        let page = scanned_cover_page(code, dpi, degrees, noise, i as u64 + 7);
+        let payload = zeugnis::coversheet::qr_payload(code, &key.tag(code));
+        let page = scanned_cover_page(&payload, dpi, degrees, noise, i as u64 + 7);
         let bytes = match ext {
             "png" => page.png(),
             "tif" => page.tiff(),
@@ -520,7 +535,7 @@ fn cover_sheets_printed_and_scanned_are_read_from_images_and_pdfs() {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_archives_each_file_once() {
-    let e = Env::new("[intake]\nstable_ms = 0\nrescan_secs = 1\nbatch_files_max = 2\n[report]\ninterval_secs = 0\n");
+    let e = Env::new("[intake]\nstable_ms = 0\nrescan_secs = 1\nbatch_files_max = 2\nidentify = [\"file_name\"]\n[report]\ninterval_secs = 0\n");
     const KILLS: usize = 100;
     const PER_ROUND: usize = 10;
     let codes = e.register_many(KILLS * PER_ROUND);
@@ -669,7 +684,7 @@ fn a_registration_through_the_admin_api_archives_the_waiting_scan_at_once() {
     // A long rescan interval: only the admin write's wake-up can explain a
     // prompt archive.
     let e =
-        Env::new("[intake]\nstable_ms = 100\nrescan_secs = 3600\n[report]\ninterval_secs = 0\n");
+        Env::new("[intake]\nstable_ms = 100\nrescan_secs = 3600\nidentify = [\"file_name\"]\n[report]\ninterval_secs = 0\n");
     let code = "7K2M9XQNVCFM";
     let bytes = scan_pdf("arrives first", 3000);
     let mut d = e.start();
@@ -737,3 +752,6 @@ fn a_registration_through_the_admin_api_archives_the_waiting_scan_at_once() {
     d.stop();
     assert_eq!(e.show(code)["scan"]["sha256"], sha256_hex(&bytes));
 }
+
+#[path = "intake_hostile.rs"]
+mod hostile;

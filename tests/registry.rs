@@ -536,8 +536,15 @@ fn cover_sheet_carries_the_code_as_a_decodable_qr_code() {
     assert!(out.contains("cover.pdf"), "{out}");
     let pdf = std::fs::read(e.dir.join("cover.pdf")).expect("pdf");
     assert!(pdf.starts_with(b"%PDF-"));
-    let found = zeugnis::coversheet::decode_qr_from_pdf(&pdf).expect("decode");
-    assert_eq!(found, vec![code.replace('-', "")]);
+    let found = zeugnis::scans::decode::decode_qr_from_pdf(&pdf).expect("decode");
+    // The QR code carries the code and its tag under the archive's key.
+    let key =
+        zeugnis::coversheet::CoverSheetKey::open_or_create(&e.dir.join("ledger")).expect("key");
+    let plain = code.replace('-', "");
+    assert_eq!(
+        found,
+        vec![zeugnis::coversheet::qr_payload(&plain, &key.tag(&plain))]
+    );
     let (c, _, err) = e.run(&["cover-sheet", "0000-0000-0000", "-o", "x.pdf"]);
     assert_eq!(c, 2);
     assert!(err.contains("no certificate has the code"), "{err}");

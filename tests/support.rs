@@ -284,6 +284,11 @@ impl Daemon {
         Daemon { child, log }
     }
 
+    /// The daemon's process id (for `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

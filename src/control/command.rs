@@ -150,6 +150,9 @@ pub enum Request {
         scans: Option<PathBuf>,
         /// One JSON object per line.
         json: bool,
+        /// `--identify` for this run (comma-separated sources); the daemon
+        /// refuses it (it identifies as its configuration says).
+        identify: Option<String>,
     },
 }
 
@@ -369,11 +372,15 @@ fn run(
         }
         Request::CoverSheet { code, output } => {
             let c = r.find(&code)?;
+            let key = crate::coversheet::CoverSheetKey::open_or_create(r.ledger().dir())
+                .map_err(|e| RegistryError::Invalid(format!("cover sheet key: {e}")))?;
+            let tag = key.tag(&c.code);
             let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
                 code: &c.code,
                 institution: &c.institution,
                 document_kind: &c.kind,
                 verify_url: None,
+                authenticator: Some(&tag),
             })
             .map_err(|e| RegistryError::Invalid(format!("cover sheet: {e}")))?;
             reply.pdf = Some(pdf);

@@ -422,11 +422,15 @@ async fn cover_sheet(state: &AppState, code: String) -> Resp {
     let result = state
         .with_registry(move |r| {
             let c = r.find(&code)?;
+            let key = crate::coversheet::CoverSheetKey::open_or_create(r.ledger().dir())
+                .map_err(|e| RegistryError::Invalid(format!("cover sheet key: {e}")))?;
+            let tag = key.tag(&c.code);
             let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
                 code: &c.code,
                 institution: &c.institution,
                 document_kind: &c.kind,
                 verify_url: None,
+                authenticator: Some(&tag),
             })
             .map_err(|e| RegistryError::External(format!("cover sheet: {e}")))?;
             Ok((c.code, pdf))

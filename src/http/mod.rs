@@ -103,6 +103,12 @@ pub struct HttpConfig {
     pub connections_max: usize,
     /// Open connections on the admin listener. Default 16.
     pub admin_connections_max: usize,
+    /// Open connections from one client address (the TCP peer) on each
+    /// listener; more are answered 503 and closed, so that one client's
+    /// idle connections cannot take every slot. Default 64. Behind a
+    /// reverse proxy every client is the proxy: set it to the proxy's
+    /// connection pool size or more.
+    pub connections_per_client_max: usize,
     /// Requests served on one connection before it is closed
     /// (`Connection: close`). Default 1,000.
     pub keepalive_requests_max: u64,
@@ -229,6 +235,7 @@ impl Default for HttpConfig {
             header_bytes_max: 16_384,
             connections_max: 1_024,
             admin_connections_max: 16,
+            connections_per_client_max: 64,
             keepalive_requests_max: 1_000,
             shutdown_grace_ms: 10_000,
             check_bytes_max: crate::blobs::BLOB_BYTES_MAX_DEFAULT,
@@ -258,11 +265,15 @@ impl HttpConfig {
         if self.header_bytes_max < HEADER_BYTES_MIN {
             return bad("header_bytes_max", "must be at least 8192");
         }
-        let positive: [(&str, u64); 14] = [
+        let positive: [(&str, u64); 15] = [
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("request_timeout_ms", self.request_timeout_ms),
             ("connections_max", self.connections_max as u64),
             ("admin_connections_max", self.admin_connections_max as u64),
+            (
+                "connections_per_client_max",
+                self.connections_per_client_max as u64,
+            ),
             ("keepalive_requests_max", self.keepalive_requests_max),
             ("check_bytes_max", self.check_bytes_max),
             ("admin_body_bytes_max", self.admin_body_bytes_max),
@@ -619,6 +630,10 @@ async fn accept_loop(
         Listener::Admin => cfg.admin_connections_max,
     };
     let permits = Arc::new(Semaphore::new(connections_max));
+    let per_client = Arc::new(PerClient {
+        open: std::sync::Mutex::new(std::collections::HashMap::new()),
+        max: cfg.connections_per_client_max,
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -637,6 +652,11 @@ async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_MS)).await;
                 continue;
             }
+        };
+        let Some(slot) = per_client.take(peer.ip()) else {
+            state.metrics.connection_refused(which);
+            tokio::spawn(refuse(stream));
+            continue;
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             state.metrics.connection_refused(which);
@@ -667,7 +687,51 @@ async fn accept_loop(
             }
             metrics.connection_closed(which);
             drop(permit);
+            drop(slot);
         });
+    }
+}
+
+/// Open connections per client address on one listener.
+struct PerClient {
+    /// Open connections by peer address (absent: none).
+    open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    /// `connections_per_client_max`.
+    max: usize,
+}
+
+/// One open connection of a client; gives its place back when dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: std::net::IpAddr,
+}
+
+impl PerClient {
+    /// A place for one more connection from `ip`, if it has fewer than
+    /// the maximum open.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
     }
 }
 

@@ -1,41 +1,25 @@
 //! Reading the cover sheet's QR or DataMatrix code from a scan file.
 //!
 //! Owns: turning PNG, JPEG and TIFF files into grayscale rasters (PDFs are
-//! handled by [`crate::coversheet::decode_qr_from_pdf`], which reads the
-//! images embedded in them), and running a decode under a time limit.
-//! Must not do: interpret the decoded text (that is `identify`), touch files.
+//! handled by [`crate::decode::decode_qr_from_pdf`], which reads the
+//! images embedded in them).
+//! Must not do: interpret the decoded text (that is `identify`), touch files,
+//! run in the daemon's process: it runs inside the decode worker
+//! ([`super::worker`]), under its memory and CPU limits.
 
-use crate::coversheet::{self, IMAGE_PIXELS_MAX};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use super::decode::{self, IMAGE_PIXELS_MAX};
 
 /// Why no barcode text could be produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeFailure {
     /// The file could not be decoded as an image (names the reason).
     Image(String),
-    /// Decoding took longer than the limit; it was abandoned.
-    TimedOut { limit_ms: u64 },
-    /// Too many earlier decodes are still running after timing out; this
-    /// one was not started.
-    Busy { abandoned: usize },
 }
 
 impl std::fmt::Display for DecodeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecodeFailure::Image(r) => write!(f, "{r}"),
-            DecodeFailure::TimedOut { limit_ms } => {
-                write!(
-                    f,
-                    "decoding took longer than {limit_ms} ms and was abandoned"
-                )
-            }
-            DecodeFailure::Busy { abandoned } => write!(
-                f,
-                "{abandoned} earlier decodes are still running after their time limit; not started"
-            ),
         }
     }
 }
@@ -170,7 +154,7 @@ fn tiff_luma(bytes: &[u8]) -> Result<Luma, String> {
 pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailure> {
     let luma = match media_type {
         "application/pdf" => {
-            return coversheet::decode_qr_from_pdf(bytes)
+            return decode::decode_qr_from_pdf(bytes)
                 .map_err(|e| DecodeFailure::Image(e.to_string()))
         }
         "image/png" => png_luma(bytes),
@@ -179,58 +163,8 @@ pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailu
         other => Err(format!("{other} is not an image type zeugnis decodes")),
     }
     .map_err(DecodeFailure::Image)?;
-    coversheet::decode_qr_from_luma(luma.width, luma.height, &luma.pixels)
+    decode::decode_qr_from_luma(luma.width, luma.height, &luma.pixels)
         .map_err(|e| DecodeFailure::Image(e.to_string()))
-}
-
-/// Runs [`decode`] on a helper thread and waits at most `limit`. A decode
-/// that overruns is abandoned (the thread finishes in the background and
-/// its result is dropped); while `abandoned_max` such threads are still
-/// running, no new decode is started, so a hostile file cannot pile up CPU
-/// work.
-pub fn decode_with_limit(
-    bytes: Arc<Vec<u8>>,
-    media_type: &'static str,
-    limit: Duration,
-    abandoned: &Arc<AtomicUsize>,
-    abandoned_max: usize,
-) -> Result<Vec<String>, DecodeFailure> {
-    let running = abandoned.load(Ordering::SeqCst);
-    if running >= abandoned_max {
-        return Err(DecodeFailure::Busy { abandoned: running });
-    }
-    // Whether the waiting side gave up; decided under the lock, so exactly
-    // one of the two sides accounts for an abandoned decode.
-    let gave_up = Arc::new(std::sync::Mutex::new(false));
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let (counter, gave_up_thread) = (Arc::clone(abandoned), Arc::clone(&gave_up));
-    std::thread::Builder::new()
-        .name("zeugnis-decode".into())
-        .spawn(move || {
-            let result = decode(&bytes, media_type);
-            let gave_up = gave_up_thread.lock().unwrap_or_else(|p| p.into_inner());
-            if *gave_up {
-                counter.fetch_sub(1, Ordering::SeqCst);
-            } else {
-                let _ = tx.send(result);
-            }
-        })
-        .map_err(|e| DecodeFailure::Image(format!("cannot start a decoder thread: {e}")))?;
-    match rx.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(_) => {
-            let mut g = gave_up.lock().unwrap_or_else(|p| p.into_inner());
-            // The decoder may have finished between the timeout and the lock.
-            if let Ok(result) = rx.try_recv() {
-                return result;
-            }
-            *g = true;
-            abandoned.fetch_add(1, Ordering::SeqCst);
-            Err(DecodeFailure::TimedOut {
-                limit_ms: limit.as_millis() as u64,
-            })
-        }
-    }
 }
 
 #[cfg(test)]
@@ -298,7 +232,7 @@ mod tests {
             .unwrap();
         let size = (m.getWidth() as usize, m.getHeight() as usize);
         let (side_w, side_h, px) = paint(size, 2, 8, |x, y| m.get(x as u32, y as u32));
-        let texts = coversheet::decode_qr_from_luma(side_w, side_h, &px).unwrap();
+        let texts = decode::decode_qr_from_luma(side_w, side_h, &px).unwrap();
         assert_eq!(texts, ["QNVCFM3P4VDF"]);
     }
 
@@ -309,38 +243,5 @@ mod tests {
             matches!(&e, DecodeFailure::Image(r) if r.starts_with("PNG")),
             "{e}"
         );
-    }
-
-    #[test]
-    fn the_time_limit_abandons_and_then_refuses_new_work() {
-        let abandoned = Arc::new(AtomicUsize::new(0));
-        let (w, h, px) = qr_page("QNVCFM3P4VDF", 40);
-        let mut png_bytes = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut png_bytes, w, h);
-            enc.set_color(png::ColorType::Grayscale);
-            enc.write_header().unwrap().write_image_data(&px).unwrap();
-        }
-        let bytes = Arc::new(png_bytes);
-        // A zero limit cannot be met by any real decode.
-        let r = decode_with_limit(
-            Arc::clone(&bytes),
-            "image/png",
-            Duration::ZERO,
-            &abandoned,
-            1,
-        );
-        assert_eq!(r, Err(DecodeFailure::TimedOut { limit_ms: 0 }));
-        // With one decode abandoned and a maximum of one, the next is refused
-        // unless the first has finished meanwhile.
-        let r = decode_with_limit(bytes, "image/png", Duration::from_secs(60), &abandoned, 1);
-        match r {
-            Err(DecodeFailure::Busy { abandoned: 1 }) => {}
-            Ok(texts) => {
-                assert_eq!(texts, ["QNVCFM3P4VDF"]);
-                assert_eq!(abandoned.load(Ordering::SeqCst), 0);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
     }
 }

@@ -1,12 +1,13 @@
-//! Finding the certificate code of a scan: in its file name, in a sidecar
-//! file with the same stem, or in the cover sheet's barcode text.
+//! Finding the certificate code of a scan: in the cover sheet's barcode
+//! text (authenticated by its tag), and where the operator allows it in a
+//! sidecar file with the same stem or in the file name.
 //!
 //! Owns: reading codes out of names, sidecar contents and barcode texts,
 //! and the record of what was tried (it goes into quarantine reasons).
 //! Must not do: decode images (that is `barcode`), move files, look codes up.
 
 use crate::codes::{self, Code, CodeError};
-use std::path::Path;
+use crate::coversheet::CoverSheetKey;
 
 /// Sidecar extensions, in the order they are looked for.
 pub const SIDECAR_EXTENSIONS: [&str; 2] = ["json", "txt"];
@@ -27,6 +28,9 @@ pub enum Found {
     Typo(String),
     /// The source could not be read (names why).
     Unreadable(String),
+    /// Barcodes that name codes without a valid cover-sheet tag: not
+    /// accepted (anyone can print a QR code with a code in it).
+    Unauthenticated(Vec<Code>),
 }
 
 impl Found {
@@ -43,6 +47,10 @@ impl Found {
                 "{source}: {t:?} looks like a code and access key but the check character does not match (a typo?)"
             ),
             Found::Unreadable(r) => format!("{source}: {r}"),
+            Found::Unauthenticated(v) => format!(
+                "{source}: {} without a valid cover-sheet tag (not accepted)",
+                v.iter().map(Code::formatted).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 }
@@ -99,26 +107,21 @@ pub fn from_name(name: &str) -> Found {
 
 /// The code in a sidecar: `.json` with a `code` field, or `.txt` whose first
 /// non-empty line is the code.
-pub fn from_sidecar(path: &Path, bytes: &[u8]) -> Found {
+pub fn from_sidecar(name: &str, bytes: &[u8]) -> Found {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
-        Err(_) => return Found::Unreadable(format!("{} is not UTF-8", path.display())),
+        Err(_) => return Found::Unreadable(format!("{name} is not UTF-8")),
     };
-    let is_json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = name
+        .rsplit_once('.')
+        .is_some_and(|(_, e)| e.eq_ignore_ascii_case("json"));
     let code_text = if is_json {
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(v) => match v.get("code").and_then(|c| c.as_str()) {
                 Some(c) => c.to_string(),
-                None => {
-                    return Found::Unreadable(format!(
-                        "{}: no string field \"code\"",
-                        path.display()
-                    ))
-                }
+                None => return Found::Unreadable(format!("{name}: no string field \"code\"")),
             },
-            Err(e) => return Found::Unreadable(format!("{}: {e}", path.display())),
+            Err(e) => return Found::Unreadable(format!("{name}: {e}")),
         }
     } else {
         match text.lines().map(str::trim).find(|l| !l.is_empty()) {
@@ -137,6 +140,40 @@ pub fn from_barcodes(texts: &[String]) -> Found {
         let last = t.trim_end_matches('/').rsplit('/').next().unwrap_or(t);
         candidate(last)
     }))
+}
+
+/// The code in cover-sheet barcode texts: only `CODE:TAG` with the tag
+/// that `key` makes for the code is accepted; any other code-like text
+/// (a bare code, a verification URL, a wrong tag) is reported as
+/// [`Found::Unauthenticated`].
+pub fn from_cover_sheet(texts: &[String], key: &CoverSheetKey) -> Found {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for t in texts {
+        let t = t.trim();
+        if let Some((code_text, tag)) = t.split_once(':') {
+            if let Ok(code) = Code::parse(code_text) {
+                if key.verify(code.as_str(), tag) {
+                    good.push(Ok(code));
+                    continue;
+                }
+            }
+        }
+        if let Found::Codes(v) = from_barcodes(std::slice::from_ref(&t.to_string())) {
+            bad.extend(v);
+        } else if let Some((code_text, _)) = t.split_once(':') {
+            if let Ok(code) = Code::parse(code_text) {
+                bad.push(code);
+            }
+        }
+    }
+    match combine(good) {
+        Found::Nothing if !bad.is_empty() => {
+            bad.dedup_by(|a, b| a.as_str() == b.as_str());
+            Found::Unauthenticated(bad)
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -202,24 +239,18 @@ mod tests {
     fn sidecars_in_json_and_text() {
         let want = Found::Codes(vec![code("QNVCFM3P4VDF")]);
         assert_eq!(
-            from_sidecar(Path::new("a.json"), br#"{"code": "qnvc-fm3p-4vdf"}"#),
+            from_sidecar("a.json", br#"{"code": "qnvc-fm3p-4vdf"}"#),
             want
         );
-        assert_eq!(
-            from_sidecar(Path::new("a.txt"), b"\n  QNVCFM3P4VDF \n"),
-            want
-        );
+        assert_eq!(from_sidecar("a.txt", b"\n  QNVCFM3P4VDF \n"), want);
         assert!(matches!(
-            from_sidecar(Path::new("a.json"), br#"{"kode": "x"}"#),
+            from_sidecar("a.json", br#"{"kode": "x"}"#),
             Found::Unreadable(r) if r.contains("\"code\"")
         ));
+        assert!(matches!(from_sidecar("a.json", b"{"), Found::Unreadable(_)));
+        assert_eq!(from_sidecar("a.txt", b""), Found::Nothing);
         assert!(matches!(
-            from_sidecar(Path::new("a.json"), b"{"),
-            Found::Unreadable(_)
-        ));
-        assert_eq!(from_sidecar(Path::new("a.txt"), b""), Found::Nothing);
-        assert!(matches!(
-            from_sidecar(Path::new("a.txt"), b"\xff"),
+            from_sidecar("a.txt", b"\xff"),
             Found::Unreadable(_)
         ));
     }
@@ -234,5 +265,43 @@ mod tests {
         );
         assert_eq!(from_barcodes(&["hello".into()]), Found::Nothing);
         assert_eq!(from_barcodes(&[]), Found::Nothing);
+    }
+
+    #[test]
+    fn only_a_cover_sheet_with_the_archive_s_tag_is_accepted() {
+        let key = CoverSheetKey::from_bytes([7; 32]);
+        let other = CoverSheetKey::from_bytes([8; 32]);
+        let c = code("QNVCFM3P4VDF");
+        let good = crate::coversheet::qr_payload(c.as_str(), &key.tag(c.as_str()));
+        assert_eq!(
+            from_cover_sheet(std::slice::from_ref(&good), &key),
+            Found::Codes(vec![c])
+        );
+        // Lower-case tag: the same tag.
+        assert_eq!(
+            from_cover_sheet(&[good.to_ascii_lowercase()], &key),
+            Found::Codes(vec![c])
+        );
+        for bad in [
+            "QNVCFM3P4VDF".to_string(),
+            "https://z.example/de/QNVC-FM3P-4VDF".to_string(),
+            crate::coversheet::qr_payload(c.as_str(), &other.tag(c.as_str())),
+            format!("QNVCFM3P4VDF:{}", "0".repeat(32)),
+            "QNVCFM3P4VDF:".to_string(),
+        ] {
+            assert_eq!(
+                from_cover_sheet(std::slice::from_ref(&bad), &key),
+                Found::Unauthenticated(vec![c]),
+                "{bad}"
+            );
+        }
+        // A tag made for another code does not carry over.
+        let d = Code::generate();
+        let moved = crate::coversheet::qr_payload(d.as_str(), &key.tag(c.as_str()));
+        assert_eq!(
+            from_cover_sheet(&[moved], &key),
+            Found::Unauthenticated(vec![d])
+        );
+        assert_eq!(from_cover_sheet(&["hello".into()], &key), Found::Nothing);
     }
 }
