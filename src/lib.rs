@@ -33,6 +33,7 @@ pub mod export;
 pub mod grades;
 pub mod http;
 pub mod ledger;
+pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod scans;
