@@ -144,6 +144,8 @@ pub fn mail_note(
     }
     let message = builder
         .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        // lettre picks quoted-printable for the non-ASCII `—` of the
+        // signature lines; a mail client shows (and saves) the note as is.
         .body(note.to_string())
         .map_err(|e| bad("message", &e))?;
     SmtpTransport::builder_dangerous(&cfg.host)
