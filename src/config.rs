@@ -60,6 +60,8 @@ pub struct Config {
     pub http: crate::http::HttpConfig,
     /// Code-list values of the machine-readable exports (`docs/exports.md`).
     pub exports: crate::exports::ExportsConfig,
+    /// Publishing checkpoints outside the data directory (`[publish]`).
+    pub publish: crate::publish::PublishConfig,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             report: ReportConfig::default(),
             http: crate::http::HttpConfig::default(),
             exports: crate::exports::ExportsConfig::default(),
+            publish: crate::publish::PublishConfig::default(),
         }
     }
 }
@@ -133,6 +136,9 @@ impl Config {
             c.data = Some(base.join(d));
         }
         c.scans = base.join(&c.scans);
+        for d in &mut c.publish.dirs {
+            *d = base.join(&*d);
+        }
         if let Some(t) = &c.http.admin_token_file {
             c.http.admin_token_file = Some(base.join(t));
         }
@@ -200,6 +206,18 @@ impl Config {
         if !r.mail_to.is_empty() && r.mail().is_none() {
             return Err(invalid("report.smtp", "expected HOST:PORT"));
         }
+        if let Err((field, reason)) = self.publish.validate() {
+            return Err(invalid(field, &reason));
+        }
+        if !self.publish.mail_to.is_empty() && (r.mail_from.is_none() || r.smtp.is_none()) {
+            return Err(invalid(
+                "publish.mail_to",
+                "needs report.mail_from and report.smtp (HOST:PORT)",
+            ));
+        }
+        if !self.publish.mail_to.is_empty() && self.publish_mail().is_none() {
+            return Err(invalid("report.smtp", "expected HOST:PORT"));
+        }
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));
         }
@@ -207,6 +225,22 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
+    }
+
+    /// The mail settings for checkpoint mails: sender and relay from
+    /// `[report]`, recipients from `publish.mail_to`; `None` without
+    /// recipients.
+    pub fn publish_mail(&self) -> Option<crate::report::MailConfig> {
+        if self.publish.mail_to.is_empty() {
+            return None;
+        }
+        let mut m = ReportConfig {
+            mail_to: vec![String::new()],
+            ..self.report.clone()
+        }
+        .mail()?;
+        m.to = self.publish.mail_to.clone();
+        Some(m)
     }
 
     /// The HTTP service's configuration with the values it shares with the
@@ -302,6 +336,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("base_url"), "{e}");
+    }
+
+    #[test]
+    fn publish_section_is_read_and_checked() {
+        let c = parse(
+            "[publish]\ndirs = [\"/mnt/b/cp\"]\nmail_to = [\"a@b.example\"]\nmail_interval = \"6h\"\n\
+             [report]\nmail_from = \"z@b.example\"\nsmtp = \"relay:25\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.publish.dirs, vec![PathBuf::from("/mnt/b/cp")]);
+        assert_eq!(
+            c.publish.mail_interval().unwrap(),
+            std::time::Duration::from_secs(6 * 3600)
+        );
+        let m = c.publish_mail().unwrap();
+        assert_eq!((m.host.as_str(), m.port), ("relay", 25));
+        assert_eq!(m.to, vec!["a@b.example".to_string()]);
+        assert_eq!(
+            parse("").unwrap().publish.mail_interval().unwrap(),
+            std::time::Duration::from_secs(86_400)
+        );
+        let e = parse("[publish]\nmail_interval = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("publish.mail_interval"), "{e}");
+        let e = parse("[publish]\nmail_to = [\"a@b\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("publish.mail_to"), "{e}");
+        let e = parse("[publish]\ndirz = []\n").unwrap_err().to_string();
+        assert!(e.contains("dirz"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Owns: opening (or creating) the ledger, the shared registry, the scan
 //! intake thread with its wake-ups (file events, periodic rescan), the
-//! periodic status report, signal handling (SIGINT/SIGTERM: finish the
+//! periodic status report, the checkpoint publisher thread
+//! (`crate::publish`), signal handling (SIGINT/SIGTERM: finish the
 //! current batch, leave the rest in `scans/work/` for the next start).
 //! Must not do: domain logic; anything the library modules own.
 
@@ -274,6 +275,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         let _ = wake_on_write.send(Wake::Registered);
     }));
     let metrics = state.metrics();
+    let publish_metrics = Arc::clone(&metrics);
     intake.on_outcome(Arc::new(move |o| metrics.intake(&o.outcome)));
     let control = {
         let _guard = runtime.enter();
@@ -323,6 +325,26 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         })
         .map_err(|e| DaemonError::Start(format!("intake thread: {e}")))?;
 
+    // Checkpoints published outside the data directory (FORMAT.md §13.1).
+    let publish_thread = if cfg.publish.enabled() {
+        let publisher = crate::publish::Publisher::new(
+            cfg.publish.clone(),
+            cfg.publish_mail(),
+            Some(publish_metrics),
+        )
+        .map_err(|e| DaemonError::Start(format!("publish.mail_interval: {e}")))?;
+        tracing::info!(dirs = ?cfg.publish.dirs, mail_to = ?cfg.publish.mail_to, "publishing checkpoints");
+        let (reg, stop) = (Arc::clone(&registry), Arc::clone(&stop));
+        Some(
+            std::thread::Builder::new()
+                .name("zeugnis-publish".into())
+                .spawn(move || crate::publish::run(publisher, reg, stop))
+                .map_err(|e| DaemonError::Start(format!("publish thread: {e}")))?,
+        )
+    } else {
+        None
+    };
+
     // Listeners bound, ledger open, control socket and services started.
     sd_notify("READY=1\nSTATUS=serving");
     let report_cfg = cfg.report.clone();
@@ -366,6 +388,10 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         tracing::warn!(error = %e, "control socket task failed");
     }
     let _ = intake_thread.join();
+    if let Some(t) = publish_thread {
+        // It publishes the last batch's checkpoint once more, then ends.
+        let _ = t.join();
+    }
     runtime.shutdown_timeout(Duration::from_secs(5));
     let reg = registry.lock().unwrap_or_else(|p| p.into_inner());
     reg.ledger().flush_index()?;

@@ -36,6 +36,7 @@ pub mod exports;
 pub mod grades;
 pub mod http;
 pub mod ledger;
+pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod scans;

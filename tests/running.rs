@@ -219,7 +219,16 @@ fn every_command_works_while_the_daemon_runs_and_after_it_stopped() {
     // export-proof and verify-proof.
     let out = e.ok(&["export-proof", &code_text, "-o", "proof"], Some(&d));
     assert!(out.contains("exported"), "{out}");
-    let out = e.ok(&["verify-proof", "proof"], Some(&d));
+    let vkey = std::fs::read_to_string(e.dir.join("proof/vkey")).expect("bundled vkey");
+    let out = e.ok(
+        &[
+            "verify-proof",
+            "proof",
+            "--vkey",
+            vkey.lines().next().expect("a key"),
+        ],
+        Some(&d),
+    );
     assert!(out.contains("verified: proof"), "{out}");
 
     // checkpoint, vkey and audit read the files without any lock.

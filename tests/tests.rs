@@ -16,6 +16,7 @@ mod ledger_props;
 mod ledger_python;
 mod ledger_records;
 mod ledger_vectors;
+mod publish;
 mod registry;
 mod running;
 mod support;

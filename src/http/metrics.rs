@@ -40,6 +40,11 @@ struct ListenerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -64,6 +69,10 @@ pub struct Metrics {
     intake: Family<OutcomeLabels, Counter>,
     /// `zeugnis_ledger_records`: set when `/metrics` is scraped.
     ledger_records: Gauge,
+    /// `zeugnis_publish_checkpoints_total{target}` (`dir`, `mail`).
+    published: Family<TargetLabels, Counter>,
+    /// `zeugnis_publish_failures_total{target}` (`dir`, `mail`).
+    publish_failures: Family<TargetLabels, Counter>,
     /// `zeugnis_fixity_running`: 1 while an admin-started fixity audit runs.
     fixity_running: Gauge,
     /// `zeugnis_fixity_checked_bytes`: bytes re-hashed by the running (or
@@ -94,6 +103,18 @@ impl Metrics {
         let open = Family::<ListenerLabels, Gauge>::default();
         let intake = Family::<OutcomeLabels, Counter>::default();
         let ledger_records = Gauge::default();
+        let published = Family::<TargetLabels, Counter>::default();
+        let publish_failures = Family::<TargetLabels, Counter>::default();
+        registry.register(
+            "zeugnis_publish_checkpoints",
+            "Checkpoints published outside the data directory, by target (dir, mail)",
+            published.clone(),
+        );
+        registry.register(
+            "zeugnis_publish_failures",
+            "Failed attempts to publish a checkpoint, by target (dir, mail)",
+            publish_failures.clone(),
+        );
         let (fixity_running, fixity_checked, fixity_total) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -155,6 +176,8 @@ impl Metrics {
             open,
             intake,
             ledger_records,
+            published,
+            publish_failures,
             fixity_running,
             fixity_checked,
             fixity_total,
@@ -168,6 +191,21 @@ impl Metrics {
             .set(i64::try_from(checked_bytes).unwrap_or(i64::MAX));
         self.fixity_total
             .set(i64::try_from(total_bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one checkpoint publication attempt to a `target` (`dir` or
+    /// `mail`; anything else counts as `other`).
+    pub fn publish(&self, target: &str, ok: bool) {
+        let target = ["dir", "mail"]
+            .into_iter()
+            .find(|t| *t == target)
+            .unwrap_or("other");
+        let family = if ok {
+            &self.published
+        } else {
+            &self.publish_failures
+        };
+        family.get_or_create(&TargetLabels { target }).inc();
     }
 
     /// Counts one scan file handled by the intake (`archived`, `waiting`,
