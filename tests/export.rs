@@ -352,6 +352,7 @@ fn a_kept_checkpoint_is_proved_a_prefix_or_the_evidence_is_shown() {
     let keys: Vec<PathBuf> = std::fs::read_dir(d.join("ledger/keys"))
         .expect("keys")
         .map(|e| e.expect("e").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
         .collect();
     let key = zeugnis::ledger::checkpoint::read_key_file(&keys[0]).expect("key");
     let signer = zeugnis::ledger::checkpoint::NoteSigner::new("archive.example/zeugnis/1", key);

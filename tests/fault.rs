@@ -284,7 +284,8 @@ fn case(op: Op, n: u64, enospc: bool, sticky: bool, loss: PowerLoss) -> bool {
             .filter(|s| {
                 matches!(
                     r.ledger().record(**s).map(|x| x.body),
-                    Ok(zeugnis::ledger::record::Body::Revoked { .. })
+                    Ok(zeugnis::ledger::record::Body::Revoked { .. }
+                        | zeugnis::ledger::record::Body::RevokedWithCategory { .. })
                 )
             })
             .count();
