@@ -35,7 +35,7 @@ pub const QR_QUIET_ZONE_MODULES: usize = 4;
 /// sharp square even in viewers and printers that interpolate images.
 pub const QR_PIXELS_PER_MODULE: usize = 8;
 
-/// Crockford base32 as DESIGN.md ("Codes") defines it: 0-9, A-Z without I, L, O, U.
+/// Crockford base32 as docs/design.md ("Codes") defines it: 0-9, A-Z without I, L, O, U.
 const CROCKFORD_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 const MARGIN_LEFT_PT: f32 = 60.0;

@@ -1,7 +1,7 @@
 //! The certificate lifecycle: register, archive a scan, revoke, supersede,
 //! void, erase; and the derived certificate states.
 //!
-//! Owns: validation of the registration record (DESIGN.md "Contracts"), the
+//! Owns: validation of the registration record (docs/design.md "Contracts"), the
 //! personal-data record blob and the commitments to it, the allowed state
 //! transitions, and the `certs` / `documents` / `rulesets` trees of the
 //! derived index (rebuilt from the ledger records whenever they lag behind).
@@ -143,7 +143,7 @@ impl RegistryError {
     }
 }
 
-/// The lifecycle state of a certificate (DESIGN.md "State").
+/// The lifecycle state of a certificate (docs/design.md "State").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -263,7 +263,7 @@ pub struct Certificate {
     pub holder: Option<Value>,
 }
 
-/// Validated registration record (DESIGN.md "Contracts that scripts rely on").
+/// Validated registration record (docs/design.md "Contracts that scripts rely on").
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationRecord {
@@ -1245,7 +1245,7 @@ impl Registry {
         Ok((bodies, issued))
     }
 
-    /// Registers a certificate (DESIGN.md `zeugnis register`).
+    /// Registers a certificate (docs/design.md `zeugnis register`).
     ///
     /// Idempotent with `code`: if that code already holds a registration of
     /// exactly this record and these documents (a retry after an uncertain

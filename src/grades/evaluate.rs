@@ -1,5 +1,5 @@
 //! Running one rule set on one input: the `weighted`, `examiners` and `mc`
-//! kinds, each producing the result object of DESIGN.md and a trace of
+//! kinds, each producing the result object of docs/design.md and a trace of
 //! every intermediate value for the human report.
 //!
 //! It owns the order of the steps of each kind and the result field names.

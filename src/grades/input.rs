@@ -1,7 +1,7 @@
 //! Reading a grade input (JSON, all numbers as decimal strings) into typed
 //! values, rejecting every bad field with its path and the reason.
 //!
-//! It owns the input limits and the field names of DESIGN.md ("Grade
+//! It owns the input limits and the field names of docs/design.md ("Grade
 //! engine"); unknown fields are errors, never ignored. It must not compute
 //! grades: it only checks what can be checked without the rule (types,
 //! signs, limits, duplicate ids, grades on the scale).

@@ -47,7 +47,7 @@ pub struct GradeRecord {
     pub ruleset_hash: String,
     /// `weighted`, `examiners` or `mc`.
     pub kind: String,
-    /// The kind-specific result object (see DESIGN.md, "Grade engine").
+    /// The kind-specific result object (see docs/design.md, "Grade engine").
     pub result: Value,
 }
 

@@ -34,7 +34,7 @@ fn weighted(ruleset: &str, parts: Vec<Value>) -> Value {
     json!({"ruleset": ruleset, "parts": parts})
 }
 
-/// The worked example of DOMAIN.md R1.
+/// The worked example of docs/domain.md R1.
 fn r1_part() -> Value {
     part(
         "P",
@@ -816,7 +816,7 @@ fn counted_ids(r: &GradeRecord) -> Vec<String> {
 }
 
 /// Regression (found by the property test below): under the default reading
-/// of DOMAIN.md R1 (best grades first, until the required LP are reached or
+/// of docs/domain.md R1 (best grades first, until the required LP are reached or
 /// crossed) a better grade can make the final grade *worse*, because the
 /// improved module now reaches the requirement alone and pushes a good module
 /// out, so a bad mandatory module weighs more. Before: B 4.0·40 (mandatory),
@@ -968,7 +968,7 @@ fn potsdam_zerto_9_9_three_examiners_failing_mean_is_5_0() {
     assert_eq!(r.result["grade"], json!("5.0"));
     assert_eq!(r.result["passed"], json!(false));
     assert_eq!(r.result["letter"], json!("F"));
-    // DOMAIN.md R3 examples unchanged
+    // docs/domain.md R3 examples unchanged
     let r =
         run(json!({"ruleset": "potsdam-examiners-2025", "grades": ["3.7", "5.0"], "third": "4.0"}));
     assert_eq!(r.result["grade"], json!("3.7"));

@@ -1,6 +1,6 @@
 //! The public routes: the code form, the verification pages and scans, the
 //! JSON API, the document check, proofs, the checkpoint and tiles, health
-//! and metrics (DESIGN.md "HTTP"; `docs/http.md`; `docs/openapi.json`).
+//! and metrics (docs/design.md "HTTP"; `docs/http.md`; `docs/openapi.json`).
 //!
 //! Owns: mapping a path to a route, looking certificates up in the registry
 //! (on the blocking pool) and turning the result into a page, JSON or file.

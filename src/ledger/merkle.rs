@@ -9,7 +9,7 @@
 //! rejects exactly what the ecosystem's verifiers do, with one deliberate
 //! strictness: a consistency proof from an empty tree (size 0) is refused,
 //! because a size-0 checkpoint commits to nothing and such a "proof" proves
-//! nothing (the conformance vectors in `shared/vectors/rfc6962` require this).
+//! nothing (the conformance vectors in `tests/vectors/rfc6962` require this).
 
 use sha2::{Digest, Sha256};
 

@@ -3,7 +3,7 @@
 //!
 //! Owns: the pipeline (rescan, stability, claim, identify, archive in
 //! batches, remove / park / quarantine), its configuration (`[intake]`) and
-//! the intake-outcome objects of DESIGN.md.
+//! the intake-outcome objects of docs/design.md.
 //! Must not do: write the ledger except through
 //! [`Registry::archive_scans`]; remove a file from the inbox before its
 //! bytes and its ledger record are durable; overwrite any file.
@@ -208,7 +208,7 @@ impl IntakeConfig {
     }
 }
 
-/// The intake-outcome object of DESIGN.md (`ingest --json`, one per file).
+/// The intake-outcome object of docs/design.md (`ingest --json`, one per file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The file name as dropped.
