@@ -69,8 +69,14 @@ fn every_relative_markdown_link_resolves_inside_the_repository() {
                 ));
             }
         }
-        for outside in ["../shared/", "shared/DESIGN.md", "shared/DOMAIN.md"] {
-            if text.contains(outside) {
+        // Spelled in pieces so that this file does not itself name them.
+        let outside_names = [
+            format!("..{}shared/", '/'),
+            format!("shared/{}.md", "DESIGN"),
+            format!("shared/{}.md", "DOMAIN"),
+        ];
+        for outside in &outside_names {
+            if text.contains(outside.as_str()) {
                 broken.push(format!(
                     "{}: refers to {outside}, which is not in the repository",
                     f.strip_prefix(root).unwrap().display()

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::{add_signature, copy_dir, rewrite_last_checkpoint};
+
 const PDF: &[u8] = b"%PDF-1.7\nthe digital image\n%%EOF\n";
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -85,19 +87,6 @@ fn manifests_fixed(dir: &Path) {
             out.push_str(&format!("{h}  {rel}\n"));
         }
         std::fs::write(dir.join(name), out).expect("write");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read") {
-        let p = e.expect("entry").path();
-        let target = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).expect("copy");
-        }
     }
 }
 
@@ -611,27 +600,6 @@ fn trust_carries_forward_through_three_rotations() {
     assert!(err.contains("is not a key of this log's history"), "{err}");
 }
 
-/// Appends a signature line by `key` over the checkpoint text of `note`;
-/// `valid` false signs other bytes.
-fn add_signature(note: &str, key: &ed25519_dalek::SigningKey, origin: &str, valid: bool) -> String {
-    use base64::Engine as _;
-    use ed25519_dalek::Signer as _;
-    let split = note.rfind("\n\n").expect("note") + 1;
-    let text = &note[..split];
-    let id = zeugnis::ledger::checkpoint::key_id(origin, key.verifying_key().as_bytes());
-    let msg = if valid {
-        text.to_string()
-    } else {
-        format!("{text}x")
-    };
-    let mut raw = id.to_be_bytes().to_vec();
-    raw.extend_from_slice(&key.sign(msg.as_bytes()).to_bytes());
-    format!(
-        "{note}\u{2014} {origin} {}\n",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
 /// Issue 19, signature policy (FORMAT.md §8.5, C2SP): an extra line by an
 /// unknown key is ignored; a line by a key of the log's history that is not
 /// active at that size (valid or not), or an invalid line by an active key,
@@ -761,17 +729,4 @@ fn audit_with_a_kept_checkpoint_detects_a_rollback() {
     std::fs::write(d.join("forged.cp"), forged).expect("forged");
     let (c, _, err) = run(d, &["audit", "--checkpoint", "forged.cp"]);
     assert_eq!(c, 1, "{err}");
-}
-
-/// Replaces the last frame of a checkpoints file (offset `offset`) with
-/// `note`, framed as FORMAT.md §8.4 says (u32 length, note, CRC-32C).
-fn rewrite_last_checkpoint(path: &Path, offset: u64, note: &str) {
-    let mut bytes = std::fs::read(path).expect("read");
-    bytes.truncate(offset as usize);
-    let len = (note.len() as u32).to_le_bytes();
-    bytes.extend_from_slice(&len);
-    bytes.extend_from_slice(note.as_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&len), note.as_bytes());
-    bytes.extend_from_slice(&crc.to_le_bytes());
-    std::fs::write(path, bytes).expect("write");
 }
