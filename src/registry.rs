@@ -1082,6 +1082,25 @@ impl Registry {
         Ok(self.certs.contains_key(code.as_str())?)
     }
 
+    /// The A4 cover sheet of a certificate (PDF) with the QR code's tag
+    /// under the archive's cover-sheet key, and the formatted code; shared
+    /// by `zeugnis cover-sheet` and the admin API.
+    pub fn cover_sheet(&self, code_text: &str) -> Result<(String, Vec<u8>), RegistryError> {
+        let c = self.find(code_text)?;
+        let key = crate::coversheet::CoverSheetKey::open_or_create(self.ledger().dir())
+            .map_err(|e| RegistryError::Invalid(format!("cover sheet key: {e}")))?;
+        let tag = key.tag(&c.code);
+        let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
+            code: &c.code,
+            institution: &c.institution,
+            document_kind: &c.kind,
+            verify_url: None,
+            authenticator: Some(&tag),
+        })
+        .map_err(|e| RegistryError::External(format!("cover sheet: {e}")))?;
+        Ok((c.code, pdf))
+    }
+
     /// Looks a certificate up by a (leniently parsed) code.
     pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
         self.reader.find(code_text)

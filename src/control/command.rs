@@ -371,23 +371,12 @@ fn run(
             );
         }
         Request::CoverSheet { code, output } => {
-            let c = r.find(&code)?;
-            let key = crate::coversheet::CoverSheetKey::open_or_create(r.ledger().dir())
-                .map_err(|e| RegistryError::Invalid(format!("cover sheet key: {e}")))?;
-            let tag = key.tag(&c.code);
-            let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
-                code: &c.code,
-                institution: &c.institution,
-                document_kind: &c.kind,
-                verify_url: None,
-                authenticator: Some(&tag),
-            })
-            .map_err(|e| RegistryError::Invalid(format!("cover sheet: {e}")))?;
+            let (code, pdf) = r.cover_sheet(&code)?;
             reply.pdf = Some(pdf);
             let _ = writeln!(
                 out,
                 "wrote the cover sheet of {} to {}",
-                c.code,
+                code,
                 output.display()
             );
         }

@@ -419,23 +419,7 @@ async fn show(state: &AppState, code: String, key: Option<String>) -> Resp {
 /// `GET /admin/v1/certificates/{CODE}/cover-sheet`: the A4 cover sheet PDF
 /// (`zeugnis cover-sheet`).
 async fn cover_sheet(state: &AppState, code: String) -> Resp {
-    let result = state
-        .with_registry(move |r| {
-            let c = r.find(&code)?;
-            let key = crate::coversheet::CoverSheetKey::open_or_create(r.ledger().dir())
-                .map_err(|e| RegistryError::Invalid(format!("cover sheet key: {e}")))?;
-            let tag = key.tag(&c.code);
-            let pdf = crate::coversheet::render_pdf(&crate::coversheet::CoverSheet {
-                code: &c.code,
-                institution: &c.institution,
-                document_kind: &c.kind,
-                verify_url: None,
-                authenticator: Some(&tag),
-            })
-            .map_err(|e| RegistryError::External(format!("cover sheet: {e}")))?;
-            Ok((c.code, pdf))
-        })
-        .await;
+    let result = state.with_registry(move |r| r.cover_sheet(&code)).await;
     match result {
         Ok((code, pdf)) => {
             let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
