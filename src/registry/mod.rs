@@ -7,6 +7,10 @@
 //! derived index (rebuilt from the ledger records whenever they lag behind).
 //! Must not do: put personal data into a ledger record; change state
 //! anywhere but by appending a record and applying it.
+//!
+//! Rooms: this file is the writer ([`Registry`]) and the certificate states;
+//! `record` is the registration-record contract; `reader` is the read side
+//! the verification service and the read-only CLI use.
 
 use crate::blobs::{BlobError, BlobStore, BLOB_BYTES_MAX_DEFAULT};
 use crate::codes::{self, AccessKey, Code, CodeError};
@@ -20,6 +24,17 @@ use serde_json::Value;
 use sha2::Digest;
 use std::path::Path;
 
+mod reader;
+mod record;
+
+use reader::parse_hash;
+pub use reader::{Published, Reader, HOLDER_CACHE_ENTRIES_MAX};
+pub use record::{
+    check_date, Holder, Programme, RegistrationRecord, DOCUMENT_KINDS, FIELD_CHARS_MAX,
+    RECORD_FILE_BYTES_MAX,
+};
+use record::{check_text, HolderBlob};
+
 /// Derived tree: code -> certificate state (JSON).
 pub const CERTS_TREE: &str = "certs";
 /// Derived tree: document BLAKE3 -> code.
@@ -28,14 +43,10 @@ pub const DOCUMENTS_TREE: &str = "documents";
 pub const RULESETS_TREE: &str = "rulesets";
 /// Derived tree: bookkeeping (records applied).
 pub const REGISTRY_META_TREE: &str = "registry";
-/// Longest accepted text field of a registration record, in characters.
-pub const FIELD_CHARS_MAX: usize = 300;
 /// Longest accepted revocation / void / erasure reason, in characters.
 pub const REASON_CHARS_MAX: usize = 1000;
 /// Language versions per registration (German and English).
 pub const DOCUMENTS_MAX: usize = 2;
-/// Largest registration record file, in bytes.
-pub const RECORD_FILE_BYTES_MAX: usize = 256 * 1024;
 /// Attempts to draw a code that is not yet used before giving up.
 pub const CODE_DRAWS_MAX: usize = 16;
 /// Most threads re-hashing blobs in the fixity audit.
@@ -263,178 +274,6 @@ pub struct Certificate {
     pub holder: Option<Value>,
 }
 
-/// Validated registration record (docs/design.md "Contracts that scripts rely on").
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrationRecord {
-    /// Issuing institution.
-    pub institution: String,
-    /// `transcript` | `degree_deed` | `diploma_supplement` | `certificate`.
-    pub kind: String,
-    /// `de` | `en`: the language of the first document.
-    pub language: String,
-    /// The holder (personal data).
-    pub holder: Holder,
-    /// The programme.
-    pub programme: Programme,
-    /// Date of the last exam, `YYYY-MM-DD`.
-    pub last_exam_date: String,
-    /// Optional grade input (see the grade engine).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grades: Option<Value>,
-}
-
-/// Holder data (personal).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Holder {
-    /// Given name.
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// `YYYY-MM-DD`.
-    pub birth_date: String,
-    /// Place of birth.
-    pub birth_place: String,
-    /// Matriculation number.
-    pub student_id: String,
-}
-
-/// The programme.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Programme {
-    /// Degree, e.g. `Bachelor of Arts`.
-    pub degree: String,
-    /// Programme name.
-    pub name: String,
-}
-
-/// Accepted document kinds.
-pub const DOCUMENT_KINDS: [&str; 4] = [
-    "transcript",
-    "degree_deed",
-    "diploma_supplement",
-    "certificate",
-];
-
-fn check_text(field: &str, v: &str, max: usize) -> Result<(), RegistryError> {
-    if v.trim().is_empty() {
-        return Err(RegistryError::Invalid(format!(
-            "{field}: must not be empty"
-        )));
-    }
-    if v.chars().count() > max {
-        return Err(RegistryError::Invalid(format!(
-            "{field}: longer than {max} characters"
-        )));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(RegistryError::Invalid(format!(
-            "{field}: contains control characters"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a `YYYY-MM-DD` calendar date (years 1900–2199).
-pub fn check_date(field: &str, v: &str) -> Result<(), RegistryError> {
-    let bad = || RegistryError::Invalid(format!("{field}: {v:?} is not a date YYYY-MM-DD"));
-    let b = v.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return Err(bad());
-    }
-    let num = |s: &str| s.parse::<u32>().map_err(|_| bad());
-    if !v[..4]
-        .bytes()
-        .chain(v[5..7].bytes())
-        .chain(v[8..].bytes())
-        .all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let (y, m, d) = (num(&v[..4])?, num(&v[5..7])?, num(&v[8..])?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return Err(bad()),
-    };
-    if !(1900..=2199).contains(&y) || d == 0 || d > days {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-impl RegistrationRecord {
-    /// Parses and fully validates a registration record; `name` (the file)
-    /// prefixes every error.
-    pub fn parse(name: &str, bytes: &[u8]) -> Result<RegistrationRecord, RegistryError> {
-        if bytes.len() > RECORD_FILE_BYTES_MAX {
-            return Err(RegistryError::Invalid(format!(
-                "{name}: larger than {RECORD_FILE_BYTES_MAX} bytes"
-            )));
-        }
-        let r: RegistrationRecord = serde_json::from_slice(bytes)
-            .map_err(|e| RegistryError::Invalid(format!("{name}: {e}")))?;
-        r.validate().map_err(|e| match e {
-            RegistryError::Invalid(m) => RegistryError::Invalid(format!("{name}: {m}")),
-            other => other,
-        })?;
-        Ok(r)
-    }
-
-    fn validate(&self) -> Result<(), RegistryError> {
-        check_text("institution", &self.institution, FIELD_CHARS_MAX)?;
-        if !DOCUMENT_KINDS.contains(&self.kind.as_str()) {
-            return Err(RegistryError::Invalid(format!(
-                "kind: {:?} is not one of {}",
-                self.kind,
-                DOCUMENT_KINDS.join(", ")
-            )));
-        }
-        if !["de", "en"].contains(&self.language.as_str()) {
-            return Err(RegistryError::Invalid(format!(
-                "language: {:?} is not \"de\" or \"en\"",
-                self.language
-            )));
-        }
-        check_text(
-            "holder.given_name",
-            &self.holder.given_name,
-            FIELD_CHARS_MAX,
-        )?;
-        check_text(
-            "holder.family_name",
-            &self.holder.family_name,
-            FIELD_CHARS_MAX,
-        )?;
-        check_date("holder.birth_date", &self.holder.birth_date)?;
-        check_text(
-            "holder.birth_place",
-            &self.holder.birth_place,
-            FIELD_CHARS_MAX,
-        )?;
-        check_text(
-            "holder.student_id",
-            &self.holder.student_id,
-            FIELD_CHARS_MAX,
-        )?;
-        check_text("programme.degree", &self.programme.degree, FIELD_CHARS_MAX)?;
-        check_text("programme.name", &self.programme.name, FIELD_CHARS_MAX)?;
-        check_date("last_exam_date", &self.last_exam_date)?;
-        if self.holder.birth_date >= self.last_exam_date {
-            return Err(RegistryError::Invalid(format!(
-                "last_exam_date: {} is not after holder.birth_date {}",
-                self.last_exam_date, self.holder.birth_date
-            )));
-        }
-        Ok(())
-    }
-}
-
 /// What a registration returns.
 #[derive(Clone, Debug, Serialize)]
 pub struct Issued {
@@ -452,15 +291,6 @@ pub struct DocumentFile {
     pub name: String,
     /// Content.
     pub bytes: Vec<u8>,
-}
-
-/// The personal-data record blob (FORMAT.md §14.2). Field order is fixed.
-#[derive(Serialize, Deserialize)]
-struct HolderBlob {
-    format: String,
-    salt: String,
-    code: String,
-    record: RegistrationRecord,
 }
 
 /// One scan to archive (see [`Registry::archive_scans`]).
@@ -514,202 +344,6 @@ pub struct Registry {
     secret: Option<[u8; 32]>,
 }
 
-/// The committed ledger state readers may show: published by the writer
-/// after each append, before the derived states refer to the new records.
-#[derive(Clone, Debug)]
-pub struct Published {
-    /// Records in the ledger.
-    pub size: u64,
-    /// The latest signed checkpoint note (covers `size` records).
-    pub checkpoint_note: std::sync::Arc<str>,
-}
-
-/// Reads certificate states, holder data and records from any thread while
-/// the [`Registry`] writes (sled trees and blob files are safe to read
-/// concurrently; committed records never change). The verification service
-/// uses it so that lookups never wait for the writer, which holds its lock
-/// through fsyncs. Obtained from [`Registry::reader`]; clones are cheap.
-#[derive(Clone)]
-pub struct Reader {
-    /// code -> Certificate JSON (the registry's tree).
-    certs: sled::Tree,
-    /// The blob store.
-    blobs: BlobStore,
-    /// Committed records.
-    records: ledger::RecordReader,
-    /// The latest [`Published`] state.
-    published: std::sync::Arc<std::sync::RwLock<std::sync::Arc<Published>>>,
-    /// Holder blobs already read and checked, by address (see
-    /// [`HOLDER_CACHE_ENTRIES_MAX`]).
-    holders: std::sync::Arc<std::sync::Mutex<HolderCache>>,
-}
-
-/// Holder blobs the [`Reader`] keeps after their first read (a blob is
-/// content-addressed, so an entry never goes stale; an erased certificate's
-/// entry is dropped when the erasure is applied). About 1 KB each; the
-/// cache is emptied when it is full.
-pub const HOLDER_CACHE_ENTRIES_MAX: usize = 4096;
-
-/// The holder-blob cache of a [`Reader`].
-#[derive(Default)]
-struct HolderCache {
-    /// Blobs by address.
-    blobs: std::collections::HashMap<Hash32, std::sync::Arc<HolderBlob>>,
-    /// Addresses of erased holder blobs, never cached again: a reader that
-    /// read a blob just before its erasure was applied must not put it
-    /// back afterwards. 32 bytes per erasure in the daemon's lifetime.
-    erased: std::collections::HashSet<Hash32>,
-}
-
-impl Reader {
-    /// The latest published ledger state.
-    pub fn published(&self) -> std::sync::Arc<Published> {
-        match self.published.read() {
-            Ok(p) => p.clone(),
-            // A panic while publishing cannot leave a torn Arc behind.
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn publish(&self, ledger: &Ledger) {
-        let next = std::sync::Arc::new(Published {
-            size: ledger.size(),
-            checkpoint_note: ledger.checkpoint_note().into(),
-        });
-        match self.published.write() {
-            Ok(mut p) => *p = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
-    }
-
-    /// The blob store.
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
-    }
-
-    /// The exact bytes of committed record `seq`.
-    pub fn read_record(&self, seq: u64) -> Result<Vec<u8>, RegistryError> {
-        Ok(self.records.read_record(seq, self.published().size)?)
-    }
-
-    /// The derived state of a certificate by its canonical code.
-    pub fn get(&self, code: &str) -> Result<Option<Certificate>, RegistryError> {
-        match self.certs.get(code)? {
-            None => Ok(None),
-            Some(v) => Ok(Some(serde_json::from_slice(&v).map_err(|e| {
-                RegistryError::Invalid(format!(
-                    "derived state of {code} unreadable ({e}); run zeugnis reindex"
-                ))
-            })?)),
-        }
-    }
-
-    /// Looks a certificate up by a (leniently parsed) code.
-    pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
-        let (code, _) = codes::parse_code_and_key(code_text)?;
-        self.get(code.as_str())?
-            .ok_or_else(|| RegistryError::UnknownCode {
-                code: code.formatted(),
-            })
-    }
-
-    /// Shows a certificate; with the right access key, also the holder data.
-    pub fn show(
-        &self,
-        code_text: &str,
-        key_text: Option<&str>,
-    ) -> Result<Certificate, RegistryError> {
-        let (code, key_in_code) = codes::parse_code_and_key(code_text)?;
-        let mut c = self
-            .get(code.as_str())?
-            .ok_or_else(|| RegistryError::UnknownCode {
-                code: code.formatted(),
-            })?;
-        let key = match (key_text, key_in_code) {
-            (Some(k), _) => Some(AccessKey::parse(&code, k)?),
-            (None, k) => k,
-        };
-        if let Some(key) = key {
-            c.holder = Some(self.holder_data(&code, &key, &c)?);
-        }
-        Ok(c)
-    }
-
-    /// The holder data, if `key` is the certificate's access key.
-    /// A holder blob, from the cache or read (and fixity-checked) from the store.
-    fn holder_blob(
-        &self,
-        addr: &Hash32,
-        c: &Certificate,
-    ) -> Result<std::sync::Arc<HolderBlob>, RegistryError> {
-        if let Some(b) = self
-            .holders
-            .lock()
-            .ok()
-            .and_then(|m| m.blobs.get(addr).cloned())
-        {
-            return Ok(b);
-        }
-        let blob: HolderBlob = serde_json::from_slice(&self.blobs.get(addr)?).map_err(|e| {
-            RegistryError::Invalid(format!("holder record blob of {} unreadable: {e}", c.code))
-        })?;
-        let blob = std::sync::Arc::new(blob);
-        if let Ok(mut m) = self.holders.lock() {
-            if !m.erased.contains(addr) {
-                if m.blobs.len() >= HOLDER_CACHE_ENTRIES_MAX {
-                    m.blobs.clear();
-                }
-                m.blobs.insert(*addr, blob.clone());
-            }
-        }
-        Ok(blob)
-    }
-
-    /// How many holder blobs are cached (erased ones never are).
-    pub fn holders_cached(&self) -> usize {
-        self.holders.lock().map_or(0, |m| m.blobs.len())
-    }
-
-    /// Drops a holder blob from the cache (its certificate was erased).
-    fn forget_holder(&self, addr: &Hash32) {
-        if let Ok(mut m) = self.holders.lock() {
-            m.blobs.remove(addr);
-            m.erased.insert(*addr);
-        }
-    }
-
-    /// The holder data of certificate `c`, if `key` is its access key
-    /// (`{"erased": true}` once erased); [`RegistryError::WrongKey`] if not.
-    pub fn holder_data(
-        &self,
-        code: &Code,
-        key: &AccessKey,
-        c: &Certificate,
-    ) -> Result<Value, RegistryError> {
-        let wrong = || RegistryError::WrongKey {
-            code: code.formatted(),
-        };
-        if c.erased {
-            // The salt went with the erased blob; nothing to show or check.
-            return Ok(serde_json::json!({"erased": true}));
-        }
-        let addr = parse_hash(&c.holder_blob).ok_or_else(wrong)?;
-        let blob = self.holder_blob(&addr, c)?;
-        let salt = parse_hash(&blob.salt).ok_or_else(wrong)?;
-        let commitment = parse_hash(&c.key_commitment).ok_or_else(wrong)?;
-        if !codes::verify_key(code, key, &salt, &commitment) {
-            return Err(wrong());
-        }
-        let r = &blob.record;
-        Ok(serde_json::json!({
-            "holder": r.holder,
-            "programme": r.programme,
-            "last_exam_date": r.last_exam_date,
-            "language": r.language,
-        }))
-    }
-}
-
 /// The per-registration seed: a BLAKE3 keyed by the registration secret
 /// over the code, the canonical JSON of the record and the documents' hashes.
 fn registration_seed(
@@ -731,35 +365,6 @@ fn registration_seed(
     h.finalize().into()
 }
 
-impl Reader {
-    /// The registration record of certificate `c`, for the machine-readable
-    /// exports (`crate::exports`). With `key`, only if it is the access key
-    /// ([`RegistryError::WrongKey`] if not); without a key only for the
-    /// operator who holds the data directory (the CLI). `None` once erased.
-    pub fn registration_record(
-        &self,
-        code: &Code,
-        key: Option<&AccessKey>,
-        c: &Certificate,
-    ) -> Result<Option<RegistrationRecord>, RegistryError> {
-        if c.erased {
-            return Ok(None);
-        }
-        if let Some(key) = key {
-            // Checks the key (the same check as for the holder data).
-            self.holder_data(code, key, c)?;
-        }
-        let addr = parse_hash(&c.holder_blob).ok_or_else(|| {
-            RegistryError::Invalid(format!("holder record address of {} is not hex", c.code))
-        })?;
-        Ok(Some(self.holder_blob(&addr, c)?.record.clone()))
-    }
-}
-
-fn parse_hash(hex_str: &str) -> Option<Hash32> {
-    hex::decode(hex_str).ok()?.try_into().ok()
-}
-
 impl Registry {
     /// Opens the registry over an existing ledger and brings the derived
     /// certificate states up to the ledger head.
@@ -772,18 +377,7 @@ impl Registry {
     pub fn over(ledger: Ledger, base_url: &str) -> Result<Registry, RegistryError> {
         let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?;
         let certs = ledger.index_tree(CERTS_TREE)?;
-        let reader = Reader {
-            certs: certs.clone(),
-            blobs: blobs.clone(),
-            records: ledger.record_reader(),
-            published: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
-                Published {
-                    size: ledger.size(),
-                    checkpoint_note: ledger.checkpoint_note().into(),
-                },
-            ))),
-            holders: std::sync::Arc::default(),
-        };
+        let reader = Reader::new(certs.clone(), blobs.clone(), &ledger);
         let r = Registry {
             certs,
             reader,
