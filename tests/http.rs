@@ -2629,7 +2629,10 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
 
 /// axe-core (npm registry, `tools/a11y/package.json`), installed by
 /// `.ci/run` (`npm ci --prefix tools/a11y`) or here if missing.
+/// Two audits run in parallel: one installs, the other waits for it.
 fn axe_source() -> String {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/a11y");
     let js = dir.join("node_modules/axe-core/axe.min.js");
     if !js.is_file() {

@@ -26,9 +26,18 @@ use hyper::StatusCode;
 /// 260 MiB. More at once get 503 with `Retry-After: 1`.
 pub const PROOF_ARCHIVE_BUILDS_MAX: usize = 2;
 
-/// The file name a download is offered under (`proof-CODE.tar`).
+/// The archive's top folder: `proof-` and the code as printed
+/// (`proof-QNVC-FM3P-4VDF`).
+pub fn top_folder(code: &str) -> String {
+    match crate::codes::Code::parse(code) {
+        Ok(c) => format!("proof-{}", c.formatted()),
+        Err(_) => format!("proof-{code}"),
+    }
+}
+
+/// The file name a download is offered under (`proof-QNVC-FM3P-4VDF.tar`).
 pub fn file_name(code: &str) -> String {
-    format!("proof-{code}.tar")
+    format!("{}.tar", top_folder(code))
 }
 
 /// Answers the route; `code_and_key` is the path segment.
@@ -104,7 +113,7 @@ pub async fn serve(state: &AppState, code_and_key: &str) -> Resp {
                 export::proof_bundle(r, &code, BundleBlobs::Documents, false).and_then(
                     |(files, _)| {
                         let mtime_s = u64::try_from(crate::ledger::now_s()).unwrap_or(0);
-                        export::archive::write_tar(&format!("proof-{code}"), &files, mtime_s)
+                        export::archive::write_tar(&top_folder(&code), &files, mtime_s)
                     },
                 ),
             )
