@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod archive;
+
 /// Name of the SHA-256 manifest (BagIt-style: `<hex>  <path>` per line).
 pub const MANIFEST_SHA256: &str = "manifest-sha256.txt";
 /// Name of the BLAKE3 manifest.
@@ -45,6 +47,15 @@ pub enum ExportError {
     /// Verification failed: exactly what did not match.
     #[error("verification FAILED: {0}")]
     Mismatch(String),
+    /// A proof archive (tar) holds an entry `verify-proof` refuses: a link,
+    /// a path outside the archive, a duplicate, one over a limit
+    /// (`archive::ARCHIVE_*_MAX`).
+    #[error("{archive}: entry {entry}: {reason}")]
+    Archive {
+        archive: String,
+        entry: String,
+        reason: String,
+    },
     /// No trust anchor was given: nothing was checked against a trusted key,
     /// so nothing is reported as verified (fail closed).
     #[error("signature not checked against a trusted key: pass --vkey with the key the institution publishes (any key of its history), or --trust-bundled-key to accept the key in the bundle")]
@@ -144,7 +155,6 @@ pub struct ExportSummary {
     pub checkpoint_size: u64,
 }
 
-/// Exports the proof bundle of one certificate into `out` (which must not exist).
 /// The bundle format this version writes (`bundle.json` `format`; FORMAT.md §10.1).
 pub const BUNDLE_FORMAT: &str = "zeugnis-proof-bundle-v1";
 /// First line of a `keys/<size>.consistency` file.
@@ -193,6 +203,7 @@ pub fn key_history_files(ledger: &crate::ledger::Ledger) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// Exports the proof bundle of one certificate into `out` (which must not exist).
 pub fn export_proof(
     registry: &Registry,
     code_text: &str,
@@ -206,6 +217,46 @@ pub fn export_proof(
             out.display()
         )));
     }
+    let files = if with_files {
+        BundleBlobs::DocumentsAndScans
+    } else {
+        BundleBlobs::None
+    };
+    let (bundle, summary) = proof_bundle(registry, code_text, files, with_personal_data)?;
+    let tmp = out.with_extension("partial");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+    }
+    for (rel, bytes) in &bundle {
+        write(&tmp.join(rel), bytes)?;
+    }
+    fs::rename(&tmp, out).map_err(|e| file_err(out, e))?;
+    Ok(summary)
+}
+
+/// Which archived files a proof bundle carries besides the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleBlobs {
+    /// Records and proofs only.
+    None,
+    /// The registered digital images (PDFs), not the scans: what the
+    /// verification page's download carries (the scan can be large and has
+    /// its own link).
+    Documents,
+    /// The digital images and the archived scans (`export-proof --with-files`).
+    DocumentsAndScans,
+}
+
+/// The proof bundle of one certificate as files in memory (relative path ->
+/// bytes, the two manifests included): what `export-proof` writes into its
+/// folder and what the verification page's download packs into one tar
+/// file ([`archive`]). FORMAT.md §10.1 describes the layout.
+pub fn proof_bundle(
+    registry: &Registry,
+    code_text: &str,
+    blobs: BundleBlobs,
+    with_personal_data: bool,
+) -> Result<(BTreeMap<String, Vec<u8>>, ExportSummary), ExportError> {
     let cert = registry.find(code_text)?;
     let ledger = registry.ledger();
     let mut seqs: Vec<u64> = cert.seqs.clone();
@@ -226,22 +277,19 @@ pub fn export_proof(
     }
     seqs.sort_unstable();
     seqs.dedup();
-    let tmp = out.with_extension("partial");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
-    }
+    let mut out: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut blobs_to_copy = Vec::new();
     for &seq in &seqs {
         let bytes = ledger.read_record(seq)?;
         let record = Record::decode(&bytes)
             .map_err(|e| ExportError::Mismatch(format!("record {seq}: {e}")))?;
-        write(&tmp.join(format!("records/{seq}.bin")), &bytes)?;
         let json = serde_json::to_string_pretty(&record.to_json()).expect("json");
-        write(&tmp.join(format!("records/{seq}.json")), json.as_bytes())?;
-        write(
-            &tmp.join(format!("records/{seq}.tlog-proof")),
-            ledger.tlog_proof(seq)?.encode().as_bytes(),
-        )?;
+        out.insert(format!("records/{seq}.json"), json.into_bytes());
+        out.insert(
+            format!("records/{seq}.tlog-proof"),
+            ledger.tlog_proof(seq)?.encode().into_bytes(),
+        );
+        out.insert(format!("records/{seq}.bin"), bytes);
         match &record.body {
             Body::Registered {
                 documents,
@@ -257,34 +305,37 @@ pub fn export_proof(
                     blobs_to_copy.push((*holder_commitment, "application/json".to_string()));
                 }
             }
-            Body::ScanArchived { scan, .. } => {
+            Body::ScanArchived { scan, .. } if blobs == BundleBlobs::DocumentsAndScans => {
                 blobs_to_copy.push((scan.blake3, scan.media_type.clone()))
             }
             _ => {}
         }
     }
     let mut files = 0;
-    if with_files {
+    if blobs != BundleBlobs::None {
         let store: &BlobStore = registry.blobs();
         for (addr, media) in &blobs_to_copy {
             let bytes = store.get(addr).map_err(RegistryError::from)?;
-            write(
-                &tmp.join(format!("files/{}.{}", hex::encode(addr), extension(media))),
-                &bytes,
-            )?;
+            out.insert(
+                format!("files/{}.{}", hex::encode(addr), extension(media)),
+                bytes,
+            );
             files += 1;
         }
     }
-    write(&tmp.join("checkpoint"), ledger.checkpoint_note().as_bytes())?;
+    out.insert(
+        "checkpoint".into(),
+        ledger.checkpoint_note().as_bytes().to_vec(),
+    );
     let cp_size = ledger.checkpoint().size;
     let vkeys: Vec<String> = verifiers_for_size(ledger.keys(), cp_size)
         .iter()
         .map(Verifier::vkey)
         .collect();
-    write(
-        &tmp.join("vkey"),
-        format!("{}\n", vkeys.join("\n")).as_bytes(),
-    )?;
+    out.insert(
+        "vkey".into(),
+        format!("{}\n", vkeys.join("\n")).into_bytes(),
+    );
     // The key path (FORMAT.md §10.2): for every key added after Genesis, the
     // first checkpoint that covers its KeyAdded record (signed while the
     // previous key was still active) and a consistency proof from it to the
@@ -301,43 +352,55 @@ pub fn export_proof(
             (cp.size > k.added_seq && cp.size <= cp_size).then_some((cp.size, note.clone()))
         });
         if let Some((size, note)) = found {
-            write(
-                &tmp.join(format!("keys/{size}.checkpoint")),
-                note.as_bytes(),
-            )?;
+            out.insert(format!("keys/{size}.checkpoint"), note.into_bytes());
             let proof = ledger.consistency_proof(size, cp_size)?;
             let mut text = format!("{CONSISTENCY_HEADER}\nold {size}\nnew {cp_size}\n");
             for h in &proof {
                 text.push_str(&B64.encode(h));
                 text.push('\n');
             }
-            write(
-                &tmp.join(format!("keys/{size}.consistency")),
-                text.as_bytes(),
-            )?;
+            out.insert(format!("keys/{size}.consistency"), text.into_bytes());
         }
     }
     let (keys_json, policy) = key_history_files(ledger);
-    write(&tmp.join("keys.json"), &keys_json)?;
-    write(&tmp.join(POLICY_FILE), &policy)?;
+    out.insert("keys.json".into(), keys_json);
+    out.insert(POLICY_FILE.into(), policy);
     let bundle = serde_json::json!({"format": BUNDLE_FORMAT, "code": cert.code, "origin": ledger.origin(),
                                     "checkpoint_size": cp_size, "records": seqs,
                                     "completeness": "not proven: see README.md and FORMAT.md §10.3"});
-    write(
-        &tmp.join("bundle.json"),
+    out.insert(
+        "bundle.json".into(),
         serde_json::to_string_pretty(&bundle)
             .expect("json")
-            .as_bytes(),
-    )?;
-    write(&tmp.join("FORMAT.md"), FORMAT_MD.as_bytes())?;
-    write(&tmp.join("README.md"), BUNDLE_README.as_bytes())?;
-    write_manifests(&tmp)?;
-    fs::rename(&tmp, out).map_err(|e| file_err(out, e))?;
-    Ok(ExportSummary {
-        records: seqs.len(),
-        files,
-        checkpoint_size: cp_size,
-    })
+            .into_bytes(),
+    );
+    out.insert("FORMAT.md".into(), FORMAT_MD.as_bytes().to_vec());
+    out.insert("README.md".into(), BUNDLE_README.as_bytes().to_vec());
+    let (sha, b3) = manifests(&out);
+    out.insert(MANIFEST_SHA256.into(), sha.into_bytes());
+    out.insert(MANIFEST_BLAKE3.into(), b3.into_bytes());
+    Ok((
+        out,
+        ExportSummary {
+            records: seqs.len(),
+            files,
+            checkpoint_size: cp_size,
+        },
+    ))
+}
+
+/// The SHA-256 and BLAKE3 manifests (`<hex>  <path>` per line, sorted by
+/// path) of the files of a bundle, the manifests themselves excluded.
+fn manifests(files: &BTreeMap<String, Vec<u8>>) -> (String, String) {
+    let (mut sha, mut b3) = (String::new(), String::new());
+    for (rel, bytes) in files
+        .iter()
+        .filter(|(rel, _)| *rel != MANIFEST_SHA256 && *rel != MANIFEST_BLAKE3)
+    {
+        sha.push_str(&format!("{}  {rel}\n", hex::encode(Sha256::digest(bytes))));
+        b3.push_str(&format!("{}  {rel}\n", blake3::hash(bytes).to_hex()));
+    }
+    (sha, b3)
 }
 
 /// Every file below `dir` (relative paths, sorted), manifests excluded.
@@ -364,17 +427,6 @@ fn list_files(dir: &Path) -> Result<Vec<String>, ExportError> {
     walk(dir, dir, &mut out)?;
     out.sort();
     Ok(out)
-}
-
-fn write_manifests(dir: &Path) -> Result<(), ExportError> {
-    let (mut sha, mut b3) = (String::new(), String::new());
-    for rel in list_files(dir)? {
-        let bytes = fs::read(dir.join(&rel)).map_err(|e| file_err(&dir.join(&rel), e))?;
-        sha.push_str(&format!("{}  {rel}\n", hex::encode(Sha256::digest(&bytes))));
-        b3.push_str(&format!("{}  {rel}\n", blake3::hash(&bytes).to_hex()));
-    }
-    write(&dir.join(MANIFEST_SHA256), sha.as_bytes())?;
-    write(&dir.join(MANIFEST_BLAKE3), b3.as_bytes())
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, ExportError> {
@@ -414,15 +466,90 @@ pub enum Trust<'a> {
 /// fails with exactly what did not match.
 pub fn verify_proof(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     if path.is_dir() {
-        verify_bundle(path, trust)
+        verify_bundle(&BundleSource::Dir(path), trust)
+    } else if archive::is_tar(path)? {
+        let files = archive::read_tar_file(path, &archive::ArchiveLimits::default())?;
+        let mut checked = verify_bundle(&BundleSource::Archive { path, files }, trust)?;
+        checked.insert(
+            0,
+            format!(
+                "archive {}: read without unpacking (no links, no paths outside it, no duplicates)",
+                path.display()
+            ),
+        );
+        Ok(checked)
     } else {
         verify_single(path, trust)
     }
 }
 
+/// Where [`verify_bundle`] reads a bundle's files: the folder `export-proof`
+/// wrote, or the files of a tar archive read into memory.
+enum BundleSource<'a> {
+    /// A folder.
+    Dir(&'a Path),
+    /// An archive's files by relative path (checked by [`archive::read_tar`]).
+    Archive {
+        /// The archive, for messages.
+        path: &'a Path,
+        /// Its files.
+        files: BTreeMap<String, Vec<u8>>,
+    },
+}
+
+impl BundleSource<'_> {
+    /// Every file (relative paths, sorted), the manifests excluded.
+    fn list(&self) -> Result<Vec<String>, ExportError> {
+        match self {
+            BundleSource::Dir(dir) => list_files(dir),
+            BundleSource::Archive { files, .. } => Ok(files
+                .keys()
+                .filter(|rel| *rel != MANIFEST_SHA256 && *rel != MANIFEST_BLAKE3)
+                .cloned()
+                .collect()),
+        }
+    }
+
+    fn has(&self, rel: &str) -> bool {
+        match self {
+            BundleSource::Dir(dir) => dir.join(rel).is_file(),
+            BundleSource::Archive { files, .. } => files.contains_key(rel),
+        }
+    }
+
+    /// How a file is named in messages.
+    fn name(&self, rel: &str) -> String {
+        match self {
+            BundleSource::Dir(dir) => dir.join(rel).display().to_string(),
+            BundleSource::Archive { path, .. } => format!("{}:{rel}", path.display()),
+        }
+    }
+
+    fn bytes(&self, rel: &str) -> Result<std::borrow::Cow<'_, [u8]>, ExportError> {
+        match self {
+            BundleSource::Dir(dir) => Ok(read_limited(&dir.join(rel))?.into()),
+            BundleSource::Archive { files, path } => match files.get(rel) {
+                Some(b) => Ok(b.as_slice().into()),
+                None => Err(ExportError::File {
+                    path: path.to_path_buf(),
+                    reason: format!("{rel}: not in the archive"),
+                }),
+            },
+        }
+    }
+
+    fn text(&self, rel: &str) -> Result<String, ExportError> {
+        let bytes = self.bytes(rel)?;
+        String::from_utf8(bytes.into_owned()).map_err(|_| ExportError::File {
+            path: PathBuf::from(self.name(rel)),
+            reason: "not UTF-8".into(),
+        })
+    }
+}
+
 fn trust_anchor(
     trust: Trust,
-    bundled: Option<&Path>,
+    bundled: Option<(String, String)>,
     checked: &mut Vec<String>,
 ) -> Result<Vec<Verifier>, ExportError> {
     match (trust, bundled) {
@@ -431,19 +558,14 @@ fn trust_anchor(
             checked.push(format!("trust anchor: --vkey {}", v.vkey()));
             Ok(vec![v])
         }
-        (Trust::BundledKey, Some(file)) => {
-            let text = read_text(file)?;
+        (Trust::BundledKey, Some((file, text))) => {
             let keys = text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| {
-                    Verifier::parse(l.trim())
-                        .map_err(|e| mismatch(format!("{}: {e}", file.display())))
-                })
+                .map(|l| Verifier::parse(l.trim()).map_err(|e| mismatch(format!("{file}: {e}"))))
                 .collect::<Result<Vec<_>, _>>()?;
             checked.push(format!(
-                "trust anchor: the bundled {} (accepted with --trust-bundled-key; compare it with the key the institution publishes)",
-                file.display()
+                "trust anchor: the bundled {file} (accepted with --trust-bundled-key; compare it with the key the institution publishes)"
             ));
             Ok(keys)
         }
@@ -466,12 +588,16 @@ fn verify_single(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> 
         (false, Some(extra)) => (extra.clone(), "the record in the proof".to_string()),
         _ => (read_limited(&bin)?, bin.display().to_string()),
     };
-    let bundled = path
+    let bundled = match path
         .parent()
         .and_then(Path::parent)
         .map(|d| d.join("vkey"))
-        .filter(|p| p.is_file());
-    let keys = trust_anchor(trust, bundled.as_deref(), &mut checked)?;
+        .filter(|p| p.is_file())
+    {
+        Some(p) => Some((p.display().to_string(), read_text(&p)?)),
+        None => None,
+    };
+    let keys = trust_anchor(trust, bundled, &mut checked)?;
     let cp = proof
         .verify(&record, &keys)
         .map_err(|e| mismatch(format!("{}: {e}", path.display())))?;
@@ -485,12 +611,12 @@ fn verify_single(path: &Path, trust: Trust) -> Result<Vec<String>, ExportError> 
     Ok(checked)
 }
 
-fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
+fn verify_bundle(dir: &BundleSource, trust: Trust) -> Result<Vec<String>, ExportError> {
     let mut checked = Vec::new();
     // 1. Manifests: every file listed, both fingerprints match, nothing extra.
-    let files = list_files(dir)?;
+    let files = dir.list()?;
     for (name, hash) in [(MANIFEST_SHA256, true), (MANIFEST_BLAKE3, false)] {
-        let text = read_text(&dir.join(name))?;
+        let text = dir.text(name)?;
         let mut listed = BTreeMap::new();
         for (i, line) in text.lines().enumerate() {
             let (h, rel) = line
@@ -502,7 +628,7 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
             let want = listed
                 .remove(rel)
                 .ok_or_else(|| mismatch(format!("{rel} is not listed in {name}")))?;
-            let bytes = read_limited(&dir.join(rel))?;
+            let bytes = dir.bytes(rel)?;
             let got = if hash {
                 hex::encode(Sha256::digest(&bytes))
             } else {
@@ -527,13 +653,12 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
 
     // 2. The checkpoint (its signatures are checked in step 4, against the
     //    key history the bundle proves and the trust anchor).
-    let note = read_text(&dir.join("checkpoint"))?;
-    let bundled = dir.join("vkey");
-    let anchor = trust_anchor(
-        trust,
-        bundled.is_file().then_some(bundled.as_path()),
-        &mut checked,
-    )?;
+    let note = dir.text("checkpoint")?;
+    let bundled = match dir.has("vkey") {
+        true => Some((dir.name("vkey"), dir.text("vkey")?)),
+        false => None,
+    };
+    let anchor = trust_anchor(trust, bundled, &mut checked)?;
     let parsed = checkpoint::parse_note(&note).map_err(|e| mismatch(format!("checkpoint: {e}")))?;
     let cp = Checkpoint::parse(&parsed.text).map_err(|e| mismatch(format!("checkpoint: {e}")))?;
     checked.push(format!(
@@ -544,7 +669,7 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     ));
 
     // 3. Every record: its proof refers to this checkpoint and includes it.
-    let bundle: serde_json::Value = serde_json::from_str(&read_text(&dir.join("bundle.json"))?)
+    let bundle: serde_json::Value = serde_json::from_str(&dir.text("bundle.json")?)
         .map_err(|e| mismatch(format!("bundle.json: {e}")))?;
     let code = bundle["code"]
         .as_str()
@@ -558,10 +683,10 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
         let seq: u64 = rel["records/".len()..rel.len() - 4]
             .parse()
             .map_err(|_| mismatch(format!("{rel}: name is not records/<seq>.bin")))?;
-        let bytes = read_limited(&dir.join(rel))?;
-        let proof_path = dir.join(format!("records/{seq}.tlog-proof"));
-        let proof = TlogProof::parse(&read_text(&proof_path)?)
-            .map_err(|e| mismatch(format!("{}: {e}", proof_path.display())))?;
+        let bytes = dir.bytes(rel)?;
+        let proof_rel = format!("records/{seq}.tlog-proof");
+        let proof = TlogProof::parse(&dir.text(&proof_rel)?)
+            .map_err(|e| mismatch(format!("{}: {e}", dir.name(&proof_rel))))?;
         if proof.checkpoint_note != note {
             return Err(mismatch(format!(
                 "records/{seq}.tlog-proof refers to another checkpoint"
@@ -647,7 +772,7 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     }
     steps.sort();
     for (size, rel) in steps {
-        let step_note = read_text(&dir.join(&rel))?;
+        let step_note = dir.text(&rel)?;
         let step_cp = Checkpoint::parse(
             &checkpoint::parse_note(&step_note)
                 .map_err(|e| mismatch(format!("{rel}: {e}")))?
@@ -664,7 +789,7 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
             .map_err(|e| mismatch(format!("{rel}: {e}")))?;
         // The step checkpoint is a prefix of the bundle's checkpoint.
         let cons_rel = format!("keys/{size}.consistency");
-        let cons = read_text(&dir.join(&cons_rel))?;
+        let cons = dir.text(&cons_rel)?;
         let mut lines = cons.lines();
         let header_ok = lines.next() == Some(CONSISTENCY_HEADER)
             && lines.next() == Some(format!("old {size}").as_str())
@@ -753,7 +878,7 @@ fn verify_bundle(dir: &Path, trust: Trust) -> Result<Vec<String>, ExportError> {
     for rel in files.iter().filter(|f| f.starts_with("files/")) {
         let name = &rel["files/".len()..];
         let addr = name.split('.').next().unwrap_or_default();
-        let bytes = read_limited(&dir.join(rel))?;
+        let bytes = dir.bytes(rel)?;
         let referenced = records.iter().any(|r| match &r.body {
             Body::Registered {
                 documents,

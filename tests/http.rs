@@ -1083,49 +1083,78 @@ fn proof_verifies_offline_with_the_export_verifier() {
     s.stop();
 }
 
+/// The "verify it yourself" commands of a verification page, as a person
+/// copies them: the text of the page's `<pre>curl ...</pre>` block with
+/// the HTML entities undone and the page's base URL pointed at the test
+/// daemon.
+fn page_commands(s: &Server, page: &str) -> String {
+    let start = page.find("<pre>curl ").expect("the commands") + "<pre>".len();
+    let end = start + page[start..].find("</pre>").expect("end of commands");
+    page[start..end]
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        .replace("http://verify.test", &format!("http://{}", s.public))
+}
+
+/// Runs `commands` in `sh -e` in `dir`, with the built `zeugnis` first on
+/// `PATH`.
+fn run_commands(commands: &str, dir: &Path) -> std::process::Output {
+    let bin = Path::new(env!("CARGO_BIN_EXE_zeugnis"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    std::process::Command::new("sh")
+        .arg("-ec")
+        .arg(commands)
+        .current_dir(dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("sh")
+}
+
 /// The "verify it yourself" commands printed on the page, run as they are
 /// (in `sh`, with the page's base URL pointed at the test daemon and the
-/// built `zeugnis` first on `PATH`): the downloaded proof verifies against
-/// the printed verifier key, with and without the access key.
+/// built `zeugnis` first on `PATH`): without the access key the downloaded
+/// proof of the latest public record verifies against the printed verifier
+/// key; with the key the whole proof folder, downloaded as one tar file,
+/// does.
 #[test]
 fn proof_commands_on_the_page_verify() {
     let mut s = Server::start("");
     let c = &s.certs;
-    for path in [
-        format!("/en/{}", plain(&c.revoked.code)),
-        format!("/de/{}-{}", plain(&c.revoked.code), c.revoked.key),
-        format!("/en/{}-{}", plain(&c.archived.code), c.archived.key),
+    for (path, download) in [
+        (
+            format!("/en/{}", plain(&c.revoked.code)),
+            "proof.tlog-proof",
+        ),
+        (
+            format!("/de/{}-{}", plain(&c.revoked.code), c.revoked.key),
+            "proof.tar",
+        ),
+        (
+            format!("/en/{}-{}", plain(&c.archived.code), c.archived.key),
+            "proof.tar",
+        ),
     ] {
         let page = s.get(&path).text();
-        let start = page.find("<pre>curl ").expect("the commands") + "<pre>".len();
-        let end = start + page[start..].find("</pre>").expect("end of commands");
-        let commands = page[start..end]
-            .replace("&#39;", "'")
-            .replace("&amp;", "&")
-            .replace("http://verify.test", &format!("http://{}", s.public));
+        let commands = page_commands(&s, &page);
         assert!(
             commands.contains(&s.vkey),
             "the verifier key is printed: {commands}"
         );
+        assert!(
+            commands.contains(&format!("-o {download} ")),
+            "{path}: {commands}"
+        );
         let dir = tempfile::tempdir().expect("tempdir");
-        let bin = Path::new(env!("CARGO_BIN_EXE_zeugnis"))
-            .parent()
-            .expect("bin dir")
-            .to_path_buf();
-        let out = std::process::Command::new("sh")
-            .arg("-ec")
-            .arg(&commands)
-            .current_dir(dir.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    bin.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .output()
-            .expect("sh");
+        let out = run_commands(&commands, dir.path());
         assert!(
             out.status.success(),
             "{path}: {commands}\nstdout: {}\nstderr: {}\nlog: {}",
@@ -1134,6 +1163,201 @@ fn proof_commands_on_the_page_verify() {
             s.daemon().log()
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("verified:"));
+    }
+    s.stop();
+}
+
+/// Issue 17: the proof folder as one download. The page with the key links
+/// `proof.tar` and prints the two commands; run as printed they download it
+/// from the running daemon and `verify-proof` checks it as it is (records,
+/// proofs, key history, the registered PDF). A record changed inside the
+/// archive, and an archive with a link added, fail with the entry named.
+/// Without the key, with a wrong one and after an erasure there is no
+/// archive.
+#[test]
+fn proof_folder_downloads_as_one_tar_that_verify_proof_accepts() {
+    let mut s = Server::start("");
+    let c = &s.certs;
+    let code = plain(&c.archived.code);
+    let path = format!("/en/{code}-{}", c.archived.key);
+    let page = s.get(&path).text();
+    let href = format!(
+        "href=\"/api/v1/certificates/{code}-{}/proof.tar\"",
+        c.archived.key
+    );
+    assert!(page.contains(&href), "the download link: {page}");
+    let commands = page_commands(&s, &page);
+    assert_eq!(
+        commands,
+        format!(
+            "curl -fsS -o proof.tar 'http://{}/api/v1/certificates/{code}-{}/proof.tar'\n\
+             zeugnis verify-proof proof.tar --vkey '{}'",
+            s.public, c.archived.key, s.vkey
+        )
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_commands(&commands, dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{commands}\nstdout: {stdout}\nstderr: {}\nlog: {}",
+        String::from_utf8_lossy(&out.stderr),
+        s.daemon().log()
+    );
+    assert!(stdout.contains("OK  archive proof.tar"), "{stdout}");
+    assert!(
+        stdout.contains("1 file(s) match their fingerprints"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("verified: proof.tar"), "{stdout}");
+
+    // The route itself: a tar file with one top folder, never cached.
+    let r = s.get(&format!(
+        "/api/v1/certificates/{code}-{}/proof.tar",
+        c.archived.key
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), "application/x-tar");
+    assert_eq!(r.header("cache-control"), "no-store");
+    let formatted = s.certs.archived.code.clone();
+    assert!(
+        r.header("content-disposition")
+            .contains(&format!("proof-{formatted}.tar")),
+        "{:?}",
+        r.headers
+    );
+    let files =
+        zeugnis::export::archive::read_tar(r.body.as_slice(), "download", &Default::default())
+            .expect("a tar the reader accepts");
+    for name in [
+        "bundle.json",
+        "checkpoint",
+        "manifest-sha256.txt",
+        "FORMAT.md",
+    ] {
+        assert!(files.contains_key(name), "{name}: {:?}", files.keys());
+    }
+    assert_eq!(
+        files.keys().filter(|k| k.starts_with("files/")).count(),
+        1,
+        "the registered PDF, not the scan: {:?}",
+        files.keys()
+    );
+
+    // Tampered: one byte of a record changed inside the archive.
+    let vkey = s.vkey.clone();
+    let verify =
+        |name: &str| crate::support::zeugnis(dir.path(), &["verify-proof", name, "--vkey", &vkey]);
+    let mut bad = files.clone();
+    let rel = bad
+        .keys()
+        .find(|k| k.starts_with("records/") && k.ends_with(".bin"))
+        .expect("a record")
+        .clone();
+    bad.get_mut(&rel).expect("record")[10] ^= 1;
+    let tar = zeugnis::export::archive::write_tar("proof", &bad, 0).expect("tar");
+    std::fs::write(dir.path().join("tampered.tar"), tar).expect("write");
+    let (code_, out, err) = verify("tampered.tar");
+    assert_eq!(code_, 1, "{out}{err}");
+    assert!(
+        err.contains("verification FAILED") && err.contains(&rel),
+        "{err}"
+    );
+
+    // A link added to the archive: refused, naming the entry.
+    let mut b = tar::Builder::new(Vec::new());
+    for (rel, bytes) in &files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("proof/{rel}"), bytes.as_slice())
+            .expect("append");
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "proof/files/extra.pdf", "/etc/passwd")
+        .expect("link");
+    std::fs::write(dir.path().join("link.tar"), b.into_inner().expect("tar")).expect("write");
+    let (code_, out, err) = verify("link.tar");
+    assert_eq!(code_, 1, "{out}{err}");
+    assert!(
+        err.contains("entry proof/files/extra.pdf") && err.contains("symbolic link"),
+        "{err}"
+    );
+
+    // No archive without the key, with a wrong key, after an erasure.
+    let r = s.get(&format!("/api/v1/certificates/{code}/proof.tar"));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (403, json!("key_required"))
+    );
+    let r = s.get(&format!(
+        "/api/v1/certificates/{code}-{}/proof.tar",
+        other_key(&code, &c.archived.key)
+    ));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (403, json!("wrong_key"))
+    );
+    let r = s.get(&format!(
+        "/api/v1/certificates/{}-{}/proof.tar",
+        plain(&c.erased.code),
+        c.erased.key
+    ));
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (410, json!("erased"))
+    );
+    let page = s
+        .get(&format!("/en/{}-{}", plain(&c.erased.code), c.erased.key))
+        .text();
+    assert!(!page.contains("proof.tar"), "no download after an erasure");
+    s.stop();
+}
+
+/// Issue 17: after `rotate-key` through the running daemon (a new key, then
+/// the old one retired) the pages print the new verifier key at once, no
+/// restart, and their commands verify against it; the retired key is
+/// gone from them.
+#[test]
+fn key_rotation_shows_on_the_pages_without_a_restart() {
+    let mut s = Server::start("");
+    let old = s.vkey.clone();
+    let c = &s.certs;
+    let public_page = format!("/en/{}", plain(&c.revoked.code));
+    let key_page = format!("/de/{}-{}", plain(&c.archived.code), c.archived.key);
+    assert!(s.get(&public_page).text().contains(&old));
+    let (rc, out, err) = s.cli(&["rotate-key"]);
+    assert_eq!(rc, 0, "{out}{err}");
+    let new = out
+        .lines()
+        .find_map(|l| l.strip_prefix("new vkey: "))
+        .unwrap_or_else(|| panic!("new vkey in {out}"))
+        .to_string();
+    assert_ne!(new, old);
+    // Both keys sign while the rotation is under way; the page names the new one.
+    for path in [&public_page, &key_page] {
+        let commands = page_commands(&s, &s.get(path).text());
+        assert!(commands.contains(&new), "{path}: {commands}");
+    }
+    let old_id = old.split('+').nth(1).expect("key id").to_string();
+    let (rc, out, err) = s.cli(&["rotate-key", "--retire", &old_id]);
+    assert_eq!(rc, 0, "{out}{err}");
+    for path in [&public_page, &key_page] {
+        let page = s.get(path).text();
+        assert!(!page.contains(&old), "{path}: the retired key is shown");
+        let commands = page_commands(&s, &page);
+        assert!(commands.contains(&new), "{path}: {commands}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = run_commands(&commands, dir.path());
+        assert!(
+            run.status.success(),
+            "{path}: {commands}\nstdout: {}\nstderr: {}\nlog: {}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr),
+            s.daemon().log()
+        );
     }
     s.stop();
 }
@@ -1885,8 +2109,12 @@ fn metrics_count_requests_intake_and_ledger_size() {
     }
 }
 
+/// docs/openapi.json against the router: every API route of the public
+/// router (`API_ROUTES`) is in the document and answered by its handler on
+/// the running daemon (not by the fallback 404), and every path of the
+/// document is routed by the public or the admin router.
 #[test]
-fn openapi_document_names_every_json_route() {
+fn openapi_document_names_every_api_route() {
     let mut s = Server::start("");
     let served = s.get("/api/v1/openapi.json");
     assert_eq!(served.status, 200);
@@ -1899,11 +2127,44 @@ fn openapi_document_names_every_json_route() {
     )
     .expect("json");
     assert_eq!(on_disk, doc);
-    for route in http::public::JSON_ROUTES {
+    let with_key = format!("{}-{}", plain(&s.certs.archived.code), s.certs.archived.key);
+    for route in http::public::API_ROUTES {
         assert!(
             doc["paths"].get(route).is_some(),
             "{route} missing from docs/openapi.json"
         );
+        let path = route.replace("{code}", &with_key);
+        let r = s.get(&path);
+        assert!(
+            !r.text().contains("no such page"),
+            "{route}: answered by the fallback: {} {}",
+            r.status,
+            r.text()
+        );
+        // 200, or 405 for the POST-only check, or 422 for an export the
+        // fixture cannot fill: never 404.
+        assert_ne!(r.status, 404, "{route}: {}", r.text());
+    }
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in paths.keys() {
+        let concrete = path.replace("{code}", "QNVCFM3P4VDF");
+        if path.starts_with("/admin/") {
+            assert_ne!(
+                http::admin::classify(&concrete),
+                "admin_not_found",
+                "{path} is in docs/openapi.json but not routed"
+            );
+        } else {
+            assert!(
+                http::public::API_ROUTES.contains(&path.as_str()),
+                "{path} is in docs/openapi.json but not in API_ROUTES"
+            );
+            assert_ne!(
+                http::public::classify(&concrete).0,
+                "not_found",
+                "{path} is in docs/openapi.json but not routed"
+            );
+        }
     }
     s.stop();
 }
@@ -2368,7 +2629,10 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
 
 /// axe-core (npm registry, `tools/a11y/package.json`), installed by
 /// `.ci/run` (`npm ci --prefix tools/a11y`) or here if missing.
+/// Two audits run in parallel: one installs, the other waits for it.
 fn axe_source() -> String {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/a11y");
     let js = dir.join("node_modules/axe-core/axe.min.js");
     if !js.is_file() {
@@ -2424,6 +2688,64 @@ impl WebDriver {
 #[test]
 fn accessibility_audit_of_every_page_state() {
     let mut s = Server::start("check_bytes_max = 4096");
+    audit_every_page_state(&mut s, "a11y");
+    s.stop();
+}
+
+/// The audit of [`accessibility_audit_of_every_page_state`] with the
+/// operator's branding configured: a long institution name, an SVG logo,
+/// the brand colour and its text colour at the contrast limit (#767676 on
+/// white text: 4.54:1, just above `BRAND_CONTRAST_RATIO_MIN` 4.5:1), the
+/// Impressum and privacy links; every state, both languages, desktop and
+/// phone, zero violations. Screenshots go to
+/// `target/tmp/http-browser/a11y-branded/`.
+#[test]
+fn accessibility_audit_with_operator_branding() {
+    let logo_dir = tempfile::tempdir().expect("tempdir");
+    let logo = logo_dir.path().join("logo.svg");
+    std::fs::write(
+        &logo,
+        br##"<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40"><rect width="120" height="40" fill="#767676"/><text x="8" y="27" font-size="20" fill="#ffffff">HAW MB</text></svg>"##,
+    )
+    .expect("logo");
+    let (bg, fg) = ([0x76, 0x76, 0x76], [0xff, 0xff, 0xff]);
+    let ratio = zeugnis::http::pages::contrast_ratio(bg, fg);
+    assert!(
+        (zeugnis::http::pages::BRAND_CONTRAST_RATIO_MIN..4.6).contains(&ratio),
+        "the colours sit at the limit: {ratio}"
+    );
+    let mut s = Server::start(&format!(
+        "check_bytes_max = 4096
+[http.branding]
+\
+         institution = \"Hochschule für angewandte Wissenschaften Musterstadt-Beispielhausen\"
+\
+         logo_file = \"{}\"
+colour = \"#767676\"
+text_colour = \"#ffffff\"
+\
+         imprint_url = \"https://www.hochschule.example/impressum\"
+\
+         privacy_url = \"/datenschutz\"",
+        logo.display()
+    ));
+    let page = s.get("/en/").text();
+    for want in [
+        "Musterstadt-Beispielhausen",
+        "/static/logo",
+        "impressum",
+        "/datenschutz",
+    ] {
+        assert!(page.contains(want), "branding on the page: {want}: {page}");
+    }
+    audit_every_page_state(&mut s, "a11y-branded");
+    s.stop();
+}
+
+/// Runs axe-core over every page state of `s` (both languages, desktop
+/// and phone) and requires zero WCAG 2.1 A/AA violations; screenshots go
+/// to `target/tmp/http-browser/<shots>/`.
+fn audit_every_page_state(s: &mut Server, shots: &str) {
     let wd = WebDriver::start();
     let axe = axe_source();
     let base = format!("http://{}", s.public);
@@ -2481,7 +2803,7 @@ fn accessibility_audit_of_every_page_state() {
             wd.resize(w, h);
             for lang in ["de", "en"] {
                 let mut audit = |state: &str| {
-                    wd.screenshot(&format!("a11y/{state}-{lang}-{size}.png"));
+                    wd.screenshot(&format!("{shots}/{state}-{lang}-{size}.png"));
                     for v in wd.axe(&axe) {
                         failures.push(format!("{state} {lang} {size}: {v}"));
                     }
@@ -2543,7 +2865,6 @@ fn accessibility_audit_of_every_page_state() {
         eprintln!("daemon exited: {:?}; its log:\n{}", d.exited(), d.log());
         std::panic::resume_unwind(panic);
     }
-    s.stop();
 }
 
 /// Issue 21: the machine-readable certificates over HTTP, only with the

@@ -24,6 +24,7 @@ pub mod exports;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
+pub mod proof_archive;
 pub mod public;
 pub mod response;
 
@@ -396,12 +397,16 @@ pub struct AppState {
     /// The fixity audit started through the admin API: its progress and
     /// its last result.
     fixity: Arc<admin::FixityRun>,
-    /// Base URL, verifier keys and branding for the pages.
+    /// Base URL and branding for the pages (the verifier keys are read
+    /// with each lookup's evidence, so a key rotation shows at once).
     site: Arc<pages::Site>,
     /// The logo (media type, bytes), if one is configured.
     logo: Option<Arc<(&'static str, bytes::Bytes)>>,
     /// Code-list values of the machine-readable exports (`[exports]`).
     exports: crate::exports::ExportsConfig,
+    /// Permits for proof archives built at once
+    /// ([`proof_archive::PROOF_ARCHIVE_BUILDS_MAX`]).
+    proof_archives: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -416,25 +421,15 @@ impl AppState {
             Some(p) => Some(read_admin_token(p)?),
             None => None,
         };
-        let (reader, vkeys) = {
-            let r = registry
-                .lock()
-                .map_err(|_| RegistryError::External("the registry lock is poisoned".into()))?;
-            let vkeys = r
-                .ledger()
-                .keys()
-                .iter()
-                .filter(|k| k.retired_seq.is_none())
-                .map(|k| k.verifier.vkey())
-                .collect::<Vec<_>>();
-            (r.reader(), vkeys)
-        };
+        let reader = registry
+            .lock()
+            .map_err(|_| RegistryError::External("the registry lock is poisoned".into()))?
+            .reader();
         let logo = cfg.branding.read_logo()?;
         let mut brand = cfg.branding.branding();
         brand.logo_media_type = logo.as_ref().map(|(t, _)| *t);
         let site = pages::Site {
             base_url: cfg.base_url.clone(),
-            vkeys,
             brand,
         };
         Ok(AppState {
@@ -452,6 +447,7 @@ impl AppState {
             site: Arc::new(site),
             logo: logo.map(|(t, b)| Arc::new((t, bytes::Bytes::from(b)))),
             exports: crate::exports::ExportsConfig::default(),
+            proof_archives: Arc::new(Semaphore::new(proof_archive::PROOF_ARCHIVE_BUILDS_MAX)),
         })
     }
 

@@ -179,14 +179,14 @@ impl Branding {
     }
 }
 
-/// What every page needs besides the lookup: the service's base URL, the
-/// verifier keys to print in the instructions and the branding.
+/// What every page needs besides the lookup: the service's base URL and
+/// the branding. (The verifier keys printed in the instructions come with
+/// each lookup's [`Evidence`], published by the writer, so that they follow
+/// a key rotation without a restart.)
 #[derive(Clone, Debug, Default)]
 pub struct Site {
     /// Public base URL (`https://verify.uni-example.de`).
     pub base_url: String,
-    /// Verifier keys of the signing keys in use (C2SP vkey strings).
-    pub vkeys: Vec<String>,
     /// The operator's branding.
     pub brand: Branding,
 }
@@ -311,6 +311,10 @@ pub struct Texts {
     pub leaf: &'static str,
     pub checkpoint: &'static str,
     pub how_to_verify: &'static str,
+    /// The download link of the proof folder (with the key).
+    pub proof_folder: &'static str,
+    /// The instructions above the proof-folder commands (with the key).
+    pub how_to_verify_folder: &'static str,
     pub another: &'static str,
     pub check_heading: &'static str,
     pub check_intro: &'static str,
@@ -398,6 +402,8 @@ const DE: Texts = Texts {
     leaf: "Eintrags-Hash (SHA-256-Blatt)",
     checkpoint: "Signierter Checkpoint",
     how_to_verify: "So prüfen Sie selbst (Befehle zum Kopieren; zeugnis ist das Programm der Hochschule):",
+    proof_folder: "Nachweisordner als eine Datei (tar)",
+    how_to_verify_folder: "So prüfen Sie selbst (Befehle zum Kopieren; zeugnis ist das Programm der Hochschule): den ganzen Nachweisordner laden, mit allen Einträgen, ihren Beweisen und dem registrierten PDF, und prüfen.",
     another: "Anderen Code prüfen",
     check_heading: "PDF-Datei prüfen",
     check_intro: "Laden Sie die PDF-Datei hoch, die Sie erhalten haben: Wir sagen Ihnen, ob sie \
@@ -497,6 +503,8 @@ const EN: Texts = Texts {
     leaf: "Record hash (SHA-256 leaf)",
     checkpoint: "Signed checkpoint",
     how_to_verify: "Verify it yourself (commands to copy; zeugnis is the institution's program):",
+    proof_folder: "Proof folder as one file (tar)",
+    how_to_verify_folder: "Verify it yourself (commands to copy; zeugnis is the institution's program): download the whole proof folder, with every record, its proof and the registered PDF, and check it.",
     another: "Verify another code",
     check_heading: "Check a PDF file",
     check_intro: "Upload the PDF file you received: we tell you whether it is, byte for byte, a \
@@ -1105,7 +1113,17 @@ fn files_section(lang: Lang, cert: &Certificate, registered_day: &str, path_code
     s
 }
 
-fn evidence_section(site: &Site, lang: Lang, code: &str, path_code: &str, ev: &Evidence) -> String {
+/// The ledger evidence and the "verify it yourself" commands: with the
+/// key (`proof_folder`) for the whole proof folder as one tar file, without
+/// it for the proof of the latest public record.
+fn evidence_section(
+    site: &Site,
+    lang: Lang,
+    code: &str,
+    path_code: &str,
+    ev: &Evidence,
+    proof_folder: bool,
+) -> String {
     let t = texts(lang);
     let mut s = format!(
         "<details>\n<summary>{}</summary>\n<p>{}</p>\n<table>\n<thead><tr><th scope=\"col\">{}</th>\
@@ -1128,23 +1146,50 @@ fn evidence_section(site: &Site, lang: Lang, code: &str, path_code: &str, ev: &E
         );
     }
     let base = site.base_url.trim_end_matches('/');
-    let vkey = site
+    // The newest active key: the one a rotation brought in, which signs
+    // every checkpoint from now on.
+    let vkey = ev
         .vkeys
         .first()
         .map(String::as_str)
         .unwrap_or("VERIFIER-KEY");
     let _ = write!(
         s,
-        "</tbody>\n</table>\n<h2>{}</h2>\n<pre>{}</pre>\n<p>{}</p>\n\
-<pre>curl -fsS -o proof.tlog-proof '{}/api/v1/certificates/{}/proof'\n\
-zeugnis verify-proof proof.tlog-proof --vkey '{}'</pre>\n<p><a href=\"/checkpoint\">/checkpoint</a> · \
-<a href=\"/api/v1/certificates/{}\">JSON</a> · <a href=\"/api/v1/openapi.json\">OpenAPI</a></p>\n</details>\n",
+        "</tbody>\n</table>\n<h2>{}</h2>\n<pre>{}</pre>\n",
         escape(t.checkpoint),
         escape(&ev.checkpoint_note),
-        escape(t.how_to_verify),
-        escape(base),
-        escape(path_code),
-        escape(vkey),
+    );
+    if proof_folder {
+        // With the key: the whole proof folder as one tar file, which
+        // `verify-proof` reads as it is (tests/http.rs runs these lines).
+        let _ = write!(
+            s,
+            "<p>{}</p>\n<p><a href=\"/api/v1/certificates/{}/proof.tar\" download=\"{}\">{}</a></p>\n\
+<pre>curl -fsS -o proof.tar '{}/api/v1/certificates/{}/proof.tar'\n\
+zeugnis verify-proof proof.tar --vkey '{}'</pre>\n",
+            escape(t.how_to_verify_folder),
+            escape(path_code),
+            escape(&super::proof_archive::file_name(code)),
+            escape(t.proof_folder),
+            escape(base),
+            escape(path_code),
+            escape(vkey),
+        );
+    } else {
+        let _ = write!(
+            s,
+            "<p>{}</p>\n<pre>curl -fsS -o proof.tlog-proof '{}/api/v1/certificates/{}/proof'\n\
+zeugnis verify-proof proof.tlog-proof --vkey '{}'</pre>\n",
+            escape(t.how_to_verify),
+            escape(base),
+            escape(path_code),
+            escape(vkey),
+        );
+    }
+    let _ = write!(
+        s,
+        "<p><a href=\"/checkpoint\">/checkpoint</a> · \
+<a href=\"/api/v1/certificates/{}\">JSON</a> · <a href=\"/api/v1/openapi.json\">OpenAPI</a></p>\n</details>\n",
         escape(code),
     );
     s
@@ -1240,8 +1285,14 @@ pub fn certificate(site: &Site, lang: Lang, lookup: &Lookup) -> String {
                     let _ = writeln!(body, "<p class=\"hint\">{}</p>", escape(t.holder_hidden));
                 }
             }
+            let proof_folder = key == &KeyCheck::Valid && private && !cert.erased;
             body.push_str(&evidence_section(
-                site, lang, &cert.code, path_code, evidence,
+                site,
+                lang,
+                &cert.code,
+                path_code,
+                evidence,
+                proof_folder,
             ));
             body.push_str(&check_form_html(lang));
             let _ = writeln!(

@@ -29,10 +29,16 @@ use serde_json::Value;
 /// The OpenAPI document of the JSON API (kept in the repository).
 pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
 
-/// The JSON routes, as they are named in the OpenAPI document's `paths`.
-pub const JSON_ROUTES: [&str; 4] = [
+/// Every `/api/` route of the public router ([`serve`], [`classify`]), as
+/// the OpenAPI document names it in `paths` (tests/http.rs checks both
+/// ways: each is in docs/openapi.json and routed, and each `/api/` path of
+/// the document is routed).
+pub const API_ROUTES: [&str; 7] = [
     "/api/v1/certificates/{code}",
     "/api/v1/certificates/{code}/proof",
+    "/api/v1/certificates/{code}/proof.tar",
+    "/api/v1/certificates/{code}/xhochschule.xml",
+    "/api/v1/certificates/{code}/elm.jsonld",
     "/api/v1/check",
     "/api/v1/openapi.json",
 ];
@@ -58,6 +64,7 @@ pub fn classify(path: &str) -> (&'static str, Class) {
         ["api", "v1", "check"] => ("check", Class::Lookup),
         ["api", "v1", "certificates", _] => ("api_certificate", Class::Lookup),
         ["api", "v1", "certificates", _, "proof"] => ("api_proof", Class::Lookup),
+        ["api", "v1", "certificates", _, "proof.tar"] => ("api_proof_archive", Class::Lookup),
         ["api", "v1", "certificates", _, "xhochschule.xml" | "elm.jsonld"] => {
             ("api_export", Class::Lookup)
         }
@@ -104,6 +111,10 @@ pub struct Evidence {
     pub records: Vec<EvidenceRecord>,
     /// The latest signed checkpoint note.
     pub checkpoint_note: std::sync::Arc<str>,
+    /// The verifier keys of the active signing keys when the note was
+    /// read, newest first (published with it, so a key rotation shows at
+    /// once).
+    pub vkeys: std::sync::Arc<[String]>,
 }
 
 /// The result of a certificate lookup.
@@ -166,7 +177,9 @@ fn evidence(
 ) -> Result<Evidence, RegistryError> {
     // The note is read first: it covers every record the state refers to
     // (the writer publishes before it applies).
-    let checkpoint_note = r.published().checkpoint_note.clone();
+    let published = r.published();
+    let checkpoint_note = published.checkpoint_note.clone();
+    let vkeys = published.active_vkeys.clone();
     let mut records = Vec::with_capacity(cert.seqs.len());
     for &seq in &cert.seqs {
         records.push(cache.row(r, seq)?);
@@ -174,6 +187,7 @@ fn evidence(
     Ok(Evidence {
         records,
         checkpoint_note,
+        vkeys,
     })
 }
 
@@ -314,6 +328,9 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["api", "v1", "certificates", code] => api_certificate(state, code).await,
         ["api", "v1", "certificates", code, "proof"] => {
             api_proof(state, code, req.uri().query()).await
+        }
+        ["api", "v1", "certificates", code, "proof.tar"] => {
+            super::proof_archive::serve(state, code).await
         }
         ["api", "v1", "certificates", code, last]
             if super::exports::Format::from_segment(last).is_some() =>

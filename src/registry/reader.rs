@@ -22,6 +22,27 @@ pub struct Published {
     pub size: u64,
     /// The latest signed checkpoint note (covers `size` records).
     pub checkpoint_note: std::sync::Arc<str>,
+    /// The verifier keys of the active signing keys, newest first (the
+    /// key a rotation added leads as soon as it is published): what the
+    /// verification pages print for `verify-proof --vkey`.
+    pub active_vkeys: std::sync::Arc<[String]>,
+}
+
+impl Published {
+    /// The published state of `ledger`.
+    fn of(ledger: &Ledger) -> Published {
+        let mut active: Vec<_> = ledger
+            .keys()
+            .iter()
+            .filter(|k| k.retired_seq.is_none())
+            .collect();
+        active.sort_by_key(|k| std::cmp::Reverse(k.added_seq));
+        Published {
+            size: ledger.size(),
+            checkpoint_note: ledger.checkpoint_note().into(),
+            active_vkeys: active.iter().map(|k| k.verifier.vkey()).collect(),
+        }
+    }
 }
 
 /// Reads certificate states, holder data and records from any thread while
@@ -70,10 +91,7 @@ impl Reader {
             blobs,
             records: ledger.record_reader(),
             published: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(
-                Published {
-                    size: ledger.size(),
-                    checkpoint_note: ledger.checkpoint_note().into(),
-                },
+                Published::of(ledger),
             ))),
             holders: std::sync::Arc::default(),
         }
@@ -89,10 +107,7 @@ impl Reader {
     }
 
     pub(super) fn publish(&self, ledger: &Ledger) {
-        let next = std::sync::Arc::new(Published {
-            size: ledger.size(),
-            checkpoint_note: ledger.checkpoint_note().into(),
-        });
+        let next = std::sync::Arc::new(Published::of(ledger));
         match self.published.write() {
             Ok(mut p) => *p = next,
             Err(poisoned) => *poisoned.into_inner() = next,
