@@ -58,6 +58,9 @@ macro_rules! eprintln {
     }};
 }
 
+// After the macros above, so that the demo's output cannot panic either.
+mod demo;
+
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
 
@@ -87,6 +90,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Try zeugnis in one command: a demo folder (temporary, or --data DIR)
+    /// with sample certificates registered, scanned, revoked and
+    /// superseded, and the daemon running on it; Ctrl-C ends it.
+    Demo(demo::DemoArgs),
     /// Create a new ledger: signing key (0600), FORMAT.md, genesis, first checkpoint.
     Init {
         /// Log name used as checkpoint origin and key name.
@@ -257,6 +264,11 @@ enum Command {
         /// Output folder (a bag; an interrupted export can be resumed into it).
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Leave out the holder record blobs (names, birth dates, grade
+        /// inputs: personal data); they are listed by address in
+        /// data/PERSONAL-DATA-LEFT-OUT.
+        #[arg(long)]
+        without_personal_data: bool,
     },
     /// Prove that an old checkpoint is a prefix of today's ledger (or of NEW).
     Consistency {
@@ -369,8 +381,10 @@ fn dispatch() -> i32 {
     } else {
         log.try_init()
     };
-    // `grade` and `verify-proof` need neither the ledger nor the configuration.
+    // `grade` and `verify-proof` need neither the ledger nor the configuration;
+    // `demo` makes its own.
     match cli.command {
+        Command::Demo(args) => return demo::run(cli.data.as_deref(), args),
         Command::Grade {
             ruleset,
             input,
@@ -455,7 +469,9 @@ fn dispatch() -> i32 {
         verbose: cli.verbose,
     };
     let result = match cli.command {
-        Command::Grade { .. } | Command::VerifyProof { .. } => unreachable!("handled above"),
+        Command::Grade { .. } | Command::VerifyProof { .. } | Command::Demo(_) => {
+            unreachable!("handled above")
+        }
         Command::Init { origin } => init(data, &origin),
         Command::Run => {
             return match crate::daemon::run(data, cfg, DEFAULT_ORIGIN) {
@@ -573,9 +589,13 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             with_files,
             with_personal_data,
         },
-        Command::ExportArchive { output } => Request::ExportArchive {
+        Command::ExportArchive {
+            output,
+            without_personal_data,
+        } => Request::ExportArchive {
             output: absolute(&output)?,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            without_personal_data,
         },
         Command::Consistency { old, new } => {
             let read = |p: &Path| {

@@ -987,6 +987,8 @@ pub fn consistency(
     Ok(checked)
 }
 
+pub use crate::registry::PERSONAL_DATA_LEFT_OUT_FILE;
+
 /// What `export-archive` did.
 #[derive(Debug, Default)]
 pub struct ArchiveSummary {
@@ -998,6 +1000,8 @@ pub struct ArchiveSummary {
     pub reused: u64,
     /// Ledger size of the snapshot.
     pub records: u64,
+    /// Holder record blobs (personal data) left out by `--without-personal-data`.
+    pub holder_blobs_left_out: u64,
 }
 
 fn copy_if_changed(src: &Path, dst: &Path, reused: &mut u64) -> Result<u64, ExportError> {
@@ -1024,10 +1028,16 @@ fn copy_if_changed(src: &Path, dst: &Path, reused: &mut u64) -> Result<u64, Expo
 /// run already copied intact are kept; the manifests are written last, so a
 /// bag without them is incomplete. The ledger is held open (locked) so the
 /// snapshot is consistent.
+///
+/// The holder record blobs are personal data (name, birth date, grades).
+/// With `without_personal_data` they are left out (a copy from an earlier
+/// run into the same folder is deleted) and listed by address in
+/// [`PERSONAL_DATA_LEFT_OUT_FILE`]; everything else still verifies.
 pub fn export_archive(
     registry: &Registry,
     out: &Path,
     progress: bool,
+    without_personal_data: bool,
 ) -> Result<ArchiveSummary, ExportError> {
     let ledger = registry.ledger();
     let src = ledger.dir().to_path_buf();
@@ -1047,8 +1057,27 @@ pub fn export_archive(
         src.join(crate::ledger::CHECKPOINTS_FILE),
         "checkpoints".into(),
     ));
+    let holder_blobs: std::collections::BTreeSet<String> = if without_personal_data {
+        registry
+            .all()?
+            .into_iter()
+            .filter(|c| !c.erased)
+            .map(|c| c.holder_blob)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut left_out = Vec::new();
     for addr in registry.blobs().list().map_err(RegistryError::from)? {
         let hexa = hex::encode(addr);
+        if holder_blobs.contains(&hexa) {
+            let stale = data.join(format!("blobs/{}/{hexa}", &hexa[..2]));
+            if stale.exists() {
+                fs::remove_file(&stale).map_err(|e| file_err(&stale, e))?;
+            }
+            left_out.push(hexa);
+            continue;
+        }
         payload.push((
             registry.blobs().path(&addr),
             format!("blobs/{}/{hexa}", &hexa[..2]),
@@ -1086,7 +1115,23 @@ pub fn export_archive(
     }
     // Small payload files written from memory.
     let (keys_json, policy) = key_history_files(ledger);
-    for (rel, bytes) in [
+    let marker = data.join(PERSONAL_DATA_LEFT_OUT_FILE);
+    let mut small = Vec::new();
+    if without_personal_data {
+        let mut text = String::from(
+            "# zeugnis export-archive --without-personal-data: the holder record blobs\n\
+             # (personal data, FORMAT.md section 14.2) below were left out on purpose.\n",
+        );
+        for h in &left_out {
+            text.push_str(h);
+            text.push('\n');
+        }
+        small.push((PERSONAL_DATA_LEFT_OUT_FILE.to_string(), text.into_bytes()));
+        summary.holder_blobs_left_out = left_out.len() as u64;
+    } else if marker.exists() {
+        fs::remove_file(&marker).map_err(|e| file_err(&marker, e))?;
+    }
+    for (rel, bytes) in small.into_iter().chain([
         ("FORMAT.md".to_string(), FORMAT_MD.as_bytes().to_vec()),
         (
             "checkpoint".to_string(),
@@ -1094,7 +1139,7 @@ pub fn export_archive(
         ),
         ("keys.json".to_string(), keys_json),
         (POLICY_FILE.to_string(), policy),
-    ] {
+    ]) {
         write(&data.join(&rel), &bytes)?;
         manifest.push_str(&format!(
             "{}  data/{rel}\n",
@@ -1106,7 +1151,7 @@ pub fn export_archive(
     bar.finish_and_clear();
     let bagit = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n";
     let info = format!(
-        "Source-Organization: {}\nBagging-Date: {}\nPayload-Oxum: {}.{}\nExternal-Description: zeugnis certificate archive: ledger of {} records (checkpoint size {}), blobs and FORMAT.md; verify with FORMAT.md section 13\nBag-Software-Agent: zeugnis {}\n",
+        "Source-Organization: {}\nBagging-Date: {}\nPayload-Oxum: {}.{}\nExternal-Description: zeugnis certificate archive: ledger of {} records (checkpoint size {}), blobs and FORMAT.md; verify with FORMAT.md section 13\nBag-Software-Agent: zeugnis {}\nPersonal-Data: {}\n",
         ledger.origin(),
         crate::dates::today_utc(),
         summary.bytes,
@@ -1114,6 +1159,11 @@ pub fn export_archive(
         ledger.size(),
         ledger.checkpoint().size,
         env!("CARGO_PKG_VERSION"),
+        if without_personal_data {
+            "left out (the holder record blobs listed in data/PERSONAL-DATA-LEFT-OUT)"
+        } else {
+            "included (holder record blobs in data/blobs: handle as personal data)"
+        },
     );
     write(&out.join("bagit.txt"), bagit.as_bytes())?;
     write(&out.join("bag-info.txt"), info.as_bytes())?;

@@ -30,7 +30,40 @@ pub struct Quarantined {
     pub reason: String,
 }
 
-/// The status report.
+/// A registration waiting for its scan longer than the limit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Waiting {
+    /// The certificate code (12 characters, no hyphens).
+    pub code: String,
+    /// Whole days since it was registered.
+    pub days: u64,
+}
+
+/// The latest `FixityChecked` record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LastFixity {
+    /// Its ledger sequence number.
+    pub seq: u64,
+    /// When it was recorded (UTC seconds).
+    pub time: i64,
+    /// Blobs re-hashed.
+    pub blobs_checked: u64,
+    /// Blobs found damaged or missing.
+    pub failures: u64,
+}
+
+/// The age of an active signing key.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyAge {
+    /// The key ID (8 hex digits, as in the verifier key string).
+    pub key_id: String,
+    /// Whole days since its `Genesis` or `KeyAdded` record.
+    pub days: u64,
+}
+
+/// The status report. Its JSON form (`zeugnis status --json`,
+/// `GET /admin/v1/status`, the written copies) is documented field by field
+/// in docs/operations.md ("The status report").
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusReport {
     /// The log's origin.
@@ -44,7 +77,7 @@ pub struct StatusReport {
     /// The waiting limit, in days.
     pub waiting_days_limit: u64,
     /// Codes awaiting their scan longer than the limit, with days waited.
-    pub waiting_too_long: Vec<(String, u64)>,
+    pub waiting_too_long: Vec<Waiting>,
     /// Quarantined scans (empty if the quarantine folder does not exist).
     pub quarantined: Vec<Quarantined>,
     /// Records in the ledger.
@@ -55,12 +88,12 @@ pub struct StatusReport {
     pub records_last_30_days: u64,
     /// Segment bytes on disk.
     pub ledger_bytes: u64,
-    /// The last fixity audit: (seq, time, blobs checked, failures), if any.
-    pub last_fixity: Option<(u64, i64, u64, u64)>,
+    /// The last fixity audit, if any (`null` if never).
+    pub last_fixity: Option<LastFixity>,
     /// Free bytes on the data directory's file system.
     pub disk_free_bytes: u64,
-    /// Age in days of each active signing key (key ID hex, days).
-    pub key_age_days: Vec<(String, u64)>,
+    /// Age in days of each active signing key.
+    pub key_age_days: Vec<KeyAge>,
 }
 
 const DAY_S: i64 = 86_400;
@@ -126,20 +159,30 @@ pub fn status(
                     blobs_checked,
                     failures,
                     ..
-                } => last_fixity = Some((seq, time, blobs_checked, failures.len() as u64)),
+                } => {
+                    last_fixity = Some(LastFixity {
+                        seq,
+                        time,
+                        blobs_checked,
+                        failures: failures.len() as u64,
+                    })
+                }
                 _ => key_added.push((seq, time)),
             }
         }
         Ok(())
     })?;
-    let mut waiting_too_long: Vec<(String, u64)> = awaiting
+    let mut waiting_too_long: Vec<Waiting> = awaiting
         .iter()
         .filter_map(|(code, seq)| {
             let days = ((now - times.get(seq).copied().unwrap_or(now)) / DAY_S).max(0) as u64;
-            (days > waiting_days_limit).then(|| (code.clone(), days))
+            (days > waiting_days_limit).then(|| Waiting {
+                code: code.clone(),
+                days,
+            })
         })
         .collect();
-    waiting_too_long.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    waiting_too_long.sort_by(|a, b| b.days.cmp(&a.days).then(a.code.cmp(&b.code)));
     waiting_too_long.truncate(REPORT_ITEMS_MAX);
     let key_age_days = ledger
         .keys()
@@ -150,10 +193,10 @@ pub fn status(
                 .iter()
                 .find(|(s, _)| *s == k.added_seq)
                 .map_or(now, |(_, t)| *t);
-            (
-                format!("{:08x}", k.verifier.key_id),
-                ((now - added) / DAY_S).max(0) as u64,
-            )
+            KeyAge {
+                key_id: format!("{:08x}", k.verifier.key_id),
+                days: ((now - added) / DAY_S).max(0) as u64,
+            }
         })
         .collect();
     let disk_free_bytes = rustix::fs::statvfs(ledger.dir())
@@ -225,8 +268,8 @@ impl StatusReport {
             self.waiting_days_limit,
             self.waiting_too_long.len()
         ));
-        for (code, days) in &self.waiting_too_long {
-            s.push_str(&format!("  {code}  {days} days\n"));
+        for w in &self.waiting_too_long {
+            s.push_str(&format!("  {}  {} days\n", w.code, w.days));
         }
         s.push_str(&format!("quarantined scans: {}\n", self.quarantined.len()));
         for q in &self.quarantined {
@@ -239,16 +282,19 @@ impl StatusReport {
             self.records_last_7_days,
             self.records_last_30_days
         ));
-        match self.last_fixity {
-            Some((seq, time, blobs, failures)) => s.push_str(&format!(
-                "last fixity audit: record {seq}, {} days ago, {blobs} blobs, {failures} failure(s)\n",
-                (self.generated_at - time) / DAY_S
+        match &self.last_fixity {
+            Some(f) => s.push_str(&format!(
+                "last fixity audit: record {}, {} days ago, {} blobs, {} failure(s)\n",
+                f.seq,
+                (self.generated_at - f.time) / DAY_S,
+                f.blobs_checked,
+                f.failures
             )),
             None => s.push_str("last fixity audit: never (run `zeugnis audit --fixity`)\n"),
         }
         s.push_str(&format!("disk free: {} bytes\n", self.disk_free_bytes));
-        for (id, days) in &self.key_age_days {
-            s.push_str(&format!("signing key {id}: {days} days old\n"));
+        for k in &self.key_age_days {
+            s.push_str(&format!("signing key {}: {} days old\n", k.key_id, k.days));
         }
         s
     }

@@ -730,3 +730,90 @@ fn audit_with_a_kept_checkpoint_detects_a_rollback() {
     let (c, _, err) = run(d, &["audit", "--checkpoint", "forged.cp"]);
     assert_eq!(c, 1, "{err}");
 }
+
+/// Issue 20: `export-archive --without-personal-data` leaves every holder
+/// record blob out of the bag and lists it in `data/PERSONAL-DATA-LEFT-OUT`;
+/// the bag is still valid BagIt, its ledger still verifies with the
+/// independent verifier, and `zeugnis audit` of its `data/` passes, naming
+/// the blob as left out on purpose. Without the list the same absence is a
+/// missing blob (exit 1), so the audit can fail.
+#[test]
+fn archive_without_personal_data_has_no_holder_blob_and_still_verifies() {
+    let (t, code, vkey) = setup();
+    let d = t.path();
+    crate::support::python_modules(&["bagit", "blake3", "cryptography"]);
+    let (c, out, err) = run(d, &["show", &code, "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let holder = v["holder_blob"].as_str().expect("holder_blob").to_string();
+    assert_eq!(holder.len(), 64, "{v}");
+    let holder_file = format!("bag/data/blobs/{}/{holder}", &holder[..2]);
+
+    // The default export says that it carries personal data, and does.
+    let (c, out, err) = run(d, &["export-archive", "-o", "full"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("the bag contains personal data"), "{out}");
+    assert!(d.join(holder_file.replacen("bag/", "full/", 1)).is_file());
+    let info = std::fs::read_to_string(d.join("full/bag-info.txt")).expect("bag-info");
+    assert!(info.contains("Personal-Data: included"), "{info}");
+
+    let (c, out, err) = run(
+        d,
+        &["export-archive", "-o", "bag", "--without-personal-data"],
+    );
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        out.contains("personal data left out: 1 holder record blob(s)"),
+        "{out}"
+    );
+    assert!(
+        !d.join(&holder_file).exists(),
+        "the holder blob is not in the bag"
+    );
+    let list = std::fs::read_to_string(d.join("bag/data/PERSONAL-DATA-LEFT-OUT")).expect("list");
+    assert_eq!(
+        list.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        [holder.as_str()]
+    );
+    let info = std::fs::read_to_string(d.join("bag/bag-info.txt")).expect("bag-info");
+    assert!(info.contains("Personal-Data: left out"), "{info}");
+    let bag = Command::new("python3")
+        .args(["-c", "import bagit; bagit.Bag('bag').validate()"])
+        .current_dir(d)
+        .output()
+        .expect("python3");
+    assert!(
+        bag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bag.stderr)
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify_ledger.py");
+    let py = Command::new("python3")
+        .arg(script)
+        .arg(d.join("bag/data"))
+        .args(["--vkey", &vkey])
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let (c, out, err) = run(d, &["--data", "bag/data", "audit"]);
+    assert_eq!(c, 0, "audit of the bag: {out}{err}");
+    assert!(
+        out.contains(&format!("holder blob {holder} of record"))
+            && out.contains("left out of this export on purpose"),
+        "{out}"
+    );
+    // The same absence without the list is damage.
+    std::fs::remove_file(d.join("bag/data/PERSONAL-DATA-LEFT-OUT")).expect("rm");
+    let (c, out, err) = run(d, &["--data", "bag/data", "audit"]);
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!("blob {holder} referenced by record")),
+        "{out}"
+    );
+}

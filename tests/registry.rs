@@ -102,6 +102,67 @@ fn record() -> Value {
     })
 }
 
+/// Issue 20: `show` prints the grade record as a table (final grade with
+/// its predicate, credit points, the parts), not a JSON line; with the
+/// access key also one row per module with grade, credit points and
+/// whether it counted. `show --json` keeps the stored record.
+#[test]
+fn show_prints_the_grade_record_as_a_table() {
+    let e = Env::new();
+    let issued = e.register("r.json");
+    let code = issued["code"].as_str().expect("code");
+    let key = issued["key"].as_str().expect("key");
+    let (c, out, err) = e.run(&["show", code]);
+    assert_eq!(c, 0, "{err}");
+    let grade: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "grade record")
+        .take_while(|l| l.starts_with("grade record") || l.starts_with("  "))
+        .collect();
+    assert_eq!(grade.len(), 7, "{out}");
+    assert!(
+        grade[1].starts_with("  rule set       erfurt-ba-2019 (blake3:"),
+        "{out}"
+    );
+    assert_eq!(
+        grade[2], "  final grade    1,76 - gut / 1.76 - good",
+        "{out}"
+    );
+    assert_eq!(grade[3], "  credit points  30", "{out}");
+    assert_eq!(
+        grade[4], "  part  grade  LP counted  modules counted",
+        "{out}"
+    );
+    assert_eq!(
+        grade[5], "  all   1,76   30          M1, M2, M3, M5",
+        "{out}"
+    );
+    assert!(grade[6].contains("give --key KEY"), "{out}");
+    assert!(!out.contains("{\""), "no raw JSON: {out}");
+
+    let (c, out, err) = e.run(&["show", code, "--key", key]);
+    assert_eq!(c, 0, "{err}");
+    let modules: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("  module (part)"))
+        .take(6)
+        .collect();
+    assert_eq!(
+        modules,
+        [
+            "  module (part)  grade  LP  counted",
+            "  M1 (all)       1.3    10  yes",
+            "  M2 (all)       2.0    10  yes",
+            "  M3 (all)       1.7    5   yes",
+            "  M4 (all)       3.0    5   no",
+            "  M5 (all)       2.3    5   yes",
+        ],
+        "{out}"
+    );
+    let s = e.show(code);
+    assert_eq!(s["grade"]["result"]["final"]["display_de"], "1,76");
+}
+
 #[test]
 fn register_show_and_holder_data_only_with_the_key() {
     let e = Env::new();
@@ -718,7 +779,7 @@ fn status_report_lists_long_waits_and_is_mailed() {
     assert_eq!(v["states"]["awaiting_scan"], 2);
     assert_eq!(
         v["waiting_too_long"],
-        json!([[old_code.replace('-', ""), 20]])
+        json!([{"code": old_code.replace('-', ""), "days": 20}])
     );
     assert_eq!(v["quarantined"][0]["reason"], "not a PDF or image");
     assert_eq!(
@@ -780,4 +841,27 @@ fn status_report_lists_long_waits_and_is_mailed() {
         err.contains("--mail-to needs --mail-from and --smtp"),
         "{err}"
     );
+    // Every field is named (issue 20): the fixity audit and the key ages
+    // are objects, not arrays.
+    assert_eq!(v["last_fixity"], Value::Null, "no fixity audit yet");
+    let keys = v["key_age_days"].as_array().expect("key ages");
+    assert_eq!(keys.len(), 1, "{v}");
+    assert_eq!(keys[0]["key_id"].as_str().map(str::len), Some(8), "{v}");
+    assert_eq!(keys[0]["days"], 0, "{v}");
+    let (c, _, err) = e.run(&["audit", "--fixity"]);
+    assert_eq!(c, 0, "{err}");
+    let (c, out, err) = e.run(&["status", "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let f = &v["last_fixity"];
+    assert!(
+        f["seq"].as_u64().expect("seq") >= 4,
+        "after the four records: {v}"
+    );
+    assert!(
+        f["blobs_checked"].as_u64().expect("blobs_checked") >= 3,
+        "{v}"
+    );
+    assert_eq!(f["failures"], 0, "{v}");
+    assert!(f["time"].as_i64().expect("time") > 0, "{v}");
 }

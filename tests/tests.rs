@@ -1,10 +1,12 @@
 //! The one integration-test binary: each module covers one area end to end.
 
+mod demo;
 mod docs;
 mod export;
 mod exports;
 mod fault;
 mod grades;
+mod guides;
 mod http;
 mod http_reader;
 mod intake;

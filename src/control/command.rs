@@ -103,6 +103,9 @@ pub enum Request {
         output: PathBuf,
         /// Show a progress bar (only when run in the operator's terminal).
         progress: bool,
+        /// Leave the holder record blobs (personal data) out.
+        #[serde(default)]
+        without_personal_data: bool,
     },
     /// `zeugnis consistency`: the notes are read by the client.
     Consistency {
@@ -317,7 +320,9 @@ fn run(
             }
         }
         Request::Show { code, key, json } => {
-            print_certificate(out, &r.show(&code, key.as_deref())?, json);
+            let c = r.show(&code, key.as_deref())?;
+            let input = if json { None } else { r.grade_input(&c)? };
+            print_certificate(out, &c, json, input.as_ref());
         }
         Request::Revoke {
             code,
@@ -398,8 +403,13 @@ fn run(
                 s.checkpoint_size
             );
         }
-        Request::ExportArchive { output, progress } => {
-            let s = crate::export::export_archive(r, &output, progress).map_err(export_error)?;
+        Request::ExportArchive {
+            output,
+            progress,
+            without_personal_data,
+        } => {
+            let s = crate::export::export_archive(r, &output, progress, without_personal_data)
+                .map_err(export_error)?;
             let _ = writeln!(
                 out,
                 "exported a BagIt bag to {}: {} payload file(s), {} bytes ({} reused from an earlier run), ledger of {} records",
@@ -409,6 +419,19 @@ fn run(
                 s.reused,
                 s.records
             );
+            let _ = if without_personal_data {
+                writeln!(
+                    out,
+                    "personal data left out: {} holder record blob(s), listed in data/{}",
+                    s.holder_blobs_left_out,
+                    crate::export::PERSONAL_DATA_LEFT_OUT_FILE
+                )
+            } else {
+                writeln!(
+                    out,
+                    "the bag contains personal data (the holder record blobs); --without-personal-data leaves them out"
+                )
+            };
         }
         Request::Consistency { old_note, new_note } => {
             match crate::export::consistency(r.ledger(), &old_note, new_note.as_deref()) {
@@ -667,15 +690,21 @@ fn print_issued(out: &mut String, i: &crate::registry::Issued, json: bool) {
     }
 }
 
-fn print_certificate(out: &mut String, c: &crate::registry::Certificate, json: bool) {
+/// `show`: JSON unchanged with `--json`; else aligned lines, the grade
+/// record as a table ([`crate::grades::record_table`]; `grade_input`, the
+/// module grades, only with the access key).
+fn print_certificate(
+    out: &mut String,
+    c: &crate::registry::Certificate,
+    json: bool,
+    grade_input: Option<&serde_json::Value>,
+) {
     if json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(c).expect("json"));
         return;
     }
-    let mut line = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = |s: String| lines.push(s);
     line(format!("certificate  {}", c.code));
     line(format!("state        {}", c.state.name()));
     line(format!("institution  {}", c.institution));
@@ -698,11 +727,10 @@ fn print_certificate(out: &mut String, c: &crate::registry::Certificate, json: b
         None => "scan         not yet archived".to_string(),
     });
     if let Some(g) = &c.grade {
-        line(format!(
-            "grade        {} {}",
-            g["ruleset"].as_str().unwrap_or("?"),
-            g["result"]
-        ));
+        line("grade record".to_string());
+        crate::grades::record_table(g, grade_input, 2)
+            .lines()
+            .for_each(|l| line(l.to_string()));
     }
     if let Some(r) = &c.revoked {
         line(format!(
@@ -728,6 +756,10 @@ fn print_certificate(out: &mut String, c: &crate::registry::Certificate, json: b
     }
     let seqs: Vec<String> = c.seqs.iter().map(u64::to_string).collect();
     line(format!("ledger seqs  {}", seqs.join(", ")));
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
 }
 
 /// Bytes as standard base64 text in the JSON messages.

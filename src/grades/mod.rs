@@ -14,6 +14,7 @@
 //! - [`rules`]: module selection, weighted means, the several-examiners
 //!   rule, multiple-choice bands.
 //! - [`ruleset`]: the rule-set file format, canonical text and hash.
+//! - `table`: a stored grade record as a readable table (`zeugnis show`).
 //! - `input`, `evaluate`, `command`: reading inputs, running a rule set,
 //!   the `zeugnis grade` command.
 //!
@@ -28,12 +29,14 @@ mod input;
 pub mod rules;
 pub mod ruleset;
 pub mod scale;
+mod table;
 #[cfg(test)]
 mod tests;
 
 pub use command::{grade_command, GradeOutput};
 pub use error::GradeError;
 pub use ruleset::ShippedRuleset;
+pub use table::record_table;
 
 use serde::Serialize;
 use serde_json::Value;

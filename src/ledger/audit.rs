@@ -422,7 +422,20 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
         ));
     }
     // Every open needs the active keys' files: a damaged one is damage.
-    for k in keys.iter().filter(|k| k.retired_seq.is_none()) {
+    // An export (`export-archive`: `keys.json` beside the segments, no
+    // `keys/` folder) never carries the private keys; its signatures are
+    // checked above against the key history, which is all a verifier needs.
+    let export = dir.join("keys.json").is_file() && !dir.join(super::KEYS_DIR).exists();
+    if export {
+        report.warnings.push(
+            "an export (keys.json, no keys/ folder): the private signing key files are not part of it and were not checked".into(),
+        );
+    }
+    for k in keys
+        .iter()
+        .filter(|k| k.retired_seq.is_none())
+        .filter(|_| !export)
+    {
         let path = super::key_path(dir, &k.verifier);
         let key = checkpoint::read_key_file(&path)?;
         if key.verifying_key() != k.verifier.key {

@@ -709,6 +709,11 @@ impl Registry {
         self.reader.show(code_text, key_text)
     }
 
+    /// The registered grade input, see [`Reader::grade_input`].
+    pub fn grade_input(&self, c: &Certificate) -> Result<Option<Value>, RegistryError> {
+        self.reader.grade_input(c)
+    }
+
     /// The read side, for threads that must not wait for the writer.
     pub fn reader(&self) -> Reader {
         self.reader.clone()
@@ -1523,8 +1528,14 @@ pub fn blob_findings(data: &Path, ledger_size: u64) -> Result<Vec<String>, Regis
         }
     }
     let stored: std::collections::BTreeSet<Hash32> = blobs.list()?.into_iter().collect();
+    let left_out = holder_blobs_left_out(data, &holder_of);
     for (b, seq) in &referenced {
-        if !stored.contains(b) && !erased_blobs.contains(b) {
+        if !stored.contains(b) && left_out.contains(b) {
+            findings.push(format!(
+                "holder blob {} of record {seq} was left out of this export on purpose (export-archive --without-personal-data)",
+                hex::encode(b)
+            ));
+        } else if !stored.contains(b) && !erased_blobs.contains(b) {
             findings.push(format!(
                 "blob {} referenced by record {seq} is missing",
                 hex::encode(b)
@@ -1540,6 +1551,31 @@ pub fn blob_findings(data: &Path, ledger_size: u64) -> Result<Vec<String>, Regis
         }
     }
     Ok(findings)
+}
+
+/// The payload file of a bag made with `--without-personal-data`: the
+/// BLAKE3 (hex) of every holder record blob left out, one per line after
+/// `#` comment lines (FORMAT.md §14.4). Its presence tells `zeugnis audit` ([`blob_findings`])
+/// that those blobs are absent on purpose.
+pub const PERSONAL_DATA_LEFT_OUT_FILE: &str = "PERSONAL-DATA-LEFT-OUT";
+
+/// The holder record blobs an `export-archive --without-personal-data`
+/// left out on purpose: those listed in its `PERSONAL-DATA-LEFT-OUT` file
+/// (FORMAT.md §14.4) that are the holder blob of a registration. Any other
+/// address in the file is ignored, so the file cannot excuse a missing
+/// document or scan.
+fn holder_blobs_left_out(
+    data: &Path,
+    holder_of: &std::collections::BTreeMap<String, Hash32>,
+) -> std::collections::BTreeSet<Hash32> {
+    let holders: std::collections::BTreeSet<&Hash32> = holder_of.values().collect();
+    std::fs::read_to_string(data.join(PERSONAL_DATA_LEFT_OUT_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| parse_hash(l.trim()))
+        .filter(|h| holders.contains(h))
+        .collect()
 }
 
 /// Convenience for the CLI: `true` if the data directory holds a ledger.

@@ -167,7 +167,20 @@ impl Reader {
         Ok(c)
     }
 
-    /// The holder data, if `key` is the certificate's access key.
+    /// The grade input the exam office registered (module grades and
+    /// credit points: holder data) of a certificate whose holder data
+    /// [`Registry::show`](super::Registry::show) let through with the right access key; `None`
+    /// without it, after erasure, or when no grades were registered.
+    pub fn grade_input(&self, c: &Certificate) -> Result<Option<Value>, RegistryError> {
+        if c.holder.is_none() || c.erased {
+            return Ok(None);
+        }
+        let Some(addr) = parse_hash(&c.holder_blob) else {
+            return Ok(None);
+        };
+        Ok(self.holder_blob(&addr, c)?.record.grades.clone())
+    }
+
     /// A holder blob, from the cache or read (and fixity-checked) from the store.
     fn holder_blob(
         &self,
