@@ -246,9 +246,12 @@ enum Command {
     /// Export the European Learning Model (EDC) JSON-LD of a certificate
     /// (unsigned; docs/exports.md).
     ExportElm(exports::ExportArgs),
-    /// Verify a proof folder or a single .tlog-proof offline (no ledger, no network).
+    /// Verify a proof folder, the same folder as one tar file (the
+    /// verification page's proof.tar) or a single .tlog-proof offline (no
+    /// ledger, no network).
     VerifyProof {
-        /// The folder from export-proof, or a records/<seq>.tlog-proof file.
+        /// The folder from export-proof, its tar file (read without
+        /// unpacking), or a records/<seq>.tlog-proof file.
         path: PathBuf,
         /// The verifier key the institution publishes (any key of its
         /// history: trust carries forward through the key records).

@@ -114,6 +114,7 @@ Alle Signaturschlüssel des Registers mit ihrer Gültigkeit: `keys.json` und `tl
 (C2SP tlog-policy, für Standardwerkzeuge).\n\n\
 Prüfen mit dem Werkzeug: `zeugnis verify-proof ORDNER --vkey SCHLÜSSEL`, wobei SCHLÜSSEL der von\n\
 der Hochschule veröffentlichte Prüfschlüssel ist (nicht nur die Datei `vkey` in diesem Ordner).\n\
+Die Datei `proof-….tar` von der Prüfseite prüft `zeugnis verify-proof` so, wie sie ist (ohne Entpacken).\n\
 Prüfen von Hand: (1) Prüfsummen in `manifest-sha256.txt` nachrechnen (`sha256sum -c`);\n\
 (2) die Signatur des Checkpoints mit dem veröffentlichten Schlüssel prüfen (FORMAT.md §8);\n\
 (3) für jeden Eintrag SHA-256(0x00 || Eintrag) bilden und mit dem Pfad im `.tlog-proof` bis zur\n\
@@ -133,6 +134,7 @@ Every signing key of the ledger with its validity: `keys.json` and `tlog-policy`
 (C2SP tlog-policy, for standard tooling).\n\n\
 Verify with the tool: `zeugnis verify-proof FOLDER --vkey KEY`, where KEY is the verifier key\n\
 the institution publishes (not only the `vkey` file in this folder).\n\
+`zeugnis verify-proof` checks the `proof-….tar` file from the verification page as it is (no unpacking).\n\
 Verify by hand: (1) recompute the checksums in `manifest-sha256.txt` (`sha256sum -c`);\n\
 (2) check the checkpoint's signature with the published key (FORMAT.md §8);\n\
 (3) for each record compute SHA-256(0x00 || record) and hash it up the path in its\n\

@@ -164,7 +164,7 @@ pub fn read_tar(
         .entries()
         .map_err(|e| refuse("(start)", e.to_string()))?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut folders: Vec<String> = Vec::new();
+    let mut folders: std::collections::BTreeSet<String> = Default::default();
     let mut total: u64 = 0;
     for (i, entry) in entries.enumerate() {
         let at = format!("entry {}", i + 1);
@@ -191,10 +191,9 @@ pub fn read_tar(
             ));
         }
         if is_folder {
-            if folders.contains(&rel) {
+            if !folders.insert(rel) {
                 return Err(refuse(&path, "appears twice in the archive".into()));
             }
-            folders.push(rel);
             continue;
         }
         let size = entry.size();
