@@ -297,6 +297,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
             data: data.clone(),
             scans: cfg.scans.clone(),
             waiting_days: cfg.report.waiting_days,
+            scan_bytes_max: cfg.intake.file_bytes_max,
         },
         stopping: Arc::clone(&stopping),
         jobs: Mutex::new(jobs_tx),
