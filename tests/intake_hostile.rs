@@ -174,7 +174,9 @@ fn subfolders_replaced_by_symlinks_never_lead_outside_the_inbox() {
         ("waiting", o.join("w")),
         ("quarantine", o.join("q")),
     ] {
-        std::fs::remove_dir(inbox.join(sub)).expect("remove");
+        // (work/ holds the intake's state file since the status report
+        // lists what the intake cannot finish: the attacker removes it all.)
+        std::fs::remove_dir_all(inbox.join(sub)).expect("remove");
         std::os::unix::fs::symlink(&to, inbox.join(sub)).expect("symlink");
     }
     // A sidecar that is a symlink to an outside file naming a code.

@@ -432,7 +432,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
 /// FORMAT.md §3.3, kind 13: a `ScanReplaced` must name the code's current
 /// scan (the seq and BLAKE3 of the latest scan record). The ledger layer
 /// appends whatever it is given, so a wrong one is written here directly;
-/// the Python verifier refuses it, naming the record.
+/// the Python verifier and `zeugnis audit` refuse it, naming the record.
 #[test]
 fn python_verifier_refuses_a_scan_replacement_of_another_scan() {
     use zeugnis::ledger::record::{BlobRef, Body};
@@ -479,6 +479,15 @@ fn python_verifier_refuses_a_scan_replacement_of_another_scan() {
     );
     assert!(
         err.contains("(seq 3)") && err.contains("ScanReplaced of QNVCFM3P4VDF names record 1"),
+        "{err}"
+    );
+    // zeugnis audit agrees, naming the record.
+    let (code, out, err) =
+        crate::support::zeugnis(t.path(), &["audit", "--data", dir.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "zeugnis audit accepted it: {out}{err}");
+    assert!(
+        err.contains("(record seq 3)")
+            && err.contains("ScanReplaced of QNVCFM3P4VDF names record 1"),
         "{err}"
     );
 }
