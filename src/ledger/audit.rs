@@ -287,8 +287,8 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
     check_cps(&acc, &keys, &origin, &mut report)?;
 
     // Per code, the record and BLAKE3 of its current scan: a ScanReplaced
-    // must name it (FORMAT.md §3.3, kind 13). 12-byte keys: about 70
-    // bytes per certificate with a scan.
+    // must name it (FORMAT.md §3.3, kind 13). About 100 bytes per
+    // certificate with a scan (a 12-byte code, a seq and a hash).
     let mut scans: std::collections::HashMap<Vec<u8>, (u64, [u8; 32])> = Default::default();
     let segs = list_segments(dir)?;
     let count = segs.len();
