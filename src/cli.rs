@@ -20,6 +20,7 @@ use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
 
 mod exports;
+mod replace_scan;
 use std::path::{Path, PathBuf};
 
 /// Set by systemd when stderr is connected to the journal.
@@ -218,6 +219,8 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Replace a wrongly archived scan; the old one is kept (ledger kind 13).
+    ReplaceScan(replace_scan::ReplaceScanArgs),
     /// Write the A4 cover sheet (QR code) for the scanning station.
     CoverSheet {
         /// The code.
@@ -517,6 +520,15 @@ fn dispatch() -> i32 {
         Command::CoverSheet { code, output } => {
             return run.cover_sheet(code, output);
         }
+        Command::ReplaceScan(args) => {
+            return match replace_scan::request(args, &cfg) {
+                Ok(req) => run.request(req),
+                Err(e) => {
+                    eprintln!("zeugnis: error: {e}");
+                    e.exit_code()
+                }
+            }
+        }
         command => {
             return match request_of(command) {
                 Ok(req) => run.request(req),
@@ -722,6 +734,7 @@ impl Runner<'_> {
             data: self.data.to_path_buf(),
             scans: self.cfg.scans.clone(),
             waiting_days: self.cfg.report.waiting_days,
+            scan_bytes_max: self.cfg.intake.file_bytes_max,
         };
         let mut reply = control::execute(req, &mut registry, &ctx);
         // The index is derived: failing to flush it after a committed change

@@ -250,6 +250,7 @@ impl Config {
         h.base_url = self.base_url.clone();
         h.scans_dir = self.scans.clone();
         h.waiting_days = self.report.waiting_days;
+        h.scan_bytes_max = self.intake.file_bytes_max;
         h
     }
 }

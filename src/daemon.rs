@@ -276,7 +276,11 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     }));
     let metrics = state.metrics();
     let publish_metrics = Arc::clone(&metrics);
+    let inbox_metrics = Arc::clone(&metrics);
     intake.on_outcome(Arc::new(move |o| metrics.intake(&o.outcome)));
+    intake.on_health(Arc::new(move |h| {
+        inbox_metrics.inbox(h.skipped.len(), h.unsettled.len())
+    }));
     let control = {
         let _guard = runtime.enter();
         crate::control::bind(&data).map_err(|e| DaemonError::Start(e.to_string()))?
@@ -297,6 +301,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
             data: data.clone(),
             scans: cfg.scans.clone(),
             waiting_days: cfg.report.waiting_days,
+            scan_bytes_max: cfg.intake.file_bytes_max,
         },
         stopping: Arc::clone(&stopping),
         jobs: Mutex::new(jobs_tx),

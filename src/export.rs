@@ -281,6 +281,8 @@ pub fn proof_bundle(
     seqs.dedup();
     let mut out: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut blobs_to_copy = Vec::new();
+    let mut scans: Vec<serde_json::Value> = Vec::new();
+    let mut replaced_files: std::collections::BTreeSet<Vec<u8>> = Default::default();
     for &seq in &seqs {
         let bytes = ledger.read_record(seq)?;
         let record = Record::decode(&bytes)
@@ -307,19 +309,65 @@ pub fn proof_bundle(
                     blobs_to_copy.push((*holder_commitment, "application/json".to_string()));
                 }
             }
-            Body::ScanArchived { scan, .. } if blobs == BundleBlobs::DocumentsAndScans => {
-                blobs_to_copy.push((scan.blake3, scan.media_type.clone()))
+            Body::ScanArchived { scan, .. } => {
+                if blobs == BundleBlobs::DocumentsAndScans {
+                    blobs_to_copy.push((scan.blake3, scan.media_type.clone()));
+                }
+                scans.push(
+                    serde_json::json!({"blake3": hex::encode(scan.blake3), "archived_by": seq}),
+                );
+            }
+            Body::ScanReplaced {
+                scan, replaced_seq, ..
+            } => {
+                if blobs == BundleBlobs::DocumentsAndScans {
+                    blobs_to_copy.push((scan.blake3, scan.media_type.clone()));
+                }
+                for s in scans
+                    .iter_mut()
+                    .filter(|s| s["archived_by"] == *replaced_seq)
+                {
+                    s["replaced_by"] = seq.into();
+                }
+                scans.push(
+                    serde_json::json!({"blake3": hex::encode(scan.blake3), "archived_by": seq}),
+                );
             }
             _ => {}
+        }
+    }
+    // Every scan the certificate ever had, current or replaced (FORMAT.md
+    // §10.1): a replaced scan's file is marked in its name.
+    for s in &mut scans {
+        let current = s.get("replaced_by").is_none();
+        s["current"] = current.into();
+        if !current {
+            if let Some(addr) = s["blake3"].as_str().and_then(|h| hex::decode(h).ok()) {
+                replaced_files.insert(addr);
+            }
+        }
+    }
+    if let Some(current) = scans.iter().find(|s| s["current"] == true) {
+        if let Some(addr) = current["blake3"].as_str().and_then(|h| hex::decode(h).ok()) {
+            replaced_files.remove(&addr); // a scan put back is current
         }
     }
     let mut files = 0;
     if blobs != BundleBlobs::None {
         let store: &BlobStore = registry.blobs();
+        let mut copied = std::collections::BTreeSet::new();
         for (addr, media) in &blobs_to_copy {
+            if !copied.insert(*addr) {
+                continue;
+            }
             let bytes = store.get(addr).map_err(RegistryError::from)?;
+            let mark = if replaced_files.contains(addr.as_slice()) {
+                ".replaced"
+            } else {
+                ""
+            };
             out.insert(
-                format!("files/{}.{}", hex::encode(addr), extension(media)),
+                format!("files/{}{mark}.{}", hex::encode(addr), extension(media)),
                 bytes,
             );
             files += 1;
@@ -367,9 +415,12 @@ pub fn proof_bundle(
     let (keys_json, policy) = key_history_files(ledger);
     out.insert("keys.json".into(), keys_json);
     out.insert(POLICY_FILE.into(), policy);
-    let bundle = serde_json::json!({"format": BUNDLE_FORMAT, "code": cert.code, "origin": ledger.origin(),
+    let mut bundle = serde_json::json!({"format": BUNDLE_FORMAT, "code": cert.code, "origin": ledger.origin(),
                                     "checkpoint_size": cp_size, "records": seqs,
                                     "completeness": "not proven: see README.md and FORMAT.md §10.3"});
+    if scans.iter().any(|s| s["current"] == false) {
+        bundle["scans"] = scans.into();
+    }
     out.insert(
         "bundle.json".into(),
         serde_json::to_string_pretty(&bundle)
@@ -875,6 +926,42 @@ fn verify_bundle(dir: &BundleSource, trust: Trust) -> Result<Vec<String>, Export
             )));
         }
     }
+    // 5b. A scan replacement names the scan current before it: the record
+    // that archived it (in the bundle, about this code) and its BLAKE3.
+    let mut replacements = 0;
+    let mut current: Option<(u64, [u8; 32])> = None;
+    for r in &own {
+        match &r.body {
+            Body::ScanArchived { scan, .. } => current = Some((r.seq, scan.blake3)),
+            Body::ScanReplaced {
+                scan,
+                replaced_seq,
+                replaced_blake3,
+                ..
+            } => {
+                if current != Some((*replaced_seq, *replaced_blake3)) {
+                    return Err(mismatch(format!(
+                        "record {} (ScanReplaced) names record {replaced_seq} with scan {} as the \
+                         replaced scan, but the scan of {code} before it was {}",
+                        r.seq,
+                        hex::encode(replaced_blake3),
+                        current.map_or("none in the bundle".to_string(), |(seq, h)| format!(
+                            "record {seq} with scan {}",
+                            hex::encode(h)
+                        ))
+                    )));
+                }
+                current = Some((r.seq, scan.blake3));
+                replacements += 1;
+            }
+            _ => {}
+        }
+    }
+    if replacements > 0 {
+        checked.push(format!(
+            "scan replacements: {replacements}; each names the earlier record and the BLAKE3 of the scan it replaced (kept)"
+        ));
+    }
     // 6. Copied files match the fingerprints in the records.
     let mut verified_files = 0;
     for rel in files.iter().filter(|f| f.starts_with("files/")) {
@@ -892,7 +979,7 @@ fn verify_bundle(dir: &BundleSource, trust: Trust) -> Result<Vec<String>, Export
                         && hex::encode(d.blob.sha256) == hex::encode(Sha256::digest(&bytes))
                 }) || hex::encode(holder_commitment) == addr
             }
-            Body::ScanArchived { scan, .. } => {
+            Body::ScanArchived { scan, .. } | Body::ScanReplaced { scan, .. } => {
                 hex::encode(scan.blake3) == addr
                     && hex::encode(scan.sha256) == hex::encode(Sha256::digest(&bytes))
             }

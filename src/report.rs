@@ -2,8 +2,9 @@
 //! the document system sends status mails regularly).
 //!
 //! Owns: the report (counts by state, registrations waiting for their scan
-//! longer than a limit with their codes, quarantined scans with reasons, the
-//! last fixity audit, ledger size and growth, free disk, key age), its text
+//! longer than a limit with their codes, quarantined scans with reasons,
+//! inbox entries the intake skipped or that do not settle, scans waiting
+//! long for their registration, the last fixity audit, ledger size and growth, free disk, key age), its text
 //! and JSON forms, the copy written to `<data>/reports/`, and the SMTP mail.
 //! Must not do: change the ledger.
 
@@ -80,6 +81,26 @@ pub struct StatusReport {
     pub waiting_too_long: Vec<Waiting>,
     /// Quarantined scans (empty if the quarantine folder does not exist).
     pub quarantined: Vec<Quarantined>,
+    /// When the intake last wrote its state (`scans/work/.intake-status.json`,
+    /// after a pass that changed it), UTC seconds; absent when no intake
+    /// ran on this inbox yet. The two lists below are as of that time.
+    pub inbox_checked_at: Option<i64>,
+    /// Why the intake's state could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbox_state_error: Option<String>,
+    /// Inbox entries the intake cannot handle and skips at every pass (it
+    /// cannot claim, move or quarantine them), with why and since when.
+    pub inbox_skipped: Vec<crate::scans::health::SkippedEntry>,
+    /// Inbox files seen for more than `[intake] unsettled_report_secs`
+    /// (default 10 minutes) that have not settled (still growing or
+    /// changing), with since when.
+    pub inbox_unsettled: Vec<crate::scans::health::UnsettledEntry>,
+    /// That limit, as the intake applied it, in seconds.
+    pub inbox_unsettled_after_s: Option<u64>,
+    /// Scans in `scans/waiting/` (their code is not registered yet).
+    pub scans_waiting: u64,
+    /// Those waiting longer than a day, oldest first: name, code, since.
+    pub scans_waiting_long: Vec<crate::scans::health::WaitingScan>,
     /// Records in the ledger.
     pub ledger_records: u64,
     /// Records appended in the last 7 days.
@@ -199,6 +220,12 @@ pub fn status(
             }
         })
         .collect();
+    let (inbox, inbox_state_error) = match crate::scans::health::read(scans) {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    let (scans_waiting, scans_waiting_long) =
+        crate::scans::health::waiting(scans, now, crate::scans::health::WAITING_LISTED_SECS);
     let disk_free_bytes = rustix::fs::statvfs(ledger.dir())
         .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
         .unwrap_or(0);
@@ -210,6 +237,16 @@ pub fn status(
         waiting_days_limit,
         waiting_too_long,
         quarantined: quarantined(scans),
+        inbox_checked_at: inbox.as_ref().map(|h| h.written_at_s),
+        inbox_unsettled_after_s: inbox.as_ref().map(|h| h.unsettled_after_s),
+        inbox_state_error,
+        inbox_skipped: inbox
+            .as_ref()
+            .map(|h| h.skipped.clone())
+            .unwrap_or_default(),
+        inbox_unsettled: inbox.map(|h| h.unsettled).unwrap_or_default(),
+        scans_waiting,
+        scans_waiting_long,
         ledger_records: ledger.size(),
         records_last_7_days: last7,
         records_last_30_days: last30,
@@ -275,6 +312,7 @@ impl StatusReport {
         for q in &self.quarantined {
             s.push_str(&format!("  {}  {}\n", q.file, q.reason));
         }
+        s.push_str(&self.inbox_text());
         s.push_str(&format!(
             "\nledger: {} records, {} bytes; +{} in 7 days, +{} in 30 days\n",
             self.ledger_records,
@@ -295,6 +333,68 @@ impl StatusReport {
         s.push_str(&format!("disk free: {} bytes\n", self.disk_free_bytes));
         for k in &self.key_age_days {
             s.push_str(&format!("signing key {}: {} days old\n", k.key_id, k.days));
+        }
+        s
+    }
+
+    /// The inbox part of [`StatusReport::text`]: what the intake skips, what
+    /// does not settle, what waits long for its registration.
+    fn inbox_text(&self) -> String {
+        let ago = |since: i64| {
+            let secs = (self.generated_at - since).max(0);
+            if secs >= DAY_S {
+                format!("{} days", secs / DAY_S)
+            } else if secs >= 3600 {
+                format!("{} hours", secs / 3600)
+            } else {
+                format!("{} minutes", secs / 60)
+            }
+        };
+        let mut s = String::new();
+        match (self.inbox_checked_at, &self.inbox_state_error) {
+            (_, Some(e)) => s.push_str(&format!("inbox: the intake's state is unreadable: {e}\n")),
+            (None, None) => s.push_str("inbox: no intake has run on this inbox yet\n"),
+            (Some(at), None) => {
+                s.push_str(&format!("inbox (as the intake saw it {} ago):\n", ago(at)))
+            }
+        }
+        s.push_str(&format!(
+            "  entries the intake cannot handle (skipped at every pass): {}\n",
+            self.inbox_skipped.len()
+        ));
+        for e in &self.inbox_skipped {
+            s.push_str(&format!(
+                "    {}  {} (for {})\n",
+                e.name,
+                e.why,
+                ago(e.since_s)
+            ));
+        }
+        s.push_str(&format!(
+            "  files not settled for more than {} seconds: {}\n",
+            self.inbox_unsettled_after_s
+                .unwrap_or(crate::scans::health::UNSETTLED_REPORT_SECS_DEFAULT),
+            self.inbox_unsettled.len()
+        ));
+        for e in &self.inbox_unsettled {
+            s.push_str(&format!(
+                "    {}  changing for {}\n",
+                e.name,
+                ago(e.since_s)
+            ));
+        }
+        s.push_str(&format!(
+            "scans waiting for their registration: {}, longer than a day: {}\n",
+            self.scans_waiting,
+            self.scans_waiting_long.len()
+        ));
+        for w in &self.scans_waiting_long {
+            s.push_str(&format!(
+                "  {}  code {}  waiting {}\n",
+                w.name,
+                if w.code.is_empty() { "?" } else { &w.code },
+                ago(w.since_s)
+            ));
         }
         s
     }

@@ -2945,3 +2945,96 @@ fn exports_only_with_the_key() {
         assert_eq!(r.json()["reason"], json!(reason), "{path}: {}", r.text());
     }
 }
+
+/// Issue 13: `POST /admin/v1/certificates/{CODE}/scan` replaces a wrongly
+/// archived scan like `zeugnis replace-scan` (ledger kind 13): 201, a retry
+/// 200 with the same record, 409 for a certificate without a scan (pointing
+/// to the inbox) or a voided/erased one, 400 for a bad body, 401 without
+/// the token. The public JSON shows both scans' fingerprints but the reason
+/// only with the key; the scan page serves the new scan; the record's proof
+/// needs the key, like a revocation's.
+#[test]
+fn admin_replace_scan_keeps_the_old_scan_and_the_reason_private() {
+    let s = Server::start("");
+    let c = &s.certs;
+    let code = plain(&c.archived.code);
+    let right = b"%PDF-1.7\n% the right scan of the signed original\n%%EOF\n";
+    let post = |code: &str, parts: &[(&str, Option<&str>, &[u8])]| {
+        let (ct, body) = multipart(parts);
+        s.admin(
+            "POST",
+            &format!("/admin/v1/certificates/{code}/scan"),
+            &[("Content-Type", &ct)],
+            &body,
+        )
+    };
+    let good: [(&str, Option<&str>, &[u8]); 2] = [
+        ("scan", Some("right.pdf"), right),
+        ("reason", None, b"Deckblatt eines anderen Zeugnisses"),
+    ];
+    let r = post(&code, &good);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let seq = v["seq"].as_u64().expect("seq");
+    assert_eq!(v["retry"], false);
+    assert_eq!(v["replaced_blake3"], blake3::hash(SCAN).to_hex().as_str());
+    assert_eq!(v["scan"]["blake3"], blake3::hash(right).to_hex().as_str());
+    let r = post(&code, &good);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["retry"], true);
+    assert_eq!(r.json()["seq"], seq);
+    // Refusals.
+    let r = post(&plain(&c.awaiting.code), &good);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("not a replacement"), "{}", r.text());
+    for cert in [&c.voided, &c.erased] {
+        let r = post(&plain(&cert.code), &good);
+        assert_eq!(r.status, 409, "{}: {}", cert.code, r.text());
+    }
+    let r = post(&code, &good[..1]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("reason"), "{}", r.text());
+    let junk: [(&str, Option<&str>, &[u8]); 2] = [("scan", Some("x.txt"), b"plain text"), good[1]];
+    let r = post(&code, &junk);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let (ct, body) = multipart(&good);
+    let r = request(
+        s.admin,
+        "POST",
+        &format!("/admin/v1/certificates/{code}/scan"),
+        &[("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!(r.status, 401);
+    // Public JSON: both fingerprints, the reason only with the key.
+    let v = s.get(&format!("/api/v1/certificates/{code}")).json();
+    assert_eq!(
+        v["scan"]["blake3"],
+        blake3::hash(right).to_hex().as_str(),
+        "{v}"
+    );
+    assert_eq!(
+        v["replaced_scans"][0]["scan"]["blake3"],
+        blake3::hash(SCAN).to_hex().as_str(),
+        "{v}"
+    );
+    assert!(
+        v["replaced_scans"][0].get("reason").is_none(),
+        "private: {v}"
+    );
+    let with_key = format!("{code}-{}", c.archived.key);
+    let v = s.get(&format!("/api/v1/certificates/{with_key}")).json();
+    assert_eq!(
+        v["replaced_scans"][0]["reason"], "Deckblatt eines anderen Zeugnisses",
+        "{v}"
+    );
+    // The scan page serves the new scan.
+    let r = s.get(&format!("/de/{with_key}/scan"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, right.to_vec());
+    // The record's proof holds the reason: only with the key.
+    let r = s.get(&format!("/api/v1/certificates/{code}/proof?seq={seq}"));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = s.get(&format!("/api/v1/certificates/{with_key}/proof?seq={seq}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+}

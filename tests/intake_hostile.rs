@@ -174,7 +174,9 @@ fn subfolders_replaced_by_symlinks_never_lead_outside_the_inbox() {
         ("waiting", o.join("w")),
         ("quarantine", o.join("q")),
     ] {
-        std::fs::remove_dir(inbox.join(sub)).expect("remove");
+        // (work/ holds the intake's state file since the status report
+        // lists what the intake cannot finish: the attacker removes it all.)
+        std::fs::remove_dir_all(inbox.join(sub)).expect("remove");
         std::os::unix::fs::symlink(&to, inbox.join(sub)).expect("symlink");
     }
     // A sidecar that is a symlink to an outside file naming a code.
@@ -465,4 +467,125 @@ fn only_an_authenticated_cover_sheet_identifies_a_scan_by_default() {
     let (c, _, err) = e.run(&["ingest", "--identify", "cover_sheet,name", "x.pdf"]);
     assert_eq!(c, 2);
     assert!(err.contains("\"name\""), "{err}");
+}
+
+/// Issue 13 (status): what the intake cannot finish is in `zeugnis status`
+/// (text and `--json`, named fields) and in `/metrics`, so the operator
+/// sees it without reading logs: an entry it cannot move (skipped at every
+/// pass; where `chattr +i` works), a file that never settles, a scan
+/// waiting for its registration. Good scans keep being archived meanwhile,
+/// and a file that settles leaves the list.
+#[test]
+fn status_shows_what_the_intake_cannot_finish() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let e = Env::new(
+        "[intake]\nstable_ms = 300\nrescan_secs = 1\nidentify = [\"file_name\"]\n\
+         unsettled_report_secs = 1\n[report]\ninterval_secs = 0\n",
+    );
+    let codes = e.register_many(2);
+    let inbox = e.inbox();
+    let stuck = inbox.join("stuck-folder");
+    std::fs::create_dir(&stuck).expect("dir");
+    let _guard = Immutable(stuck.clone());
+    let immutable = Command::new("chattr")
+        .arg("+i")
+        .arg(&stuck)
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut d = e.start();
+    d.wait_for_log("control socket listening");
+    // A writer that never finishes: one byte every 100 ms (settling takes 300 ms).
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, path) = (stop.clone(), inbox.join("growing.pdf"));
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open");
+            f.write_all(b"%PDF-1.7\n").expect("write");
+            while !stop.load(Ordering::SeqCst) {
+                f.write_all(b".").expect("write");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    // A scan whose code is not registered waits for it.
+    std::fs::write(inbox.join("QNVCFM3P4VDF.pdf"), scan_pdf("waits", 300)).expect("waits");
+    std::fs::write(
+        inbox.join(format!("{}.pdf", codes[0])),
+        scan_pdf("good", 400),
+    )
+    .expect("good");
+    archived(&mut d, &codes[0]);
+    let status_json = || -> Value {
+        let (c, out, err) = e.run(&["status", "--json"]);
+        assert_eq!(c, 0, "{err}");
+        serde_json::from_str(&out).expect("status --json")
+    };
+    let listed = |v: &Value, field: &str, name: &str| {
+        v[field]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["name"] == name))
+    };
+    e.wait_for(
+        "status to list the unsettled file and the waiting scan",
+        || {
+            let v = status_json();
+            listed(&v, "inbox_unsettled", "growing.pdf")
+                && v["scans_waiting"] == 1
+                && (!immutable || listed(&v, "inbox_skipped", "stuck-folder"))
+        },
+    );
+    let v = status_json();
+    assert!(v["inbox_checked_at"].as_i64().is_some(), "{v}");
+    assert_eq!(v["inbox_unsettled_after_s"], 1, "{v}");
+    let (c, text, err) = e.run(&["status"]);
+    assert_eq!(c, 0, "{err}");
+    assert!(text.contains("growing.pdf  changing for"), "{text}");
+    assert!(
+        text.contains("scans waiting for their registration: 1"),
+        "{text}"
+    );
+    let (status, metrics) = http(
+        &d.addr("public"),
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("zeugnis_intake_inbox_entries{kind=\"unsettled\"} 1"),
+        "{metrics}"
+    );
+    if immutable {
+        assert!(text.contains("stuck-folder"), "{text}");
+        let skipped = v["inbox_skipped"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == "stuck-folder"))
+            .expect("skipped entry");
+        assert!(
+            skipped["why"].as_str().is_some_and(|w| !w.is_empty()),
+            "{v}"
+        );
+        assert!(
+            metrics.contains("zeugnis_intake_inbox_entries{kind=\"skipped\"} 1"),
+            "{metrics}"
+        );
+    } else {
+        eprintln!("chattr +i is not available here: the unmovable folder was not tried");
+    }
+    // The writer stops: the file settles, is handled, and leaves the list.
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer");
+    e.wait_for("the settled file to leave the list", || {
+        !listed(&status_json(), "inbox_unsettled", "growing.pdf")
+    });
+    std::fs::write(
+        inbox.join(format!("{}.pdf", codes[1])),
+        scan_pdf("good 2", 400),
+    )
+    .expect("good");
+    archived(&mut d, &codes[1]);
+    page_served(&mut d, &codes[1]);
+    d.stop();
 }

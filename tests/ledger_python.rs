@@ -46,6 +46,16 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     };
     let a = r.register(&rec, &doc(), None).expect("register").code;
     r.archive_scan(&a, b"%PDF-1.7 scan", "s.pdf").expect("scan");
+    // Kind 13 (format version 3): the scan replaced, twice.
+    for (n, bytes) in [&b"%PDF-1.7 right scan"[..], b"%PDF-1.7 right scan, again"]
+        .into_iter()
+        .enumerate()
+    {
+        let done = r
+            .replace_scan(&a, bytes, "new.pdf", "wrong cover sheet", u64::MAX)
+            .expect("replace scan");
+        assert!(!done.retry, "replacement {n}");
+    }
     let b = r.register(&rec, &doc(), None).expect("register").code;
     r.supersede(&b, &rec, &doc()).expect("supersede");
     r.revoke(&a, "cheating", "2027-01-01").expect("revoke");
@@ -70,9 +80,10 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     assert_eq!(v["head_link"], hex::encode(link));
     assert_eq!(v["origin"], "py.example/zeugnis/1");
     assert_eq!(
-        v["checkpoints"], 8,
-        "genesis, 6 registry batches, 1 bulk batch"
+        v["checkpoints"], 10,
+        "genesis, 8 registry batches, 1 bulk batch"
     );
+    assert_eq!(v["scans_replaced"], 2, "{out}");
 
     // A key that did not sign: refused.
     let other = zeugnis::ledger::checkpoint::NoteSigner::new(
@@ -416,4 +427,67 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
             );
         }
     }
+}
+
+/// FORMAT.md §3.3, kind 13: a `ScanReplaced` must name the code's current
+/// scan (the seq and BLAKE3 of the latest scan record). The ledger layer
+/// appends whatever it is given, so a wrong one is written here directly;
+/// the Python verifier and `zeugnis audit` refuse it, naming the record.
+#[test]
+fn python_verifier_refuses_a_scan_replacement_of_another_scan() {
+    use zeugnis::ledger::record::{BlobRef, Body};
+    python_ready();
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path().join("ledger");
+    let mut l = zeugnis::ledger::Ledger::init(&dir, "py.example/zeugnis/1", Default::default())
+        .expect("init");
+    let blob = |b: u8| BlobRef {
+        blake3: [b; 32],
+        sha256: [b; 32],
+        size_bytes: 1,
+        media_type: "application/pdf".into(),
+    };
+    let replaced = |seq: u64, b: u8| Body::ScanReplaced {
+        code: "QNVCFM3P4VDF".into(),
+        scan: blob(9),
+        replaced_seq: seq,
+        replaced_blake3: [b; 32],
+        reason: "wrong sheet".into(),
+        source_name: "x.pdf".into(),
+    };
+    let archived = Body::ScanArchived {
+        code: "QNVCFM3P4VDF".into(),
+        scan: blob(1),
+        source_name: "s.pdf".into(),
+    };
+    // Record 1 archives scan 1; record 2 correctly replaces it.
+    l.append_batch(vec![archived, replaced(1, 1)])
+        .expect("append");
+    let vkey = l.verifiers()[0].vkey();
+    drop(l);
+    let (code, out, err) = verify(&dir, &vkey);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"scans_replaced\": 1"), "{out}");
+    // Record 3 claims to replace scan 1 of record 1, which is no longer current.
+    let mut l = zeugnis::ledger::Ledger::open(&dir, Default::default()).expect("open");
+    l.append_batch(vec![replaced(1, 1)]).expect("append");
+    drop(l);
+    let (code, _, err) = verify(&dir, &vkey);
+    assert_eq!(
+        code, 1,
+        "a replacement of a scan that was not current was accepted"
+    );
+    assert!(
+        err.contains("(seq 3)") && err.contains("ScanReplaced of QNVCFM3P4VDF names record 1"),
+        "{err}"
+    );
+    // zeugnis audit agrees, naming the record.
+    let (code, out, err) =
+        crate::support::zeugnis(t.path(), &["audit", "--data", dir.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "zeugnis audit accepted it: {out}{err}");
+    assert!(
+        err.contains("(record seq 3)")
+            && err.contains("ScanReplaced of QNVCFM3P4VDF names record 1"),
+        "{err}"
+    );
 }

@@ -238,3 +238,60 @@ fn unknown_revocation_category_is_rejected() {
         "{err}"
     );
 }
+
+/// Format version 3 (FORMAT.md §16): kind 13 `ScanReplaced`. Its bytes are
+/// pinned by `tests/golden/records-v3.txt` (bless as above:
+/// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_scan_replaced`);
+/// the golden lines of versions 1 and 2 still decode as before.
+#[test]
+fn golden_scan_replaced_bytes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let path = dir.join("records-v3.txt");
+    let r = sample(
+        13,
+        Body::ScanReplaced {
+            code: "QNVCFM3P4VDF".into(),
+            scan: zeugnis::ledger::record::BlobRef {
+                blake3: [0xB3; 32],
+                sha256: [0x5A; 32],
+                size_bytes: 2_097_152,
+                media_type: "application/pdf".into(),
+            },
+            replaced_seq: 7,
+            replaced_blake3: [0x0D; 32],
+            reason: "Falsches Deckblatt: Scan eines anderen Zeugnisses".into(),
+            source_name: "QNVCFM3P4VDF-neu.pdf".into(),
+        },
+    );
+    let bytes = r.encode().expect("encode");
+    assert_eq!(&bytes[18..20], &[13, 0], "kind 13");
+    assert_eq!(Record::decode(&bytes).expect("decode"), r);
+    // The layout of FORMAT.md §3.3: code, blobref, u64 replaced seq, hash,
+    // reason, source name.
+    let at = 52 + 4 + 12 + 32 + 32 + 8 + 4 + "application/pdf".len();
+    assert_eq!(&bytes[at..at + 8], &7u64.to_le_bytes(), "replaced seq");
+    assert_eq!(&bytes[at + 8..at + 40], &[0x0D; 32], "replaced BLAKE3");
+    let text = format!("{} {}\n", r.body.kind().name(), hex::encode(&bytes));
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    assert_eq!(golden, text);
+    // Every line of the older golden files still decodes to its kind.
+    for (file, lines) in [("records.txt", 11), ("records-v2.txt", 4)] {
+        let old = std::fs::read_to_string(dir.join(file)).expect("older golden file");
+        assert_eq!(old.lines().count(), lines, "{file}");
+        for line in old.lines() {
+            let (name, rest) = line.split_once(' ').expect("name and hex");
+            let hex_text = rest.rsplit(' ').next().expect("hex");
+            let rec = Record::decode(&hex::decode(hex_text).expect("hex")).expect(name);
+            assert_eq!(rec.body.kind().name(), name, "{file}");
+        }
+    }
+    // A cut ScanReplaced names the field it ends in.
+    let err = Record::decode(&bytes[..at + 20]).expect_err("truncated");
+    assert!(
+        matches!(err, DecodeError::Truncated { field: "replaced_blake3", offset } if offset == at + 8),
+        "{err}"
+    );
+}

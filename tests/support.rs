@@ -396,7 +396,10 @@ impl Drop for Daemon {
 }
 
 /// File names in a folder of the inbox (`""`: the inbox itself, without
-/// its subfolders).
+/// its subfolders; `work/` without the `.` names the intake keeps there
+/// for itself and never takes for scans: its state file
+/// `.intake-status.json`, which is there whenever a daemon ran, and the
+/// temporary file it is written through).
 pub fn inbox_entries(inbox: &Path, sub: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(inbox.join(sub))
         .map(|rd| {
@@ -405,6 +408,9 @@ pub fn inbox_entries(inbox: &Path, sub: &str) -> Vec<String> {
         })
         .unwrap_or_default();
     v.retain(|n| !matches!(n.as_str(), "work" | "waiting" | "quarantine"));
+    if sub == "work" {
+        v.retain(|n| !n.starts_with('.'));
+    }
     v.sort();
     v
 }

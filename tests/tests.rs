@@ -20,5 +20,6 @@ mod ledger_records;
 mod ledger_vectors;
 mod publish;
 mod registry;
+mod replace_scan;
 mod running;
 mod support;

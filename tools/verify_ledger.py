@@ -144,6 +144,9 @@ def decode(rec):
         body = {"code": r.string(), "category": r.string(), "reason": r.string(), "effective": r.string()}
         if body["category"] not in REVOCATION_CATEGORIES:
             raise Fail("unknown revocation category %r" % body["category"])
+    elif kind == 13:
+        body = {"code": r.string(), "scan": r.blobref(), "replaced_seq": r.u64(),
+                "replaced_blake3": r.hash().hex(), "reason": r.string(), "source": r.string()}
     elif kind == 8:
         body = {"old": r.string(), "new": r.string()}
     elif kind in (9, 11):
@@ -156,6 +159,21 @@ def decode(rec):
     if r.pos != len(rec):
         raise Fail("%d trailing bytes" % (len(rec) - r.pos))
     return seq, kind, body
+
+
+def check_scan_replaced(current, seq, kind, body, where):
+    """FORMAT.md section 3.3, kind 13 (format version 3): a ScanReplaced
+    record names the scan current before it, by the seq of the record that
+    archived it and its BLAKE3. `current` maps a code to (seq, blake3) of its
+    current scan, over the records seen so far in seq order."""
+    if kind == 13:
+        want = current.get(body["code"])
+        if want != (body["replaced_seq"], body["replaced_blake3"]):
+            raise Fail("%s: ScanReplaced of %s names record %d with scan %s as the replaced scan; "
+                       "the current scan was %r" % (where, body["code"], body["replaced_seq"],
+                                                    body["replaced_blake3"], want))
+    if kind in (6, 13):
+        current[body["code"]] = (seq, body["scan"]["blake3"])
 
 
 def leaf_hash(rec):
@@ -298,6 +316,7 @@ def verify(directory, vkey=None, kept=()):
     segdir = os.path.join(directory, "segments")
     names = sorted(n for n in os.listdir(segdir) if not n.startswith("."))
     link, tree, origin, keys, leaves = bytes(32), Tree(), None, [], []
+    scans, replaced = {}, 0
     for i, name in enumerate(names):
         path = os.path.join(segdir, name)
         data = open(path, "rb").read()
@@ -322,6 +341,8 @@ def verify(directory, vkey=None, kept=()):
             if kind == 1:
                 origin = body["origin"]
             collect_key(keys, seq, kind, body)
+            check_scan_replaced(scans, seq, kind, body, "%s at byte %d (seq %d)" % (path, off, seq))
+            replaced += kind == 13
             link = blake3.blake3(link + rec, derive_key_context=LINK_CONTEXT).digest()
             leaves.append(leaf_hash(rec))
             tree.push(leaves[-1])
@@ -357,7 +378,7 @@ def verify(directory, vkey=None, kept=()):
             raise Fail("kept checkpoint %s: root differs from the ledger's at size %d (rewritten log)" % (path, size))
     return {"records": tree.size, "head_link": link.hex(), "root": tree.root().hex(),
             "checkpoints": len(checkpoints), "origin": origin, "keys": len(keys),
-            "kept_checkpoints": len(kept_notes)}
+            "kept_checkpoints": len(kept_notes), "scans_replaced": replaced}
 
 
 TILE_HEIGHT = 8
@@ -568,6 +589,11 @@ def verify_bundle(bundle, vkey):
     code = meta["code"]
     registered = False
     blobs = set()
+    scans = {}
+    for seq in sorted(records):
+        kind, body = records[seq]
+        if kind in (6, 13):
+            check_scan_replaced(scans, seq, kind, body, "records/%d.bin" % seq)
     for seq, (kind, body) in records.items():
         named = [body[f] for f in ("code", "old", "new") if f in body]
         if named and code not in named:

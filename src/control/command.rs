@@ -77,6 +77,21 @@ pub enum Request {
         /// Why.
         reason: String,
     },
+    /// `zeugnis replace-scan`: the new scan file, read by the client
+    /// (bounded by `intake.file_bytes_max`).
+    ReplaceScan {
+        /// The code.
+        code: String,
+        /// The file's name (its last path component goes into the record).
+        file_name: String,
+        /// The file's bytes.
+        #[serde(with = "base64_bytes")]
+        bytes: Vec<u8>,
+        /// Why the archived scan is replaced (private: shown only with the key).
+        reason: String,
+        /// Print the outcome as JSON.
+        json: bool,
+    },
     /// `zeugnis cover-sheet`: the PDF comes back in the reply and the
     /// client writes it (the daemon may not see the operator's folders).
     CoverSheet {
@@ -169,6 +184,7 @@ impl Request {
             Request::Supersede { .. } => "supersede",
             Request::Void { .. } => "void",
             Request::Erase { .. } => "erase",
+            Request::ReplaceScan { .. } => "replace-scan",
             Request::CoverSheet { .. } => "cover-sheet",
             Request::ExportProof { .. } => "export-proof",
             Request::ExportArchive { .. } => "export-archive",
@@ -198,6 +214,7 @@ impl Request {
                 | Request::Supersede { .. }
                 | Request::Void { .. }
                 | Request::Erase { .. }
+                | Request::ReplaceScan { .. }
                 | Request::RotateKey { .. }
                 | Request::Fixity { .. }
                 | Request::Ingest { .. }
@@ -265,6 +282,8 @@ pub struct Context {
     pub scans: PathBuf,
     /// `[report] waiting_days`.
     pub waiting_days: u64,
+    /// `[intake] file_bytes_max`: the largest scan `replace-scan` takes.
+    pub scan_bytes_max: u64,
 }
 
 /// Runs `req` on `registry` and returns what it prints. `Ingest` is not
@@ -374,6 +393,16 @@ fn run(
                 "erased the holder data of {}; the ledger stays valid",
                 r.find(&code)?.code
             );
+        }
+        Request::ReplaceScan {
+            code,
+            file_name,
+            bytes,
+            reason,
+            json,
+        } => {
+            let rep = r.replace_scan(&code, &bytes, &file_name, &reason, ctx.scan_bytes_max)?;
+            print_replacement(out, &rep, json);
         }
         Request::CoverSheet { code, output } => {
             let (code, pdf) = r.cover_sheet(&code)?;
@@ -690,6 +719,29 @@ fn print_issued(out: &mut String, i: &crate::registry::Issued, json: bool) {
     }
 }
 
+fn print_replacement(out: &mut String, rep: &crate::registry::ScanReplacement, json: bool) {
+    if json {
+        let _ = writeln!(out, "{}", serde_json::to_string(rep).expect("json"));
+    } else if rep.retry {
+        let _ = writeln!(
+            out,
+            "the scan of {} was already replaced by this file (ledger seq {}); nothing was appended",
+            rep.code, rep.seq
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "replaced the scan of {} (ledger seq {}): new scan {} {} bytes blake3:{}",
+            rep.code, rep.seq, rep.scan.media_type, rep.scan.size_bytes, rep.scan.blake3
+        );
+        let _ = writeln!(
+            out,
+            "the replaced scan blake3:{} (ledger seq {}) is kept",
+            rep.replaced_blake3, rep.replaced_seq
+        );
+    }
+}
+
 /// `show`: JSON unchanged with `--json`; else aligned lines, the grade
 /// record as a table ([`crate::grades::record_table`]; `grade_input`, the
 /// module grades, only with the access key).
@@ -726,6 +778,17 @@ fn print_certificate(
         ),
         None => "scan         not yet archived".to_string(),
     });
+    for old in &c.replaced_scans {
+        line(format!(
+            "replaced     {} {} bytes blake3:{} (archived seq {}, replaced seq {}: {})",
+            old.scan.media_type,
+            old.scan.size_bytes,
+            old.scan.blake3,
+            old.archived_by,
+            old.replaced_by,
+            old.reason
+        ));
+    }
     if let Some(g) = &c.grade {
         line("grade record".to_string());
         crate::grades::record_table(g, grade_input, 2)

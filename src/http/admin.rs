@@ -1,6 +1,7 @@
 //! The admin API on its own listener: register, supersede (multipart:
 //! record JSON + documents), revoke, void, erase (JSON), status report,
-//! show with the access key, cover sheet (PDF), fixity audit (started in
+//! show with the access key, cover sheet (PDF), replace a scan (multipart:
+//! the file + the reason), fixity audit (started in
 //! the background, progress in `/metrics`), key rotation: what the CLI can.
 //!
 //! Owns: the bearer-token check (constant time, over SHA-256 digests), the
@@ -38,7 +39,12 @@ pub const ADMIN_ROUTES: &[&str] = &[
     "/admin/v1/certificates/{code}/revoke",
     "/admin/v1/certificates/{code}/void",
     "/admin/v1/certificates/{code}/erase",
+    "/admin/v1/certificates/{code}/scan",
 ];
+
+/// Largest `reason` field of a replace-scan request, in bytes (the reason
+/// itself is limited to `registry::REASON_CHARS_MAX` characters).
+pub const REASON_FIELD_BYTES_MAX: u64 = 16 * 1024;
 
 /// Route label of an admin path (for metrics).
 pub fn classify(path: &str) -> &'static str {
@@ -54,6 +60,7 @@ pub fn classify(path: &str) -> &'static str {
         ["admin", "v1", "certificates", _, "supersede"] => "admin_supersede",
         ["admin", "v1", "certificates", _, "void"] => "admin_void",
         ["admin", "v1", "certificates", _, "erase"] => "admin_erase",
+        ["admin", "v1", "certificates", _, "scan"] => "admin_replace_scan",
         ["healthz"] => "admin_healthz",
         _ => "admin_not_found",
     }
@@ -166,6 +173,9 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
         ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
             register(state, Some(code.to_string()), req).await
+        }
+        ["admin", "v1", "certificates", code, "scan"] if post(&method) => {
+            replace_scan(state, code.to_string(), req).await
         }
         ["admin", "v1", "certificates", code, action @ ("revoke" | "void" | "erase")]
             if post(&method) =>
@@ -313,6 +323,110 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
             )
         }
         Err(e) => registry_error(&e),
+    }
+}
+
+/// `POST /admin/v1/certificates/{CODE}/scan` (`zeugnis replace-scan`):
+/// multipart with a field `scan` (the file; its file name goes into the
+/// record) and a field `reason`. 201 with the outcome, or 200 when this
+/// replacement was already in the ledger (`"retry": true`).
+async fn replace_scan(state: &AppState, code: String, req: Request<Incoming>) -> Resp {
+    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
+    let boundary = match multer::parse_boundary(&content_type) {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(&format!(
+                "Content-Type must be multipart/form-data with fields scan and reason ({e})"
+            ))
+        }
+    };
+    let max = state.cfg.admin_body_bytes_max;
+    let scan_max = state.cfg.scan_bytes_max;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max)
+            .for_field("scan", scan_max)
+            .for_field("reason", REASON_FIELD_BYTES_MAX),
+    );
+    let stream = http_body_util::BodyDataStream::new(req.into_body());
+    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let (mut scan, mut reason) = (None, None);
+    let mut fields = 0;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return *scan_multipart_error(&e, max, scan_max),
+        };
+        fields += 1;
+        if fields > ADMIN_FIELDS_MAX {
+            return bad(&format!("more than {ADMIN_FIELDS_MAX} multipart fields"));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) => return *scan_multipart_error(&e, max, scan_max),
+        };
+        match name.as_str() {
+            "scan" if scan.is_none() => {
+                scan = Some((file_name.unwrap_or_else(|| "scan".to_string()), bytes))
+            }
+            "reason" if reason.is_none() => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => reason = Some(text),
+                Err(_) => return bad("multipart field \"reason\" is not UTF-8"),
+            },
+            "scan" | "reason" => return bad(&format!("multipart field {name:?} given twice")),
+            other => {
+                return bad(&format!(
+                    "multipart field {other:?}: expected \"scan\" and \"reason\""
+                ))
+            }
+        }
+    }
+    let Some((file_name, bytes)) = scan else {
+        return bad("multipart field \"scan\" (the file) is missing");
+    };
+    let Some(reason) = reason else {
+        return bad("multipart field \"reason\" is missing");
+    };
+    let result = state
+        .with_registry(move |r| r.replace_scan(&code, &bytes, &file_name, &reason, scan_max))
+        .await;
+    match result {
+        Ok(rep) => {
+            let status = if rep.retry {
+                StatusCode::OK
+            } else {
+                state.written();
+                StatusCode::CREATED
+            };
+            json(
+                status,
+                &serde_json::to_value(&rep).expect("a replacement serialises"),
+            )
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+fn scan_multipart_error(e: &multer::Error, max: u64, scan_max: u64) -> Box<Resp> {
+    match e {
+        multer::Error::FieldSizeExceeded { field_name, .. }
+            if field_name.as_deref() == Some("scan") =>
+        {
+            Box::new(json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the scan is larger than {scan_max} bytes (intake.file_bytes_max)"),
+            ))
+        }
+        multer::Error::FieldSizeExceeded { .. } => Box::new(json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("multipart field \"reason\" is larger than {REASON_FIELD_BYTES_MAX} bytes"),
+        )),
+        e => multipart_error(e, max),
     }
 }
 

@@ -49,6 +49,11 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InboxLabels {
+    kind: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The daemon's metrics.
@@ -69,6 +74,8 @@ pub struct Metrics {
     intake: Family<OutcomeLabels, Counter>,
     /// `zeugnis_ledger_records`: set when `/metrics` is scraped.
     ledger_records: Gauge,
+    /// `zeugnis_intake_inbox_entries{kind}`: skipped and unsettled entries.
+    inbox: Family<InboxLabels, Gauge>,
     /// `zeugnis_publish_checkpoints_total{target}` (`dir`, `mail`).
     published: Family<TargetLabels, Counter>,
     /// `zeugnis_publish_failures_total{target}` (`dir`, `mail`).
@@ -103,6 +110,12 @@ impl Metrics {
         let open = Family::<ListenerLabels, Gauge>::default();
         let intake = Family::<OutcomeLabels, Counter>::default();
         let ledger_records = Gauge::default();
+        let inbox = Family::<InboxLabels, Gauge>::default();
+        registry.register(
+            "zeugnis_intake_inbox_entries",
+            "Inbox entries the intake cannot finish, by kind: skipped (cannot be claimed, moved or quarantined), unsettled (not settled for more than 10 minutes)",
+            inbox.clone(),
+        );
         let published = Family::<TargetLabels, Counter>::default();
         let publish_failures = Family::<TargetLabels, Counter>::default();
         registry.register(
@@ -176,6 +189,7 @@ impl Metrics {
             open,
             intake,
             ledger_records,
+            inbox,
             published,
             publish_failures,
             fixity_running,
@@ -206,6 +220,15 @@ impl Metrics {
             &self.publish_failures
         };
         family.get_or_create(&TargetLabels { target }).inc();
+    }
+
+    /// Sets the inbox gauges from the intake's state after a pass.
+    pub fn inbox(&self, skipped: usize, unsettled: usize) {
+        for (kind, n) in [("skipped", skipped), ("unsettled", unsettled)] {
+            self.inbox
+                .get_or_create(&InboxLabels { kind })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// Counts one scan file handled by the intake (`archived`, `waiting`,

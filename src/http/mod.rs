@@ -90,6 +90,11 @@ pub struct HttpConfig {
     /// `[report] waiting_days`. Default 14.
     #[serde(skip)]
     pub waiting_days: u64,
+    /// Largest scan the admin API's replace-scan route takes, in bytes.
+    /// Not read from `[http]`: the daemon sets it from `[intake]
+    /// file_bytes_max`. Default 64 MiB.
+    #[serde(skip)]
+    pub scan_bytes_max: u64,
     /// Time a client has to send a complete request head (also the idle
     /// time allowed between keep-alive requests), in milliseconds. Default 10,000.
     pub header_read_timeout_ms: u64,
@@ -231,6 +236,7 @@ impl Default for HttpConfig {
             base_url: BASE_URL_DEFAULT.to_string(),
             scans_dir: PathBuf::from("scans"),
             waiting_days: WAITING_DAYS_DEFAULT,
+            scan_bytes_max: crate::blobs::BLOB_BYTES_MAX_DEFAULT,
             header_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             header_bytes_max: 16_384,

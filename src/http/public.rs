@@ -513,14 +513,20 @@ pub fn shows_private(cert: &Certificate, key: KeyCheck) -> bool {
 }
 
 /// Removes what only the key holder may see from a certificate's JSON: the
-/// grade record (final and module grades) and the free-text revocation
-/// reason. The public reason category stays.
+/// grade record (final and module grades), the free-text revocation
+/// reason and the reasons scans were replaced for. The public reason
+/// category stays, and so do the replaced scans' fingerprints.
 pub fn redact(v: &mut Value) {
     if let Some(obj) = v.as_object_mut() {
         obj.remove("grade");
         obj.remove("holder");
         if let Some(revoked) = obj.get_mut("revoked").and_then(Value::as_object_mut) {
             revoked.remove("reason");
+        }
+        if let Some(replaced) = obj.get_mut("replaced_scans").and_then(Value::as_array_mut) {
+            for r in replaced.iter_mut().filter_map(Value::as_object_mut) {
+                r.remove("reason");
+            }
         }
     }
 }
@@ -685,8 +691,8 @@ async fn api_proof(state: &AppState, code_text: &str, query: Option<&str>) -> Re
             StatusCode::FORBIDDEN,
             "key_required",
             &format!(
-                "this record of certificate {} holds private data (grades or the revocation \
-                 text): its proof is given only with the access key (CODE-KEY), and not at \
+                "this record of certificate {} holds private data (grades, the revocation \
+                 text or why a scan was replaced): its proof is given only with the access key (CODE-KEY), and not at \
                  all after an erasure",
                 code.formatted()
             ),
@@ -708,11 +714,12 @@ enum ProofMiss {
 }
 
 /// Whether a record holds data only the key holder may see: the grade
-/// record of a registration, the free-text reason of a revocation.
+/// record of a registration, the free-text reason of a revocation or of a
+/// scan replacement.
 pub fn record_is_private(rec: &Record) -> bool {
     match &rec.body {
         Body::Registered { grade, .. } => grade.is_some(),
-        Body::Revoked { .. } | Body::RevokedWithCategory { .. } => true,
+        Body::Revoked { .. } | Body::RevokedWithCategory { .. } | Body::ScanReplaced { .. } => true,
         _ => false,
     }
 }

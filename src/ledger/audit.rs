@@ -286,6 +286,10 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
     };
     check_cps(&acc, &keys, &origin, &mut report)?;
 
+    // Per code, the record and BLAKE3 of its current scan: a ScanReplaced
+    // must name it (FORMAT.md §3.3, kind 13). About 100 bytes per
+    // certificate with a scan (a 12-byte code, a seq and a hash).
+    let mut scans: std::collections::HashMap<Vec<u8>, (u64, [u8; 32])> = Default::default();
     let segs = list_segments(dir)?;
     let count = segs.len();
     for (i, (first, path)) in segs.iter().enumerate() {
@@ -343,6 +347,38 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
             }
             if let Body::Genesis { origin: o, .. } = &record.body {
                 origin = Some(o.clone());
+            }
+            match &record.body {
+                Body::ScanArchived { code, scan, .. } => {
+                    scans.insert(code.as_bytes().to_vec(), (v.seq, scan.blake3));
+                }
+                Body::ScanReplaced {
+                    code,
+                    scan,
+                    replaced_seq,
+                    replaced_blake3,
+                    ..
+                } => {
+                    let current = scans.get(code.as_bytes()).copied();
+                    if current != Some((*replaced_seq, *replaced_blake3)) {
+                        failure = Some(LedgerError::Corrupt {
+                            path: path.clone(),
+                            offset: v.offset,
+                            seq: v.seq,
+                            what: format!(
+                                "ScanReplaced of {code} names record {replaced_seq} with scan {} as the replaced scan, but the current scan was {} (FORMAT.md §3.3, kind 13)",
+                                hex::encode(replaced_blake3),
+                                current.map_or("none".to_string(), |(seq, h)| format!(
+                                    "record {seq} with scan {}",
+                                    hex::encode(h)
+                                ))
+                            ),
+                        });
+                        return;
+                    }
+                    scans.insert(code.as_bytes().to_vec(), (v.seq, scan.blake3));
+                }
+                _ => {}
             }
             *report.kinds.entry(kind.name()).or_default() += 1;
             apply_key_event(

@@ -194,6 +194,25 @@ pub enum Body {
         /// Why.
         reason: String,
     },
+    /// An operator replaced a wrongly archived scan (kind 13, FORMAT.md
+    /// version 3). The replaced scan's blob is kept; this record names it
+    /// by the record that archived it and its BLAKE3. The free-text
+    /// `reason` is private, like a revocation's.
+    ScanReplaced {
+        /// Certificate code.
+        code: String,
+        /// The new scan, from now on the certificate's scan.
+        scan: BlobRef,
+        /// Seq of the record that archived the replaced scan (a
+        /// `ScanArchived` or an earlier `ScanReplaced` of the same code).
+        replaced_seq: u64,
+        /// BLAKE3 of the replaced scan (its blob address).
+        replaced_blake3: Hash32,
+        /// Why (private text).
+        reason: String,
+        /// File name the operator gave (its last path component).
+        source_name: String,
+    },
 }
 
 /// The kind tag of a body, as stored (u16, FORMAT.md §3.3).
@@ -212,6 +231,7 @@ pub enum Kind {
     FixityChecked = 10,
     Erased = 11,
     RevokedWithCategory = 12,
+    ScanReplaced = 13,
 }
 
 /// The public reason category of a revocation (FORMAT.md §3.3, kind 12).
@@ -261,7 +281,7 @@ impl fmt::Display for RevocationCategory {
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Genesis,
         Kind::KeyAdded,
         Kind::KeyRetired,
@@ -274,6 +294,7 @@ impl Kind {
         Kind::FixityChecked,
         Kind::Erased,
         Kind::RevokedWithCategory,
+        Kind::ScanReplaced,
     ];
 
     fn from_tag(tag: u16) -> Option<Kind> {
@@ -295,6 +316,7 @@ impl Kind {
             Kind::FixityChecked => "FixityChecked",
             Kind::Erased => "Erased",
             Kind::RevokedWithCategory => "RevokedWithCategory",
+            Kind::ScanReplaced => "ScanReplaced",
         }
     }
 }
@@ -315,6 +337,7 @@ impl Body {
             Body::FixityChecked { .. } => Kind::FixityChecked,
             Body::Erased { .. } => Kind::Erased,
             Body::RevokedWithCategory { .. } => Kind::RevokedWithCategory,
+            Body::ScanReplaced { .. } => Kind::ScanReplaced,
         }
     }
 }
@@ -526,6 +549,21 @@ impl Body {
                 w.str(old_code);
                 w.str(new_code);
             }
+            Body::ScanReplaced {
+                code,
+                scan,
+                replaced_seq,
+                replaced_blake3,
+                reason,
+                source_name,
+            } => {
+                w.str(code);
+                w.blob(scan);
+                w.u64(*replaced_seq);
+                w.hash(replaced_blake3);
+                w.str(reason);
+                w.str(source_name);
+            }
             Body::Voided { code, reason } | Body::Erased { code, reason } => {
                 w.str(code);
                 w.str(reason);
@@ -663,6 +701,14 @@ impl Body {
             Kind::Erased => Body::Erased {
                 code: r.str("code")?,
                 reason: r.str("reason")?,
+            },
+            Kind::ScanReplaced => Body::ScanReplaced {
+                code: r.str("code")?,
+                scan: r.blob("scan")?,
+                replaced_seq: r.u64("replaced_seq")?,
+                replaced_blake3: r.hash("replaced_blake3")?,
+                reason: r.str("reason")?,
+                source_name: r.str("source_name")?,
             },
         })
     }
@@ -890,6 +936,16 @@ impl Record {
             Body::Superseded { old_code, new_code } => {
                 json!({"old_code": old_code, "new_code": new_code})
             }
+            Body::ScanReplaced {
+                code,
+                scan,
+                replaced_seq,
+                replaced_blake3,
+                reason,
+                source_name,
+            } => json!({"code": code, "scan": blob_json(scan), "replaced_seq": replaced_seq,
+                        "replaced_blake3": hex::encode(replaced_blake3), "reason": reason,
+                        "source_name": source_name}),
             Body::Voided { code, reason } | Body::Erased { code, reason } => {
                 json!({"code": code, "reason": reason})
             }
@@ -917,6 +973,7 @@ impl Record {
             | Body::ScanArchived { code, .. }
             | Body::Revoked { code, .. }
             | Body::RevokedWithCategory { code, .. }
+            | Body::ScanReplaced { code, .. }
             | Body::Voided { code, .. }
             | Body::Erased { code, .. } => vec![code.as_str()],
             Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],

@@ -26,6 +26,7 @@ use std::path::Path;
 
 mod reader;
 mod record;
+mod replace_scan;
 
 use reader::parse_hash;
 pub use reader::{Published, Reader, HOLDER_CACHE_ENTRIES_MAX};
@@ -34,6 +35,7 @@ pub use record::{
     RECORD_FILE_BYTES_MAX,
 };
 use record::{check_text, HolderBlob};
+pub use replace_scan::ScanReplacement;
 
 /// Derived tree: code -> certificate state (JSON).
 pub const CERTS_TREE: &str = "certs";
@@ -229,6 +231,21 @@ pub struct Ending {
     pub seq: u64,
 }
 
+/// A scan that was replaced by an operator (ledger kind 13, `ScanReplaced`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplacedScan {
+    /// The replaced scan (its blob is kept).
+    pub scan: FileView,
+    /// Seq of the record that had archived it (`ScanArchived` or an
+    /// earlier `ScanReplaced`).
+    pub archived_by: u64,
+    /// Seq of the `ScanReplaced` record that replaced it.
+    pub replaced_by: u64,
+    /// Why it was replaced (private text, like a revocation's reason:
+    /// shown only with the access key).
+    pub reason: String,
+}
+
 /// The derived state of one certificate (the JSON of `show --json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Certificate {
@@ -242,9 +259,18 @@ pub struct Certificate {
     pub kind: String,
     /// The digital images, in registration order.
     pub documents: Vec<FileView>,
-    /// The archived scan, if any.
+    /// The archived scan, if any: after a replacement, the current one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scan: Option<FileView>,
+    /// Ledger seq of the record that archived the current scan (a
+    /// `ScanArchived`, or the `ScanReplaced` of the latest replacement).
+    /// Absent in states derived before ledger format version 3.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scan_seq: Option<u64>,
+    /// Scans an operator replaced (`zeugnis replace-scan`), oldest first.
+    /// Their blobs are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub replaced_scans: Vec<ReplacedScan>,
     /// The grade record, if grades were registered.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub grade: Option<Value>,
@@ -513,6 +539,8 @@ impl Registry {
                     kind: document_kind.clone(),
                     documents: documents.iter().map(|d| FileView::of(&d.blob, Some(&d.language))).collect(),
                     scan: None,
+                    scan_seq: None,
+                    replaced_scans: Vec::new(),
                     grade: grade.as_ref().map(|g| {
                         serde_json::json!({
                             "ruleset": g.ruleset_id,
@@ -535,6 +563,27 @@ impl Registry {
             Body::ScanArchived { code, scan, .. } => with(code, &mut |c| {
                 c.state = State::Archived;
                 c.scan = Some(FileView::of(scan, None));
+                c.scan_seq = Some(seq);
+            })?,
+            Body::ScanReplaced {
+                code,
+                scan,
+                replaced_seq,
+                reason,
+                ..
+            } => with(code, &mut |c| {
+                // The state does not change: a revoked or superseded
+                // certificate keeps its state with the corrected scan.
+                if let Some(old) = c.scan.take() {
+                    c.replaced_scans.push(ReplacedScan {
+                        scan: old,
+                        archived_by: *replaced_seq,
+                        replaced_by: seq,
+                        reason: reason.clone(),
+                    });
+                }
+                c.scan = Some(FileView::of(scan, None));
+                c.scan_seq = Some(seq);
             })?,
             Body::Revoked {
                 code,
@@ -1176,10 +1225,9 @@ impl Registry {
             };
             let existing = match (taken.get(&c.code), &c.scan) {
                 (Some(&(hash, seq)), _) => Some((hash, seq)),
-                (None, Some(scan)) => parse_hash(&scan.blake3).map(|h| {
-                    let seq = c.seqs.iter().copied().find(|s| self.is_scan_seq(*s));
-                    (h, seq)
-                }),
+                (None, Some(scan)) => {
+                    parse_hash(&scan.blake3).map(|h| (h, self.current_scan_seq(&c)))
+                }
                 (None, None) => None,
             };
             let decision = match existing {
@@ -1192,7 +1240,10 @@ impl Registry {
                         code: c.code.clone(),
                         action: "archive a different second scan for",
                         state: State::Archived.name(),
-                        detail: String::new(),
+                        detail: format!(
+                            " (if the archived scan is wrong, replace it: zeugnis replace-scan {} FILE --reason TEXT)",
+                            c.code
+                        ),
                     },
                 },
                 None if c.state == State::AwaitingScan => {
@@ -1251,12 +1302,21 @@ impl Registry {
         Ok(decisions)
     }
 
-    /// Whether the record at `seq` is a `ScanArchived` (for duplicate reports).
+    /// Whether the record at `seq` archived a scan (`ScanArchived` or
+    /// `ScanReplaced`).
     fn is_scan_seq(&self, seq: u64) -> bool {
         matches!(
             self.ledger.record(seq).map(|r| r.body),
-            Ok(Body::ScanArchived { .. })
+            Ok(Body::ScanArchived { .. } | Body::ScanReplaced { .. })
         )
+    }
+
+    /// The seq of the record that archived `c`'s current scan: from the
+    /// derived state, or (states derived before format version 3) the
+    /// latest scan record among its seqs.
+    fn current_scan_seq(&self, c: &Certificate) -> Option<u64> {
+        c.scan_seq
+            .or_else(|| c.seqs.iter().rev().copied().find(|s| self.is_scan_seq(*s)))
     }
 
     /// The fixity audit (`zeugnis audit --fixity`): re-hashes every blob a
@@ -1326,12 +1386,14 @@ impl Registry {
                         );
                     }
                 }
-                Body::ScanArchived { code, scan, .. } => add(
-                    scan.blake3,
-                    Some(scan.sha256),
-                    Some(scan.size_bytes),
-                    Some(code),
-                ),
+                Body::ScanArchived { code, scan, .. } | Body::ScanReplaced { code, scan, .. } => {
+                    add(
+                        scan.blake3,
+                        Some(scan.sha256),
+                        Some(scan.size_bytes),
+                        Some(code),
+                    )
+                }
                 Body::Erased { code, .. } => {
                     erased.insert(code.clone());
                 }
@@ -1504,7 +1566,7 @@ pub fn blob_findings(data: &Path, ledger_size: u64) -> Result<Vec<String>, Regis
                     referenced.insert(d.blob.blake3, seq);
                 }
             }
-            Body::ScanArchived { scan, .. } => {
+            Body::ScanArchived { scan, .. } | Body::ScanReplaced { scan, .. } => {
                 referenced.insert(scan.blake3, seq);
             }
             Body::Erased { code, .. } => erased.push(code),

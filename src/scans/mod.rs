@@ -29,6 +29,7 @@
 pub mod barcode;
 pub mod claim;
 pub mod decode;
+pub mod health;
 pub mod identify;
 pub mod simulate;
 pub mod watch;
@@ -142,6 +143,10 @@ pub struct IntakeConfig {
     /// A lone `.json`/`.txt` file (a sidecar without its scan) is
     /// quarantined after this many seconds. Default 3,600.
     pub orphan_sidecar_secs: u64,
+    /// An inbox file seen for longer than this many seconds without
+    /// settling (still growing, or changed again and again) is listed in
+    /// `zeugnis status` and counted in `/metrics`. Default 600; at least 1.
+    pub unsettled_report_secs: u64,
 }
 
 impl Default for IntakeConfig {
@@ -157,6 +162,7 @@ impl Default for IntakeConfig {
             decode_bytes_max: 256 * 1024 * 1024,
             identify: vec![Source::CoverSheet],
             orphan_sidecar_secs: 3_600,
+            unsettled_report_secs: health::UNSETTLED_REPORT_SECS_DEFAULT,
         }
     }
 }
@@ -184,6 +190,9 @@ impl IntakeConfig {
                 "intake.batch_bytes_max",
                 "at least intake.file_bytes_max (one file must fit)".into(),
             ));
+        }
+        if self.unsettled_report_secs == 0 {
+            return Err(("intake.unsettled_report_secs", "at least 1".into()));
         }
         if self.decode_timeout_ms == 0 {
             return Err(("intake.decode_timeout_ms", "at least 1".into()));
@@ -301,6 +310,8 @@ struct Ready {
 
 /// Called with every outcome (metrics, logs).
 pub type OutcomeHook = Arc<dyn Fn(&Outcome) + Send + Sync>;
+/// Called with the intake's state after a pass that changed it (metrics).
+pub type HealthHook = Arc<dyn Fn(&health::InboxHealth) + Send + Sync>;
 
 /// The marker in `work/` naming the file whose content is being inspected
 /// (and whether this is its retry after a crash).
@@ -327,6 +338,14 @@ pub struct Intake {
     retrying: Option<String>,
     /// Entries that could not be handled, with why; logged once each.
     stuck: BTreeMap<String, String>,
+    /// When each stuck entry was first skipped (UTC seconds).
+    stuck_since: BTreeMap<String, i64>,
+    /// When each long-unsettled file was first listed as such (UTC
+    /// seconds, from its first sighting on the monotonic clock).
+    unsettled_since: BTreeMap<String, i64>,
+    /// The state last written to `work/` ([`health::HEALTH_FILE`]), if any.
+    health: Option<health::InboxHealth>,
+    on_health: Option<HealthHook>,
 }
 
 fn now_rfc3339() -> String {
@@ -431,6 +450,10 @@ impl Intake {
             marker_checked: false,
             retrying: None,
             stuck: BTreeMap::new(),
+            stuck_since: BTreeMap::new(),
+            unsettled_since: BTreeMap::new(),
+            health: None,
+            on_health: None,
         };
         intake.open_dirs()?;
         Ok(intake)
@@ -439,6 +462,12 @@ impl Intake {
     /// Calls `hook` for every outcome (metrics).
     pub fn on_outcome(&mut self, hook: OutcomeHook) {
         self.on_outcome = Some(hook);
+    }
+
+    /// Calls `hook` with the intake's state after every pass that changed
+    /// it (metrics).
+    pub fn on_health(&mut self, hook: HealthHook) {
+        self.on_health = Some(hook);
     }
 
     /// Runs decode workers with `exe` instead of this program (benches and
@@ -489,6 +518,9 @@ impl Intake {
             tracing::warn!(file = %printable(name), error = %printable(&why),
                 "cannot handle this entry; skipped (the pass goes on)");
             self.stuck.insert(name.to_string(), why.clone());
+            self.stuck_since
+                .entry(name.to_string())
+                .or_insert_with(crate::ledger::now_s);
         }
         report.skipped.push((name.to_string(), why));
     }
@@ -521,7 +553,63 @@ impl Intake {
             .unwrap_or_default();
         self.stuck
             .retain(|n, _| present.contains(n.as_str()) || inbox_now.iter().any(|m| m == n));
+        self.publish_health(&dirs);
         Ok(report)
+    }
+
+    /// Writes the entries this intake cannot finish to `work/`
+    /// ([`health::HEALTH_FILE`], read by `zeugnis status`) when they
+    /// changed, and tells the health hook. A failed write is logged; the
+    /// intake goes on.
+    fn publish_health(&mut self, dirs: &Dirs) {
+        let now = crate::ledger::now_s();
+        let stuck = &self.stuck;
+        self.stuck_since.retain(|n, _| stuck.contains_key(n));
+        let skipped = self
+            .stuck
+            .iter()
+            .take(health::HEALTH_ITEMS_MAX)
+            .map(|(name, why)| health::SkippedEntry {
+                name: printable(name),
+                why: printable(why),
+                since_s: self.stuck_since.get(name).copied().unwrap_or(now),
+            })
+            .collect();
+        let long = self.stability.unsettled(
+            Instant::now(),
+            Duration::from_secs(self.cfg.unsettled_report_secs),
+        );
+        self.unsettled_since
+            .retain(|n, _| long.iter().any(|(m, _)| m == n));
+        let unsettled = long
+            .into_iter()
+            .take(health::HEALTH_ITEMS_MAX)
+            .map(|(name, age)| {
+                let since = now.saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+                health::UnsettledEntry {
+                    since_s: *self.unsettled_since.entry(name.clone()).or_insert(since),
+                    name: printable(&name),
+                }
+            })
+            .collect();
+        let state = health::InboxHealth {
+            written_at_s: now,
+            unsettled_after_s: self.cfg.unsettled_report_secs,
+            skipped,
+            unsettled,
+        };
+        if self.health.as_ref().is_some_and(|h| h.same_entries(&state)) {
+            return;
+        }
+        let json = serde_json::to_vec_pretty(&state).expect("the state serialises");
+        if let Err(e) = dirs.write_atomic(Folder::Work, health::HEALTH_FILE, &json) {
+            tracing::warn!(error = %e, "cannot write the intake state for `zeugnis status`; retrying after the next pass");
+            return;
+        }
+        if let Some(hook) = &self.on_health {
+            hook(&state);
+        }
+        self.health = Some(state);
     }
 
     /// `zeugnis ingest`: claims the given files (from anywhere; the caller

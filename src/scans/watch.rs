@@ -68,6 +68,8 @@ struct Seen {
     size: u64,
     mtime: SystemTime,
     since: Instant,
+    /// The first observation of this name (kept while it changes).
+    first: Instant,
 }
 
 /// Per-file stability: a file is ready when its size and mtime have not
@@ -94,12 +96,14 @@ impl Stability {
             size,
             mtime,
             since: now,
+            first: now,
         });
         if e.size != size || e.mtime != mtime {
             *e = Seen {
                 size,
                 mtime,
                 since: now,
+                first: e.first,
             };
         }
         now.duration_since(e.since) >= wait
@@ -119,11 +123,53 @@ impl Stability {
     pub fn pending(&self) -> usize {
         self.seen.len()
     }
+
+    /// Files first seen more than `limit` before `now` that have not
+    /// settled since (still growing, or changed again and again), with how
+    /// long they have been seen, longest first.
+    pub fn unsettled(&self, now: Instant, limit: Duration) -> Vec<(String, Duration)> {
+        let mut v: Vec<(String, Duration)> = self
+            .seen
+            .iter()
+            .map(|(name, s)| (name.clone(), now.saturating_duration_since(s.first)))
+            .filter(|(_, age)| *age > limit)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_keeps_changing_is_unsettled_from_its_first_sighting() {
+        let mut s = Stability::default();
+        let t0 = Instant::now();
+        let wait = Duration::from_millis(500);
+        let limit = Duration::from_secs(60);
+        let m0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        for i in 0..10u64 {
+            // Grows every 10 s: never stable for the wait.
+            let t = t0 + Duration::from_secs(10 * i);
+            assert!(!s.observe("growing", i, m0, t, wait));
+            assert!(!s.observe("quiet", 1, m0, t, Duration::from_secs(3600)));
+        }
+        let now = t0 + Duration::from_secs(90);
+        s.observe("new", 1, m0, now, wait);
+        let u = s.unsettled(now, limit);
+        assert_eq!(
+            u,
+            vec![
+                ("growing".to_string(), Duration::from_secs(90)),
+                ("quiet".to_string(), Duration::from_secs(90)),
+            ]
+        );
+        s.forget("growing");
+        assert_eq!(s.unsettled(now, limit).len(), 1);
+        assert!(s.unsettled(now, Duration::from_secs(90)).is_empty());
+    }
 
     #[test]
     fn a_file_is_ready_only_after_an_unchanged_wait() {
