@@ -159,6 +159,13 @@ fn show_prints_the_grade_record_as_a_table() {
         ],
         "{out}"
     );
+    assert!(
+        out.contains("holder       Erika Mustermann, born 2000-02-29 in Gotha, student ID 4711\n")
+            && out.contains(
+                "programme    Bachelor of Arts, Staatswissenschaften (last exam 2026-09-30)\n"
+            ),
+        "the holder data as lines, not JSON: {out}"
+    );
     let s = e.show(code);
     assert_eq!(s["grade"]["result"]["final"]["display_de"], "1,76");
 }

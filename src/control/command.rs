@@ -815,7 +815,22 @@ fn print_certificate(
     if c.erased {
         line("holder data  erased".to_string());
     } else if let Some(h) = &c.holder {
-        line(format!("holder data  {h}"));
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+        let p = &h["holder"];
+        line(format!(
+            "holder       {} {}, born {} in {}, student ID {}",
+            text(&p["given_name"]),
+            text(&p["family_name"]),
+            text(&p["birth_date"]),
+            text(&p["birth_place"]),
+            text(&p["student_id"])
+        ));
+        line(format!(
+            "programme    {}, {} (last exam {})",
+            text(&h["programme"]["degree"]),
+            text(&h["programme"]["name"]),
+            text(&h["last_exam_date"])
+        ));
     }
     let seqs: Vec<String> = c.seqs.iter().map(u64::to_string).collect();
     line(format!("ledger seqs  {}", seqs.join(", ")));
