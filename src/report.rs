@@ -61,6 +61,61 @@ pub struct StatusReport {
     pub disk_free_bytes: u64,
     /// Age in days of each active signing key (key ID hex, days).
     pub key_age_days: Vec<(String, u64)>,
+    /// Where the verification of the records stands (a daemon's fast open
+    /// verifies them in the background; damage found there stops writes).
+    pub ledger_verification: LedgerVerification,
+}
+
+/// The `ledger_verification` part of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct LedgerVerification {
+    /// `verified`, `pending`, `damaged` or `not_run` (a read-only command
+    /// checks what it trusts and each record it reads; `zeugnis audit`
+    /// checks every record).
+    pub state: &'static str,
+    /// Records checked so far (while pending).
+    pub checked: u64,
+    /// Records to check (while pending).
+    pub total: u64,
+    /// The damage found (file, offset, seq), if any.
+    pub damage: Option<String>,
+}
+
+impl LedgerVerification {
+    fn of(state: &ledger::verify::VerifyState) -> LedgerVerification {
+        use ledger::verify::VerifyState;
+        let (name, checked, total, damage) = match state {
+            VerifyState::Verified => ("verified", 0, 0, None),
+            VerifyState::Pending { checked, total } => ("pending", *checked, *total, None),
+            VerifyState::Damaged(why) => ("damaged", 0, 0, Some(why.clone())),
+            VerifyState::NotRun => ("not_run", 0, 0, None),
+        };
+        LedgerVerification {
+            state: name,
+            checked,
+            total,
+            damage,
+        }
+    }
+
+    fn text(&self) -> String {
+        match (self.state, &self.damage) {
+            (_, Some(why)) => {
+                format!("ledger verification: DAMAGE FOUND, writes are refused: {why}
+")
+            }
+            ("pending", _) => format!(
+                "ledger verification: running in the background, {} of {} records checked
+",
+                self.checked, self.total
+            ),
+            ("not_run", _) => "ledger verification: not run by this read-only command                                (`zeugnis audit` checks every record)
+"
+                .into(),
+            _ => "ledger verification: every record verified
+".into(),
+        }
+    }
 }
 
 const DAY_S: i64 = 86_400;
@@ -174,6 +229,7 @@ pub fn status(
         last_fixity,
         disk_free_bytes,
         key_age_days,
+        ledger_verification: LedgerVerification::of(&ledger.verification().state()),
     })
 }
 
@@ -239,6 +295,7 @@ impl StatusReport {
             self.records_last_7_days,
             self.records_last_30_days
         ));
+        s.push_str(&self.ledger_verification.text());
         match self.last_fixity {
             Some((seq, time, blobs, failures)) => s.push_str(&format!(
                 "last fixity audit: record {seq}, {} days ago, {blobs} blobs, {failures} failure(s)\n",
