@@ -261,7 +261,11 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     tracing::info!(
         records = ledger.size(),
         checkpoint_size = ledger.checkpoint().size,
-        verification = if verification.is_some() { "in the background" } else { "done at open" },
+        verification = if verification.is_some() {
+            "in the background"
+        } else {
+            "done at open"
+        },
         "ledger open, recovered and checkpointed"
     );
     if let Some(target) = verification {

@@ -101,19 +101,16 @@ impl LedgerVerification {
     fn text(&self) -> String {
         match (self.state, &self.damage) {
             (_, Some(why)) => {
-                format!("ledger verification: DAMAGE FOUND, writes are refused: {why}
-")
+                format!("ledger verification: DAMAGE FOUND, writes are refused: {why}\n")
             }
             ("pending", _) => format!(
-                "ledger verification: running in the background, {} of {} records checked
-",
+                "ledger verification: running in the background, {} of {} records checked\n",
                 self.checked, self.total
             ),
-            ("not_run", _) => "ledger verification: not run by this read-only command                                (`zeugnis audit` checks every record)
-"
+            ("not_run", _) => "ledger verification: not run by this read-only command \
+                               (`zeugnis audit` checks every record)\n"
                 .into(),
-            _ => "ledger verification: every record verified
-".into(),
+            _ => "ledger verification: every record verified\n".into(),
         }
     }
 }
@@ -154,7 +151,7 @@ pub fn status(
     let mut times = BTreeMap::new();
     let mut key_added: Vec<(u64, i64)> = Vec::new();
     let wanted: std::collections::BTreeSet<u64> = awaiting.iter().map(|(_, s)| *s).collect();
-    ledger::read_records(ledger.dir(), 0, ledger.size(), &mut |seq, bytes| {
+    let pass = ledger::read_records(ledger.dir(), 0, ledger.size(), &mut |seq, bytes| {
         let time = i64::from_le_bytes(bytes[10..18].try_into().expect("header"));
         ledger_bytes += bytes.len() as u64 + 8;
         if now - time <= 7 * DAY_S {
@@ -186,7 +183,21 @@ pub fn status(
             }
         }
         Ok(())
-    })?;
+    });
+    // Damage met on this pass is reported, not a reason to send no report
+    // (the periodic report is how an operator hears of it); the counts then
+    // cover the records before it.
+    let mut verification = LedgerVerification::of(&ledger.verification().state());
+    match pass {
+        Ok(()) => {}
+        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Segments { .. })) => {
+            if verification.damage.is_none() {
+                verification.state = "damaged";
+                verification.damage = Some(e.to_string());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
     let mut waiting_too_long: Vec<(String, u64)> = awaiting
         .iter()
         .filter_map(|(code, seq)| {
@@ -229,7 +240,7 @@ pub fn status(
         last_fixity,
         disk_free_bytes,
         key_age_days,
-        ledger_verification: LedgerVerification::of(&ledger.verification().state()),
+        ledger_verification: verification,
     })
 }
 

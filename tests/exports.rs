@@ -445,7 +445,14 @@ fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
     let cases: Vec<Vec<&str>> = vec![
         vec!["export-xhs", &code, "-o", "out.xml"],
         vec!["export-xhs", &code, "--lang", "en", "-o", "out.xml"],
-        vec!["export-elm", &code, "-o", "out.jsonld", "--page-image", "page1.jpg"],
+        vec![
+            "export-elm",
+            &code,
+            "-o",
+            "out.jsonld",
+            "--page-image",
+            "page1.jpg",
+        ],
         vec!["export-elm", &code, "--lang", "de", "-o", "out.jsonld"],
         vec!["export-xhs", "AAAA-AAAA-AAAA", "-o", "out.xml"],
     ];
@@ -454,7 +461,9 @@ fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
             .iter()
             .map(|args| {
                 let (c, out, err) = zeugnis(dir.path(), args);
-                let file = dir.path().join(args[args.iter().position(|a| *a == "-o").expect("-o") + 1]);
+                let file = dir
+                    .path()
+                    .join(args[args.iter().position(|a| *a == "-o").expect("-o") + 1]);
                 let bytes = std::fs::read(&file).ok();
                 let _ = std::fs::remove_file(&file);
                 (c, out, err, bytes)
@@ -466,7 +475,10 @@ fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
         "[report]\ninterval_secs = 0\n[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n",
     );
     d.wait_for_log("control socket listening");
-    let (c, _, err) = zeugnis(dir.path(), &["--verbose", "export-xhs", &code, "-o", "v.xml"]);
+    let (c, _, err) = zeugnis(
+        dir.path(),
+        &["--verbose", "export-xhs", &code, "-o", "v.xml"],
+    );
     assert_eq!(c, 0, "{err}\n{}", d.log());
     assert!(err.contains("export-xhs runs in the daemon"), "{err}");
     let running = run_all();
@@ -475,8 +487,14 @@ fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
     assert_eq!(running, stopped);
     let exits: Vec<i32> = running.iter().map(|r| r.0).collect();
     assert_eq!(exits, [0, 0, 0, 2, 2], "{running:?}");
-    assert!(running[0].1.contains("wrote the XHochschule 1.2 export"), "{running:?}");
-    assert!(running[0].3.as_ref().is_some_and(|b| b.starts_with(b"<?xml")));
+    assert!(
+        running[0].1.contains("wrote the XHochschule 1.2 export"),
+        "{running:?}"
+    );
+    assert!(running[0]
+        .3
+        .as_ref()
+        .is_some_and(|b| b.starts_with(b"<?xml")));
     assert!(running[2].3.is_some() && running[3].3.is_none() && running[4].3.is_none());
     assert!(running[4].2.contains("AAAA-AAAA-AAAA"), "{running:?}");
 }

@@ -133,12 +133,16 @@ fn the_fast_open_verifies_in_the_background_and_falls_back_without_an_index() {
     let target = l.take_verification().expect("pending");
     target.run(&state).expect("verified");
     assert_eq!(state.state(), VerifyState::Verified);
-    l.append_batch(vec![filler(5_000)]).expect("append after the pass");
+    l.append_batch(vec![filler(5_000)])
+        .expect("append after the pass");
     drop(l);
 
     std::fs::remove_dir_all(data.join("index")).expect("remove index");
     let mut l = Ledger::open_fast(&data, LedgerOptions::default()).expect("open");
-    assert!(l.take_verification().is_none(), "the slow open verified all");
+    assert!(
+        l.take_verification().is_none(),
+        "the slow open verified all"
+    );
     assert_eq!(l.verification().state(), VerifyState::Verified);
     assert_eq!(l.size(), FILLER_RECORDS + 2);
     assert_eq!(l.root(FILLER_RECORDS + 1).expect("root"), root);
@@ -244,8 +248,8 @@ fn get(daemon: &mut Daemon, path: &str) -> String {
 fn a_daemon_started_on_a_damaged_ledger_serves_reads_and_refuses_writes() {
     let t = tempfile::tempdir().expect("tempdir");
     let data = t.path().join("ledger");
-    let mut l = Ledger::init(&data, "test.example/zeugnis/1", LedgerOptions::default())
-        .expect("init");
+    let mut l =
+        Ledger::init(&data, "test.example/zeugnis/1", LedgerOptions::default()).expect("init");
     append_fillers(&mut l);
     drop(l);
     let mut r = zeugnis::registry::Registry::open(&data, "http://test").expect("registry");

@@ -60,7 +60,10 @@ pub fn cached_ledger(records: u64) -> (std::path::PathBuf, std::path::PathBuf, S
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench ledger folder");
-    eprintln!("building the benchmark ledger of {records} records in {} (once)", dir.display());
+    eprintln!(
+        "building the benchmark ledger of {records} records in {} (once)",
+        dir.display()
+    );
     let filler = |n: u64| Body::Voided {
         code: format!("{n:012}"),
         reason: "r".repeat(260),

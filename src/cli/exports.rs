@@ -55,9 +55,7 @@ pub(super) fn run(runner: &Runner<'_>, format: Format, args: ExportArgs) -> i32 
         format,
         code: args.code,
         lang: args.lang,
-        base_url: args
-            .base_url
-            .unwrap_or_else(|| runner.cfg.base_url.clone()),
+        base_url: args.base_url.unwrap_or_else(|| runner.cfg.base_url.clone()),
         page_image,
         config: runner.cfg.exports.clone(),
         output: args.output.clone(),

@@ -634,31 +634,32 @@ pub fn open(
     let (tiles, outcome, scanned_from) = match fast {
         Some(f) => (f.tiles, f.outcome, f.scanned_from),
         None => {
-        let head = index.head().map_err(index_err)?;
-        let mut tiles: TileStore = TileStore::open(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
-        let mut outcome = scan_all(dir, floor, &mut tiles, &index, head.map_or(0, |h| h.0))?;
+            let head = index.head().map_err(index_err)?;
+            let mut tiles: TileStore =
+                TileStore::open(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
+            let mut outcome = scan_all(dir, floor, &mut tiles, &index, head.map_or(0, |h| h.0))?;
 
-        let index_ok = match head {
-            None => true, // built from scratch by the scan
-            Some((0, _)) => true,
-            Some((size, link)) => size <= outcome.size && outcome.probe_link == Some(link),
-        };
-        let tree_ok = |tiles: &TileStore, size: u64| -> Result<bool, LedgerError> {
-            match &origin_cp {
-                Some(cp) if size >= cp.size => Ok(merkle::root(tiles, cp.size)? == cp.root),
-                Some(_) => Ok(false),
-                None => Ok(true),
+            let index_ok = match head {
+                None => true, // built from scratch by the scan
+                Some((0, _)) => true,
+                Some((size, link)) => size <= outcome.size && outcome.probe_link == Some(link),
+            };
+            let tree_ok = |tiles: &TileStore, size: u64| -> Result<bool, LedgerError> {
+                match &origin_cp {
+                    Some(cp) if size >= cp.size => Ok(merkle::root(tiles, cp.size)? == cp.root),
+                    Some(_) => Ok(false),
+                    None => Ok(true),
+                }
+            };
+            if !index_ok || !tree_ok(&tiles, outcome.size)? {
+                tracing::warn!(
+                    index_ok,
+                    "derived tiles or index disagree with the ledger; rebuilding them"
+                );
+                index.clear().map_err(index_err)?;
+                tiles = TileStore::reset(&tiles_dir).map_err(io_err("reset tiles", &tiles_dir))?;
+                outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
             }
-        };
-        if !index_ok || !tree_ok(&tiles, outcome.size)? {
-            tracing::warn!(
-                index_ok,
-                "derived tiles or index disagree with the ledger; rebuilding them"
-            );
-            index.clear().map_err(index_err)?;
-            tiles = TileStore::reset(&tiles_dir).map_err(io_err("reset tiles", &tiles_dir))?;
-            outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
-        }
             (tiles, outcome, 0)
         }
     };

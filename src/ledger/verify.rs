@@ -236,7 +236,9 @@ impl VerifyTarget {
             link = scan.end_link;
             next = first + scan.records;
         }
-        state.checked.store(acc_size(&acc, self.size), Ordering::Relaxed);
+        state
+            .checked
+            .store(acc_size(&acc, self.size), Ordering::Relaxed);
         if next < self.size {
             return Err(LedgerError::Segments {
                 what: format!(
