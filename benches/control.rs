@@ -71,7 +71,7 @@ fn control(c: &mut Criterion) {
     for n in sizes() {
         let (dir, _, code) = common::cached_ledger(n);
         let dir = dir.as_path();
-        let label = if n % 1_000_000 == 0 {
+        let label = if n.is_multiple_of(1_000_000) {
             format!("{}M", n / 1_000_000)
         } else {
             n.to_string()

@@ -112,7 +112,7 @@ fn large_sizes() -> Vec<u64> {
 
 /// "1M", "3M", "10M", or the number.
 fn label(n: u64) -> String {
-    if n % 1_000_000 == 0 {
+    if n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else {
         n.to_string()

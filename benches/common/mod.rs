@@ -69,9 +69,10 @@ pub fn cached_ledger(records: u64) -> (std::path::PathBuf, std::path::PathBuf, S
         reason: "r".repeat(260),
     };
     let mut l = Ledger::init(&data, "bench/zeugnis/1", LedgerOptions::default()).expect("init");
+    // Genesis, records - 2 fillers, and the registration: `records` in all.
     let mut n = 1;
-    while n < records - 2 {
-        let k = (records - 2 - n).min(10_000);
+    while n < records - 1 {
+        let k = (records - 1 - n).min(10_000);
         l.append_batch((n..n + k).map(filler).collect())
             .expect("append");
         n += k;
@@ -91,6 +92,13 @@ pub fn cached_ledger(records: u64) -> (std::path::PathBuf, std::path::PathBuf, S
         "[report]\ninterval_secs = 0\n[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n",
     )
     .expect("config");
+    assert_eq!(
+        zeugnis::ledger::Ledger::open_read_only(&data)
+            .expect("open")
+            .size(),
+        records,
+        "the benchmark ledger's size"
+    );
     std::fs::write(&done, &issued.code).expect("marker");
     (dir, data, issued.code)
 }
