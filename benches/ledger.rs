@@ -10,7 +10,24 @@
 //!   tiles < 50 µs.
 //! - `open/recover_1M`: open (full CRC + chain verification of every record,
 //!   tiles and index checked against the signed checkpoint) of a
-//!   1,000,000-record ledger < 1 s.
+//!   1,000,000-record ledger < 1 s. `zeugnis reindex` and a CLI write on a
+//!   stopped ledger still open this way.
+//! - `open/read_only_1M`: the read commands' open without a daemon
+//!   (`Ledger::open_read_only`: no lock, the signed checkpoint, key records,
+//!   tiles' root and index head checked, the tail scanned) < 50 ms.
+//! - `open/fast_<N>`: the daemon's open (`Ledger::open_fast`, writer lock,
+//!   the same checks plus the torn-tail rule) at 1M, 3M and 10M records:
+//!   part of "daemon ready < 1 s at 10,000,000 records" (the whole start is
+//!   `control/daemon_ready_<N>` in benches/control.rs); it must not grow
+//!   with the ledger beyond the tiles' directory walk.
+//! - `verify/background_1M`: the full verification the daemon then runs in
+//!   the background (reported, no target; compare with `open/recover_1M`).
+//!
+//! The large ledgers are built once and kept under `target/bench-ledgers/`
+//! (`common::cached_ledger`); `ZEUGNIS_BENCH_SIZES=1000000,3000000` limits
+//! the sizes of `open/fast_<N>` (default 1M, 3M and 10M).
+
+mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::io::Write;
@@ -85,30 +102,58 @@ fn append(c: &mut Criterion) {
     g.finish();
 }
 
-/// Builds (once) a ledger of 1,000,000 records of 300 bytes.
-fn million() -> (tempfile::TempDir, std::path::PathBuf) {
-    let t = scratch();
-    let dir = t.path().join("l");
-    let mut l = Ledger::init(&dir, "bench/zeugnis/1", LedgerOptions::default()).expect("init");
-    let mut n = 1;
-    while n < 1_000_000 {
-        let k = (1_000_000 - n).min(10_000);
-        l.append_batch((n..n + k).map(body_300).collect())
-            .expect("append");
-        n += k;
+/// The sizes of `open/fast_<N>` (see the module doc).
+fn large_sizes() -> Vec<u64> {
+    std::env::var("ZEUGNIS_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000_000, 3_000_000, 10_000_000])
+}
+
+/// "1M", "3M", "10M", or the number.
+fn label(n: u64) -> String {
+    if n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else {
+        n.to_string()
     }
-    l.flush_index().expect("flush");
-    (t, dir)
 }
 
 fn large(c: &mut Criterion) {
-    let (_t, dir) = million();
+    let (_, dir, _) = common::cached_ledger(1_000_000);
     let mut g = c.benchmark_group("open");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.bench_function("recover_1M", |b| {
         b.iter(|| {
             let l = Ledger::open(&dir, LedgerOptions::default()).expect("open");
             assert_eq!(l.size(), 1_000_000);
+        })
+    });
+    g.bench_function("read_only_1M", |b| {
+        b.iter(|| {
+            let l = Ledger::open_read_only(&dir).expect("open read-only");
+            assert_eq!(l.size(), 1_000_000);
+        })
+    });
+    for n in large_sizes() {
+        let (_, dir, _) = common::cached_ledger(n);
+        g.bench_function(format!("fast_{}", label(n)), |b| {
+            b.iter(|| {
+                let mut l = Ledger::open_fast(&dir, LedgerOptions::default()).expect("open");
+                assert_eq!(l.size(), n);
+                assert!(l.take_verification().is_some(), "the fast path was taken");
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("background_1M", |b| {
+        b.iter(|| {
+            let mut l = Ledger::open_fast(&dir, LedgerOptions::default()).expect("open");
+            let target = l.take_verification().expect("pending");
+            target.run(&l.verification()).expect("verified");
         })
     });
     g.finish();

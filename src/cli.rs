@@ -488,8 +488,8 @@ fn dispatch() -> i32 {
                 }
             };
         }
-        Command::ExportXhs(args) => return exports::run(data, &cfg, exports::Format::Xhs, args),
-        Command::ExportElm(args) => return exports::run(data, &cfg, exports::Format::Elm, args),
+        Command::ExportXhs(args) => return exports::run(&run, exports::Format::Xhs, args),
+        Command::ExportElm(args) => return exports::run(&run, exports::Format::Elm, args),
         Command::Checkpoint => print_checkpoint(data),
         Command::Vkey => vkey(data),
         Command::Reindex => reindex(data),
@@ -726,7 +726,7 @@ impl Runner<'_> {
             }
             return Runner { cfg: &cfg, ..*self }.ingest(&files, &scans, json);
         }
-        let mut registry = match Registry::open(self.data, &self.cfg.base_url) {
+        let mut registry = match self.open_registry(!req.writes()) {
             Ok(r) => r,
             Err(e) => return Reply::error(e.exit_code(), &e.to_string()),
         };
@@ -750,6 +750,24 @@ impl Runner<'_> {
             reply.stderr.push_str("zeugnis: warning: closing the derived index failed; it is checked and rebuilt at the next open\n");
         }
         reply
+    }
+
+    /// Opens the registry here (no daemon runs). A read command opens it
+    /// read-only (no writer lock; the latest signed checkpoint; a cost that
+    /// does not grow with the ledger) and falls back to the writer's open
+    /// only when the derived data needs rebuilding.
+    fn open_registry(&self, read: bool) -> Result<Registry, RegistryError> {
+        if read {
+            match Registry::open_read_only(self.data, &self.cfg.base_url) {
+                Err(RegistryError::Ledger(LedgerError::NeedsWriter(why))) => {
+                    if self.verbose {
+                        eprintln!("zeugnis: {why}; opening the ledger as its writer");
+                    }
+                }
+                other => return other,
+            }
+        }
+        Registry::open(self.data, &self.cfg.base_url)
     }
 
     fn ingest(&self, files: &[PathBuf], scans: &Path, json: bool) -> Reply {

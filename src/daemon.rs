@@ -57,7 +57,10 @@ impl DaemonError {
 /// Opens the ledger in `data`, creating it (with `origin`) when absent.
 fn open_or_init(data: &Path, origin: &str) -> Result<Ledger, LedgerError> {
     if ledger::is_initialized(data)? {
-        Ledger::open(data, LedgerOptions::default())
+        // Trusts the signed checkpoint and checks the rest in the
+        // background (`start_verification`): ready at a cost that does not
+        // grow with the ledger.
+        Ledger::open_fast(data, LedgerOptions::default())
     } else {
         tracing::info!(data = %data.display(), origin, "no ledger yet; creating one");
         Ledger::init(data, origin, LedgerOptions::default())
@@ -253,12 +256,21 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         crate::http::read_admin_token(p)?;
     }
     let bound = runtime.block_on(crate::http::bind(&http_cfg))?;
-    let ledger = open_or_init(&data, origin)?;
+    let mut ledger = open_or_init(&data, origin)?;
+    let verification = ledger.take_verification();
     tracing::info!(
         records = ledger.size(),
         checkpoint_size = ledger.checkpoint().size,
+        verification = if verification.is_some() {
+            "in the background"
+        } else {
+            "done at open"
+        },
         "ledger open, recovered and checkpointed"
     );
+    if let Some(target) = verification {
+        start_verification(target, ledger.verification())?;
+    }
     let registry = Arc::new(Mutex::new(Registry::over(ledger, &cfg.base_url)?));
     let mut intake = Intake::new(cfg.intake.clone(), &cfg.scans, Arc::clone(&registry))?;
 
@@ -402,6 +414,39 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     reg.ledger().flush_index()?;
     tracing::info!(records = reg.ledger().size(), "stopped");
     result
+}
+
+/// Runs the full verification a fast open left (every record the open
+/// trusted through the signed checkpoint) on its own thread. Damage it finds
+/// is logged, refuses every later write (the ledger checks the shared
+/// state before each append) and shows in `status` and `/metrics`; reads
+/// go on. The thread only reads; it is not waited for at shutdown.
+fn start_verification(
+    target: ledger::verify::VerifyTarget,
+    state: Arc<ledger::verify::Verification>,
+) -> Result<(), DaemonError> {
+    std::thread::Builder::new()
+        .name("zeugnis-verify".into())
+        .spawn(move || {
+            tracing::info!(
+                records = target.size(),
+                "verifying every record in the background (the open trusted the signed checkpoint)"
+            );
+            let t0 = std::time::Instant::now();
+            match target.run(&state) {
+                Ok(()) => tracing::info!(
+                    records = target.size(),
+                    elapsed_ms = t0.elapsed().as_millis() as u64,
+                    "background verification passed: every record verified"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "background verification found damage: writes are refused from now on, reads go on; run `zeugnis audit` (daemon may keep running) for the whole picture"
+                ),
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| DaemonError::Start(format!("verification thread: {e}")))
 }
 
 /// See [`SHUTDOWN_GATE_ENV`].

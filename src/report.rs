@@ -115,6 +115,58 @@ pub struct StatusReport {
     pub disk_free_bytes: u64,
     /// Age in days of each active signing key.
     pub key_age_days: Vec<KeyAge>,
+    /// Where the verification of the records stands (a daemon's fast open
+    /// verifies them in the background; damage found there stops writes).
+    pub ledger_verification: LedgerVerification,
+}
+
+/// The `ledger_verification` part of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct LedgerVerification {
+    /// `verified`, `pending`, `damaged` or `not_run` (a read-only command
+    /// checks what it trusts and each record it reads; `zeugnis audit`
+    /// checks every record).
+    pub state: &'static str,
+    /// Records checked so far (while pending).
+    pub checked: u64,
+    /// Records to check (while pending).
+    pub total: u64,
+    /// The damage found (file, offset, seq), if any.
+    pub damage: Option<String>,
+}
+
+impl LedgerVerification {
+    fn of(state: &ledger::verify::VerifyState) -> LedgerVerification {
+        use ledger::verify::VerifyState;
+        let (name, checked, total, damage) = match state {
+            VerifyState::Verified => ("verified", 0, 0, None),
+            VerifyState::Pending { checked, total } => ("pending", *checked, *total, None),
+            VerifyState::Damaged(why) => ("damaged", 0, 0, Some(why.clone())),
+            VerifyState::NotRun => ("not_run", 0, 0, None),
+        };
+        LedgerVerification {
+            state: name,
+            checked,
+            total,
+            damage,
+        }
+    }
+
+    fn text(&self) -> String {
+        match (self.state, &self.damage) {
+            (_, Some(why)) => {
+                format!("ledger verification: DAMAGE FOUND, writes are refused: {why}\n")
+            }
+            ("pending", _) => format!(
+                "ledger verification: running in the background, {} of {} records checked\n",
+                self.checked, self.total
+            ),
+            ("not_run", _) => "ledger verification: not run by this read-only command \
+                               (`zeugnis audit` checks every record)\n"
+                .into(),
+            _ => "ledger verification: every record verified\n".into(),
+        }
+    }
 }
 
 const DAY_S: i64 = 86_400;
@@ -153,7 +205,7 @@ pub fn status(
     let mut times = BTreeMap::new();
     let mut key_added: Vec<(u64, i64)> = Vec::new();
     let wanted: std::collections::BTreeSet<u64> = awaiting.iter().map(|(_, s)| *s).collect();
-    ledger::read_records(ledger.dir(), 0, ledger.size(), &mut |seq, bytes| {
+    let pass = ledger::read_records(ledger.dir(), 0, ledger.size(), &mut |seq, bytes| {
         let time = i64::from_le_bytes(bytes[10..18].try_into().expect("header"));
         ledger_bytes += bytes.len() as u64 + 8;
         if now - time <= 7 * DAY_S {
@@ -192,7 +244,21 @@ pub fn status(
             }
         }
         Ok(())
-    })?;
+    });
+    // Damage met on this pass is reported, not a reason to send no report
+    // (the periodic report is how an operator hears of it); the counts then
+    // cover the records before it.
+    let mut verification = LedgerVerification::of(&ledger.verification().state());
+    match pass {
+        Ok(()) => {}
+        Err(e @ (LedgerError::Corrupt { .. } | LedgerError::Segments { .. })) => {
+            if verification.damage.is_none() {
+                verification.state = "damaged";
+                verification.damage = Some(e.to_string());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
     let mut waiting_too_long: Vec<Waiting> = awaiting
         .iter()
         .filter_map(|(code, seq)| {
@@ -254,6 +320,7 @@ pub fn status(
         last_fixity,
         disk_free_bytes,
         key_age_days,
+        ledger_verification: verification,
     })
 }
 
@@ -320,6 +387,7 @@ impl StatusReport {
             self.records_last_7_days,
             self.records_last_30_days
         ));
+        s.push_str(&self.ledger_verification.text());
         match &self.last_fixity {
             Some(f) => s.push_str(&format!(
                 "last fixity audit: record {}, {} days ago, {} blobs, {} failure(s)\n",

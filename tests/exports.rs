@@ -427,3 +427,74 @@ fn erased_revoked_and_ungraded_certificates_are_not_exported() {
         }
     }
 }
+
+/// `export-xhs` and `export-elm` while `zeugnis run` holds the ledger (issue
+/// 15): they go through the daemon's control socket and print, exit and
+/// write exactly what they do with the daemon stopped (then a read-only
+/// open), for a good export, a page image, a refused option and an
+/// unknown code.
+#[test]
+fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
+    let dir = ledger();
+    let code = register(
+        dir.path(),
+        &record("Muster", weighted_input("erfurt-ba-2019").expect("input")),
+    );
+    let jpeg = [0xFF_u8, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
+    std::fs::write(dir.path().join("page1.jpg"), jpeg).expect("write");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["export-xhs", &code, "-o", "out.xml"],
+        vec!["export-xhs", &code, "--lang", "en", "-o", "out.xml"],
+        vec![
+            "export-elm",
+            &code,
+            "-o",
+            "out.jsonld",
+            "--page-image",
+            "page1.jpg",
+        ],
+        vec!["export-elm", &code, "--lang", "de", "-o", "out.jsonld"],
+        vec!["export-xhs", "AAAA-AAAA-AAAA", "-o", "out.xml"],
+    ];
+    let run_all = || -> Vec<(i32, String, String, Option<Vec<u8>>)> {
+        cases
+            .iter()
+            .map(|args| {
+                let (c, out, err) = zeugnis(dir.path(), args);
+                let file = dir
+                    .path()
+                    .join(args[args.iter().position(|a| *a == "-o").expect("-o") + 1]);
+                let bytes = std::fs::read(&file).ok();
+                let _ = std::fs::remove_file(&file);
+                (c, out, err, bytes)
+            })
+            .collect()
+    };
+    let mut d = crate::support::Daemon::start(
+        dir.path(),
+        "[report]\ninterval_secs = 0\n[http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n",
+    );
+    d.wait_for_log("control socket listening");
+    let (c, _, err) = zeugnis(
+        dir.path(),
+        &["--verbose", "export-xhs", &code, "-o", "v.xml"],
+    );
+    assert_eq!(c, 0, "{err}\n{}", d.log());
+    assert!(err.contains("export-xhs runs in the daemon"), "{err}");
+    let running = run_all();
+    d.stop();
+    let stopped = run_all();
+    assert_eq!(running, stopped);
+    let exits: Vec<i32> = running.iter().map(|r| r.0).collect();
+    assert_eq!(exits, [0, 0, 0, 2, 2], "{running:?}");
+    assert!(
+        running[0].1.contains("wrote the XHochschule 1.2 export"),
+        "{running:?}"
+    );
+    assert!(running[0]
+        .3
+        .as_ref()
+        .is_some_and(|b| b.starts_with(b"<?xml")));
+    assert!(running[2].3.is_some() && running[3].3.is_none() && running[4].3.is_none());
+    assert!(running[4].2.contains("AAAA-AAAA-AAAA"), "{running:?}");
+}

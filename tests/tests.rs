@@ -13,6 +13,7 @@ mod intake;
 mod ledger_cli;
 mod ledger_crash;
 mod ledger_damage;
+mod ledger_fastopen;
 mod ledger_notes;
 mod ledger_props;
 mod ledger_python;

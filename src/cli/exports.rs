@@ -1,10 +1,14 @@
 //! `zeugnis export-xhs` and `zeugnis export-elm`: the machine-readable
 //! certificates (docs/exports.md). Reads the `[exports]` table of the
-//! configuration file for the operator's code-list values.
+//! configuration file for the operator's code-list values and the
+//! `--page-image` file, sends the export to the running daemon (control
+//! socket) or runs it on a read-only open when none runs, like `show`,
+//! and writes the file it gets back.
 
-use crate::exports::{self, ExportError, Lang, Transcript};
-use crate::registry::Registry;
-use std::path::{Path, PathBuf};
+use super::Runner;
+use crate::control::{command::Document, Request};
+pub use crate::exports::file::Format;
+use std::path::PathBuf;
 
 /// The arguments both export subcommands share.
 #[derive(clap::Args, Debug)]
@@ -28,98 +32,43 @@ pub struct ExportArgs {
     page_image: Option<PathBuf>,
 }
 
-/// Which format.
-#[derive(Clone, Copy, Debug)]
-pub enum Format {
-    /// XHochschule 1.2 Hochschulabschlusszeugnis (XML).
-    Xhs,
-    /// European Learning Model (JSON-LD).
-    Elm,
-}
-
-/// Runs one export; returns the exit code.
-/// `cfg` is the one configuration of every command (`--config`,
-/// `ZEUGNIS_CONFIG`, `./zeugnis.toml`); its `[exports]` table holds the
-/// code-list values (Hochschulsignatur, Fächerschlüssel, country, legal
-/// identifier).
-pub fn run(data: &Path, cfg: &crate::config::Config, format: Format, args: ExportArgs) -> i32 {
-    match export(data, cfg, format, &args) {
-        Ok(msg) => {
-            println!("{msg}");
-            0
-        }
-        Err(e) => {
-            eprintln!("zeugnis: error: {e}");
-            e.exit_code()
-        }
-    }
-}
-
-fn export(
-    data: &Path,
-    config: &crate::config::Config,
-    format: Format,
-    args: &ExportArgs,
-) -> Result<String, ExportError> {
-    let cfg = config.exports.clone();
-    let cfg_base_url = config.base_url.clone();
-    let base_url = args.base_url.clone().unwrap_or(cfg_base_url);
-    let registry = Registry::open(data, &base_url)?;
-    let t = Transcript::load(&registry.reader(), &args.code, None)?;
-    let lang = match &args.lang {
+/// Runs one export; returns the exit code. The configuration is the one of
+/// every command (`--config`, `ZEUGNIS_CONFIG`, `./zeugnis.toml`); its
+/// `[exports]` table holds the code-list values (Hochschulsignatur,
+/// Fächerschlüssel, country, legal identifier) and goes with the request,
+/// so the output is the same whether the daemon or this process renders.
+pub(super) fn run(runner: &Runner<'_>, format: Format, args: ExportArgs) -> i32 {
+    let page_image = match &args.page_image {
         None => None,
-        Some(l) => Some(Lang::parse(l).ok_or_else(|| ExportError::Config {
-            field: "lang",
-            reason: format!("--lang {l:?} is not \"de\" or \"en\""),
-        })?),
-    };
-    if matches!(format, Format::Elm) && lang.is_some() {
-        return Err(ExportError::Config {
-            field: "lang",
-            reason: "export-elm writes German and English into one credential; drop --lang".into(),
-        });
-    }
-    if matches!(format, Format::Xhs) && args.page_image.is_some() {
-        return Err(ExportError::Config {
-            field: "page-image",
-            reason: "only export-elm embeds a page image".into(),
-        });
-    }
-    let bytes = match format {
-        Format::Xhs => {
-            let lang = lang.unwrap_or(t.record_language);
-            exports::xhochschule::render(&t, lang, &cfg, &base_url)?
-        }
-        Format::Elm => {
-            let image = match &args.page_image {
-                None => None,
-                Some(p) => {
-                    let bytes = std::fs::read(p).map_err(|e| ExportError::Config {
-                        field: "page-image",
-                        reason: format!("{}: {e}", p.display()),
-                    })?;
-                    Some(exports::elm::PageImage::from_file_bytes(
-                        &p.display().to_string(),
-                        bytes,
-                    )?)
-                }
-            };
-            exports::elm::render(&t, &cfg, &base_url, image)?
-        }
-    };
-    crate::ledger::durable::write_atomic(&args.output, &bytes).map_err(|e| {
-        ExportError::Registry(crate::registry::RegistryError::Invalid(format!(
-            "cannot write {}: {e}",
-            args.output.display()
-        )))
-    })?;
-    Ok(format!(
-        "wrote the {} export of {} to {}",
-        match format {
-            Format::Xhs => "XHochschule 1.2",
-            Format::Elm => "European Learning Model",
+        Some(p) => match std::fs::read(p) {
+            Ok(bytes) => Some(Document {
+                name: p.display().to_string(),
+                bytes,
+            }),
+            Err(e) => {
+                eprintln!("zeugnis: error: [exports] page-image: {}: {e}", p.display());
+                return 2;
+            }
         },
-        t.code_formatted,
-        args.output.display()
-    ))
+    };
+    let req = Request::Export {
+        format,
+        code: args.code,
+        lang: args.lang,
+        base_url: args.base_url.unwrap_or_else(|| runner.cfg.base_url.clone()),
+        page_image,
+        config: runner.cfg.exports.clone(),
+        output: args.output.clone(),
+    };
+    let mut reply = runner.reply(req);
+    if let Some(bytes) = reply.pdf.take() {
+        if let Err(e) = crate::ledger::durable::write_atomic(&args.output, &bytes) {
+            eprintln!(
+                "zeugnis: error: cannot write {}: {e}",
+                args.output.display()
+            );
+            return 2;
+        }
+    }
+    super::finish(reply)
 }

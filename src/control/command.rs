@@ -158,6 +158,26 @@ pub enum Request {
         /// Show a progress bar (only when run in the operator's terminal).
         progress: bool,
     },
+    /// `zeugnis export-xhs` and `zeugnis export-elm`: the file comes back
+    /// in the reply (`pdf`) and the client writes it, as for the cover
+    /// sheet.
+    Export {
+        /// Which format.
+        format: crate::exports::file::Format,
+        /// The code, any spelling.
+        code: String,
+        /// `--lang`.
+        lang: Option<String>,
+        /// The base URL for the link (`--base-url`, else the client's
+        /// configured one).
+        base_url: String,
+        /// `--page-image`, read by the client.
+        page_image: Option<Document>,
+        /// The client's `[exports]` table (the one configuration).
+        config: crate::exports::ExportsConfig,
+        /// Where the client will write it (named in the message only).
+        output: PathBuf,
+    },
     /// `zeugnis ingest` (absolute paths; the files are moved into the
     /// inbox's work folder by whoever runs it).
     Ingest {
@@ -193,6 +213,7 @@ impl Request {
             Request::Status { .. } => "status",
             Request::Fixity { .. } => "audit --fixity",
             Request::Ingest { .. } => "ingest",
+            Request::Export { format, .. } => format.command(),
         }
     }
 
@@ -256,7 +277,7 @@ pub struct Reply {
     pub stdout: String,
     /// Standard error.
     pub stderr: String,
-    /// The cover sheet PDF, which the client writes.
+    /// The file the client writes: the cover sheet PDF, or an export.
     #[serde(with = "base64_opt", default)]
     pub pdf: Option<Vec<u8>>,
 }
@@ -289,6 +310,36 @@ pub struct Context {
 /// Runs `req` on `registry` and returns what it prints. `Ingest` is not
 /// run here (the intake owns it): see [`ingest_reply`].
 pub fn execute(req: Request, registry: &mut Registry, ctx: &Context) -> Reply {
+    if let Request::Export {
+        format,
+        code,
+        lang,
+        base_url,
+        page_image,
+        config,
+        output,
+    } = req
+    {
+        let page_image = page_image.map(|d| (d.name, d.bytes));
+        return match crate::exports::file::render_file(
+            &registry.reader(),
+            format,
+            &code,
+            lang.as_deref(),
+            &base_url,
+            page_image.as_ref().map(|(n, b)| (n.as_str(), b.clone())),
+            &config,
+            &output.display().to_string(),
+        ) {
+            Ok((bytes, message)) => Reply {
+                exit: 0,
+                stdout: format!("{message}\n"),
+                stderr: String::new(),
+                pdf: Some(bytes),
+            },
+            Err(e) => Reply::error(e.exit_code(), &e.to_string()),
+        };
+    }
     let mut reply = Reply::default();
     let result = run(req, registry, ctx, &mut reply);
     if let Err(e) = result {
@@ -566,6 +617,11 @@ fn run(
         Request::Ingest { .. } => {
             return Err(RegistryError::Invalid(
                 "ingest runs through the scan intake, not the registry".into(),
+            ))
+        }
+        Request::Export { .. } => {
+            return Err(RegistryError::Invalid(
+                "an export is run by `execute` itself".into(),
             ))
         }
     }

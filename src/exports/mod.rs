@@ -12,6 +12,7 @@
 
 pub mod din91379;
 pub mod elm;
+pub mod file;
 pub mod xhochschule;
 
 use crate::codes::{self, Code};
@@ -62,7 +63,7 @@ impl ExportError {
 /// (`[exports]` in the configuration file, docs/exports.md). All optional:
 /// a missing value leaves its optional element out (XHochschule) or is
 /// replaced as documented (ELM).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExportsConfig {
     /// Destatis "Hochschulsignatur" (key of the university), e.g. `1440`.

@@ -87,6 +87,13 @@ pub struct Metrics {
     fixity_checked: Gauge,
     /// `zeugnis_fixity_total_bytes`: bytes that audit has to re-hash.
     fixity_total: Gauge,
+    /// `zeugnis_ledger_verification_pending`: 1 while the background
+    /// verification after a fast open runs.
+    verification_pending: Gauge,
+    /// `zeugnis_ledger_verified_records`: records it has verified so far.
+    verification_checked: Gauge,
+    /// `zeugnis_ledger_damaged`: 1 once it found damage (writes refused).
+    ledger_damaged: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -180,7 +187,27 @@ impl Metrics {
             "Bytes the running (or last) admin fixity audit re-hashes in all",
             fixity_total.clone(),
         );
+        let (verification_pending, verification_checked, ledger_damaged) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "zeugnis_ledger_verification_pending",
+            "1 while the full verification of the ledger after a fast open runs in the background",
+            verification_pending.clone(),
+        );
+        registry.register(
+            "zeugnis_ledger_verified_records",
+            "Records the background verification has checked so far",
+            verification_checked.clone(),
+        );
+        registry.register(
+            "zeugnis_ledger_damaged",
+            "1 once the background verification found damage (writes are refused)",
+            ledger_damaged.clone(),
+        );
         Metrics {
+            verification_pending,
+            verification_checked,
+            ledger_damaged,
             registry,
             requests,
             latency,
@@ -205,6 +232,21 @@ impl Metrics {
             .set(i64::try_from(checked_bytes).unwrap_or(i64::MAX));
         self.fixity_total
             .set(i64::try_from(total_bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the ledger-verification gauges (called when `/metrics` is
+    /// scraped).
+    pub fn verification(&self, state: &crate::ledger::verify::VerifyState) {
+        use crate::ledger::verify::VerifyState;
+        let (pending, checked, damaged) = match state {
+            VerifyState::Pending { checked, .. } => (1, *checked, 0),
+            VerifyState::Damaged(_) => (0, 0, 1),
+            VerifyState::Verified | VerifyState::NotRun => (0, 0, 0),
+        };
+        self.verification_pending.set(pending);
+        self.verification_checked
+            .set(i64::try_from(checked).unwrap_or(i64::MAX));
+        self.ledger_damaged.set(damaged);
     }
 
     /// Counts one checkpoint publication attempt to a `target` (`dir` or

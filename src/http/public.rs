@@ -362,6 +362,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["metrics"] => response::bytes(StatusCode::OK, METRICS_CONTENT_TYPE, {
             let (running, done, total) = state.fixity.progress();
             state.metrics.fixity(running, done, total);
+            state.metrics.verification(&state.reader.verification());
             state.metrics.encode(state.reader.published().size)
         }),
         _ => text(

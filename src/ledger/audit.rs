@@ -46,14 +46,14 @@ pub struct AuditReport {
 
 /// Streaming Merkle accumulator: O(log n) memory.
 #[derive(Default)]
-struct Accumulator {
+pub(super) struct Accumulator {
     /// (height, hash) of complete subtrees, left to right.
     stack: Vec<(u32, TreeHash)>,
     size: u64,
 }
 
 impl Accumulator {
-    fn push(&mut self, leaf: TreeHash) {
+    pub(super) fn push(&mut self, leaf: TreeHash) {
         let mut node = (0u32, leaf);
         while let Some(top) = self.stack.last() {
             if top.0 != node.0 {
@@ -66,7 +66,11 @@ impl Accumulator {
         self.size += 1;
     }
 
-    fn root(&self) -> TreeHash {
+    pub(super) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(super) fn root(&self) -> TreeHash {
         let mut it = self.stack.iter().rev();
         match it.next() {
             None => merkle::empty_root(),
@@ -76,16 +80,16 @@ impl Accumulator {
 }
 
 /// Compares the tiles on disk with the hashes recomputed from the records.
-struct TileCheck<'a> {
-    root: &'a Path,
-    rows: Vec<Vec<TreeHash>>,
-    completed: Vec<u64>,
-    checked: u64,
-    wrong: Vec<String>,
+pub(super) struct TileCheck<'a> {
+    pub(super) root: &'a Path,
+    pub(super) rows: Vec<Vec<TreeHash>>,
+    pub(super) completed: Vec<u64>,
+    pub(super) checked: u64,
+    pub(super) wrong: Vec<String>,
 }
 
 impl TileCheck<'_> {
-    fn push(&mut self, level: usize, h: TreeHash) {
+    pub(super) fn push(&mut self, level: usize, h: TreeHash) {
         if self.rows.len() <= level {
             self.rows.push(Vec::new());
             self.completed.push(0);

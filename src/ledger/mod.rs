@@ -20,6 +20,7 @@ pub mod audit;
 pub mod chain;
 pub mod checkpoint;
 pub mod durable;
+mod fastopen;
 pub mod index;
 pub mod merkle;
 pub mod proof;
@@ -27,6 +28,7 @@ pub mod record;
 pub mod recovery;
 pub mod segment;
 pub mod tiles;
+pub mod verify;
 
 use checkpoint::{Checkpoint, NoteError, NoteSigner, Verifier};
 use durable::{AppendFile, SyncFault};
@@ -156,6 +158,19 @@ pub enum LedgerError {
          written ({why}); they are confirmed when the ledger is next opened"
     )]
     Unconfirmed { first: u64, end: u64, why: String },
+    /// The ledger was opened for reading only (no writer lock).
+    #[error("the ledger at {path} was opened for reading only; this needs the writer")]
+    ReadOnly { path: PathBuf },
+    /// The background verification found damage: nothing more is appended.
+    #[error(
+        "ledger damaged (found by the verification that runs after a fast open): {0}; writes \
+         are refused until the damage is repaired; run `zeugnis audit` for details"
+    )]
+    Damaged(String),
+    /// A read-only open found the derived index or tiles missing, stale
+    /// or not matching the checkpoint; only a writer may rebuild them.
+    #[error("a read-only open is not possible ({0}); the writer open rebuilds the derived data")]
+    NeedsWriter(String),
 }
 
 impl LedgerError {
@@ -222,8 +237,8 @@ struct Tail {
     first_seq: u64,
     /// Its path.
     path: PathBuf,
-    /// Its append handle.
-    file: AppendFile,
+    /// Its append handle (`None` when opened for reading only).
+    file: Option<AppendFile>,
     /// Its length in bytes.
     len: u64,
 }
@@ -252,14 +267,21 @@ pub struct Ledger {
     signers: Vec<NoteSigner>,
     /// The latest checkpoint and its note.
     checkpoint: (Checkpoint, String),
-    /// Append handle of the checkpoints file.
-    checkpoints_file: AppendFile,
+    /// Append handle of the checkpoints file (`None`: read-only).
+    checkpoints_file: Option<AppendFile>,
     /// The derived index.
     index: Index,
     /// Set after a failed write or sync.
     poisoned: Option<String>,
-    /// Held for the ledger's lifetime: one writer per directory.
-    _lock: File,
+    /// Held for the ledger's lifetime: one writer per directory (`None`
+    /// when opened for reading only).
+    _lock: Option<File>,
+    /// The verification of the records a fast open trusted (shared with
+    /// the background thread): damage found there stops writes.
+    verification: std::sync::Arc<verify::Verification>,
+    /// What a fast open left to verify, until taken by
+    /// [`Ledger::take_verification`].
+    pending_verification: Option<verify::VerifyTarget>,
 }
 
 /// Reads committed records from any thread (a clone of the index handle and
@@ -477,6 +499,16 @@ fn lock_dir(dir: &Path) -> Result<File, LedgerError> {
     }
 }
 
+/// The sequence numbers of the key records in a batch starting at `first`.
+fn key_seqs_of(first: u64, is_key: &[bool]) -> Vec<u64> {
+    is_key
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| **k)
+        .map(|(i, _)| first + i as u64)
+        .collect()
+}
+
 pub(crate) fn key_path(dir: &Path, v: &Verifier) -> PathBuf {
     dir.join(KEYS_DIR).join(format!("{:08x}.pem", v.key_id))
 }
@@ -550,7 +582,7 @@ impl Ledger {
             tail: Tail {
                 first_seq: 0,
                 path,
-                file,
+                file: Some(file),
                 len: SEGMENT_HEADER_BYTES as u64,
             },
             size: 0,
@@ -566,10 +598,12 @@ impl Ledger {
                 },
                 String::new(),
             ),
-            checkpoints_file,
+            checkpoints_file: Some(checkpoints_file),
             index,
             poisoned: None,
-            _lock: lock,
+            _lock: Some(lock),
+            verification: verify::Verification::verified(),
+            pending_verification: None,
         };
         ledger.append_batch(vec![Body::Genesis {
             origin: origin.to_string(),
@@ -580,15 +614,58 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Opens an existing ledger, recovering from a crash (see `recovery`).
+    /// Opens an existing ledger, recovering from a crash (see `recovery`),
+    /// and verifies every record before it returns.
     pub fn open(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        recovery::open(dir, opts, false)
+        recovery::open(dir, opts, false, false)
+    }
+
+    /// Opens an existing ledger for writing at a cost that does not grow
+    /// with it (`fastopen`): the latest signed checkpoint, the derived data
+    /// that agrees with it and the records beyond it are checked; the full
+    /// verification of the records below is left to
+    /// [`Ledger::take_verification`] (the daemon runs it in the background;
+    /// until it has passed, damage there is unknown). Falls back to
+    /// [`Ledger::open`]'s full verification when the derived data does not
+    /// agree.
+    pub fn open_fast(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
+        recovery::open(dir, opts, false, true)
+    }
+
+    /// Opens a ledger for reading only, without the writer lock and without
+    /// changing any ledger file (only the derived index may be brought up
+    /// to the checkpoint): it sees exactly the latest signed checkpoint's
+    /// records. [`LedgerError::NeedsWriter`] when the derived index or
+    /// tiles are missing, stale or disagree with the checkpoint (a writer's
+    /// open rebuilds them); every write is refused with
+    /// [`LedgerError::ReadOnly`].
+    pub fn open_read_only(dir: &Path) -> Result<Ledger, LedgerError> {
+        fastopen::open_read_only(dir)
     }
 
     /// Opens the ledger after deleting its derived tiles and index, which
     /// are rebuilt from the segments.
     pub fn reindex(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        recovery::open(dir, opts, true)
+        recovery::open(dir, opts, true, false)
+    }
+
+    /// True if opened with [`Ledger::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.checkpoints_file.is_none()
+    }
+
+    /// The state of the verification of the records the open trusted
+    /// (shared: it changes when the background pass ends).
+    pub fn verification(&self) -> std::sync::Arc<verify::Verification> {
+        std::sync::Arc::clone(&self.verification)
+    }
+
+    /// What a fast open left to verify, once (`None` if nothing was left,
+    /// or it was taken already). Run it with
+    /// [`VerifyTarget::run`](verify::VerifyTarget::run) on the state from
+    /// [`Ledger::verification`]: damage it finds refuses every later write.
+    pub fn take_verification(&mut self) -> Option<verify::VerifyTarget> {
+        self.pending_verification.take()
     }
 
     /// Appends a batch of records durably; returns their sequence numbers.
@@ -598,6 +675,14 @@ impl Ledger {
     pub fn append_batch(&mut self, bodies: Vec<Body>) -> Result<Range<u64>, LedgerError> {
         if let Some(why) = &self.poisoned {
             return Err(LedgerError::Poisoned(why.clone()));
+        }
+        if let Some(why) = self.verification.damage() {
+            return Err(LedgerError::Damaged(why));
+        }
+        if self.tail.file.is_none() || self.checkpoints_file.is_none() {
+            return Err(LedgerError::ReadOnly {
+                path: self.dir.clone(),
+            });
         }
         if bodies.is_empty() || bodies.len() > BATCH_RECORDS_MAX {
             return Err(LedgerError::Invalid(format!(
@@ -651,11 +736,10 @@ impl Ledger {
         if roll {
             self.roll_segment(first)?;
         }
-        if let Err(e) = self
-            .tail
-            .file
+        let tail_file = self.tail.file.as_mut().expect("checked above: a writer");
+        if let Err(e) = tail_file
             .append(&frames)
-            .and_then(|()| self.tail.file.sync_data())
+            .and_then(|()| tail_file.sync_data())
         {
             // Never trust bytes whose write or fsync failed (after a failed
             // fsync Linux may report a later one as successful without
@@ -663,7 +747,8 @@ impl Ledger {
             // them. If even that fails, the outcome is unknown.
             let path = self.tail.path.clone();
             let err = self.poison("segment write/fsync", &path, e);
-            return Err(match self.tail.file.truncate_to(self.tail.len) {
+            let tail_file = self.tail.file.as_mut().expect("checked above: a writer");
+            return Err(match tail_file.truncate_to(self.tail.len) {
                 Ok(()) => err,
                 Err(t) => LedgerError::Unconfirmed {
                     first,
@@ -682,6 +767,15 @@ impl Ledger {
         self.size += leaves.len() as u64;
         self.head_link = link;
         let mut keys_changed = false;
+        let key_kinds: Vec<bool> = key_events
+            .iter()
+            .map(|(_, b)| {
+                matches!(
+                    b,
+                    Body::Genesis { .. } | Body::KeyAdded { .. } | Body::KeyRetired { .. }
+                )
+            })
+            .collect();
         for (seq, body) in key_events {
             keys_changed |= matches!(body, Body::KeyAdded { .. } | Body::KeyRetired { .. });
             recovery::apply_key_event(&mut self.keys, &self.origin, seq, &body);
@@ -719,7 +813,11 @@ impl Ledger {
             let tiles = self.dir.join(TILES_DIR);
             return Err(unconfirmed(self.poison("write tile", &tiles, e)));
         }
-        if let Err(e) = self.index.apply(&locations, self.size, &self.head_link) {
+        let key_seqs: Vec<u64> = key_seqs_of(first, &key_kinds);
+        if let Err(e) = self
+            .index
+            .apply(&locations, &key_seqs, self.size, &self.head_link)
+        {
             let index = self.dir.join(INDEX_DIR);
             return Err(unconfirmed(self.poison(
                 "update index",
@@ -869,7 +967,7 @@ impl Ledger {
         self.tail = Tail {
             first_seq,
             path,
-            file,
+            file: Some(file),
             len: SEGMENT_HEADER_BYTES as u64,
         };
         Ok(())
@@ -893,18 +991,22 @@ impl Ledger {
         let signers: Vec<&NoteSigner> = self.signers.iter().collect();
         let note = checkpoint::sign_note(&cp.text(), &signers)?;
         let frame = recovery::checkpoint_frame(&note);
-        let before = self.checkpoints_file.len();
-        if let Err(e) = self
-            .checkpoints_file
+        let Some(checkpoints_file) = self.checkpoints_file.as_mut() else {
+            return Err(LedgerError::ReadOnly {
+                path: self.dir.clone(),
+            });
+        };
+        let before = checkpoints_file.len();
+        if let Err(e) = checkpoints_file
             .append(&frame)
-            .and_then(|()| self.checkpoints_file.sync_data())
+            .and_then(|()| checkpoints_file.sync_data())
         {
             let path = self.dir.join(CHECKPOINTS_FILE);
             // A checkpoint whose fsync failed is never served: cut it off
             // (best effort; a torn one is cut by the next open, and a whole
             // one can only cover records this process made durable, which
             // the next open signs again with the same size and root).
-            if let Err(t) = self.checkpoints_file.truncate_to(before) {
+            if let Err(t) = checkpoints_file.truncate_to(before) {
                 tracing::warn!(path = %path.display(), error = %t, "could not cut back a checkpoint whose write failed");
             }
             return Err(self.poison("checkpoint write/fsync", &path, e));
@@ -1002,9 +1104,27 @@ impl Ledger {
         Ok(self.tiles.tile_bytes(level, index, width)?)
     }
 
-    /// The exact bytes of record `seq` (the Merkle leaf input).
+    /// The exact bytes of record `seq` (the Merkle leaf input), checked
+    /// when read: frame checksum and sequence number, and its leaf hash
+    /// against the tiles (which reproduce the signed root), so a record
+    /// changed on disk is not served even before a background verification
+    /// has reached it.
     pub fn read_record(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
-        self.record_reader().read_record(seq, self.size)
+        let bytes = self.record_reader().read_record(seq, self.size)?;
+        if seq < self.tiles.size() {
+            let tile = merkle::NodeSource::node(&self.tiles, 0, seq)?;
+            if merkle::leaf_hash(&bytes) != tile {
+                return Err(corrupt_at(
+                    &self.dir.join(SEGMENTS_DIR),
+                    0,
+                    seq,
+                    "the record's leaf hash differs from the tree's (the record or the derived \
+                     tile was changed; `zeugnis audit` tells which)"
+                        .into(),
+                ));
+            }
+        }
+        Ok(bytes)
     }
 
     /// A handle that reads committed records from other threads, without

@@ -292,17 +292,17 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LedgerError> {
 }
 
 /// What the open scan found.
-struct ScanOutcome {
+pub(super) struct ScanOutcome {
     /// Records in the ledger after truncating a torn tail.
-    size: u64,
+    pub(super) size: u64,
     /// Link of the last record.
-    head_link: Hash32,
+    pub(super) head_link: Hash32,
     /// Length of the last segment after truncation.
-    tail_len: u64,
+    pub(super) tail_len: u64,
     /// Link after record `probe_seq`, if reached.
-    probe_link: Option<Hash32>,
+    pub(super) probe_link: Option<Hash32>,
     /// Key records, in order.
-    key_events: Vec<(u64, Body)>,
+    pub(super) key_events: Vec<(u64, Body)>,
 }
 
 /// Per-segment results collected by a scan thread.
@@ -490,8 +490,14 @@ fn scan_all(
             tiles
                 .append(&r.leaves)
                 .map_err(io_err("write tile", &dir.join(TILES_DIR)))?;
+            let key_seqs: Vec<u64> = r.key_records.iter().map(|(seq, _)| *seq).collect();
             index
-                .apply(&r.locations, first + r.scan.records, &r.scan.end_link)
+                .apply(
+                    &r.locations,
+                    &key_seqs,
+                    first + r.scan.records,
+                    &r.scan.end_link,
+                )
                 .map_err(|source| LedgerError::Index {
                     path: dir.join(INDEX_DIR),
                     source,
@@ -554,7 +560,18 @@ pub fn key_history(dir: &Path) -> Result<(String, Vec<KeyEntry>), LedgerError> {
 /// Opens a ledger directory (see the module doc for the recovery rule).
 /// With `rebuild`, the derived tiles and index are deleted first and rebuilt
 /// from the segments (`zeugnis reindex`).
-pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, LedgerError> {
+///
+/// With `fast`, the open trusts the latest signed checkpoint and the derived
+/// data that agrees with it and reads only the records beyond them
+/// (`fastopen`); the ledger then carries a pending verification of the rest
+/// ([`Ledger::take_verification`]). Without it, every record is verified
+/// here.
+pub fn open(
+    dir: &Path,
+    opts: LedgerOptions,
+    rebuild: bool,
+    fast: bool,
+) -> Result<Ledger, LedgerError> {
     if !super::is_initialized(dir)? {
         return Err(LedgerError::NotInitialized {
             path: dir.to_path_buf(),
@@ -597,32 +614,55 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         path: index_dir.clone(),
         source,
     };
-    let head = index.head().map_err(index_err)?;
-    let mut tiles = TileStore::open(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
-    let mut outcome = scan_all(dir, floor, &mut tiles, &index, head.map_or(0, |h| h.0))?;
-
-    let index_ok = match head {
-        None => true, // built from scratch by the scan
-        Some((0, _)) => true,
-        Some((size, link)) => size <= outcome.size && outcome.probe_link == Some(link),
-    };
     let origin_cp = latest.as_ref().map(|(_, cp, _)| cp.clone());
-    let tree_ok = |tiles: &TileStore, size: u64| -> Result<bool, LedgerError> {
-        match &origin_cp {
-            Some(cp) if size >= cp.size => Ok(merkle::root(tiles, cp.size)? == cp.root),
-            Some(_) => Ok(false),
-            None => Ok(true),
+    let fast = if fast && !rebuild {
+        match super::fastopen::scan_fast(
+            dir,
+            latest.as_ref(),
+            &index,
+            super::fastopen::Mode::Writer,
+        )? {
+            Ok(f) => Some(f),
+            Err(why) => {
+                tracing::info!(%why, "the fast open is not possible; verifying every record now");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (tiles, outcome, scanned_from) = match fast {
+        Some(f) => (f.tiles, f.outcome, f.scanned_from),
+        None => {
+            let head = index.head().map_err(index_err)?;
+            let mut tiles: TileStore =
+                TileStore::open(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
+            let mut outcome = scan_all(dir, floor, &mut tiles, &index, head.map_or(0, |h| h.0))?;
+
+            let index_ok = match head {
+                None => true, // built from scratch by the scan
+                Some((0, _)) => true,
+                Some((size, link)) => size <= outcome.size && outcome.probe_link == Some(link),
+            };
+            let tree_ok = |tiles: &TileStore, size: u64| -> Result<bool, LedgerError> {
+                match &origin_cp {
+                    Some(cp) if size >= cp.size => Ok(merkle::root(tiles, cp.size)? == cp.root),
+                    Some(_) => Ok(false),
+                    None => Ok(true),
+                }
+            };
+            if !index_ok || !tree_ok(&tiles, outcome.size)? {
+                tracing::warn!(
+                    index_ok,
+                    "derived tiles or index disagree with the ledger; rebuilding them"
+                );
+                index.clear().map_err(index_err)?;
+                tiles = TileStore::reset(&tiles_dir).map_err(io_err("reset tiles", &tiles_dir))?;
+                outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
+            }
+            (tiles, outcome, 0)
         }
     };
-    if !index_ok || !tree_ok(&tiles, outcome.size)? {
-        tracing::warn!(
-            index_ok,
-            "derived tiles or index disagree with the ledger; rebuilding them"
-        );
-        index.clear().map_err(index_err)?;
-        tiles = TileStore::reset(&tiles_dir).map_err(io_err("reset tiles", &tiles_dir))?;
-        outcome = scan_all(dir, floor, &mut tiles, &index, 0)?;
-    }
     if outcome.size < floor {
         // Name where the missing records should have been: the end of the
         // last segment, and the checkpoint that covers them.
@@ -730,7 +770,7 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         tail: Tail {
             first_seq: tail_first,
             path: tail_path,
-            file: tail_file,
+            file: Some(tail_file),
             len: outcome.tail_len,
         },
         size: outcome.size,
@@ -739,11 +779,20 @@ pub fn open(dir: &Path, opts: LedgerOptions, rebuild: bool) -> Result<Ledger, Le
         keys,
         signers,
         checkpoint: (cp, note),
-        checkpoints_file,
+        checkpoints_file: Some(checkpoints_file),
         index,
         poisoned: None,
-        _lock: lock,
+        _lock: Some(lock),
+        verification: super::verify::Verification::verified(),
+        pending_verification: None,
     };
+    if scanned_from > 0 {
+        // The records below the fast scan's start were trusted through the
+        // signed checkpoint and the tiles; the full check of them is left
+        // to the caller (the daemon runs it in the background).
+        ledger.pending_verification = Some(super::fastopen::verify_target(&ledger));
+        ledger.verification = super::verify::Verification::pending(ledger.size);
+    }
     if ledger.size > ledger.checkpoint.0.size {
         // Records beyond the checkpoint were written by a process that
         // crashed or failed before its checkpoint. Whether they reached the
@@ -789,7 +838,10 @@ fn sync_unsigned_segments(
             continue;
         }
         let synced = if *first == ledger.tail.first_seq {
-            ledger.tail.file.sync_data()
+            match ledger.tail.file.as_mut() {
+                Some(f) => f.sync_data(),
+                None => Ok(()),
+            }
         } else {
             durable::fsync_file(path)
         };

@@ -214,9 +214,45 @@ pub fn scan_segment(
     header: SegmentHeader,
     visit: &mut dyn FnMut(Visit),
 ) -> SegmentScan {
-    let mut pos = SEGMENT_HEADER_BYTES;
-    let mut seq = header.first_seq;
-    let mut link = header.prev_link;
+    let (first, prev) = (header.first_seq, header.prev_link);
+    scan_from(
+        path,
+        bytes,
+        (0, SEGMENT_HEADER_BYTES),
+        header,
+        first,
+        Some(prev),
+        visit,
+    )
+}
+
+/// As [`scan_segment`], from the frame at byte `pos`, which must hold
+/// record `seq`. `prev` is the chain link before that record; `None` takes
+/// it from the record's own `prev_link` field (the frame's checksum is
+/// still checked), leaving the chain *into* it to be checked by whoever
+/// verifies the records before it (the background verification of a fast
+/// open). `records` in the result counts from the header's first seq.
+/// `(base, start)`: `bytes[0]` is byte `base` of the file (a tail read from
+/// an offset), and the scan starts at `bytes[start]`; every offset reported
+/// is a file offset.
+pub fn scan_from(
+    path: &Path,
+    bytes: &[u8],
+    (base, start): (u64, usize),
+    header: SegmentHeader,
+    first_seq: u64,
+    prev: Option<Hash32>,
+    visit: &mut dyn FnMut(Visit),
+) -> SegmentScan {
+    let mut pos = start;
+    let mut seq = first_seq;
+    let mut link = match prev {
+        Some(l) => l,
+        None => bytes
+            .get(pos + 4 + RECORD_PREV_LINK_OFFSET..pos + 4 + RECORD_PREV_LINK_OFFSET + 32)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; 32]),
+    };
     let mut damage = None;
     while pos < bytes.len() {
         match check_frame(bytes, pos, seq, &link) {
@@ -224,7 +260,7 @@ pub fn scan_segment(
                 link = chain::link(&link, record);
                 visit(Visit {
                     seq,
-                    offset: pos as u64,
+                    offset: base + pos as u64,
                     record,
                     link: &link,
                 });
@@ -233,7 +269,7 @@ pub fn scan_segment(
             }
             Err(what) => {
                 damage = Some(Damage {
-                    offset: pos as u64,
+                    offset: base + pos as u64,
                     seq,
                     what,
                     zero_tail: bytes[pos..].iter().all(|b| *b == 0),
@@ -247,8 +283,8 @@ pub fn scan_segment(
         header: header.clone(),
         records: seq - header.first_seq,
         end_link: link,
-        valid_bytes: pos as u64,
-        file_bytes: bytes.len() as u64,
+        valid_bytes: base + pos as u64,
+        file_bytes: base + bytes.len() as u64,
         damage,
     }
 }

@@ -399,6 +399,15 @@ impl Registry {
         Registry::over(ledger, base_url)
     }
 
+    /// Opens the registry for the read commands when no daemon runs:
+    /// over [`Ledger::open_read_only`] (no writer lock; the latest signed
+    /// checkpoint's records). Every write is refused
+    /// ([`LedgerError::ReadOnly`]); [`LedgerError::NeedsWriter`] when only
+    /// a writer's open can bring the derived data up to date.
+    pub fn open_read_only(data: &Path, base_url: &str) -> Result<Registry, RegistryError> {
+        Registry::over(Ledger::open_read_only(data)?, base_url)
+    }
+
     /// Wraps an open ledger.
     pub fn over(ledger: Ledger, base_url: &str) -> Result<Registry, RegistryError> {
         let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?;

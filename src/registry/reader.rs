@@ -63,6 +63,9 @@ pub struct Reader {
     /// Holder blobs already read and checked, by address (see
     /// [`HOLDER_CACHE_ENTRIES_MAX`]).
     holders: std::sync::Arc<std::sync::Mutex<HolderCache>>,
+    /// The ledger's verification state (a fast open's background pass),
+    /// for `/metrics`.
+    verification: std::sync::Arc<ledger::verify::Verification>,
 }
 
 /// Holder blobs the [`Reader`] keeps after their first read (a blob is
@@ -94,7 +97,13 @@ impl Reader {
                 Published::of(ledger),
             ))),
             holders: std::sync::Arc::default(),
+            verification: ledger.verification(),
         }
+    }
+
+    /// Where the verification of the records the open trusted stands.
+    pub fn verification(&self) -> ledger::verify::VerifyState {
+        self.verification.state()
     }
 
     /// The latest published ledger state.
