@@ -15,7 +15,7 @@
 //! behaviour). The sled index is not on it (its faults are in the sled
 //! wrapper's tests).
 //!
-//! [`every_fault_point_of_every_operation`] enumerates, for register,
+//! [`every_fault_point_of`] (one test per operation) enumerates, for register,
 //! revoke, supersede, erase, archive_scans, rotate-key (add and retire) and
 //! recovery itself, every call of the operation as the failing one, in
 //! several modes (EIO, ENOSPC, crash, double fault), each followed by a
@@ -444,44 +444,73 @@ enum Mode {
     Double,
 }
 
-/// Enumerates every fault point of every operation (see the module doc).
-#[test]
-fn every_fault_point_of_every_operation() {
+/// Enumerates every fault point of `op` in every mode (see the module doc);
+/// one test per operation, so the harness runs them side by side.
+fn every_fault_point_of(op: Op) {
     let mut cases = 0;
-    for op in [
-        Op::Register,
-        Op::Revoke,
-        Op::Supersede,
-        Op::Erase,
-        Op::ArchiveScan,
-        Op::AddKey,
-        Op::RetireKey,
-        Op::Recovery,
+    for (mode, loss) in [
+        (Mode::Eio, PowerLoss::DropUnsynced),
+        (Mode::Enospc, PowerLoss::KeepUnsynced),
+        (Mode::Double, PowerLoss::DropUnsynced),
+        (Mode::Crash, PowerLoss::DropUnsynced),
+        (Mode::Crash, PowerLoss::TearUnsynced),
+        (Mode::Crash, PowerLoss::KeepUnsynced),
     ] {
-        for (mode, loss) in [
-            (Mode::Eio, PowerLoss::DropUnsynced),
-            (Mode::Enospc, PowerLoss::KeepUnsynced),
-            (Mode::Double, PowerLoss::DropUnsynced),
-            (Mode::Crash, PowerLoss::DropUnsynced),
-            (Mode::Crash, PowerLoss::TearUnsynced),
-            (Mode::Crash, PowerLoss::KeepUnsynced),
-        ] {
-            let mut n = 1;
-            while case(op, n, mode, loss) {
-                n += 1;
-                cases += 1;
-                assert!(
-                    n < CALLS_PER_OPERATION_MAX,
-                    "{op:?} never stops making calls"
-                );
-            }
+        let mut n = 1;
+        while case(op, n, mode, loss) {
+            n += 1;
+            cases += 1;
             assert!(
-                n > 1,
-                "{op:?} made no file-system call through the simulated disk"
+                n < CALLS_PER_OPERATION_MAX,
+                "{op:?} never stops making calls"
             );
         }
+        assert!(
+            n > 1,
+            "{op:?} made no file-system call through the simulated disk"
+        );
     }
-    eprintln!("fault: {cases} fault cases checked");
+    eprintln!("fault: {op:?}: {cases} fault cases checked");
+}
+
+#[test]
+fn every_fault_point_of_register() {
+    every_fault_point_of(Op::Register);
+}
+
+#[test]
+fn every_fault_point_of_revoke() {
+    every_fault_point_of(Op::Revoke);
+}
+
+#[test]
+fn every_fault_point_of_supersede() {
+    every_fault_point_of(Op::Supersede);
+}
+
+#[test]
+fn every_fault_point_of_erase() {
+    every_fault_point_of(Op::Erase);
+}
+
+#[test]
+fn every_fault_point_of_archive_scans() {
+    every_fault_point_of(Op::ArchiveScan);
+}
+
+#[test]
+fn every_fault_point_of_rotate_key_add() {
+    every_fault_point_of(Op::AddKey);
+}
+
+#[test]
+fn every_fault_point_of_rotate_key_retire() {
+    every_fault_point_of(Op::RetireKey);
+}
+
+#[test]
+fn every_fault_point_of_recovery() {
+    every_fault_point_of(Op::Recovery);
 }
 
 /// Regression (issue 14, F1): a batch whose segment fdatasync failed must
@@ -917,4 +946,94 @@ fn supersede_and_erase_retries_converge() {
         .erase(&first.code, "another reason")
         .expect_err("another erasure is refused");
     assert!(refused.to_string().contains("already erased"), "{refused}");
+}
+
+/// Most fsync or fdatasync calls of one `zeugnis register` process that
+/// [`cli_register_under_injected_fsync_failures_reports_the_truth`] fails in
+/// turn (a registration makes fewer).
+const CLI_SYNC_CALLS_MAX: u32 = 14;
+
+/// Issue 14 (F4 and the sled wrapper): the real binary, with `strace`
+/// failing its N-th `fsync` or `fdatasync` with EIO, for every N, including
+/// those of the sled index (whose `Drop` panics when its last fsync fails).
+/// Checks that no run ends in a panic's exit code (101), that exit 0 means
+/// registered (and the printed key opens it), exit 1 or 2 means not
+/// registered, and that after exit 3 (unconfirmed) a retry with the same
+/// code succeeds with the same key; finally `audit` passes.
+#[test]
+fn cli_register_under_injected_fsync_failures_reports_the_truth() {
+    let have_strace = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(have_strace, "this test needs strace (.ci/run installs it)");
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path();
+    assert_eq!(crate::support::zeugnis(dir, &["init"]).0, 0);
+    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    let json = serde_json::json!({
+        "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
+        "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
+                   "birth_place": "Gotha", "student_id": "4711"},
+        "programme": {"degree": "Bachelor of Arts", "name": "Staatswissenschaften"},
+        "last_exam_date": "2026-09-30"
+    });
+    std::fs::write(dir.join("r.json"), json.to_string()).expect("record");
+    let key_of = |out: &str| -> Option<String> {
+        serde_json::from_str::<serde_json::Value>(out)
+            .ok()
+            .and_then(|v| v["key"].as_str().map(str::to_string))
+    };
+    let mut injected = 0;
+    for syscall in ["fsync", "fdatasync"] {
+        for n in 1..=CLI_SYNC_CALLS_MAX {
+            let code = Code::generate();
+            let args = [
+                "register",
+                "--record",
+                "r.json",
+                "--document",
+                "doc.pdf",
+                "--code",
+                code.as_str(),
+                "--json",
+            ];
+            let (rc, out, err) = crate::support::output(
+                std::process::Command::new("strace")
+                    .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+                    .arg(format!("inject={syscall}:error=EIO:when={n}"))
+                    .arg(crate::support::bin())
+                    .args(args)
+                    .current_dir(dir),
+            );
+            let what = format!("{syscall} #{n} fails: exit {rc}, stderr {err}");
+            assert_ne!(rc, 101, "{what}");
+            let (shown, _, show_err) = crate::support::zeugnis(dir, &["show", code.as_str()]);
+            assert!(shown == 0 || shown == 2, "{what}; show: {show_err}");
+            let present = shown == 0;
+            match rc {
+                0 => {
+                    let key = key_of(&out).unwrap_or_else(|| panic!("{what}: no key in {out}"));
+                    let (c, _, e) =
+                        crate::support::zeugnis(dir, &["show", code.as_str(), "--key", &key]);
+                    assert_eq!(c, 0, "{what}: acknowledged, but: {e}");
+                }
+                3 => {
+                    injected += 1;
+                    let (c, again, e) = crate::support::zeugnis(dir, &args);
+                    assert_eq!(c, 0, "{what}: the retry: {e}");
+                    if let (Some(first), Some(second)) = (key_of(&out), key_of(&again)) {
+                        assert_eq!(first, second, "{what}: the retry gave another key");
+                    }
+                }
+                _ => {
+                    injected += 1;
+                    assert!(!present, "{what}: reported failed, but registered");
+                }
+            }
+        }
+    }
+    assert!(injected > 0, "no injected failure changed an outcome");
+    let (c, _, e) = crate::support::zeugnis(dir, &["audit"]);
+    assert_eq!(c, 0, "{e}");
 }
