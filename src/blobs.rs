@@ -2,25 +2,31 @@
 //!
 //! Owns: `<data>/blobs/<2 hex>/<64 hex>` files addressed by the BLAKE3 of
 //! their content and fingerprinted with SHA-256 too; durable writes (temp,
-//! fsync, rename, fsync dir); content sniffing for documents and scans; the
-//! size limit. The same bytes are stored once.
+//! fsync, rename, fsync dir, through `ledger::durable` so the simulated
+//! disk covers them); content sniffing for documents and scans; the size
+//! limit. The same bytes are stored once. A blob file is trusted as durable
+//! only if this process wrote and fsynced it (issue 14, F3): one found on
+//! disk is written anew before a record may refer to it.
 //! Must not do: decide what a blob means (the registry and the ledger do),
 //! delete anything except through [`BlobStore::delete`] (GDPR erasure).
 
-use crate::ledger::durable;
+use crate::ledger::durable::{self, SyncFault};
 use crate::ledger::record::{BlobRef, Hash32};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-/// Runs `f` over `items` on up to [`FSYNC_THREADS_MAX`] threads; the first
-/// error wins.
+/// Runs `f` over `items` on up to [`FSYNC_THREADS_MAX`] threads (on the
+/// calling thread without `parallel`); the first error wins.
 fn in_parallel<T: Sync>(
+    parallel: bool,
     items: &[T],
     f: impl Fn(&T) -> Result<(), BlobError> + Sync,
 ) -> Result<(), BlobError> {
-    if items.len() <= 1 {
+    if items.len() <= 1 || !parallel {
         return items.iter().try_for_each(&f);
     }
     let threads = items.len().clamp(1, FSYNC_THREADS_MAX);
@@ -54,6 +60,10 @@ pub const BLOB_BYTES_MAX_DEFAULT: u64 = 64 * 1024 * 1024;
 pub const FSYNC_THREADS_MAX: usize = 8;
 /// Sub-directory of the data directory holding blobs.
 pub const BLOBS_DIR: &str = "blobs";
+/// Most blob addresses (and shard directories) a store remembers as proven
+/// durable by this process; when full the memory is cleared, which only
+/// means that blobs stored again are written again.
+pub const PROVEN_ENTRIES_MAX: usize = 65_536;
 
 /// Errors of the blob store.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +133,20 @@ pub struct BlobStore {
     root: PathBuf,
     /// Largest accepted blob.
     size_bytes_max: u64,
+    /// Blobs and shard directories this process wrote and fsynced (shared
+    /// by clones): only these are trusted without writing them anew.
+    proven: Arc<Mutex<Proven>>,
+    /// The simulated disk (tests; `None` in production).
+    fault: Option<SyncFault>,
+}
+
+/// What a [`BlobStore`] proved durable itself.
+#[derive(Debug, Default)]
+struct Proven {
+    /// Blob addresses.
+    blobs: HashSet<Hash32>,
+    /// Shard directories whose entry in `blobs/` was fsynced.
+    shards: HashSet<PathBuf>,
 }
 
 impl BlobStore {
@@ -137,7 +161,19 @@ impl BlobStore {
         Ok(BlobStore {
             root,
             size_bytes_max,
+            proven: Arc::default(),
+            fault: None,
         })
+    }
+
+    /// The same store on the simulated disk `fault` (tests).
+    pub fn with_fault(mut self, fault: Option<SyncFault>) -> BlobStore {
+        self.fault = fault;
+        self
+    }
+
+    fn proven(&self) -> std::sync::MutexGuard<'_, Proven> {
+        self.proven.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Path of a blob by its BLAKE3 address.
@@ -181,8 +217,9 @@ impl BlobStore {
     /// Stores many blobs durably as one group: every new file is written to
     /// a temporary name and fsynced (on up to [`FSYNC_THREADS_MAX`] threads,
     /// so the file system can commit them together), renamed into place, and each touched directory is fsynced
-    /// once. Content already stored intact is skipped. When this returns Ok,
-    /// every blob is durable.
+    /// once. Content this process already stored (and finds intact) is
+    /// skipped; content found on disk but not stored by this process is
+    /// written anew. When this returns Ok, every blob is durable.
     pub fn put_batch(&self, items: &[(&[u8], &str)]) -> Result<Vec<BlobRef>, BlobError> {
         let refs = BlobStore::references(items);
         let pairs: Vec<(&[u8], &BlobRef)> = items.iter().map(|(b, _)| *b).zip(&refs).collect();
@@ -238,58 +275,76 @@ impl BlobStore {
         let mut pending: Vec<(&[u8], PathBuf, PathBuf)> = Vec::new();
         let mut dirs = std::collections::BTreeSet::new();
         let mut sync_root = false;
+        let mut fresh: Vec<Hash32> = Vec::new();
         for (bytes, r) in items {
             let path = self.path(&r.blake3);
-            let intact = match fs::metadata(&path) {
-                Ok(m) if m.len() == bytes.len() as u64 => {
-                    let existing = fs::read(&path).map_err(io("read", &path))?;
-                    blake3::hash(&existing).as_bytes() == &r.blake3
-                }
-                _ => false,
-            };
             if pending.iter().any(|(_, _, p)| *p == path) {
                 continue;
             }
-            let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-            if intact {
-                // Its content is right, but whether it is durable is not
-                // known (a run whose fsync of it or of its directory failed
-                // left it in the page cache): fsync both before a record
-                // refers to it (issue 14, F3).
-                fs::File::open(&path)
-                    .and_then(|f| f.sync_all())
-                    .map_err(io("fsync", &path))?;
-                dirs.insert(dir);
-                sync_root = true; // the shard's own entry may be unsynced too
-                continue;
+            if self.proven().blobs.contains(&r.blake3) {
+                // Written and fsynced by this process; re-read it, so a
+                // damaged copy is repaired by storing the bytes again.
+                let intact = match fs::metadata(&path) {
+                    Ok(m) if m.len() == bytes.len() as u64 => {
+                        let existing = fs::read(&path).map_err(io("read", &path))?;
+                        blake3::hash(&existing).as_bytes() == &r.blake3
+                    }
+                    _ => false,
+                };
+                if intact {
+                    continue;
+                }
             }
+            // Not proven durable by this process: even a file with the right
+            // content may be what a failed fsync (of it or of its directory)
+            // left in the page cache, and after a failed writeback Linux
+            // reports a later fsync as successful without writing the pages
+            // (issue 14, F3). Write it anew.
+            let dir = path.parent().unwrap_or(&self.root).to_path_buf();
             if !dir.exists() {
                 fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+            }
+            if !self.proven().shards.contains(&dir) {
                 sync_root = true;
             }
             let tmp = dir.join(format!(".{}.tmp", hex::encode(r.blake3)));
             dirs.insert(dir);
             pending.push((bytes, tmp, path));
+            fresh.push(r.blake3);
         }
-        // Written and fsynced on several threads: the copies into the page
-        // cache run on both cores and overlap with the device writes.
-        in_parallel(&pending, |(bytes, tmp, _)| {
-            let mut f = fs::File::create(tmp).map_err(io("create", tmp))?;
-            f.write_all(bytes).map_err(io("write", tmp))?;
-            f.sync_all().map_err(io("fsync", tmp))
+        let fault = self.fault.as_ref();
+        // Without a simulated disk the files are written and fsynced on
+        // several threads: the copies into the page cache run on both cores
+        // and overlap with the device writes. On it, in order, so that its
+        // call numbers are the same in every run.
+        let parallel = fault.is_none();
+        in_parallel(parallel, &pending, |(bytes, tmp, _)| {
+            durable::write_file_on(tmp, bytes, 0o666, false, true, fault)
+                .map_err(io("write and fsync", tmp))
         })?;
         for (_, tmp, path) in &pending {
-            fs::rename(tmp, path).map_err(io("rename", path))?;
+            durable::rename_on(tmp, path, fault).map_err(io("rename", path))?;
         }
         // Directory fsyncs are journal commits on ext4: issued together
         // they share commits instead of queueing one after another.
-        let dirs: Vec<PathBuf> = dirs.into_iter().collect();
-        in_parallel(&dirs, |dir| {
-            durable::fsync_dir(dir).map_err(io("fsync", dir))
-        })?;
+        let mut dirs: Vec<PathBuf> = dirs.into_iter().collect();
         if sync_root {
-            durable::fsync_dir(&self.root).map_err(io("fsync", &self.root))?;
+            dirs.push(self.root.clone());
         }
+        in_parallel(parallel, &dirs, |dir| {
+            durable::fsync_dir_on(dir, fault).map_err(io("fsync", dir))
+        })?;
+        let mut proven = self.proven();
+        if proven.blobs.len() + fresh.len() > PROVEN_ENTRIES_MAX
+            || proven.shards.len() + dirs.len() > PROVEN_ENTRIES_MAX
+        {
+            proven.blobs.clear();
+            proven.shards.clear();
+        }
+        proven.blobs.extend(fresh);
+        proven
+            .shards
+            .extend(dirs.into_iter().filter(|d| *d != self.root));
         Ok(())
     }
 
@@ -336,10 +391,12 @@ impl BlobStore {
     /// Deletes a blob durably (GDPR erasure). Deleting a missing blob is fine.
     pub fn delete(&self, blake3: &Hash32) -> Result<bool, BlobError> {
         let path = self.path(blake3);
-        match fs::remove_file(&path) {
+        self.proven().blobs.remove(blake3);
+        let fault = self.fault.as_ref();
+        match durable::remove_file_on(&path, fault) {
             Ok(()) => {
                 let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-                durable::fsync_dir(&dir).map_err(|source| BlobError::Io {
+                durable::fsync_dir_on(&dir, fault).map_err(|source| BlobError::Io {
                     op: "fsync",
                     path: dir,
                     source,

@@ -792,6 +792,11 @@ impl Runner<'_> {
         if flushed.is_err() {
             reply.stderr.push_str("zeugnis ingest: warning: the derived index was not flushed; it is rebuilt at the next open\n");
         }
+        // sled panics in its `Drop` when its last fsync fails (issue 14,
+        // F4); the scans archived are in the reply by now.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(registry))).is_err() {
+            reply.stderr.push_str("zeugnis ingest: warning: closing the derived index failed; it is checked and rebuilt at the next open\n");
+        }
         reply
     }
 
@@ -838,6 +843,11 @@ fn init(data: &Path, origin: &str) -> Result<(), LedgerError> {
     println!("origin: {}", l.origin());
     for v in l.verifiers() {
         println!("vkey: {}", v.vkey());
+    }
+    // The ledger is initialised: sled's panic in its `Drop` when its last
+    // fsync fails must not turn that into a failure (issue 14, F4).
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(l))).is_err() {
+        eprintln!("zeugnis init: warning: closing the derived index failed; it is checked and rebuilt at the next open");
     }
     Ok(())
 }

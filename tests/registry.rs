@@ -631,6 +631,12 @@ fn transition_matrix() {
             bytes: PDF.to_vec(),
         }]
     };
+    let other_doc = || {
+        vec![DocumentFile {
+            name: "e.pdf".into(),
+            bytes: b"%PDF-1.7 another replacement".to_vec(),
+        }]
+    };
     let states = [
         "awaiting_scan",
         "archived",
@@ -659,7 +665,11 @@ fn transition_matrix() {
                     r.revoke(&code, "setup", "2027-01-01").expect("revoke");
                 }
                 "superseded" => {
-                    r.supersede(&code, &rec, &doc()).expect("supersede");
+                    let first = r.supersede(&code, &rec, &doc()).expect("supersede");
+                    // The very same request again is a retry (issue 14): it
+                    // converges to the same replacement instead of a refusal.
+                    let again = r.supersede(&code, &rec, &doc()).expect("retry");
+                    assert_eq!((again.code, again.key), (first.code, first.key));
                 }
                 "voided" => {
                     r.void(&code, "setup").expect("void");
@@ -669,7 +679,8 @@ fn transition_matrix() {
             assert_eq!(r.show(&code, None).expect("show").state.name(), state);
             let result = match action {
                 "revoke" => r.revoke(&code, "test", "2027-02-01").map(|_| ()),
-                "supersede" => r.supersede(&code, &rec, &doc()).map(|_| ()),
+                // Another replacement than the setup's (a retry converges).
+                "supersede" => r.supersede(&code, &rec, &other_doc()).map(|_| ()),
                 "void" => r.void(&code, "test").map(|_| ()),
                 "archive" => r
                     .archive_scan(&code, b"%PDF-1.7 another scan", "t.pdf")

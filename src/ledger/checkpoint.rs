@@ -10,9 +10,6 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Signature algorithm byte for Ed25519 in signed notes.
@@ -375,6 +372,16 @@ impl Checkpoint {
 
 /// Writes a new signing key as PKCS#8 PEM with mode 0600 (the file must not exist).
 pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), NoteError> {
+    write_key_file_on(path, key, None)
+}
+
+/// As [`write_key_file`] on the simulated disk `fault` (`None`: the real one).
+/// The file is fsynced; its directory entry is not (the caller fsyncs `keys/`).
+pub fn write_key_file_on(
+    path: &Path,
+    key: &SigningKey,
+    fault: Option<&crate::ledger::durable::SyncFault>,
+) -> Result<(), NoteError> {
     let err = |reason: String| NoteError::KeyFile {
         path: path.display().to_string(),
         reason,
@@ -388,15 +395,8 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), NoteError> {
     let pem = v1
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map_err(|e| err(format!("encoding PKCS#8: {e}")))?;
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| err(format!("creating: {e}")))?;
-    f.write_all(pem.as_bytes())
-        .map_err(|e| err(format!("writing: {e}")))?;
-    f.sync_all().map_err(|e| err(format!("fsync: {e}")))?;
+    crate::ledger::durable::write_file_on(path, pem.as_bytes(), 0o600, true, true, fault)
+        .map_err(|e| err(format!("creating, writing or fsyncing: {e}")))?;
     Ok(())
 }
 

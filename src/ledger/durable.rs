@@ -1,9 +1,10 @@
 //! Durable file operations: the one place that decides how bytes reach the disk.
 //!
 //! Owns: atomic replacement (temp, fsync, rename, fsync dir), directory fsync,
-//! and the append handle used for segment and checkpoint files, including the
-//! simulated faulty disk ([`SyncFault`]) used by the crash, poisoning and
-//! `fault::` tests.
+//! whole-file writes (blobs, key files, tiles, the derived checkpoint copy),
+//! renames and removals, and the append handle used for segment and
+//! checkpoint files, including the simulated faulty disk ([`SyncFault`]) under
+//! all of them, used by the crash, poisoning and `fault::` tests.
 //! Must not do: interpret the bytes it writes.
 
 use std::collections::HashMap;
@@ -29,33 +30,69 @@ pub fn private_file_metadata(path: &Path) -> Result<fs::Metadata, String> {
 
 /// Fsyncs a directory so that entries created, renamed or removed in it are durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    fsync_dir_on(dir, None)
+}
+
+/// As [`fsync_dir`] on the simulated disk `fault` (`None`: the real one).
+pub fn fsync_dir_on(dir: &Path, fault: Option<&SyncFault>) -> io::Result<()> {
+    if let Some(f) = fault {
+        f.call("fsync dir")?;
+    }
+    File::open(dir)?.sync_all()?;
+    if let Some(f) = fault {
+        f.dir_synced(dir);
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically and durably: a temporary file in the
 /// same directory is written and fsynced, renamed over `path`, then the
 /// directory is fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_replace(path, bytes, true)
+    write_atomic_on(path, bytes, None)
+}
+
+/// As [`write_atomic`] on the simulated disk `fault` (`None`: the real one).
+pub fn write_atomic_on(path: &Path, bytes: &[u8], fault: Option<&SyncFault>) -> io::Result<()> {
+    write_replace_mode(path, bytes, true, 0o666, fault)
 }
 
 /// As [`write_atomic`] for a secret: the file is created with mode 0600.
 pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_replace_mode(path, bytes, true, 0o600)
+    write_atomic_private_on(path, bytes, None)
+}
+
+/// As [`write_atomic_private`] on the simulated disk `fault`.
+pub fn write_atomic_private_on(
+    path: &Path,
+    bytes: &[u8],
+    fault: Option<&SyncFault>,
+) -> io::Result<()> {
+    write_replace_mode(path, bytes, true, 0o600, fault)
 }
 
 /// As [`write_atomic`] but without fsyncs, for derived files (tiles, the
 /// latest-checkpoint copy) that are rebuilt from the ledger when damaged.
 pub fn write_replace_derived(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_replace(path, bytes, false)
+    write_replace_derived_on(path, bytes, None)
 }
 
-fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
-    write_replace_mode(path, bytes, durable, 0o666)
+/// As [`write_replace_derived`] on the simulated disk `fault`.
+pub fn write_replace_derived_on(
+    path: &Path,
+    bytes: &[u8],
+    fault: Option<&SyncFault>,
+) -> io::Result<()> {
+    write_replace_mode(path, bytes, false, 0o666, fault)
 }
 
-fn write_replace_mode(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+fn write_replace_mode(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: u32,
+    fault: Option<&SyncFault>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -64,21 +101,85 @@ fn write_replace_mode(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        if durable {
-            f.sync_all()?;
+    write_file_on(&tmp, bytes, mode, false, durable, fault)?;
+    rename_on(&tmp, path, fault)?;
+    if durable {
+        fsync_dir_on(dir, fault)?;
+    }
+    Ok(())
+}
+
+/// Writes a whole file: creates it with `mode` (refusing an existing one
+/// with `create_new`, else truncating it), writes `bytes` and, with `sync`,
+/// fsyncs it. Its directory entry is not made durable here (see
+/// [`fsync_dir_on`]). On the simulated disk `fault` a failed write leaves
+/// half of the bytes behind, as a short write into the page cache would.
+pub fn write_file_on(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    create_new: bool,
+    sync: bool,
+    fault: Option<&SyncFault>,
+) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(f) = fault {
+        f.call("create")?;
+        f.before_change(path);
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(!create_new)
+        .create_new(create_new)
+        .truncate(!create_new)
+        .mode(mode)
+        .open(path)?;
+    if let Some(f) = fault {
+        f.node_written(path);
+        if let Err(e) = f.call("write") {
+            file.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(e);
         }
     }
-    fs::rename(&tmp, path)?;
-    if durable {
-        fsync_dir(dir)?;
+    file.write_all(bytes)?;
+    if sync {
+        if let Some(f) = fault {
+            if let Err(e) = f.call("fsync") {
+                f.node_sync_failed(path);
+                return Err(e);
+            }
+        }
+        file.sync_all()?;
+        if let Some(f) = fault {
+            f.node_synced(path, bytes);
+        }
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` (not durable until the directory is fsynced).
+pub fn rename_on(from: &Path, to: &Path, fault: Option<&SyncFault>) -> io::Result<()> {
+    if let Some(f) = fault {
+        f.call("rename")?;
+        f.before_change(from);
+        f.before_change(to);
+    }
+    fs::rename(from, to)?;
+    if let Some(f) = fault {
+        f.node_renamed(from, to);
+    }
+    Ok(())
+}
+
+/// Removes a file (not durable until the directory is fsynced).
+pub fn remove_file_on(path: &Path, fault: Option<&SyncFault>) -> io::Result<()> {
+    if let Some(f) = fault {
+        f.call("unlink")?;
+        f.before_change(path);
+    }
+    fs::remove_file(path)?;
+    if let Some(f) = fault {
+        f.node_removed(path);
     }
     Ok(())
 }
@@ -111,8 +212,55 @@ struct FaultState {
     sticky: AtomicBool,
     /// Whether the injected error is ENOSPC rather than EIO.
     enospc: AtomicBool,
-    /// Durability per file.
+    /// How many calls from `fail_at` on fail (1 = one call; `sticky`
+    /// overrides it: every later call).
+    fail_count: AtomicU64,
+    /// Durability per append file.
     files: Mutex<HashMap<PathBuf, FileDurability>>,
+    /// Durability of whole files and directory entries.
+    whole: Mutex<WholeFiles>,
+}
+
+/// What the simulated disk knows about files written whole (blobs, key
+/// files, tiles, atomic replacements) and about directory entries.
+/// Directories themselves are assumed durable once created.
+#[derive(Clone, Debug, Default)]
+struct WholeFiles {
+    /// Files written through the disk, by their current name.
+    nodes: HashMap<PathBuf, Node>,
+    /// Names changed (created, renamed over or away, removed) since their
+    /// directory was last fsynced: what a power cut leaves there (`None`:
+    /// no file).
+    undo: HashMap<PathBuf, Option<Vec<u8>>>,
+}
+
+/// One file written whole.
+#[derive(Clone, Debug, Default)]
+struct Node {
+    /// The content a successful fsync proved durable (`None`: none did;
+    /// a power cut leaves the file empty).
+    synced: Option<Vec<u8>>,
+    /// An fsync of this file failed: its content is lost at a power cut
+    /// even if a later fsync "succeeded" (fsyncgate). Only writing the
+    /// content anew clears it.
+    failed: bool,
+}
+
+impl WholeFiles {
+    /// What a power cut would leave at `path` now (DropUnsynced).
+    fn image(&self, path: &Path) -> Option<Vec<u8>> {
+        if let Some(u) = self.undo.get(path) {
+            return u.clone();
+        }
+        match self.nodes.get(path) {
+            Some(n) if n.failed => {
+                Some(vec![0; fs::metadata(path).map_or(0, |m| m.len() as usize)])
+            }
+            Some(n) => Some(n.synced.clone().unwrap_or_default()),
+            // Not written by this fault: on the disk since the last cut.
+            None => fs::read(path).ok(),
+        }
+    }
 }
 
 /// What the simulated disk knows about one file.
@@ -122,6 +270,26 @@ struct FileDurability {
     synced_bytes: u64,
     /// Ranges whose sync failed: lost at a power cut whatever happens later.
     failed: Vec<(u64, u64)>,
+}
+
+impl FileDurability {
+    /// Bytes `from..len` were written anew and synced: durable, and no
+    /// longer in doubt from an earlier failed sync.
+    fn proved(&mut self, from: u64, len: u64) {
+        if from <= self.synced_bytes {
+            self.synced_bytes = self.synced_bytes.max(len);
+        }
+        let mut kept = Vec::new();
+        for (a, b) in self.failed.drain(..) {
+            if a < from {
+                kept.push((a, b.min(from)));
+            }
+            if b > len {
+                kept.push((a.max(len), b));
+            }
+        }
+        self.failed = kept;
+    }
 }
 
 /// How a power cut treats the bytes written since the last successful sync.
@@ -146,13 +314,23 @@ impl SyncFault {
     /// there: that call and every later one fail without touching the disk
     /// (nothing is left "in doubt"; unsynced bytes wait for the power cut).
     pub fn fail_call(&self, n: u64, enospc: bool, sticky: bool) {
+        self.0.fail_count.store(1, Ordering::SeqCst);
         self.0.fail_at.store(n, Ordering::SeqCst);
         self.0.enospc.store(enospc, Ordering::SeqCst);
         self.0.sticky.store(sticky, Ordering::SeqCst);
     }
 
+    /// Fails `count` calls in a row from call number `n` on with EIO, then
+    /// lets the disk work again: a double fault (an fsync fails and so does
+    /// the truncation that was to cut off its bytes).
+    pub fn fail_calls(&self, n: u64, count: u64) {
+        self.fail_call(n, false, false);
+        self.0.fail_count.store(count.max(1), Ordering::SeqCst);
+    }
+
     /// Clears a planned failure and restarts the call count.
     pub fn reset_calls(&self) {
+        self.0.fail_count.store(1, Ordering::SeqCst);
         self.0.fail_at.store(0, Ordering::SeqCst);
         self.0.sticky.store(false, Ordering::SeqCst);
         self.0.calls.store(0, Ordering::SeqCst);
@@ -173,7 +351,8 @@ impl SyncFault {
     fn call(&self, what: &str) -> io::Result<()> {
         let n = self.0.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let at = self.0.fail_at.load(Ordering::SeqCst);
-        let fails = at != 0 && (n == at || (n > at && self.0.sticky.load(Ordering::SeqCst)));
+        let count = self.0.fail_count.load(Ordering::SeqCst).max(1);
+        let fails = at != 0 && n >= at && (n - at < count || self.0.sticky.load(Ordering::SeqCst));
         if fails {
             let code = if self.0.enospc.load(Ordering::SeqCst) {
                 28 // ENOSPC
@@ -194,16 +373,120 @@ impl SyncFault {
         f(files.entry(path.to_path_buf()).or_default());
     }
 
+    fn with_whole<T>(&self, f: impl FnOnce(&mut WholeFiles) -> T) -> T {
+        let mut w = self.0.whole.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut w)
+    }
+
+    /// Remembers what a power cut leaves at `path` before its entry changes.
+    fn before_change(&self, path: &Path) {
+        self.with_whole(|w| {
+            if !w.undo.contains_key(path) {
+                let image = w.image(path);
+                w.undo.insert(path.to_path_buf(), image);
+            }
+        });
+    }
+
+    fn node_written(&self, path: &Path) {
+        self.with_whole(|w| w.nodes.insert(path.to_path_buf(), Node::default()));
+    }
+
+    fn node_sync_failed(&self, path: &Path) {
+        if self.0.sticky.load(Ordering::SeqCst) {
+            return; // a crash: the fsync never ran, nothing is in doubt
+        }
+        self.with_whole(|w| {
+            w.nodes.entry(path.to_path_buf()).or_default().failed = true;
+        });
+    }
+
+    fn node_synced(&self, path: &Path, bytes: &[u8]) {
+        self.with_whole(|w| {
+            w.nodes.entry(path.to_path_buf()).or_default().synced = Some(bytes.to_vec());
+        });
+    }
+
+    fn node_renamed(&self, from: &Path, to: &Path) {
+        self.with_whole(|w| {
+            let node = w.nodes.remove(from).unwrap_or_else(|| Node {
+                // A file this fault did not write was on the disk whole.
+                synced: fs::read(to).ok(),
+                failed: false,
+            });
+            w.nodes.insert(to.to_path_buf(), node);
+        });
+    }
+
+    fn node_removed(&self, path: &Path) {
+        self.with_whole(|w| w.nodes.remove(path));
+    }
+
+    fn dir_synced(&self, dir: &Path) {
+        self.with_whole(|w| w.undo.retain(|p, _| p.parent() != Some(dir)));
+    }
+
+    /// The content a power cut would leave in a file written whole (or
+    /// `None`: no file there); for tests that check a file's durability.
+    pub fn image_of(&self, path: &Path) -> Option<Vec<u8>> {
+        self.with_whole(|w| w.image(path))
+    }
+
+    /// Applies a power cut to the files written whole and to directory
+    /// entries; returns the number of paths that changed.
+    fn whole_power_loss(&self, mode: PowerLoss) -> io::Result<u64> {
+        let w = self.with_whole(std::mem::take);
+        let mut paths: Vec<&PathBuf> = w.undo.keys().chain(w.nodes.keys()).collect();
+        paths.sort();
+        paths.dedup();
+        let mut changed = 0;
+        for path in paths {
+            let now = fs::read(path).ok();
+            let node = w.nodes.get(path.as_path());
+            let after = match mode {
+                PowerLoss::DropUnsynced => w.image(path),
+                PowerLoss::KeepUnsynced => match node {
+                    Some(n) if n.failed => w.image(path),
+                    _ => now.clone(),
+                },
+                PowerLoss::TearUnsynced => match (w.undo.get(path.as_path()), node, &now) {
+                    (Some(u), _, _) => u.clone(),
+                    (None, Some(n), Some(cur)) if !n.failed && n.synced.as_ref() != Some(cur) => {
+                        Some(cur[..cur.len() / 2].to_vec())
+                    }
+                    _ => w.image(path),
+                },
+            };
+            if after == now {
+                continue;
+            }
+            changed += 1;
+            match after {
+                Some(bytes) => {
+                    if let Some(d) = path.parent() {
+                        fs::create_dir_all(d)?;
+                    }
+                    let mut f = File::create(path)?;
+                    f.write_all(&bytes)?;
+                    f.sync_all()?;
+                }
+                None => fs::remove_file(path)?,
+            }
+        }
+        Ok(changed)
+    }
+
     /// Applies a power cut to every file this fault has seen (see the type
-    /// doc). Returns the number of bytes that changed.
+    /// doc). Returns the number of bytes (append files) and files (written
+    /// whole) that changed.
     pub fn power_loss(&self, mode: PowerLoss) -> io::Result<u64> {
+        let mut changed = self.whole_power_loss(mode)?;
         let files = self
             .0
             .files
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let mut changed = 0;
         for (path, d) in files {
             let Ok(meta) = fs::metadata(&path) else {
                 continue;
@@ -350,6 +633,22 @@ impl AppendFile {
         Ok(())
     }
 
+    /// Writes bytes `from..` again and fdatasyncs them (see
+    /// [`rewrite_and_sync`]): after it returns Ok they are durable even if an
+    /// earlier fsync of them failed.
+    pub fn rewrite_from(&mut self, from: u64) -> io::Result<()> {
+        if let Some(f) = &self.fault {
+            f.call("rewrite")?;
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        rewrite_and_sync(&file, from)?;
+        if let Some(f) = &self.fault {
+            let len = self.len;
+            f.with_file(&self.path, |d| d.proved(from, len));
+        }
+        Ok(())
+    }
+
     /// Bytes in the file (appended, durable or not).
     pub fn len(&self) -> u64 {
         self.len
@@ -384,10 +683,48 @@ impl AppendFile {
     }
 }
 
-/// fdatasync of an existing file by path (recovery makes records it is about
-/// to sign durable this way).
+/// fdatasync of an existing file by path.
 pub fn fsync_file(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_data()
+}
+
+/// Writes the bytes of `file` from offset `from` to its end again, in
+/// place, and fdatasyncs them: the way recovery makes records it is about to
+/// sign durable. A plain fsync would not do: after a failed writeback Linux
+/// marks the pages clean (fsyncgate), so a later fsync "succeeds" without
+/// writing them, and what recovery read from the page cache may never have
+/// reached the disk. Rewriting dirties every page again, so a successful
+/// fdatasync here proves exactly these bytes durable.
+fn rewrite_and_sync(file: &File, from: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut at = from.min(len);
+    let mut buf = vec![0u8; REWRITE_CHUNK_BYTES];
+    while at < len {
+        let n = ((len - at) as usize).min(REWRITE_CHUNK_BYTES);
+        file.read_exact_at(&mut buf[..n], at)?;
+        file.write_all_at(&buf[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_data()
+}
+
+/// Bytes read and written back at a time by the rewrite of unsigned records.
+pub const REWRITE_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// As [`AppendFile::rewrite_from`] for a file that is not open (a sealed
+/// segment), on the simulated disk `fault`.
+pub fn rewrite_file_on(path: &Path, from: u64, fault: Option<&SyncFault>) -> io::Result<()> {
+    if let Some(f) = fault {
+        f.call("rewrite")?;
+    }
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    rewrite_and_sync(&file, from)?;
+    if let Some(f) = fault {
+        let len = file.metadata()?.len();
+        f.with_file(path, |d| d.proved(from, len));
+    }
+    Ok(())
 }
 
 /// Truncates a file to `len` bytes and makes the truncation durable.

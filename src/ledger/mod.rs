@@ -551,12 +551,18 @@ impl Ledger {
         }
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let signer = NoteSigner::new(origin, key);
-        checkpoint::write_key_file(&key_path(dir, &signer.verifier), signer.signing_key())?;
-        durable::write_atomic(&dir.join("FORMAT.md"), FORMAT_MD.as_bytes())
+        let fault = opts.sync_fault.as_ref();
+        checkpoint::write_key_file_on(
+            &key_path(dir, &signer.verifier),
+            signer.signing_key(),
+            fault,
+        )?;
+        durable::fsync_dir_on(&keys_dir, fault).map_err(io_err("fsync", &keys_dir))?;
+        durable::write_atomic_on(&dir.join("FORMAT.md"), FORMAT_MD.as_bytes(), fault)
             .map_err(io_err("write", dir))?;
         recovery::create_checkpoints_file(dir)?;
         fs::create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
-        durable::fsync_dir(dir).map_err(io_err("fsync", dir))?;
+        durable::fsync_dir_on(dir, fault).map_err(io_err("fsync", dir))?;
         let path = seg_dir.join(segment::segment_name(0));
         let header = SegmentHeader {
             first_seq: 0,
@@ -617,7 +623,9 @@ impl Ledger {
     /// Opens an existing ledger, recovering from a crash (see `recovery`),
     /// and verifies every record before it returns.
     pub fn open(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        recovery::open(dir, opts, false, false)
+        let mut ledger = recovery::open(dir, opts, false, false)?;
+        ledger.tiles.set_fault(ledger.opts.sync_fault.clone());
+        Ok(ledger)
     }
 
     /// Opens an existing ledger for writing at a cost that does not grow
@@ -629,7 +637,9 @@ impl Ledger {
     /// [`Ledger::open`]'s full verification when the derived data does not
     /// agree.
     pub fn open_fast(dir: &Path, opts: LedgerOptions) -> Result<Ledger, LedgerError> {
-        recovery::open(dir, opts, false, true)
+        let mut ledger = recovery::open(dir, opts, false, true)?;
+        ledger.tiles.set_fault(ledger.opts.sync_fault.clone());
+        Ok(ledger)
     }
 
     /// Opens a ledger for reading only, without the writer lock and without
@@ -871,8 +881,13 @@ impl Ledger {
             }
         }
         let signer = NoteSigner::new(&self.origin, SigningKey::generate(&mut rand::rngs::OsRng));
-        checkpoint::write_key_file(&key_path(&self.dir, &signer.verifier), signer.signing_key())?;
-        durable::fsync_dir(&self.dir.join(KEYS_DIR))
+        let fault = self.opts.sync_fault.as_ref();
+        checkpoint::write_key_file_on(
+            &key_path(&self.dir, &signer.verifier),
+            signer.signing_key(),
+            fault,
+        )?;
+        durable::fsync_dir_on(&self.dir.join(KEYS_DIR), fault)
             .map_err(io_err("fsync", &self.dir.join(KEYS_DIR)))?;
         self.append_batch(vec![Body::KeyAdded {
             public_key: signer.verifier.key.to_bytes(),
@@ -933,7 +948,11 @@ impl Ledger {
     fn set_key_file_aside(&self, v: &Verifier) {
         let path = key_path(&self.dir, v);
         let retired = path.with_extension("pem.retired");
-        match fs::rename(&path, &retired) {
+        let fault = self.opts.sync_fault.as_ref();
+        let keys = self.dir.join(KEYS_DIR);
+        match durable::rename_on(&path, &retired, fault)
+            .and_then(|()| durable::fsync_dir_on(&keys, fault))
+        {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -1014,11 +1033,21 @@ impl Ledger {
         // The checkpoint is durable in `checkpoints`; the plain copy is
         // derived, so failing to refresh it must not fail the batch.
         let latest = self.dir.join(CHECKPOINT_FILE);
-        if let Err(e) = durable::write_replace_derived(&latest, note.as_bytes()) {
+        if let Err(e) = durable::write_replace_derived_on(
+            &latest,
+            note.as_bytes(),
+            self.opts.sync_fault.as_ref(),
+        ) {
             tracing::warn!(path = %latest.display(), error = %e, "could not refresh the derived checkpoint copy");
         }
         self.checkpoint = (cp, note);
         Ok(())
+    }
+
+    /// The simulated disk this ledger runs on (tests; `None` in production),
+    /// for the layers above that write into the same data directory.
+    pub fn sync_fault(&self) -> Option<&SyncFault> {
+        self.opts.sync_fault.as_ref()
     }
 
     /// The data directory.

@@ -817,8 +817,11 @@ pub fn open(
         // The plain `checkpoint` copy is derived: failing to refresh it
         // (a full disk) must not block reads.
         let latest_path = dir.join(CHECKPOINT_FILE);
-        if let Err(e) = durable::write_replace_derived(&latest_path, ledger.checkpoint.1.as_bytes())
-        {
+        if let Err(e) = durable::write_replace_derived_on(
+            &latest_path,
+            ledger.checkpoint.1.as_bytes(),
+            ledger.opts.sync_fault.as_ref(),
+        ) {
             tracing::warn!(path = %latest_path.display(), error = %e, "could not refresh the derived checkpoint copy");
         }
     }
@@ -826,27 +829,38 @@ pub fn open(
 }
 
 /// Makes every segment holding records beyond the latest checkpoint durable
-/// (fdatasync) before a checkpoint is signed over them (issue 14, F1).
+/// before a checkpoint is signed over them (issue 14, F1): their bytes are
+/// written again and fdatasynced ([`durable::rewrite_file_on`]), so what is
+/// signed is what this process proved durable even after an earlier failed
+/// fsync whose pages Linux then marked clean (the double fault: that fsync
+/// and the truncation cutting its bytes off both failed).
 fn sync_unsigned_segments(
     ledger: &mut Ledger,
     segs: &[(u64, PathBuf)],
     floor: u64,
 ) -> Result<(), LedgerError> {
+    // Rewrite from the indexed record at or before the floor (at most
+    // `index::INDEX_STRIDE_RECORDS` records early), or from the segment's first frame.
+    let near = ledger.index.location_at_or_before(floor).ok().flatten();
     for (i, (first, path)) in segs.iter().enumerate() {
         let end = segs.get(i + 1).map_or(u64::MAX, |s| s.0);
         if end <= floor {
             continue;
         }
+        let from = match near {
+            Some((_, loc)) if loc.segment == *first => loc.offset,
+            _ => SEGMENT_HEADER_BYTES as u64,
+        };
         let synced = if *first == ledger.tail.first_seq {
             match ledger.tail.file.as_mut() {
-                Some(f) => f.sync_data(),
+                Some(f) => f.rewrite_from(from),
                 None => Ok(()),
             }
         } else {
-            durable::fsync_file(path)
+            durable::rewrite_file_on(path, from, ledger.opts.sync_fault.as_ref())
         };
         synced.map_err(|e| LedgerError::Io {
-            op: "fdatasync (before signing records beyond the checkpoint)",
+            op: "rewrite and fdatasync (before signing records beyond the checkpoint)",
             path: path.clone(),
             source: e,
         })?;

@@ -90,6 +90,8 @@ pub struct TileStore {
     edge: Vec<Vec<TreeHash>>,
     /// Expanded full tiles, shared by concurrent proof readers.
     cache: Mutex<TileCache>,
+    /// The simulated disk tile writes run on (tests; `None` in production).
+    fault: Option<durable::SyncFault>,
 }
 
 fn io_err(path: &Path, e: io::Error) -> ProofError {
@@ -113,6 +115,7 @@ impl TileStore {
             size: 0,
             edge: vec![Vec::new()],
             cache: Mutex::new(TileCache::default()),
+            fault: None,
         };
         // Count contiguous full level-0 tiles present (each exactly TILE_BYTES).
         let full0_max = size_max / TILE_WIDTH;
@@ -166,6 +169,11 @@ impl TileStore {
         TileStore::open(root, 0)
     }
 
+    /// Puts the tile writes on the simulated disk `fault` (tests).
+    pub fn set_fault(&mut self, fault: Option<durable::SyncFault>) {
+        self.fault = fault;
+    }
+
     /// Leaves in the tree.
     pub fn size(&self) -> u64 {
         self.size
@@ -182,7 +190,7 @@ impl TileStore {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        durable::write_replace_derived(&path, &row.concat())
+        durable::write_replace_derived_on(&path, &row.concat(), self.fault.as_ref())
     }
 
     /// Appends leaf hashes; full tiles are written as they complete.

@@ -410,7 +410,8 @@ impl Registry {
 
     /// Wraps an open ledger.
     pub fn over(ledger: Ledger, base_url: &str) -> Result<Registry, RegistryError> {
-        let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?;
+        let blobs = BlobStore::open(ledger.dir(), BLOB_BYTES_MAX_DEFAULT)?
+            .with_fault(ledger.sync_fault().cloned());
         let certs = ledger.index_tree(CERTS_TREE)?;
         let reader = Reader::new(certs.clone(), blobs.clone(), &ledger);
         let r = Registry {
@@ -685,6 +686,11 @@ impl Registry {
     }
 
     /// The registration secret (created durably, mode 0600, on first use).
+    /// One found on disk is written anew (atomically, fsynced) once per
+    /// process before a registration derives anything from it: a secret
+    /// another process wrote may be what a failed fsync left in the page
+    /// cache (issue 14), and losing it would make a retry after an uncertain
+    /// outcome derive another key.
     fn registration_secret(&mut self) -> Result<[u8; 32], RegistryError> {
         if let Some(s) = self.secret {
             return Ok(s);
@@ -706,17 +712,7 @@ impl Registry {
                     ))
                 })?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let fresh: [u8; 32] = rand::random();
-                ledger::durable::write_atomic_private(&path, &fresh).map_err(|source| {
-                    LedgerError::Io {
-                        op: "write",
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
-                fresh
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => rand::random(),
             Err(source) => {
                 return Err(LedgerError::Io {
                     op: "read",
@@ -726,6 +722,12 @@ impl Registry {
                 .into())
             }
         };
+        ledger::durable::write_atomic_private_on(&path, &secret, self.ledger.sync_fault())
+            .map_err(|source| LedgerError::Io {
+                op: "write",
+                path: path.clone(),
+                source,
+            })?;
         self.secret = Some(secret);
         Ok(secret)
     }
@@ -1113,10 +1115,20 @@ impl Registry {
         documents: &[DocumentFile],
     ) -> Result<Issued, RegistryError> {
         let old = self.find(old_text)?;
+        let secret = self.registration_secret()?;
+        if let (State::Superseded, Some(new_code)) = (old.state, &old.superseded_by) {
+            // A retry after an uncertain outcome: the very same replacement
+            // (this record and these documents) is in the ledger already;
+            // its code and key are derived again, nothing is appended.
+            if let Some(issued) =
+                self.registered_already(record, documents, Some(new_code), &secret)?
+            {
+                return Ok(issued);
+            }
+        }
         if !matches!(old.state, State::AwaitingScan | State::Archived) {
             return Err(Self::refuse(&old, "supersede"));
         }
-        let secret = self.registration_secret()?;
         let code = self.draw_code(None)?;
         let mut pending = Vec::new();
         let (mut bodies, issued) = self.prepare(record, documents, code, &secret, &mut pending)?;
@@ -1167,6 +1179,11 @@ impl Registry {
             if self.blobs.delete(&addr)? {
                 return Ok(true);
             }
+            // A retry of the very same erasure after an uncertain outcome:
+            // done already, nothing left to delete.
+            if self.erasure_reason(&c)?.as_deref() == Some(reason) {
+                return Ok(false);
+            }
             return Err(Self::refuse(&c, "erase (already erased)"));
         }
         let code = c.code.clone();
@@ -1175,8 +1192,30 @@ impl Registry {
             reason: reason.to_string(),
         }])
         .map_err(|e| e.unconfirmed("erased", &code, None))?;
-        self.blobs.delete(&addr)?;
+        // The erasure is committed: a failure to delete the file now is not
+        // the command's failure (a retry finishes the deletion).
+        if let Err(e) = self.blobs.delete(&addr) {
+            return Err(RegistryError::Unconfirmed {
+                action: "erased",
+                code,
+                issued: None,
+                why: format!(
+                    "the erasure is in the ledger, but deleting the holder data failed: {e}; \
+                     run the same `zeugnis erase` again to finish it"
+                ),
+            });
+        }
         Ok(true)
+    }
+
+    /// The reason of the `Erased` record of an erased certificate.
+    fn erasure_reason(&self, c: &Certificate) -> Result<Option<String>, RegistryError> {
+        for seq in c.seqs.iter().rev() {
+            if let Body::Erased { reason, .. } = self.ledger.record(*seq)?.body {
+                return Ok(Some(reason));
+            }
+        }
+        Ok(None)
     }
 
     /// Archives the scan of the signed original. Allowed only while awaiting
