@@ -15,14 +15,16 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-const PDF: &[u8] = b"%PDF-1.7\n% digital image\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 /// A data directory with a fresh ledger.
 fn ledger() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let (c, _, err) = zeugnis(dir.path(), &["init"]);
     assert_eq!(c, 0, "init: {err}");
-    std::fs::write(dir.path().join("doc.pdf"), PDF).expect("write pdf");
+    std::fs::write(dir.path().join("doc.pdf"), &*PDF).expect("write pdf");
     dir
 }
 

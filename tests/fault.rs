@@ -28,7 +28,9 @@ use zeugnis::registry::{
     DocumentFile, Issued, RegistrationRecord, Registry, RegistryError, ScanItem, State,
 };
 
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 const SCAN: &[u8] = b"%PDF-1.7\nscan of the signed original\n%%EOF\n";
 const REASON: &str = "issued in error";
 const DATE: &str = "2026-11-30";
@@ -51,6 +53,16 @@ fn documents() -> Vec<DocumentFile> {
         name: "doc.pdf".into(),
         bytes: PDF.to_vec(),
     }]
+}
+
+/// Register options for the test's chosen code: imported (a code printed
+/// by an earlier system), so no reservation record is needed first.
+fn imported(code: &Code) -> zeugnis::registry::RegisterOptions<'_> {
+    zeugnis::registry::RegisterOptions {
+        code: Some(code.as_str()),
+        import: true,
+        allow_duplicate: false,
+    }
 }
 
 fn opts(fault: &SyncFault) -> LedgerOptions {
@@ -104,7 +116,7 @@ fn setup(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> Option<Issued> {
             // checkpoint append (fails from here on: the process dies).
             fault.reset_calls();
             fault.fail_call(3, false, true);
-            let i = r.register(&record(), &documents(), Some(code.as_str()));
+            let i = r.register_with(&record(), &documents(), &imported(code));
             assert!(
                 matches!(i, Err(RegistryError::Unconfirmed { .. })),
                 "setup: {i:?}"
@@ -113,7 +125,7 @@ fn setup(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> Option<Issued> {
             None
         }
         _ => Some(
-            r.register(&record(), &documents(), Some(code.as_str()))
+            r.register_with(&record(), &documents(), &imported(code))
                 .expect("setup register"),
         ),
     };
@@ -136,7 +148,7 @@ fn run(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> (Told, Option<Stri
     match op {
         Op::Register => match open_registry(dir, fault) {
             Ok(mut r) => {
-                let out = r.register(&record(), &documents(), Some(code.as_str()));
+                let out = r.register_with(&record(), &documents(), &imported(code));
                 let key = match &out {
                     Ok(i) => Some(i.key.clone()),
                     Err(RegistryError::Unconfirmed { issued, .. }) => {
@@ -380,7 +392,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
     fault.reset_calls();
     fault.fail_call(3, true, false);
     let err = r
-        .register(&record(), &documents(), Some(code.as_str()))
+        .register_with(&record(), &documents(), &imported(&code))
         .expect_err("checkpoint write fails");
     let msg = err.to_string();
     assert_eq!(err.exit_code(), zeugnis::ledger::EXIT_UNCONFIRMED, "{msg}");
@@ -404,7 +416,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
         "the reopen signed the durable records"
     );
     let again = r
-        .register(&record(), &documents(), Some(code.as_str()))
+        .register_with(&record(), &documents(), &imported(&code))
         .expect("retry");
     assert_eq!(
         (again.code.as_str(), again.key.as_str()),
@@ -417,7 +429,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
     let mut other = record();
     other.kind = "diploma".into();
     let refused = r
-        .register(&other, &documents(), Some(code.as_str()))
+        .register_with(&other, &documents(), &imported(&code))
         .expect_err("code in use");
     assert!(refused.to_string().contains("already used"), "{refused}");
 }
@@ -564,7 +576,7 @@ fn register_with_stdout_on_a_full_disk_shows_the_key_on_stderr_f4() {
     let t = tempfile::tempdir().expect("tempdir");
     let dir = t.path();
     assert_eq!(crate::support::zeugnis(dir, &["init"]).0, 0);
-    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    std::fs::write(dir.join("doc.pdf"), &*PDF).expect("doc");
     let json = serde_json::json!({
         "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
         "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
@@ -605,6 +617,7 @@ fn register_with_stdout_on_a_full_disk_shows_the_key_on_stderr_f4() {
             "doc.pdf",
             "--code",
             &code,
+            "--import",
             "--json",
         ],
     );

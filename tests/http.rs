@@ -34,7 +34,7 @@ fn record(given: &str, language: &str) -> Value {
 }
 
 fn pdf(tag: &str) -> Vec<u8> {
-    format!("%PDF-1.7\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+    crate::support::pdf(tag)
 }
 
 /// The registration record with module grades (Erfurt BA 2019: final

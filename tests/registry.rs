@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// A PDF as far as the sniffer is concerned.
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 struct Env {
     _t: tempfile::TempDir,
@@ -19,8 +21,8 @@ impl Env {
         let dir = t.path().to_path_buf();
         let e = Env { _t: t, dir };
         assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
-        e.write("doc.pdf", PDF);
-        e.write("doc-en.pdf", b"%PDF-1.7\nEnglish version\n%%EOF\n");
+        e.write("doc.pdf", &*PDF);
+        e.write("doc-en.pdf", &crate::support::pdf("English version"));
         e.write_json("r.json", &record());
         e
     }

@@ -149,6 +149,13 @@ pub fn every_kind() -> Vec<Body> {
     ]
 }
 
+/// A small real PDF (one A4 page showing `text`), distinct per text: what
+/// tests register as a digital image (a registration refuses non-PDFs and
+/// the same bytes for two valid certificates).
+pub fn pdf(text: &str) -> Vec<u8> {
+    zeugnis::document::text_pdf(&[vec![text.to_string()]], None)
+}
+
 /// Reads a whole file.
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))

@@ -8,6 +8,7 @@ mod grades;
 mod http;
 mod http_reader;
 mod intake;
+mod journey;
 mod ledger_cli;
 mod ledger_crash;
 mod ledger_damage;
