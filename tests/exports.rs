@@ -39,6 +39,8 @@ fn record(family_name: &str, grades: Value) -> Value {
 /// Registers `rec`; returns the code.
 fn register(dir: &Path, rec: &Value) -> String {
     std::fs::write(dir.join("rec.json"), rec.to_string()).expect("write record");
+    // Each certificate has its own digital image.
+    std::fs::write(dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("write pdf");
     let (c, out, err) = zeugnis(
         dir,
         &[

@@ -157,7 +157,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
     let d = t.path();
     let origin = "agree.example/zeugnis/1";
     assert_eq!(zeugnis(d, &["init", "--origin", origin]).0, 0);
-    std::fs::write(d.join("d.pdf"), b"%PDF-1.7\nx\n%%EOF\n").expect("pdf");
+    std::fs::write(d.join("d.pdf"), crate::support::pdf("x")).expect("pdf");
     let record = serde_json::json!({
         "institution": "Universität Bremen", "kind": "degree_deed", "language": "de",
         "holder": {"given_name": "Max", "family_name": "Muster", "birth_date": "1998-05-05", "birth_place": "Bremen", "student_id": "77"},

@@ -82,6 +82,7 @@ fn published_checkpoints_detect_a_rollback_and_a_bad_folder_does_not_stop_the_da
     // Registrations through the CLI (sent to the daemon over the control
     // socket) make new checkpoints, which are published.
     for rec in ["r.json", "r2.json"] {
+        std::fs::write(dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("doc");
         let (code, _, err) = zeugnis(
             &dir,
             &["register", "--record", rec, "--document", "doc.pdf"],
