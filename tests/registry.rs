@@ -27,7 +27,7 @@ impl Env {
             registered: std::cell::Cell::new(0),
         };
         assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
-        e.write("doc.pdf", &*PDF);
+        e.write("doc.pdf", &PDF);
         e.write("doc-en.pdf", &crate::support::pdf("English version"));
         e.write_json("r.json", &record());
         e

@@ -863,6 +863,7 @@ mod tests {
             code: "QNVC-FM3P-4VDF".into(),
             key: "7K2M9X".into(),
             url: url.into(),
+            warnings: Vec::new(),
         }
     }
 
