@@ -61,7 +61,7 @@ fn ledger_with_certificates(data: &Path) -> (Registry, Vec<(String, String)>) {
             RegistrationRecord::parse("record", record.to_string().as_bytes()).expect("record");
         let doc = DocumentFile {
             name: "doc.pdf".into(),
-            bytes: format!("%PDF-1.7\n% {i}\n%%EOF\n").into_bytes(),
+            bytes: zeugnis::document::text_pdf(&[vec![format!("document {i}")]], None),
         };
         items.push((rec, vec![doc]));
     }

@@ -117,7 +117,10 @@ fn intake(c: &mut Criterion) {
                     .map(|i| {
                         let doc = DocumentFile {
                             name: "d.pdf".into(),
-                            bytes: format!("%PDF-1.7 digital image {round} {i}").into_bytes(),
+                            bytes: zeugnis::document::text_pdf(
+                                &[vec![format!("digital image {round} {i}")]],
+                                None,
+                            ),
                         };
                         (record(), vec![doc])
                     })
@@ -165,7 +168,10 @@ fn intake(c: &mut Criterion) {
                     .map(|i| {
                         let doc = DocumentFile {
                             name: "d.pdf".into(),
-                            bytes: format!("%PDF-1.7 digital image {round} {i}").into_bytes(),
+                            bytes: zeugnis::document::text_pdf(
+                                &[vec![format!("digital image {round} {i}")]],
+                                None,
+                            ),
                         };
                         (record(), vec![doc])
                     })

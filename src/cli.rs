@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand};
 
 mod exports;
 mod replace_scan;
+mod reserve;
 use std::path::{Path, PathBuf};
 
 /// Set by systemd when stderr is connected to the journal.
@@ -149,9 +150,23 @@ enum Command {
         /// The digital image(s): one PDF per language version, in order.
         #[arg(long = "document", required = true)]
         documents: Vec<PathBuf>,
-        /// Use this code instead of a random one (must be unused).
+        /// Use this reserved code (`zeugnis reserve`) and its key instead of
+        /// a random one; it must be unused and unexpired.
         #[arg(long)]
         code: Option<String>,
+        /// The --code was printed by an earlier system (migration): accept
+        /// it although it was not reserved here; recorded in the ledger.
+        #[arg(long, requires = "code")]
+        import: bool,
+        /// Accept a document whose exact bytes are already registered for
+        /// another certificate that is still valid; recorded in the ledger.
+        #[arg(long)]
+        allow_duplicate: bool,
+        /// Also write the print bundle to this file: the print version (the
+        /// first document) followed by its cover sheet with the holder's
+        /// name, birth date, student number, kind and programme.
+        #[arg(long, value_name = "FILE.pdf")]
+        print_bundle: Option<PathBuf>,
         /// Print `{"code", "key", "url"}`.
         #[arg(long)]
         json: bool,
@@ -160,6 +175,9 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
+    /// Hand out fresh codes with their keys and verification URLs before
+    /// the documents exist (recorded, so they are never handed out twice).
+    Reserve(reserve::ReserveArgs),
     /// Show a certificate's state, documents, grade record and ledger seqs.
     Show {
         /// The code (any spelling: case, spaces and hyphens do not matter).
@@ -223,6 +241,15 @@ enum Command {
     ReplaceScan(replace_scan::ReplaceScanArgs),
     /// Write the A4 cover sheet (QR code) for the scanning station.
     CoverSheet {
+        /// The code.
+        code: String,
+        /// Output PDF file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Write the print bundle: the print version followed by its cover sheet
+    /// (with the holder's data to check the pairing), one PDF.
+    PrintBundle {
         /// The code.
         code: String,
         /// Output PDF file.
@@ -529,14 +556,29 @@ fn dispatch() -> i32 {
                 }
             }
         }
+        Command::Reserve(args) => return reserve::run(&run, args),
+        Command::PrintBundle { code, output } => {
+            let req = Request::PrintBundle {
+                code,
+                output: output.clone(),
+            };
+            return run.request_writing_pdf(req, &output);
+        }
         command => {
+            let bundle = match &command {
+                Command::Register { print_bundle, .. } => print_bundle.clone(),
+                _ => None,
+            };
             return match request_of(command) {
-                Ok(req) => run.request(req),
+                Ok(req) => match bundle {
+                    Some(output) => run.request_writing_pdf(req, &output),
+                    None => run.request(req),
+                },
                 Err(e) => {
                     eprintln!("zeugnis: error: {e}");
                     e.exit_code()
                 }
-            }
+            };
         }
     };
     match result {
@@ -559,6 +601,9 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             record,
             documents,
             code,
+            import,
+            allow_duplicate,
+            print_bundle,
             json,
             base_url,
         } => Request::Register {
@@ -566,6 +611,9 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             code,
             json,
             base_url,
+            import,
+            allow_duplicate,
+            print_bundle: print_bundle.is_some(),
         },
         Command::Show { code, key, json } => Request::Show { code, key, json },
         Command::Revoke {
@@ -730,6 +778,7 @@ impl Runner<'_> {
             Ok(r) => r,
             Err(e) => return Reply::error(e.exit_code(), &e.to_string()),
         };
+        registry.set_reservation_days(self.cfg.reserve.expiry_days);
         let ctx = control::Context {
             data: self.data.to_path_buf(),
             scans: self.cfg.scans.clone(),
@@ -802,14 +851,26 @@ impl Runner<'_> {
 
     /// `cover-sheet`: the PDF is rendered where the ledger is and written here.
     fn cover_sheet(&self, code: String, output: PathBuf) -> i32 {
-        let mut reply = self.reply(Request::CoverSheet {
+        let req = Request::CoverSheet {
             code,
             output: output.clone(),
-        });
+        };
+        self.request_writing_pdf(req, &output)
+    }
+
+    /// Runs `req` and writes the PDF its reply carries (a cover sheet or a
+    /// print bundle) to `output`, before printing the reply.
+    fn request_writing_pdf(&self, req: Request, output: &Path) -> i32 {
+        let mut reply = self.reply(req);
         if let Some(pdf) = reply.pdf.take() {
-            if let Err(e) = crate::ledger::durable::write_atomic(&output, &pdf) {
-                eprintln!("zeugnis: error: cannot write {}: {e}", output.display());
-                return 2;
+            if let Err(e) = crate::ledger::durable::write_atomic(output, &pdf) {
+                // What the command printed (a registration's code and key)
+                // is still printed.
+                reply.exit = 2;
+                reply.stderr.push_str(&format!(
+                    "zeugnis: error: cannot write {}: {e}\n",
+                    output.display()
+                ));
             }
         }
         finish(reply)

@@ -62,6 +62,24 @@ pub struct Config {
     pub exports: crate::exports::ExportsConfig,
     /// Publishing checkpoints outside the data directory (`[publish]`).
     pub publish: crate::publish::PublishConfig,
+    /// Reserved codes (`[reserve]`, `zeugnis reserve`).
+    pub reserve: ReserveConfig,
+}
+
+/// Codes reserved before their documents exist (`[reserve]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReserveConfig {
+    /// Days an unused reservation stays valid; 1 to 3,653. Default 90.
+    pub expiry_days: u64,
+}
+
+impl Default for ReserveConfig {
+    fn default() -> ReserveConfig {
+        ReserveConfig {
+            expiry_days: crate::registry::RESERVATION_DAYS_DEFAULT,
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +93,7 @@ impl Default for Config {
             http: crate::http::HttpConfig::default(),
             exports: crate::exports::ExportsConfig::default(),
             publish: crate::publish::PublishConfig::default(),
+            reserve: ReserveConfig::default(),
         }
     }
 }
@@ -217,6 +236,16 @@ impl Config {
         }
         if !self.publish.mail_to.is_empty() && self.publish_mail().is_none() {
             return Err(invalid("report.smtp", "expected HOST:PORT"));
+        }
+        if !(1..=crate::registry::RESERVATION_DAYS_MAX).contains(&self.reserve.expiry_days) {
+            return Err(invalid(
+                "reserve.expiry_days",
+                &format!(
+                    "{} is not between 1 and {}",
+                    self.reserve.expiry_days,
+                    crate::registry::RESERVATION_DAYS_MAX
+                ),
+            ));
         }
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));

@@ -436,10 +436,38 @@ fn qr_bitmap(code: &str) -> Result<(usize, Vec<u8>), CoverSheetError> {
     Ok((side_pixels, bits))
 }
 
+/// What the clerk checks the pairing of sheet and original with (issue 16):
+/// printed on the sheet of a print bundle. Personal data: the sheet is an
+/// internal paper, scanned into the archive and never published without
+/// the key. Characters outside WinAnsi print as `?`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SheetHolder<'a> {
+    /// Given and family name.
+    pub name: &'a str,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub birth_date: &'a str,
+    /// Student number (Matrikelnummer).
+    pub student_id: &'a str,
+    /// Degree and programme name.
+    pub programme: &'a str,
+}
+
+/// Most characters of one holder line on the sheet.
+pub const HOLDER_LINE_CHARS_MAX: usize = 90;
+
 /// Renders the cover sheet for `sheet` as a one-page A4 PDF.
 ///
 /// The same sheet always renders to the same bytes (no dates, no random IDs).
 pub fn render_pdf(sheet: &CoverSheet) -> Result<Vec<u8>, CoverSheetError> {
+    render_pdf_for(sheet, None)
+}
+
+/// Renders the cover sheet, with the holder's data for checking the pairing
+/// when `holder` is given (the print bundle's sheet).
+pub fn render_pdf_for(
+    sheet: &CoverSheet,
+    holder: Option<&SheetHolder>,
+) -> Result<Vec<u8>, CoverSheetError> {
     check_code(sheet.code)?;
     let (kind_de, kind_en) = document_kind_names(sheet.document_kind).ok_or_else(|| {
         CoverSheetError::UnknownDocumentKind {
@@ -534,6 +562,32 @@ pub fn render_pdf(sheet: &CoverSheet) -> Result<Vec<u8>, CoverSheetError> {
         for chunk in url.chunks(line_chars) {
             content.text("F4", 9.0, left + 10.0, y, chunk);
             y -= 11.0;
+        }
+    }
+    if let Some(h) = holder {
+        let kind_line = format!("{kind_de} / {kind_en}");
+        y -= 4.0;
+        content.fixed(
+            "F2",
+            10.0,
+            left,
+            y,
+            "Zuordnung prüfen / Check the pairing with the original:",
+        );
+        y -= 13.0;
+        for (label, value) in [
+            ("Name", h.name),
+            ("Geburtsdatum / Date of birth", h.birth_date),
+            ("Matrikelnummer / Student number", h.student_id),
+            ("Dokument / Document", kind_line.as_str()),
+            ("Studiengang / Programme", h.programme),
+        ] {
+            let line: String = format!("{label}: {value}")
+                .chars()
+                .take(HOLDER_LINE_CHARS_MAX)
+                .collect();
+            content.fixed("F1", 10.0, left + 10.0, y, &line);
+            y -= 12.0;
         }
     }
     content.fixed(

@@ -271,7 +271,9 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     if let Some(target) = verification {
         start_verification(target, ledger.verification())?;
     }
-    let registry = Arc::new(Mutex::new(Registry::over(ledger, &cfg.base_url)?));
+    let mut registry = Registry::over(ledger, &cfg.base_url)?;
+    registry.set_reservation_days(cfg.reserve.expiry_days);
+    let registry = Arc::new(Mutex::new(registry));
     let mut intake = Intake::new(cfg.intake.clone(), &cfg.scans, Arc::clone(&registry))?;
 
     let stop = Arc::new(AtomicBool::new(false));

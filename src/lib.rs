@@ -9,6 +9,8 @@
 //!   void, erase, archive a scan) and the derived certificate states.
 //! - [`codes`]: certificate codes and access keys; pure.
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
+//! - [`document`]: what a registered PDF must be (parses, has pages, PDF/A
+//!   declared or warned), and a small text PDF maker.
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`exports`]: machine-readable certificates (XHochschule 1.2 XML,
 //!   European Learning Model JSON-LD) from one shared mapping.
@@ -31,6 +33,7 @@ pub mod control;
 pub mod coversheet;
 pub mod daemon;
 pub mod dates;
+pub mod document;
 pub mod export;
 pub mod exports;
 pub mod grades;

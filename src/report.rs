@@ -53,6 +53,15 @@ pub struct LastFixity {
     pub failures: u64,
 }
 
+/// A reserved code that expired unused.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExpiredReservation {
+    /// The code (12 characters, no hyphens).
+    pub code: String,
+    /// The day it expired, `YYYY-MM-DD` (UTC).
+    pub expired: String,
+}
+
 /// The age of an active signing key.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KeyAge {
@@ -118,6 +127,17 @@ pub struct StatusReport {
     /// Where the verification of the records stands (a daemon's fast open
     /// verifies them in the background; damage found there stops writes).
     pub ledger_verification: LedgerVerification,
+    /// Reserved codes not yet used and not expired (`zeugnis reserve`).
+    #[serde(default)]
+    pub reservations_open: u64,
+    /// Reserved codes that expired unused, the latest first, at most
+    /// [`REPORT_ITEMS_MAX`].
+    #[serde(default)]
+    pub reservations_expired: Vec<ExpiredReservation>,
+    /// Certificates awaiting their scan whose documents do not declare
+    /// PDF/A (code), at most [`REPORT_ITEMS_MAX`].
+    #[serde(default)]
+    pub documents_without_pdfa: Vec<String>,
 }
 
 /// The `ledger_verification` part of the report.
@@ -192,6 +212,7 @@ pub fn status(
     .collect();
     let mut erased = 0;
     let mut awaiting: Vec<(String, u64)> = Vec::new();
+    let mut documents_without_pdfa = Vec::new();
     for c in registry.all()? {
         *states.entry(c.state.name().to_string()).or_default() += 1;
         erased += u64::from(c.erased);
@@ -199,8 +220,32 @@ pub fn status(
             if let Some(seq) = c.seqs.first() {
                 awaiting.push((c.code.clone(), *seq));
             }
+            if documents_without_pdfa.len() < REPORT_ITEMS_MAX && !declares_pdfa(registry, &c) {
+                documents_without_pdfa.push(c.code.clone());
+            }
         }
     }
+    let mut reservations_open = 0;
+    let mut reservations_expired = Vec::new();
+    for (r, used) in registry.reservations()? {
+        if used {
+            continue;
+        }
+        if r.expires_s < now {
+            reservations_expired.push((r.expires_s, r.code));
+        } else {
+            reservations_open += 1;
+        }
+    }
+    reservations_expired.sort_by(|a, b| b.cmp(a));
+    reservations_expired.truncate(REPORT_ITEMS_MAX);
+    let reservations_expired = reservations_expired
+        .into_iter()
+        .map(|(t, code)| ExpiredReservation {
+            code,
+            expired: crate::dates::date_of_unix_secs(t),
+        })
+        .collect();
     let (mut last7, mut last30, mut last_fixity, mut ledger_bytes) = (0, 0, None, 0);
     let mut times = BTreeMap::new();
     let mut key_added: Vec<(u64, i64)> = Vec::new();
@@ -321,6 +366,28 @@ pub fn status(
         disk_free_bytes,
         key_age_days,
         ledger_verification: verification,
+        reservations_open,
+        reservations_expired,
+        documents_without_pdfa,
+    })
+}
+
+/// Whether every document of `c` declares PDF/A (a missing or unreadable
+/// blob counts as not declaring it; the fixity audit reports the blob).
+fn declares_pdfa(registry: &Registry, c: &crate::registry::Certificate) -> bool {
+    c.documents.iter().all(|d| {
+        let Some(hash) = hex::decode(&d.blake3)
+            .ok()
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        else {
+            return false;
+        };
+        registry
+            .blobs()
+            .get(&hash)
+            .ok()
+            .and_then(|bytes| crate::document::declares_pdfa(&bytes))
+            .is_some()
     })
 }
 
@@ -463,6 +530,21 @@ impl StatusReport {
                 if w.code.is_empty() { "?" } else { &w.code },
                 ago(w.since_s)
             ));
+        }
+        s.push_str(&format!(
+            "\nreserved codes: {} open, {} expired unused\n",
+            self.reservations_open,
+            self.reservations_expired.len()
+        ));
+        for r in &self.reservations_expired {
+            s.push_str(&format!("  {}  expired {}\n", r.code, r.expired));
+        }
+        s.push_str(&format!(
+            "awaiting their scan without a PDF/A declaration: {}\n",
+            self.documents_without_pdfa.len()
+        ));
+        for code in &self.documents_without_pdfa {
+            s.push_str(&format!("  {code}\n"));
         }
         s
     }

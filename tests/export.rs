@@ -7,7 +7,9 @@ use std::process::Command;
 
 use crate::support::{add_signature, copy_dir, rewrite_last_checkpoint};
 
-const PDF: &[u8] = b"%PDF-1.7\nthe digital image\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("the digital image"));
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
     crate::support::zeugnis(dir, args)
@@ -21,7 +23,7 @@ fn setup() -> (tempfile::TempDir, String, String) {
         run(d, &["init", "--origin", "archive.example/zeugnis/1"]).0,
         0
     );
-    std::fs::write(d.join("d.pdf"), PDF).expect("pdf");
+    std::fs::write(d.join("d.pdf"), &*PDF).expect("pdf");
     let record = serde_json::json!({
         "institution": "Universität Bremen", "kind": "degree_deed", "language": "de",
         "holder": {"given_name": "Max", "family_name": "Muster", "birth_date": "1998-05-05", "birth_place": "Bremen", "student_id": "77"},

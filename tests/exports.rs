@@ -15,14 +15,16 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-const PDF: &[u8] = b"%PDF-1.7\n% digital image\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 /// A data directory with a fresh ledger.
 fn ledger() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let (c, _, err) = zeugnis(dir.path(), &["init"]);
     assert_eq!(c, 0, "init: {err}");
-    std::fs::write(dir.path().join("doc.pdf"), PDF).expect("write pdf");
+    std::fs::write(dir.path().join("doc.pdf"), &*PDF).expect("write pdf");
     dir
 }
 
@@ -37,6 +39,8 @@ fn record(family_name: &str, grades: Value) -> Value {
 /// Registers `rec`; returns the code.
 fn register(dir: &Path, rec: &Value) -> String {
     std::fs::write(dir.join("rec.json"), rec.to_string()).expect("write record");
+    // Each certificate has its own digital image.
+    std::fs::write(dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("write pdf");
     let (c, out, err) = zeugnis(
         dir,
         &[

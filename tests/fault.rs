@@ -37,7 +37,9 @@ use zeugnis::registry::{
     DocumentFile, Issued, RegistrationRecord, Registry, RegistryError, ScanItem, State,
 };
 
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 const SCAN: &[u8] = b"%PDF-1.7\nscan of the signed original\n%%EOF\n";
 const REASON: &str = "issued in error";
 const DATE: &str = "2026-11-30";
@@ -69,13 +71,25 @@ fn corrected() -> RegistrationRecord {
     r
 }
 
-const CORRECTED_PDF: &[u8] = b"%PDF-1.7\ncorrected\n%%EOF\n";
+/// The corrected digital image (a small real PDF).
+static CORRECTED_PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("corrected digital image"));
 
 fn corrected_documents() -> Vec<DocumentFile> {
     vec![DocumentFile {
         name: "corrected.pdf".into(),
         bytes: CORRECTED_PDF.to_vec(),
     }]
+}
+
+/// Register options for the test's chosen code: imported (a code printed
+/// by an earlier system), so no reservation record is needed first.
+fn imported(code: &Code) -> zeugnis::registry::RegisterOptions<'_> {
+    zeugnis::registry::RegisterOptions {
+        code: Some(code.as_str()),
+        import: true,
+        allow_duplicate: false,
+    }
 }
 
 fn opts(fault: &SyncFault) -> LedgerOptions {
@@ -134,7 +148,7 @@ fn setup(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> Option<Issued> {
             // durable (the checkpoint append).
             fault.reset_calls();
             fault.fail_call(first_unconfirmed_call(true), false, true);
-            let i = r.register(&record(), &documents(), Some(code.as_str()));
+            let i = r.register_with(&record(), &documents(), &imported(code));
             assert!(
                 matches!(i, Err(RegistryError::Unconfirmed { .. })),
                 "setup: {i:?}"
@@ -143,7 +157,7 @@ fn setup(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> Option<Issued> {
             None
         }
         _ => Some(
-            r.register(&record(), &documents(), Some(code.as_str()))
+            r.register_with(&record(), &documents(), &imported(code))
                 .expect("setup register"),
         ),
     };
@@ -171,7 +185,7 @@ fn first_unconfirmed_call(crash: bool) -> u64 {
             let mut r = open_registry(&dir, &fault).expect("open");
             fault.reset_calls();
             fault.fail_call(n, true, crash);
-            let out = r.register(&record(), &documents(), Some(Code::generate().as_str()));
+            let out = r.register_with(&record(), &documents(), &imported(&Code::generate()));
             drop(r);
             // Unconfirmed, and durable: a crash in the segment append or
             // its fdatasync also reports "may or may not be there", but
@@ -201,7 +215,7 @@ fn run(op: Op, dir: &Path, code: &Code, fault: &SyncFault) -> (Told, Option<Stri
     match op {
         Op::Register => match open_registry(dir, fault) {
             Ok(mut r) => {
-                let out = r.register(&record(), &documents(), Some(code.as_str()));
+                let out = r.register_with(&record(), &documents(), &imported(code));
                 let key = match &out {
                     Ok(i) => Some(i.key.clone()),
                     Err(RegistryError::Unconfirmed { issued, .. }) => {
@@ -564,7 +578,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
     fault.reset_calls();
     fault.fail_call(first_unconfirmed_call(false), true, false);
     let err = r
-        .register(&record(), &documents(), Some(code.as_str()))
+        .register_with(&record(), &documents(), &imported(&code))
         .expect_err("checkpoint write fails");
     let msg = err.to_string();
     assert_eq!(err.exit_code(), zeugnis::ledger::EXIT_UNCONFIRMED, "{msg}");
@@ -588,7 +602,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
         "the reopen signed the durable records"
     );
     let again = r
-        .register(&record(), &documents(), Some(code.as_str()))
+        .register_with(&record(), &documents(), &imported(&code))
         .expect("retry");
     assert_eq!(
         (again.code.as_str(), again.key.as_str()),
@@ -601,7 +615,7 @@ fn unconfirmed_registration_gives_its_key_and_a_retry_converges_f2() {
     let mut other = record();
     other.kind = "diploma".into();
     let refused = r
-        .register(&other, &documents(), Some(code.as_str()))
+        .register_with(&other, &documents(), &imported(&code))
         .expect_err("code in use");
     assert!(refused.to_string().contains("already used"), "{refused}");
 }
@@ -748,7 +762,7 @@ fn register_with_stdout_on_a_full_disk_shows_the_key_on_stderr_f4() {
     let t = tempfile::tempdir().expect("tempdir");
     let dir = t.path();
     assert_eq!(crate::support::zeugnis(dir, &["init"]).0, 0);
-    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    std::fs::write(dir.join("doc.pdf"), &*PDF).expect("doc");
     let json = serde_json::json!({
         "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
         "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
@@ -789,6 +803,7 @@ fn register_with_stdout_on_a_full_disk_shows_the_key_on_stderr_f4() {
             "doc.pdf",
             "--code",
             &code,
+            "--import",
             "--json",
         ],
     );
@@ -822,35 +837,35 @@ fn a_blob_whose_directory_fsync_failed_is_written_anew_f3() {
     fault.reset_calls();
     fault.fail_call(5, false, false);
     let err = store()
-        .put(PDF, "application/pdf")
+        .put(&PDF, "application/pdf")
         .expect_err("the shard fsync fails");
     assert!(err.to_string().contains("fsync"), "{err}");
-    let blob = BlobStore::reference(PDF, "application/pdf");
+    let blob = BlobStore::reference(&PDF, "application/pdf");
     let path = store().path(&blob.blake3);
-    assert_eq!(std::fs::read(&path).expect("in the page cache"), PDF);
+    assert_eq!(std::fs::read(&path).expect("in the page cache"), *PDF);
     assert_eq!(fault.image_of(&path), None, "not durable yet");
 
     // The next process: its retry must not acknowledge while its own fsync
     // of the blob fails.
     fault.reset_calls();
     fault.fail_call(3, false, false);
-    let retry = store().put(PDF, "application/pdf");
+    let retry = store().put(&PDF, "application/pdf");
     assert!(retry.is_err(), "acknowledged an unproven blob: {retry:?}");
 
     // The next one succeeds, and the blob outlives a power cut.
     fault.reset_calls();
-    store().put(PDF, "application/pdf").expect("put");
-    assert_eq!(fault.image_of(&path).as_deref(), Some(PDF));
+    store().put(&PDF, "application/pdf").expect("put");
+    assert_eq!(fault.image_of(&path).as_deref(), Some(PDF.as_slice()));
     fault
         .power_loss(PowerLoss::DropUnsynced)
         .expect("power loss");
-    assert_eq!(store().get(&blob.blake3).expect("survives"), PDF);
+    assert_eq!(store().get(&blob.blake3).expect("survives"), *PDF);
 
     // Stored by this process already: not written again (no call at all).
     let s = store();
-    s.put(PDF, "application/pdf").expect("put");
+    s.put(&PDF, "application/pdf").expect("put");
     fault.reset_calls();
-    s.put(PDF, "application/pdf").expect("put again");
+    s.put(&PDF, "application/pdf").expect("put again");
     assert_eq!(fault.calls(), 0, "a blob proven by this process is skipped");
 }
 
@@ -970,7 +985,7 @@ fn cli_register_under_injected_fsync_failures_reports_the_truth() {
     let t = tempfile::tempdir().expect("tempdir");
     let dir = t.path();
     assert_eq!(crate::support::zeugnis(dir, &["init"]).0, 0);
-    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    std::fs::write(dir.join("doc.pdf"), &*PDF).expect("doc");
     let json = serde_json::json!({
         "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
         "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
@@ -996,6 +1011,8 @@ fn cli_register_under_injected_fsync_failures_reports_the_truth() {
                 "doc.pdf",
                 "--code",
                 code.as_str(),
+                "--import",
+                "--allow-duplicate",
                 "--json",
             ];
             let (rc, out, err) = crate::support::output(

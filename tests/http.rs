@@ -34,7 +34,7 @@ fn record(given: &str, language: &str) -> Value {
 }
 
 fn pdf(tag: &str) -> Vec<u8> {
-    format!("%PDF-1.7\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+    crate::support::pdf(tag)
 }
 
 /// The registration record with module grades (Erfurt BA 2019: final
@@ -3037,4 +3037,93 @@ fn admin_replace_scan_keeps_the_old_scan_and_the_reason_private() {
     assert_eq!(r.status, 403, "{}", r.text());
     let r = s.get(&format!("/api/v1/certificates/{with_key}/proof?seq={seq}"));
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Issue 16 through the admin API: reserve codes, register under a
+/// reserved one (its key comes back), refuse an unreserved code, accept an
+/// imported one, refuse a duplicate document, and fetch the print bundle.
+#[test]
+fn admin_reserve_register_reserved_code_and_print_bundle() {
+    let s = Server::start("");
+    let json_ct = [("Content-Type", "application/json")];
+    let r = s.admin(
+        "POST",
+        "/admin/v1/reserve",
+        &json_ct,
+        br#"{"count": 2, "language": "en"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let reserved = r.json()["reserved"].clone();
+    assert_eq!(reserved.as_array().map(Vec::len), Some(2), "{reserved}");
+    let first = &reserved[0];
+    assert!(
+        first["url"].as_str().is_some_and(|u| u.contains("/en/")),
+        "{first}"
+    );
+    let r = s.admin("POST", "/admin/v1/reserve", &json_ct, br#"{"count": 0}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = s.admin(
+        "POST",
+        "/admin/v1/reserve",
+        &json_ct,
+        br#"{"count": 1, "x": 1}"#,
+    );
+    assert_eq!(r.status, 400, "unknown fields are refused: {}", r.text());
+
+    let rec = record("Hanna", "en").to_string();
+    let doc = pdf("Hanna reserved");
+    fn register(s: &Server, rec: &str, code: &str, import: bool, doc: &[u8]) -> Reply {
+        let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![
+            ("record", None, rec.as_bytes()),
+            ("document", Some("doc.pdf"), doc),
+            ("code", None, code.as_bytes()),
+        ];
+        if import {
+            parts.push(("import", None, b"true"));
+        }
+        let (ct, body) = multipart(&parts);
+        s.admin(
+            "POST",
+            "/admin/v1/register",
+            &[("Content-Type", &ct)],
+            &body,
+        )
+    }
+    let code = first["code"].as_str().expect("code");
+    let r = register(&s, &rec, code, false, &doc);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let issued = r.json();
+    assert_eq!(issued["key"], first["key"], "the reserved key");
+    assert!(
+        issued["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("does not declare PDF/A")),
+        "{issued}"
+    );
+    let r = register(&s, &rec, "ABCD-EFGH-JKMN", false, &pdf("Hanna other"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not a reserved code"), "{}", r.text());
+    let r = register(&s, &rec, "ABCD-EFGH-JKMN", true, &pdf("Hanna other"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = reserved[1]["code"].as_str().expect("code");
+    let r = register(&s, &rec, second, false, &doc);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("already registered for certificate {code}")),
+        "{}",
+        r.text()
+    );
+
+    let r = s.admin(
+        "GET",
+        &format!("/admin/v1/certificates/{}/print-bundle", plain(code)),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bundle = lopdf::Document::load_mem(&r.body).expect("a PDF");
+    assert_eq!(bundle.get_pages().len(), 2, "print version + cover sheet");
+    let sheet = bundle.extract_text(&[2]).expect("text");
+    assert!(sheet.contains("Hanna"), "{sheet}");
 }

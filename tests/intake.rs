@@ -61,7 +61,7 @@ impl Env {
         std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .expect("chmod");
         std::fs::write(e.dir.join("r.json"), record_json()).expect("record");
-        std::fs::write(e.dir.join("doc.pdf"), b"%PDF-1.7\ndigital image\n%%EOF\n").expect("doc");
+        std::fs::write(e.dir.join("doc.pdf"), crate::support::pdf("digital image")).expect("doc");
         e
     }
 
@@ -85,8 +85,7 @@ impl Env {
                 .map(|i| {
                     let doc = DocumentFile {
                         name: format!("doc{i}.pdf"),
-                        bytes: format!("%PDF-1.7\ndigital image {i} {}\n", codes.len())
-                            .into_bytes(),
+                        bytes: crate::support::pdf(&format!("digital image {i} {}", codes.len())),
                     };
                     (rec.clone(), vec![doc])
                 })
@@ -401,6 +400,7 @@ fn a_scan_before_its_registration_waits_and_is_archived_when_it_arrives() {
         "doc.pdf",
         "--code",
         code,
+        "--import",
     ]);
     assert_eq!(c, 0, "{err}");
     let d = e.start();
@@ -696,10 +696,12 @@ fn a_registration_through_the_admin_api_archives_the_waiting_scan_at_once() {
     for (name, file, content) in [
         ("record", None, record_json().into_bytes()),
         ("code", None, code.as_bytes().to_vec()),
+        // A code printed by an earlier system (not reserved here).
+        ("import", None, b"true".to_vec()),
         (
             "document",
             Some("doc.pdf"),
-            b"%PDF-1.7\ndigital image\n%%EOF\n".to_vec(),
+            crate::support::pdf("digital image"),
         ),
     ] {
         body.extend_from_slice(

@@ -6,7 +6,7 @@
 
 use crate::support::sample_body;
 use std::process::Command;
-use zeugnis::registry::{DocumentFile, RegistrationRecord, Registry};
+use zeugnis::registry::{DocumentFile, RegisterOptions, RegistrationRecord, Registry};
 
 fn python_ready() {
     crate::support::python_modules(&["blake3", "cryptography"]);
@@ -38,13 +38,13 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
         "grades": {"ruleset": "potsdam-examiners-2025", "grades": ["1.3", "2.0"]}
     });
     let rec = RegistrationRecord::parse("r.json", record.to_string().as_bytes()).expect("record");
-    let doc = || {
+    let doc = |n: u32| {
         vec![DocumentFile {
             name: "d.pdf".into(),
-            bytes: b"%PDF-1.7 x".to_vec(),
+            bytes: crate::support::pdf(&format!("document {n}")),
         }]
     };
-    let a = r.register(&rec, &doc(), None).expect("register").code;
+    let a = r.register(&rec, &doc(1), None).expect("register").code;
     r.archive_scan(&a, b"%PDF-1.7 scan", "s.pdf").expect("scan");
     // Kind 13 (format version 3): the scan replaced, twice.
     for (n, bytes) in [&b"%PDF-1.7 right scan"[..], b"%PDF-1.7 right scan, again"]
@@ -56,10 +56,25 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
             .expect("replace scan");
         assert!(!done.retry, "replacement {n}");
     }
-    let b = r.register(&rec, &doc(), None).expect("register").code;
-    r.supersede(&b, &rec, &doc()).expect("supersede");
+    let b = r.register(&rec, &doc(2), None).expect("register").code;
+    r.supersede(&b, &rec, &doc(3)).expect("supersede");
     r.revoke(&a, "cheating", "2027-01-01").expect("revoke");
     r.erase(&a, "GDPR").expect("erase");
+    // Format version 4: kinds 14 (Reserved), 15 (CodeImported) and 16
+    // (DuplicateAllowed) decode in the Python verifier too.
+    let reserved = r.reserve(2, "de").expect("reserve");
+    let with = |code: Option<&'static str>, import, allow_duplicate| RegisterOptions {
+        code,
+        import,
+        allow_duplicate,
+    };
+    let code: &'static str = Box::leak(reserved[0].code.clone().into_boxed_str());
+    r.register_with(&rec, &doc(4), &with(Some(code), false, false))
+        .expect("register a reserved code");
+    r.register_with(&rec, &doc(5), &with(Some("ABCD-EFGH-JKMN"), true, false))
+        .expect("import");
+    r.register_with(&rec, &doc(4), &with(None, false, true))
+        .expect("duplicate on purpose");
     drop(r);
     let mut l = zeugnis::ledger::Ledger::open(&dir, Default::default()).expect("open");
     l.append_batch((0..600).map(sample_body).collect())
@@ -80,8 +95,8 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     assert_eq!(v["head_link"], hex::encode(link));
     assert_eq!(v["origin"], "py.example/zeugnis/1");
     assert_eq!(
-        v["checkpoints"], 10,
-        "genesis, 8 registry batches, 1 bulk batch"
+        v["checkpoints"], 14,
+        "genesis, 12 registry batches, 1 bulk batch"
     );
     assert_eq!(v["scans_replaced"], 2, "{out}");
 
@@ -153,7 +168,7 @@ fn python_verifier_and_zeugnis_agree_on_tampered_ledgers_and_bundles() {
     let d = t.path();
     let origin = "agree.example/zeugnis/1";
     assert_eq!(zeugnis(d, &["init", "--origin", origin]).0, 0);
-    std::fs::write(d.join("d.pdf"), b"%PDF-1.7\nx\n%%EOF\n").expect("pdf");
+    std::fs::write(d.join("d.pdf"), crate::support::pdf("x")).expect("pdf");
     let record = serde_json::json!({
         "institution": "Universität Bremen", "kind": "degree_deed", "language": "de",
         "holder": {"given_name": "Max", "family_name": "Muster", "birth_date": "1998-05-05", "birth_place": "Bremen", "student_id": "77"},

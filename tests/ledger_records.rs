@@ -239,6 +239,48 @@ fn unknown_revocation_category_is_rejected() {
     );
 }
 
+/// Format version 4 (FORMAT.md §16): kinds 14 `Reserved`, 15
+/// `CodeImported`, 16 `DuplicateAllowed`. Their bytes are pinned by
+/// `tests/golden/records-v4.txt` (bless as above, with
+/// `golden_version_4_bytes`); each decodes back to itself.
+#[test]
+fn golden_version_4_bytes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records-v4.txt");
+    let bodies = [
+        Body::Reserved {
+            code: "QNVCFM3P4VDF".into(),
+            key_commitment: [14; 32],
+            expires_s: 1_800_000_000,
+        },
+        Body::CodeImported {
+            code: "ABCDEFGHJKMN".into(),
+        },
+        Body::DuplicateAllowed {
+            code: "7K2M9XAB3CDE".into(),
+            document: [16; 32],
+            other_code: "QNVCFM3P4VDF".into(),
+        },
+    ];
+    let mut text = String::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let tag = body.kind() as u16;
+        let r = sample(20 + i as u64, body);
+        let bytes = r.encode().expect("encode");
+        assert_eq!(&bytes[18..20], &tag.to_le_bytes(), "kind tag");
+        assert_eq!(Record::decode(&bytes).expect("decode"), r);
+        text.push_str(&format!(
+            "{} {}\n",
+            r.body.kind().name(),
+            hex::encode(&bytes)
+        ));
+    }
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    assert_eq!(golden, text);
+}
+
 /// Format version 3 (FORMAT.md §16): kind 13 `ScanReplaced`. Its bytes are
 /// pinned by `tests/golden/records-v3.txt` (bless as above:
 /// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_scan_replaced`);

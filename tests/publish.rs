@@ -8,7 +8,9 @@ use crate::support::{zeugnis, Daemon, Smtp, PATIENCE};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 const BASE: &str = "scans = \"inbox\"\n[intake]\nstable_ms = 100\n\
 [http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n";
@@ -19,7 +21,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = t.path().to_path_buf();
     let (code, _, err) = zeugnis(&dir, &["init", "--origin", "test.example/zeugnis/1"]);
     assert_eq!(code, 0, "{err}");
-    std::fs::write(dir.join("doc.pdf"), PDF).expect("doc");
+    std::fs::write(dir.join("doc.pdf"), &*PDF).expect("doc");
     for (file, given) in [("r.json", "Erika"), ("r2.json", "Max")] {
         let record = json!({
             "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
@@ -80,6 +82,7 @@ fn published_checkpoints_detect_a_rollback_and_a_bad_folder_does_not_stop_the_da
     // Registrations through the CLI (sent to the daemon over the control
     // socket) make new checkpoints, which are published.
     for rec in ["r.json", "r2.json"] {
+        std::fs::write(dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("doc");
         let (code, _, err) = zeugnis(
             &dir,
             &["register", "--record", rec, "--document", "doc.pdf"],

@@ -6,21 +6,29 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// A PDF as far as the sniffer is concerned.
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 struct Env {
     _t: tempfile::TempDir,
     dir: PathBuf,
+    /// Registrations made with [`Env::register`].
+    registered: std::cell::Cell<u32>,
 }
 
 impl Env {
     fn new() -> Env {
         let t = tempfile::tempdir().expect("tempdir");
         let dir = t.path().to_path_buf();
-        let e = Env { _t: t, dir };
+        let e = Env {
+            _t: t,
+            dir,
+            registered: std::cell::Cell::new(0),
+        };
         assert_eq!(e.run(&["init", "--origin", "test.example/zeugnis/1"]).0, 0);
-        e.write("doc.pdf", PDF);
-        e.write("doc-en.pdf", b"%PDF-1.7\nEnglish version\n%%EOF\n");
+        e.write("doc.pdf", &PDF);
+        e.write("doc-en.pdf", &crate::support::pdf("English version"));
         e.write_json("r.json", &record());
         e
     }
@@ -42,15 +50,22 @@ impl Env {
         crate::support::zeugnis(&self.dir, args)
     }
 
+    /// Registers `record` with its own digital image: `doc.pdf` for the
+    /// first registration of the test (retries name it), a fresh PDF for
+    /// every later one (the same bytes are refused for a second valid
+    /// certificate).
     fn register(&self, record: &str) -> Value {
-        let (code, out, err) = self.run(&[
-            "register",
-            "--record",
-            record,
-            "--document",
-            "doc.pdf",
-            "--json",
-        ]);
+        let n = self.registered.get();
+        self.registered.set(n + 1);
+        let doc = if n == 0 {
+            "doc.pdf".to_string()
+        } else {
+            let name = format!("doc-{n}.pdf");
+            self.write(&name, &crate::support::fresh_pdf());
+            name
+        };
+        let (code, out, err) =
+            self.run(&["register", "--record", record, "--document", &doc, "--json"]);
         assert_eq!(code, 0, "{err}");
         serde_json::from_str(&out).expect("register --json")
     }
@@ -628,7 +643,7 @@ fn transition_matrix() {
     let doc = || {
         vec![DocumentFile {
             name: "d.pdf".into(),
-            bytes: PDF.to_vec(),
+            bytes: crate::support::fresh_pdf(),
         }]
     };
     let other_doc = || {
@@ -765,7 +780,7 @@ fn status_report_lists_long_waits_and_is_mailed() {
     let doc = || {
         vec![DocumentFile {
             name: "d.pdf".into(),
-            bytes: PDF.to_vec(),
+            bytes: crate::support::fresh_pdf(),
         }]
     };
     // A registration made 20 days ago (simulated clock) and one made today.

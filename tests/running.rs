@@ -11,7 +11,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A PDF as far as the sniffer is concerned.
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+/// The digital image registered (a small real PDF).
+static PDF: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(|| crate::support::pdf("digital image"));
 
 /// The configuration of these tests: free ports, a configured base URL
 /// (which `register` must print), an inbox that is not `./scans` (which
@@ -37,7 +39,7 @@ impl Env {
         std::fs::write(e.dir.join("zeugnis.toml"), CONFIG).expect("config");
         let (code, _, err) = e.run(&["init", "--origin", "test.example/zeugnis/1"]);
         assert_eq!(code, 0, "{err}");
-        std::fs::write(e.dir.join("doc.pdf"), PDF).expect("doc");
+        std::fs::write(e.dir.join("doc.pdf"), &*PDF).expect("doc");
         std::fs::write(
             e.dir.join("r.json"),
             serde_json::to_vec(&record("Erika")).expect("json"),

@@ -149,6 +149,22 @@ pub fn every_kind() -> Vec<Body> {
     ]
 }
 
+/// A small real PDF (one A4 page showing `text`), distinct per text: what
+/// tests register as a digital image (a registration refuses non-PDFs and
+/// the same bytes for two valid certificates).
+pub fn pdf(text: &str) -> Vec<u8> {
+    zeugnis::document::text_pdf(&[vec![text.to_string()]], None)
+}
+
+/// A small real PDF that no other call in this process returns (for tests
+/// that register many certificates: the same bytes are refused for a
+/// second valid certificate).
+pub fn fresh_pdf() -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pdf(&format!("digital image {n}"))
+}
+
 /// Reads a whole file.
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))

@@ -10,6 +10,7 @@ mod guides;
 mod http;
 mod http_reader;
 mod intake;
+mod journey;
 mod ledger_cli;
 mod ledger_crash;
 mod ledger_damage;

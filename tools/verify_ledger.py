@@ -154,6 +154,12 @@ def decode(rec):
     elif kind == 10:
         body = {"blobs": r.u64(), "bytes": r.u64()}
         body["failures"] = [r.hash() for _ in range(r.count(32))]
+    elif kind == 14:  # format version 4
+        body = {"code": r.string(), "key_commitment": r.hash(), "expires": r.i64()}
+    elif kind == 15:
+        body = {"code": r.string()}
+    elif kind == 16:
+        body = {"code": r.string(), "document": r.hash(), "other": r.string()}
     else:
         raise Fail("unknown kind %d" % kind)
     if r.pos != len(rec):

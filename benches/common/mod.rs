@@ -23,18 +23,19 @@ pub fn record() -> RegistrationRecord {
     RegistrationRecord::parse("bench.json", json.to_string().as_bytes()).expect("record")
 }
 
-/// A "PDF" of `len` bytes whose content (xorshift, incompressible) differs per `seed`.
+/// A real PDF of about `len` bytes whose content (xorshift hex) differs per `seed`.
 pub fn pdf(seed: u64, len: usize) -> Vec<u8> {
-    let mut b = b"%PDF-1.7\n".to_vec();
+    // A real PDF (registrations refuse anything else): one page whose text
+    // is `seed` and pseudo-random hex filling it up to about `len` bytes.
+    let mut filler = String::new();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while b.len() < len {
+    while filler.len() + 700 < len {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        b.extend_from_slice(&x.to_le_bytes());
+        filler.push_str(&format!("{x:016x}"));
     }
-    b.truncate(len);
-    b
+    zeugnis::document::text_pdf(&[vec![format!("document {seed}"), filler]], None)
 }
 
 /// Folder of the benchmark ledgers kept between runs.

@@ -31,6 +31,27 @@ pub enum Request {
         /// Base URL for the printed link (`--base-url`); the configured one
         /// when absent.
         base_url: Option<String>,
+        /// `--import`: the code was printed by an earlier system.
+        #[serde(default)]
+        import: bool,
+        /// `--allow-duplicate`: the same PDF bytes may already be registered.
+        #[serde(default)]
+        allow_duplicate: bool,
+        /// `--print-bundle`: the reply carries the print bundle PDF
+        /// (print version + cover sheet), which the client writes.
+        #[serde(default)]
+        print_bundle: bool,
+    },
+    /// `zeugnis reserve`.
+    Reserve {
+        /// How many codes.
+        count: usize,
+        /// The language of the verification URLs (`de` or `en`).
+        language: String,
+        /// Print one `{"code", "key", "url"}` per line.
+        json: bool,
+        /// Base URL for the printed links.
+        base_url: Option<String>,
     },
     /// `zeugnis show`.
     Show {
@@ -95,6 +116,14 @@ pub enum Request {
     /// `zeugnis cover-sheet`: the PDF comes back in the reply and the
     /// client writes it (the daemon may not see the operator's folders).
     CoverSheet {
+        /// The code.
+        code: String,
+        /// Where the client will write it (named in the message only).
+        output: PathBuf,
+    },
+    /// `zeugnis print-bundle` (and `register --print-bundle`): the print
+    /// version and its cover sheet in one PDF, written by the client.
+    PrintBundle {
         /// The code.
         code: String,
         /// Where the client will write it (named in the message only).
@@ -199,6 +228,7 @@ impl Request {
     pub fn name(&self) -> &'static str {
         match self {
             Request::Register { .. } => "register",
+            Request::Reserve { .. } => "reserve",
             Request::Show { .. } => "show",
             Request::Revoke { .. } => "revoke",
             Request::Supersede { .. } => "supersede",
@@ -206,6 +236,7 @@ impl Request {
             Request::Erase { .. } => "erase",
             Request::ReplaceScan { .. } => "replace-scan",
             Request::CoverSheet { .. } => "cover-sheet",
+            Request::PrintBundle { .. } => "print-bundle",
             Request::ExportProof { .. } => "export-proof",
             Request::ExportArchive { .. } => "export-archive",
             Request::Consistency { .. } => "consistency",
@@ -231,6 +262,7 @@ impl Request {
         matches!(
             self,
             Request::Register { .. }
+                | Request::Reserve { .. }
                 | Request::Revoke { .. }
                 | Request::Supersede { .. }
                 | Request::Void { .. }
@@ -277,7 +309,7 @@ pub struct Reply {
     pub stdout: String,
     /// Standard error.
     pub stderr: String,
-    /// The file the client writes: the cover sheet PDF, or an export.
+    /// The file the client writes: the cover sheet or print bundle PDF, or an export.
     #[serde(with = "base64_opt", default)]
     pub pdf: Option<Vec<u8>>,
 }
@@ -362,10 +394,43 @@ fn run(
             code,
             json,
             base_url,
+            import,
+            allow_duplicate,
+            print_bundle,
         } => {
             let (rec, docs) = registration.parse()?;
-            match r.register(&rec, &docs, code.as_deref()) {
-                Ok(issued) => print_issued(out, &with_base_url(issued, base_url.as_deref()), json),
+            let opts = crate::registry::RegisterOptions {
+                code: code.as_deref(),
+                import,
+                allow_duplicate,
+            };
+            match r.register_with(&rec, &docs, &opts) {
+                Ok(issued) => {
+                    for w in &issued.warnings {
+                        let _ = writeln!(reply.stderr, "zeugnis: warning: {w}");
+                    }
+                    if print_bundle {
+                        // Registered either way: a failed bundle is reported
+                        // after the code and key are printed.
+                        match r.print_bundle(&issued.code) {
+                            Ok((_, pdf)) => reply.pdf = Some(pdf),
+                            Err(e) => {
+                                reply.exit = e.exit_code();
+                                let _ = writeln!(
+                                    reply.stderr,
+                                    "zeugnis: error: registered {}, but the print bundle failed: {e} \
+                                     (retry with `zeugnis print-bundle`)",
+                                    issued.code
+                                );
+                            }
+                        }
+                    }
+                    print_issued(
+                        &mut reply.stdout,
+                        &with_base_url(issued, base_url.as_deref()),
+                        json,
+                    )
+                }
                 // Durable but unconfirmed (issue 14, F2): the person needs
                 // the code and key now; the error says to check with `show`.
                 Err(RegistryError::Unconfirmed {
@@ -387,6 +452,16 @@ fn run(
                     });
                 }
                 Err(e) => return Err(e),
+            }
+        }
+        Request::Reserve {
+            count,
+            language,
+            json,
+            base_url,
+        } => {
+            for issued in r.reserve(count, &language)? {
+                print_issued(out, &with_base_url(issued, base_url.as_deref()), json);
             }
         }
         Request::Show { code, key, json } => {
@@ -462,6 +537,15 @@ fn run(
                 out,
                 "wrote the cover sheet of {} to {}",
                 code,
+                output.display()
+            );
+        }
+        Request::PrintBundle { code, output } => {
+            let (code, pdf) = r.print_bundle(&code)?;
+            reply.pdf = Some(pdf);
+            let _ = writeln!(
+                out,
+                "wrote the print bundle of {code} (print version + cover sheet) to {}",
                 output.display()
             );
         }
@@ -945,6 +1029,7 @@ mod tests {
             code: "QNVC-FM3P-4VDF".into(),
             key: "7K2M9X".into(),
             url: url.into(),
+            warnings: Vec::new(),
         }
     }
 
@@ -985,6 +1070,9 @@ mod tests {
             code: None,
             json: true,
             base_url: None,
+            import: false,
+            allow_duplicate: false,
+            print_bundle: false,
         };
         let text = serde_json::to_string(&r).expect("json");
         assert!(text.contains("\"command\":\"register\""), "{text}");

@@ -30,11 +30,13 @@ pub const ADMIN_FIELDS_MAX: usize = 8;
 /// documents each (a test checks it).
 pub const ADMIN_ROUTES: &[&str] = &[
     "/admin/v1/register",
+    "/admin/v1/reserve",
     "/admin/v1/status",
     "/admin/v1/fixity",
     "/admin/v1/keys",
     "/admin/v1/certificates/{code}",
     "/admin/v1/certificates/{code}/cover-sheet",
+    "/admin/v1/certificates/{code}/print-bundle",
     "/admin/v1/certificates/{code}/supersede",
     "/admin/v1/certificates/{code}/revoke",
     "/admin/v1/certificates/{code}/void",
@@ -51,11 +53,13 @@ pub fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["admin", "v1", "register"] => "admin_register",
+        ["admin", "v1", "reserve"] => "admin_reserve",
         ["admin", "v1", "status"] => "admin_status",
         ["admin", "v1", "fixity"] => "admin_fixity",
         ["admin", "v1", "keys"] => "admin_keys",
         ["admin", "v1", "certificates", _] => "admin_show",
         ["admin", "v1", "certificates", _, "cover-sheet"] => "admin_cover_sheet",
+        ["admin", "v1", "certificates", _, "print-bundle"] => "admin_print_bundle",
         ["admin", "v1", "certificates", _, "revoke"] => "admin_revoke",
         ["admin", "v1", "certificates", _, "supersede"] => "admin_supersede",
         ["admin", "v1", "certificates", _, "void"] => "admin_void",
@@ -167,10 +171,15 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
         ["admin", "v1", "certificates", code, "cover-sheet"] if method == Method::GET => {
             cover_sheet(state, code.to_string()).await
         }
-        ["admin", "v1", "certificates", _] | ["admin", "v1", "certificates", _, "cover-sheet"] => {
+        ["admin", "v1", "certificates", code, "print-bundle"] if method == Method::GET => {
+            print_bundle(state, code.to_string()).await
+        }
+        ["admin", "v1", "certificates", _]
+        | ["admin", "v1", "certificates", _, "cover-sheet" | "print-bundle"] => {
             response::method_not_allowed("GET")
         }
         ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
+        ["admin", "v1", "reserve"] if post(&method) => reserve(state, req).await,
         ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
             register(state, Some(code.to_string()), req).await
         }
@@ -210,8 +219,14 @@ fn bad(msg: &str) -> Resp {
     json_error(StatusCode::BAD_REQUEST, "bad_request", msg)
 }
 
-/// What a register / supersede request carries.
-type RegistrationParts = (RegistrationRecord, Vec<DocumentFile>, Option<String>);
+/// What a register / supersede request carries: record, documents, a
+/// chosen code, and the flags `import` and `allow_duplicate`.
+type RegistrationParts = (
+    RegistrationRecord,
+    Vec<DocumentFile>,
+    Option<String>,
+    (bool, bool),
+);
 
 /// Reads the multipart body of register / supersede: one field `record`
 /// (the registration record JSON), one or two fields `document`, and for
@@ -238,6 +253,7 @@ async fn registration_parts(
     let mut record = None;
     let mut documents = Vec::new();
     let mut code = None;
+    let mut flags = (false, false);
     let mut fields = 0;
     loop {
         let field = match mp.next_field().await {
@@ -269,15 +285,32 @@ async fn registration_parts(
                 name: file_name.unwrap_or_else(|| format!("document {}", documents.len() + 1)),
                 bytes: bytes.to_vec(),
             }),
+            flag @ ("import" | "allow_duplicate") => {
+                let on = match bytes.as_ref() {
+                    b"true" => true,
+                    b"false" => false,
+                    _ => {
+                        return Err(Box::new(bad(&format!(
+                            "multipart field {flag:?}: expected true or false"
+                        ))))
+                    }
+                };
+                if flag == "import" {
+                    flags.0 = on;
+                } else {
+                    flags.1 = on;
+                }
+            }
             other => {
                 return Err(Box::new(bad(&format!(
-                    "multipart field {other:?}: expected \"record\", \"document\" or \"code\""
+                    "multipart field {other:?}: expected \"record\", \"document\", \"code\", \
+                     \"import\" or \"allow_duplicate\""
                 ))))
             }
         }
     }
     let record = record.ok_or_else(|| Box::new(bad("multipart field \"record\" is missing")))?;
-    Ok((record, documents, code))
+    Ok((record, documents, code, flags))
 }
 
 fn multipart_error(e: &multer::Error, max: u64) -> Box<Resp> {
@@ -301,16 +334,27 @@ fn multipart_error(e: &multer::Error, max: u64) -> Box<Resp> {
 
 /// `POST /admin/v1/register` and `POST /admin/v1/certificates/{CODE}/supersede`.
 async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>) -> Resp {
-    let (record, documents, code) = match registration_parts(state, req).await {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    if old.is_some() && code.is_some() {
-        return bad("multipart field \"code\": a replacement always gets a new random code");
+    let (record, documents, code, (import, allow_duplicate)) =
+        match registration_parts(state, req).await {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
+    if old.is_some() && (code.is_some() || import || allow_duplicate) {
+        return bad(
+            "multipart fields \"code\", \"import\", \"allow_duplicate\": a replacement always gets a new random code",
+        );
     }
     let result = state
         .with_registry(move |r| match &old {
-            None => r.register(&record, &documents, code.as_deref()),
+            None => r.register_with(
+                &record,
+                &documents,
+                &crate::registry::RegisterOptions {
+                    code: code.as_deref(),
+                    import,
+                    allow_duplicate,
+                },
+            ),
             Some(old) => r.supersede(old, &record, &documents),
         })
         .await;
@@ -404,6 +448,64 @@ async fn replace_scan(state: &AppState, code: String, req: Request<Incoming>) ->
             json(
                 status,
                 &serde_json::to_value(&rep).expect("a replacement serialises"),
+            )
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// Body of `POST /admin/v1/reserve`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveBody {
+    /// How many codes (default 1).
+    #[serde(default)]
+    count: Option<usize>,
+    /// Language of the URLs, `de` (default) or `en`.
+    #[serde(default)]
+    language: Option<String>,
+}
+
+/// `POST /admin/v1/reserve`: fresh codes with keys and URLs, recorded as
+/// `Reserved` (`zeugnis reserve`). 201 with `{"reserved": [{"code", "key", "url"}]}`.
+async fn reserve(state: &AppState, req: Request<Incoming>) -> Resp {
+    let max = state.cfg.admin_json_bytes_max;
+    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
+            )
+        }
+        Err(e) => return bad(&format!("request body: {e}")),
+    };
+    let parsed: ReserveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ReserveBody {
+            count: None,
+            language: None,
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return bad(&format!("JSON body: {e}")),
+        }
+    };
+    let count = parsed.count.unwrap_or(1);
+    let language = parsed.language.unwrap_or_else(|| "de".into());
+    match state
+        .with_registry(move |r| r.reserve(count, &language))
+        .await
+    {
+        Ok(issued) => {
+            state.written();
+            json(
+                StatusCode::CREATED,
+                &serde_json::json!({ "reserved": issued }),
             )
         }
         Err(e) => registry_error(&e),
@@ -541,6 +643,24 @@ async fn cover_sheet(state: &AppState, code: String) -> Resp {
                 &mut r,
                 header::CONTENT_DISPOSITION,
                 &format!("attachment; filename=\"cover-sheet-{code}.pdf\""),
+            );
+            r
+        }
+        Err(e) => registry_error(&e),
+    }
+}
+
+/// `GET /admin/v1/certificates/{code}/print-bundle`: the print version
+/// followed by its cover sheet with the holder's data, one PDF
+/// (`zeugnis register --print-bundle`).
+async fn print_bundle(state: &AppState, code: String) -> Resp {
+    match state.with_registry(move |r| r.print_bundle(&code)).await {
+        Ok((code, pdf)) => {
+            let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                &format!("attachment; filename=\"print-bundle-{code}.pdf\""),
             );
             r
         }

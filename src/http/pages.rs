@@ -608,6 +608,8 @@ pub fn record_name(lang: Lang, kind: &str) -> String {
         (Lang::De, "Superseded") => "Ersetzt",
         (Lang::De, "Voided") => "Vorgang abgebrochen",
         (Lang::De, "Erased") => "Personendaten gelöscht",
+        (Lang::De, "CodeImported") => "Code aus einem früheren System übernommen",
+        (Lang::De, "DuplicateAllowed") => "Dokument bewusst ein zweites Mal registriert",
         (Lang::En, "Registered") => "Registered",
         (Lang::En, "ScanArchived") => "Original archived",
         (Lang::En, "ScanReplaced") => "Scan of the original replaced",
@@ -615,6 +617,8 @@ pub fn record_name(lang: Lang, kind: &str) -> String {
         (Lang::En, "Superseded") => "Superseded",
         (Lang::En, "Voided") => "Process ended",
         (Lang::En, "Erased") => "Personal data erased",
+        (Lang::En, "CodeImported") => "Code taken over from an earlier system",
+        (Lang::En, "DuplicateAllowed") => "Document registered a second time on purpose",
         (_, other) => return other.to_string(),
     };
     name.to_string()

@@ -213,6 +213,35 @@ pub enum Body {
         /// File name the operator gave (its last path component).
         source_name: String,
     },
+    /// A code is handed out before its document exists (kind 14, FORMAT.md
+    /// version 4): it cannot be handed out again, and `register --code`
+    /// accepts it until `expires_s`.
+    Reserved {
+        /// The 12-character code.
+        code: String,
+        /// Commitment to the reserved access key, salted with a secret
+        /// only the archive knows (the key itself is never stored).
+        key_commitment: Hash32,
+        /// An unused reservation expires at this time (UTC seconds).
+        expires_s: i64,
+    },
+    /// The registration under `code` uses a code printed by an earlier
+    /// system (`register --import`; kind 15, version 4).
+    CodeImported {
+        /// The imported code.
+        code: String,
+    },
+    /// The registration under `code` holds a document whose exact bytes are
+    /// already registered under `other_code` (`register --allow-duplicate`;
+    /// kind 16, version 4).
+    DuplicateAllowed {
+        /// The new certificate.
+        code: String,
+        /// BLAKE3 of the document both hold.
+        document: Hash32,
+        /// The still-valid certificate that holds it too.
+        other_code: String,
+    },
 }
 
 /// The kind tag of a body, as stored (u16, FORMAT.md §3.3).
@@ -232,6 +261,9 @@ pub enum Kind {
     Erased = 11,
     RevokedWithCategory = 12,
     ScanReplaced = 13,
+    Reserved = 14,
+    CodeImported = 15,
+    DuplicateAllowed = 16,
 }
 
 /// The public reason category of a revocation (FORMAT.md §3.3, kind 12).
@@ -281,7 +313,7 @@ impl fmt::Display for RevocationCategory {
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Genesis,
         Kind::KeyAdded,
         Kind::KeyRetired,
@@ -295,6 +327,9 @@ impl Kind {
         Kind::Erased,
         Kind::RevokedWithCategory,
         Kind::ScanReplaced,
+        Kind::Reserved,
+        Kind::CodeImported,
+        Kind::DuplicateAllowed,
     ];
 
     fn from_tag(tag: u16) -> Option<Kind> {
@@ -317,6 +352,9 @@ impl Kind {
             Kind::Erased => "Erased",
             Kind::RevokedWithCategory => "RevokedWithCategory",
             Kind::ScanReplaced => "ScanReplaced",
+            Kind::Reserved => "Reserved",
+            Kind::CodeImported => "CodeImported",
+            Kind::DuplicateAllowed => "DuplicateAllowed",
         }
     }
 }
@@ -338,6 +376,9 @@ impl Body {
             Body::Erased { .. } => Kind::Erased,
             Body::RevokedWithCategory { .. } => Kind::RevokedWithCategory,
             Body::ScanReplaced { .. } => Kind::ScanReplaced,
+            Body::Reserved { .. } => Kind::Reserved,
+            Body::CodeImported { .. } => Kind::CodeImported,
+            Body::DuplicateAllowed { .. } => Kind::DuplicateAllowed,
         }
     }
 }
@@ -580,6 +621,25 @@ impl Body {
                     w.hash(f);
                 }
             }
+            Body::Reserved {
+                code,
+                key_commitment,
+                expires_s,
+            } => {
+                w.str(code);
+                w.hash(key_commitment);
+                w.i64(*expires_s);
+            }
+            Body::CodeImported { code } => w.str(code),
+            Body::DuplicateAllowed {
+                code,
+                document,
+                other_code,
+            } => {
+                w.str(code);
+                w.hash(document);
+                w.str(other_code);
+            }
         }
     }
 
@@ -709,6 +769,19 @@ impl Body {
                 replaced_blake3: r.hash("replaced_blake3")?,
                 reason: r.str("reason")?,
                 source_name: r.str("source_name")?,
+            },
+            Kind::Reserved => Body::Reserved {
+                code: r.str("code")?,
+                key_commitment: r.hash("key_commitment")?,
+                expires_s: r.i64("expires")?,
+            },
+            Kind::CodeImported => Body::CodeImported {
+                code: r.str("code")?,
+            },
+            Kind::DuplicateAllowed => Body::DuplicateAllowed {
+                code: r.str("code")?,
+                document: r.hash("document")?,
+                other_code: r.str("other_code")?,
             },
         })
     }
@@ -955,6 +1028,18 @@ impl Record {
                 failures,
             } => json!({"blobs_checked": blobs_checked, "bytes_checked": bytes_checked,
                         "failures": failures.iter().map(hex::encode).collect::<Vec<_>>()}),
+            Body::Reserved {
+                code,
+                key_commitment,
+                expires_s,
+            } => json!({"code": code, "key_commitment": hex::encode(key_commitment),
+                        "expires": expires_s}),
+            Body::CodeImported { code } => json!({"code": code}),
+            Body::DuplicateAllowed {
+                code,
+                document,
+                other_code,
+            } => json!({"code": code, "document": hex::encode(document), "other_code": other_code}),
         };
         json!({
             "version": RECORD_VERSION,
@@ -975,7 +1060,10 @@ impl Record {
             | Body::RevokedWithCategory { code, .. }
             | Body::ScanReplaced { code, .. }
             | Body::Voided { code, .. }
-            | Body::Erased { code, .. } => vec![code.as_str()],
+            | Body::Erased { code, .. }
+            | Body::Reserved { code, .. }
+            | Body::CodeImported { code }
+            | Body::DuplicateAllowed { code, .. } => vec![code.as_str()],
             Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],
             _ => Vec::new(),
         }

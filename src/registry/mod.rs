@@ -24,9 +24,11 @@ use serde_json::Value;
 use sha2::Digest;
 use std::path::Path;
 
+mod bundle;
 mod reader;
 mod record;
 mod replace_scan;
+mod reservation;
 
 use reader::parse_hash;
 pub use reader::{Published, Reader, HOLDER_CACHE_ENTRIES_MAX};
@@ -36,6 +38,10 @@ pub use record::{
 };
 use record::{check_text, HolderBlob};
 pub use replace_scan::ScanReplacement;
+pub use reservation::{
+    Reservation, RESERVATIONS_TREE, RESERVATION_DAYS_DEFAULT, RESERVATION_DAYS_MAX,
+    RESERVE_COUNT_MAX,
+};
 
 /// Derived tree: code -> certificate state (JSON).
 pub const CERTS_TREE: &str = "certs";
@@ -298,6 +304,13 @@ pub struct Certificate {
     /// Holder data: only filled in by [`Registry::show`] with the right key.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub holder: Option<Value>,
+    /// The code was printed by an earlier system (`register --import`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub imported: bool,
+    /// Certificates that held the same document bytes when this one was
+    /// registered with `--allow-duplicate`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub duplicate_of: Vec<String>,
 }
 
 /// What a registration returns.
@@ -309,6 +322,35 @@ pub struct Issued {
     pub key: String,
     /// The verification URL with the key.
     pub url: String,
+    /// Accepted, but worth a look (a document without a PDF/A
+    /// declaration); printed on standard error, listed in the admin API's
+    /// answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// How [`Registry::register_with`] treats a chosen code and a document
+/// that is already registered.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RegisterOptions<'a> {
+    /// A reserved code (`register --code`), instead of a random one.
+    pub code: Option<&'a str>,
+    /// The chosen code is not reserved: it was printed by an earlier system
+    /// (`--import`); recorded as `CodeImported`.
+    pub import: bool,
+    /// A document whose bytes are already registered for a still-valid
+    /// certificate is accepted (`--allow-duplicate`); recorded as
+    /// `DuplicateAllowed`.
+    pub allow_duplicate: bool,
+}
+
+/// What [`Registry::prepare`] may accept about documents already registered.
+#[derive(Clone, Copy, Debug, Default)]
+struct DuplicatePolicy<'a> {
+    /// Record and accept instead of refusing.
+    allow: bool,
+    /// The certificate being superseded: its documents may be reused.
+    replacing: Option<&'a str>,
 }
 
 /// A document given to `register`: a name for error messages and its bytes.
@@ -356,6 +398,10 @@ pub struct Registry {
     documents: sled::Tree,
     /// rule-set hash -> seq.
     rulesets: sled::Tree,
+    /// reserved code -> [`Reservation`] JSON.
+    reservations: sled::Tree,
+    /// Days an unused reservation stays valid (`[reserve] expiry_days`).
+    reservation_days: u64,
     /// "applied" -> records applied (u64 LE).
     meta: sled::Tree,
     /// Base URL of the verification service.
@@ -419,6 +465,8 @@ impl Registry {
             reader,
             documents: ledger.index_tree(DOCUMENTS_TREE)?,
             rulesets: ledger.index_tree(RULESETS_TREE)?,
+            reservations: ledger.index_tree(RESERVATIONS_TREE)?,
+            reservation_days: RESERVATION_DAYS_DEFAULT,
             meta: ledger.index_tree(REGISTRY_META_TREE)?,
             ledger,
             blobs,
@@ -471,7 +519,13 @@ impl Registry {
     fn catch_up(&self) -> Result<(), RegistryError> {
         let mut from = self.applied()?;
         if from > self.ledger.size() {
-            for t in [&self.certs, &self.documents, &self.rulesets, &self.meta] {
+            for t in [
+                &self.certs,
+                &self.documents,
+                &self.rulesets,
+                &self.reservations,
+                &self.meta,
+            ] {
                 t.clear()?;
             }
             from = 0;
@@ -567,9 +621,24 @@ impl Registry {
                     holder_blob: hex::encode(holder_commitment),
                     key_commitment: hex::encode(key_commitment),
                     holder: None,
+                    imported: false,
+                    duplicate_of: Vec::new(),
                 };
                 self.put(&c)?;
             }
+            Body::Reserved {
+                code,
+                key_commitment,
+                expires_s,
+            } => self.apply_reserved(seq, code, key_commitment, *expires_s)?,
+            Body::CodeImported { code } => with(code, &mut |c| c.imported = true)?,
+            Body::DuplicateAllowed {
+                code, other_code, ..
+            } => with(code, &mut |c| {
+                if !c.duplicate_of.contains(other_code) {
+                    c.duplicate_of.push(other_code.clone());
+                }
+            })?,
             Body::ScanArchived { code, scan, .. } => with(code, &mut |c| {
                 c.state = State::Archived;
                 c.scan = Some(FileView::of(scan, None));
@@ -732,8 +801,10 @@ impl Registry {
         Ok(secret)
     }
 
+    /// Whether `code` is taken: registered or reserved.
     fn code_known(&self, code: &Code) -> Result<bool, RegistryError> {
-        Ok(self.certs.contains_key(code.as_str())?)
+        Ok(self.certs.contains_key(code.as_str())?
+            || self.reservations.contains_key(code.as_str())?)
     }
 
     /// The A4 cover sheet of a certificate (PDF) with the QR code's tag
@@ -779,22 +850,50 @@ impl Registry {
         self.reader.clone()
     }
 
-    fn draw_code(&self, requested: Option<&str>) -> Result<Code, RegistryError> {
-        if let Some(text) = requested {
-            let (code, key) = codes::parse_code_and_key(text)?;
-            if key.is_some() {
-                return Err(RegistryError::Invalid(format!(
-                    "--code {text}: give the 12-character code only, not a key"
-                )));
+    /// The code of a new registration: the chosen one if it is reserved,
+    /// unused and unexpired (with its reserved key) or imported, else a
+    /// fresh random one.
+    fn choose_code(
+        &mut self,
+        opts: &RegisterOptions,
+    ) -> Result<(Code, Option<AccessKey>), RegistryError> {
+        let Some(text) = opts.code else {
+            if opts.import {
+                return Err(RegistryError::Invalid(
+                    "--import: give the earlier system's code with --code".into(),
+                ));
             }
-            if self.code_known(&code)? {
-                return Err(RegistryError::Invalid(format!(
-                    "--code {}: this code is already used (codes are unique for the ledger's lifetime)",
-                    code.formatted()
-                )));
-            }
-            return Ok(code);
+            return Ok((self.draw_code()?, None));
+        };
+        let (code, key) = codes::parse_code_and_key(text)?;
+        if key.is_some() {
+            return Err(RegistryError::Invalid(format!(
+                "--code {text}: give the 12-character code only, not a key"
+            )));
         }
+        if self.certs.contains_key(code.as_str())? {
+            return Err(RegistryError::Invalid(format!(
+                "--code {}: this code is already used (codes are unique for the ledger's lifetime)",
+                code.formatted()
+            )));
+        }
+        match (self.reservation(&code)?, opts.import) {
+            (Some(_), true) => Err(RegistryError::Invalid(format!(
+                "--code {}: this code was reserved here; --import is only for codes printed by an earlier system",
+                code.formatted()
+            ))),
+            (Some(r), false) => Ok((code, Some(self.reserved_key(&code, &r, true)?))),
+            (None, true) => Ok((code, None)),
+            (None, false) => Err(RegistryError::Invalid(format!(
+                "--code {}: not a reserved code; reserve codes with `zeugnis reserve` (or the admin API), \
+                 or give --import for a code printed by an earlier system",
+                code.formatted()
+            ))),
+        }
+    }
+
+    /// A fresh random code, neither registered nor reserved.
+    fn draw_code(&self) -> Result<Code, RegistryError> {
         for _ in 0..CODE_DRAWS_MAX {
             let code = Code::generate();
             if !self.code_known(&code)? {
@@ -810,11 +909,14 @@ impl Registry {
     /// reference into `pending`; the caller stores those durably
     /// ([`Registry::store_blobs`]) before appending the records, so a crash in
     /// between leaves at most an unreferenced blob (reported by `audit`).
+    #[allow(clippy::too_many_arguments)]
     fn prepare(
         &self,
         record: &RegistrationRecord,
         documents: &[DocumentFile],
         code: Code,
+        reserved_key: Option<AccessKey>,
+        duplicates: DuplicatePolicy,
         secret: &[u8; 32],
         pending: &mut Vec<(Vec<u8>, &'static str)>,
     ) -> Result<(Vec<Body>, Issued), RegistryError> {
@@ -830,9 +932,14 @@ impl Registry {
             )));
         }
         let mut media = Vec::new();
+        let mut warnings = Vec::new();
         for d in documents {
             media.push(self.blobs.check_document(&d.name, &d.bytes)?);
+            let facts = crate::document::inspect(&d.name, &d.bytes)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            warnings.extend(facts.warning(&d.name));
         }
+        let duplicate_bodies = self.duplicates(&code, documents, duplicates)?;
         let mut bodies = Vec::new();
         let grade = match &record.grades {
             None => None,
@@ -876,7 +983,7 @@ impl Registry {
         // Key and salt are secret and pseudo-random, but a function of the
         // input: a retry of the same registration gets the same ones.
         let seed = registration_seed(secret, &code, record, documents);
-        let key = AccessKey::derive(&code, &seed);
+        let key = reserved_key.unwrap_or_else(|| AccessKey::derive(&code, &seed));
         let salt: Hash32 = blake3::derive_key("zeugnis 2026 holder salt v1", &seed);
         let holder = HolderBlob {
             format: "zeugnis-holder-v1".into(),
@@ -909,6 +1016,7 @@ impl Registry {
             documents: docs,
             grade,
         });
+        bodies.extend(duplicate_bodies);
         let issued = Issued {
             code: code.formatted(),
             key: key.to_string(),
@@ -919,8 +1027,55 @@ impl Registry {
                 code.as_str(),
                 key
             ),
+            warnings,
         };
         Ok((bodies, issued))
+    }
+
+    /// The `DuplicateAllowed` records for documents of `code` whose bytes
+    /// are registered for another certificate that is still valid (awaiting
+    /// its scan or archived); without `policy.allow`, a refusal naming it.
+    fn duplicates(
+        &self,
+        code: &Code,
+        documents: &[DocumentFile],
+        policy: DuplicatePolicy,
+    ) -> Result<Vec<Body>, RegistryError> {
+        let mut bodies = Vec::new();
+        for d in documents {
+            let hash = *blake3::hash(&d.bytes).as_bytes();
+            let Some(other) = self.documents.get(hash)? else {
+                continue;
+            };
+            let other = String::from_utf8_lossy(&other).into_owned();
+            if other == code.as_str() || policy.replacing == Some(other.as_str()) {
+                continue;
+            }
+            let Some(held) = self.get(&other)? else {
+                continue;
+            };
+            if !matches!(held.state, State::AwaitingScan | State::Archived) {
+                continue;
+            }
+            let shown = Code::parse(&other)
+                .map(|c| c.formatted())
+                .unwrap_or(other.clone());
+            if !policy.allow {
+                return Err(RegistryError::Invalid(format!(
+                    "{}: the same PDF bytes are already registered for certificate {shown} ({}); \
+                     a document belongs to one certificate (give --allow-duplicate if this is \
+                     intended: it is recorded in the ledger)",
+                    d.name,
+                    held.state.name()
+                )));
+            }
+            bodies.push(Body::DuplicateAllowed {
+                code: code.as_str().to_string(),
+                document: hash,
+                other_code: other,
+            });
+        }
+        Ok(bodies)
     }
 
     /// Registers a certificate (docs/design.md `zeugnis register`).
@@ -934,14 +1089,50 @@ impl Registry {
         documents: &[DocumentFile],
         code: Option<&str>,
     ) -> Result<Issued, RegistryError> {
+        self.register_with(
+            record,
+            documents,
+            &RegisterOptions {
+                code,
+                ..RegisterOptions::default()
+            },
+        )
+    }
+
+    /// Registers a certificate with the options of `zeugnis register`: a
+    /// reserved code (or, with `import`, an earlier system's code) and
+    /// whether a document already registered may be registered again.
+    pub fn register_with(
+        &mut self,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        opts: &RegisterOptions,
+    ) -> Result<Issued, RegistryError> {
         self.refresh_derived()?;
         let secret = self.registration_secret()?;
-        if let Some(issued) = self.registered_already(record, documents, code, &secret)? {
+        if let Some(issued) = self.registered_already(record, documents, opts, &secret)? {
             return Ok(issued);
         }
-        let code = self.draw_code(code)?;
+        let (code, reserved_key) = self.choose_code(opts)?;
+        let policy = DuplicatePolicy {
+            allow: opts.allow_duplicate,
+            replacing: None,
+        };
         let mut pending = Vec::new();
-        let (bodies, issued) = self.prepare(record, documents, code, &secret, &mut pending)?;
+        let (mut bodies, issued) = self.prepare(
+            record,
+            documents,
+            code,
+            reserved_key,
+            policy,
+            &secret,
+            &mut pending,
+        )?;
+        if opts.import {
+            bodies.push(Body::CodeImported {
+                code: code.as_str().to_string(),
+            });
+        }
         self.store_blobs(&pending)?;
         self.commit(bodies)
             .map_err(|e| e.unconfirmed("registered", &issued.code, Some(&issued)))?;
@@ -953,21 +1144,39 @@ impl Registry {
     /// and these documents (same holder commitment, key commitment and
     /// documents), `None` otherwise.
     fn registered_already(
-        &self,
+        &mut self,
         record: &RegistrationRecord,
         documents: &[DocumentFile],
-        code: Option<&str>,
+        opts: &RegisterOptions,
         secret: &[u8; 32],
     ) -> Result<Option<Issued>, RegistryError> {
-        let Some(text) = code else { return Ok(None) };
+        let Some(text) = opts.code else {
+            return Ok(None);
+        };
         let Ok((code, None)) = codes::parse_code_and_key(text) else {
             return Ok(None); // draw_code names the problem
         };
         let Some(existing) = self.get(code.as_str())? else {
             return Ok(None);
         };
+        let reserved_key = match self.reservation(&code)? {
+            Some(r) => Some(self.reserved_key(&code, &r, false)?),
+            None => None,
+        };
+        let policy = DuplicatePolicy {
+            allow: opts.allow_duplicate,
+            replacing: None,
+        };
         let mut pending = Vec::new();
-        let (bodies, issued) = self.prepare(record, documents, code, secret, &mut pending)?;
+        let (bodies, issued) = self.prepare(
+            record,
+            documents,
+            code,
+            reserved_key,
+            policy,
+            secret,
+            &mut pending,
+        )?;
         let same = bodies.iter().any(|b| {
             matches!(b, Body::Registered { holder_commitment, key_commitment, documents, .. }
                 if hex::encode(holder_commitment) == existing.holder_blob
@@ -999,15 +1208,25 @@ impl Registry {
         let mut bodies = Vec::new();
         let mut issued = Vec::new();
         let mut drawn = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
         let mut pending = Vec::new();
         for (record, docs) in items {
             let code = loop {
-                let c = self.draw_code(None)?;
+                let c = self.draw_code()?;
                 if drawn.insert(c) {
                     break c;
                 }
             };
-            let (b, i) = self.prepare(record, docs, code, &secret, &mut pending)?;
+            for d in docs {
+                if !seen.insert(*blake3::hash(&d.bytes).as_bytes()) {
+                    return Err(RegistryError::Invalid(format!(
+                        "{}: the same PDF bytes are given twice in this batch; a document belongs to one certificate",
+                        d.name
+                    )));
+                }
+            }
+            let policy = DuplicatePolicy::default();
+            let (b, i) = self.prepare(record, docs, code, None, policy, &secret, &mut pending)?;
             // A rule set first used by two items of one batch is added once.
             for body in b {
                 let dup = matches!(&body, Body::RulesetAdded { text, .. }
@@ -1121,7 +1340,15 @@ impl Registry {
             // (this record and these documents) is in the ledger already;
             // its code and key are derived again, nothing is appended.
             if let Some(issued) =
-                self.registered_already(record, documents, Some(new_code), &secret)?
+                self.registered_already(
+                    record,
+                    documents,
+                    &RegisterOptions {
+                        code: Some(new_code.as_str()),
+                        ..RegisterOptions::default()
+                    },
+                    &secret,
+                )?
             {
                 return Ok(issued);
             }
@@ -1129,9 +1356,14 @@ impl Registry {
         if !matches!(old.state, State::AwaitingScan | State::Archived) {
             return Err(Self::refuse(&old, "supersede"));
         }
-        let code = self.draw_code(None)?;
+        let code = self.draw_code()?;
+        let policy = DuplicatePolicy {
+            allow: false,
+            replacing: Some(old.code.as_str()),
+        };
         let mut pending = Vec::new();
-        let (mut bodies, issued) = self.prepare(record, documents, code, &secret, &mut pending)?;
+        let (mut bodies, issued) =
+            self.prepare(record, documents, code, None, policy, &secret, &mut pending)?;
         self.store_blobs(&pending)?;
         bodies.push(Body::Superseded {
             old_code: old.code,
