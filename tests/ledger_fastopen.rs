@@ -255,7 +255,7 @@ fn a_daemon_started_on_a_damaged_ledger_serves_reads_and_refuses_writes() {
     let mut r = zeugnis::registry::Registry::open(&data, "http://test").expect("registry");
     let doc = zeugnis::registry::DocumentFile {
         name: "doc.pdf".into(),
-        bytes: b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec(),
+        bytes: crate::support::pdf("digital image"),
     };
     let issued = r.register(&registration(), &[doc], None).expect("register");
     r.ledger().flush_index().expect("flush");

@@ -15,7 +15,6 @@ const CONFIG: &str = "scans = \"inbox\"\n\
 [report]\ninterval_secs = 0\n\
 [http]\npublic_addr = \"127.0.0.1:0\"\nadmin_addr = \"127.0.0.1:0\"\n";
 
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 /// The scan the intake archived (wrong: another certificate's paper).
 const WRONG: &[u8] = b"%PDF-1.7\n% the scan of somebody else's certificate\n%%EOF\n";
 /// The right scan.
@@ -36,7 +35,6 @@ impl Env {
             e.run(&["init", "--origin", "replace.example/zeugnis/1"]).0,
             0
         );
-        std::fs::write(e.dir.join("doc.pdf"), PDF).expect("doc");
         let record = serde_json::json!({
             "institution": "Universität Erfurt", "kind": "transcript", "language": "de",
             "holder": {"given_name": "Erika", "family_name": "Mustermann", "birth_date": "2000-02-29",
@@ -67,6 +65,9 @@ impl Env {
 
     /// Registers a certificate; its code without hyphens.
     fn register(&self) -> String {
+        // Each certificate gets its own digital image (the same PDF bytes
+        // are refused for a second valid certificate).
+        std::fs::write(self.dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("doc");
         let out = self.ok(&[
             "register",
             "--record",

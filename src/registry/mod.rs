@@ -1339,17 +1339,15 @@ impl Registry {
             // A retry after an uncertain outcome: the very same replacement
             // (this record and these documents) is in the ledger already;
             // its code and key are derived again, nothing is appended.
-            if let Some(issued) =
-                self.registered_already(
-                    record,
-                    documents,
-                    &RegisterOptions {
-                        code: Some(new_code.as_str()),
-                        ..RegisterOptions::default()
-                    },
-                    &secret,
-                )?
-            {
+            if let Some(issued) = self.registered_already(
+                record,
+                documents,
+                &RegisterOptions {
+                    code: Some(new_code.as_str()),
+                    ..RegisterOptions::default()
+                },
+                &secret,
+            )? {
                 return Ok(issued);
             }
         }
