@@ -298,7 +298,7 @@ fn an_expired_reservation_is_refused_and_reported() {
     assert_eq!(status["reservations_open"], 1, "{status}");
     assert_eq!(
         status["reservations_expired"],
-        serde_json::json!([["QNVCFM3P4VDF", "2023-11-14"]])
+        serde_json::json!([{"code": "QNVCFM3P4VDF", "expired": "2023-11-14"}])
     );
     let text = e.ok(&["status"]);
     assert!(text.contains("1 open, 1 expired unused"), "{text}");

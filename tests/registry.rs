@@ -649,7 +649,7 @@ fn transition_matrix() {
     let other_doc = || {
         vec![DocumentFile {
             name: "e.pdf".into(),
-            bytes: b"%PDF-1.7 another replacement".to_vec(),
+            bytes: crate::support::fresh_pdf(),
         }]
     };
     let states = [
@@ -680,10 +680,11 @@ fn transition_matrix() {
                     r.revoke(&code, "setup", "2027-01-01").expect("revoke");
                 }
                 "superseded" => {
-                    let first = r.supersede(&code, &rec, &doc()).expect("supersede");
+                    let replacement = doc();
+                    let first = r.supersede(&code, &rec, &replacement).expect("supersede");
                     // The very same request again is a retry (issue 14): it
                     // converges to the same replacement instead of a refusal.
-                    let again = r.supersede(&code, &rec, &doc()).expect("retry");
+                    let again = r.supersede(&code, &rec, &replacement).expect("retry");
                     assert_eq!((again.code, again.key), (first.code, first.key));
                 }
                 "voided" => {
