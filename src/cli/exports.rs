@@ -23,7 +23,9 @@ pub struct ExportArgs {
     #[arg(long)]
     base_url: Option<String>,
     /// export-elm: a PNG or JPEG of the certificate's first page for the
-    /// display parameters (default: the QR code of the verification page).
+    /// display parameters (default: page 1 of the registered PDF rendered
+    /// in a limited child process; if that fails, with a warning, the QR
+    /// code of the verification page).
     #[arg(long)]
     page_image: Option<PathBuf>,
 }
@@ -85,6 +87,8 @@ fn export(
             reason: "only export-elm embeds a page image".into(),
         });
     }
+    // export-elm: which display image was embedded (said in the output).
+    let mut shown = "";
     let bytes = match format {
         Format::Xhs => {
             let lang = lang.unwrap_or(t.record_language);
@@ -92,8 +96,27 @@ fn export(
         }
         Format::Elm => {
             let image = match &args.page_image {
-                None => None,
+                None => match exports::page_render::for_transcript(
+                    registry.blobs(),
+                    &t,
+                    &crate::scans::worker::default_exe(),
+                ) {
+                    Ok(i) => {
+                        shown = "page 1 of the registered PDF, rendered";
+                        Some(i)
+                    }
+                    Err(reason) => {
+                        eprintln!(
+                            "zeugnis: warning: page 1 of the registered PDF was not rendered: {reason}; \
+                             the display image is the QR code of the verification page instead \
+                             (give --page-image FILE to supply one)"
+                        );
+                        shown = "the QR code of the verification page (fallback)";
+                        None
+                    }
+                },
                 Some(p) => {
+                    shown = "the --page-image file";
                     let bytes = std::fs::read(p).map_err(|e| ExportError::Config {
                         field: "page-image",
                         reason: format!("{}: {e}", p.display()),
@@ -114,12 +137,16 @@ fn export(
         )))
     })?;
     Ok(format!(
-        "wrote the {} export of {} to {}",
+        "wrote the {} export of {} to {}{}",
         match format {
             Format::Xhs => "XHochschule 1.2",
             Format::Elm => "European Learning Model",
         },
         t.code_formatted,
-        args.output.display()
+        args.output.display(),
+        match format {
+            Format::Xhs => String::new(),
+            Format::Elm => format!(" (display image: {shown})"),
+        }
     ))
 }

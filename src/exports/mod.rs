@@ -12,6 +12,7 @@
 
 pub mod din91379;
 pub mod elm;
+pub mod page_render;
 pub mod xhochschule;
 
 use crate::codes::{self, Code};
