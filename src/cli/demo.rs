@@ -285,7 +285,7 @@ fn text_pdf(lines: &[String]) -> Vec<u8> {
     let xref = pdf.len();
     let _ = write!(pdf, "xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
     for o in offsets {
-        let _ = write!(pdf, "{o:010} 00000 n \n");
+        let _ = writeln!(pdf, "{o:010} 00000 n ");
     }
     let _ = write!(
         pdf,
