@@ -36,11 +36,15 @@ fn record(family_name: &str, grades: Value) -> Value {
         "last_exam_date": "2026-07-15", "grades": grades})
 }
 
-/// Registers `rec`; returns the code.
+/// Registers `rec` with a digital image of its own; returns the code.
 fn register(dir: &Path, rec: &Value) -> String {
+    register_pdf(dir, rec, &crate::support::fresh_pdf())
+}
+
+/// Registers `rec` with `pdf` as its digital image; returns the code.
+fn register_pdf(dir: &Path, rec: &Value, pdf: &[u8]) -> String {
     std::fs::write(dir.join("rec.json"), rec.to_string()).expect("write record");
-    // Each certificate has its own digital image.
-    std::fs::write(dir.join("doc.pdf"), crate::support::fresh_pdf()).expect("write pdf");
+    std::fs::write(dir.join("doc.pdf"), pdf).expect("write pdf");
     let (c, out, err) = zeugnis(
         dir,
         &[
@@ -501,4 +505,221 @@ fn exports_run_through_the_daemon_with_the_same_output_as_stopped() {
         .is_some_and(|b| b.starts_with(b"<?xml")));
     assert!(running[2].3.is_some() && running[3].3.is_none() && running[4].3.is_none());
     assert!(running[4].2.contains("AAAA-AAAA-AAAA"), "{running:?}");
+}
+
+/// A one-page PDF of `w` × `h` pt whose content stream is `content`, with
+/// `resources` as the page's resource dictionary and `extra` as objects
+/// 5, 6, … (all uncompressed, with a correct cross-reference table).
+pub(crate) fn one_page_pdf(
+    w: u32,
+    h: u32,
+    content: &[u8],
+    resources: &str,
+    extra: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut objs: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Resources {resources} /Contents 4 0 R >>"
+        )
+        .into_bytes(),
+        stream(&format!("<< /Length {} >>", content.len()), content),
+    ];
+    objs.extend(extra.iter().cloned());
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objs.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objs.len() + 1).as_bytes());
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut s = format!("{dict}\nstream\n").into_bytes();
+    s.extend_from_slice(data);
+    s.extend_from_slice(b"\nendstream");
+    s
+}
+
+/// A4 with a black rectangle over the left half of the lower half (PDF y
+/// grows upwards: x 0..297, y 0..421 pt).
+pub(crate) fn black_rectangle_pdf() -> Vec<u8> {
+    one_page_pdf(595, 842, b"0 0 0 rg 0 0 297 421 re f", "<< >>", &[])
+}
+
+/// The embedded display image of an ELM credential, decoded: (width,
+/// height, RGB or grey pixels, channels).
+pub(crate) fn display_image(credential: &Value) -> (u32, u32, Vec<u8>, usize) {
+    let b64 = credential["displayParameter"]["individualDisplay"]["displayDetail"]["image"]
+        ["content"]
+        .as_str()
+        .expect("image content");
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).expect("base64");
+    let mut r = png::Decoder::new(bytes.as_slice())
+        .read_info()
+        .expect("a PNG");
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).expect("PNG frame");
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf, info.color_type.samples())
+}
+
+/// Asserts that `img` is the rendering of [`black_rectangle_pdf`]: A4 with
+/// its longest side at 1240 px, dark in the lower left quarter, light in
+/// the other three.
+pub(crate) fn assert_black_rectangle(img: &(u32, u32, Vec<u8>, usize)) {
+    let (w, h, px, ch) = img;
+    assert_eq!((*w, *h), (876, 1240), "A4 scaled to 1240 px high");
+    let at = |x: u32, y: u32| px[((y * w + x) as usize) * ch];
+    for (x, y, dark) in [
+        (w / 4, h * 3 / 4, true),
+        (10, h - 10, true),
+        (w / 2 - 10, h / 2 + 10, true),
+        (w * 3 / 4, h * 3 / 4, false),
+        (w / 4, h / 4, false),
+        (w * 3 / 4, h / 4, false),
+        (w / 2 + 10, h / 2 + 10, false),
+    ] {
+        let v = at(x, y);
+        if dark {
+            assert!(v < 32, "({x}, {y}) should be dark: {v}");
+        } else {
+            assert!(v > 224, "({x}, {y}) should be light: {v}");
+        }
+    }
+}
+
+/// The display image is page 1 of the registered PDF, rendered by zeugnis:
+/// a PNG whose pixels are dark exactly where the PDF draws its black
+/// rectangle; the credential still conforms to the EDC shapes and the CLI
+/// says which image it embedded.
+#[test]
+fn elm_display_image_is_the_rendered_first_page() {
+    let dir = ledger();
+    std::fs::write(dir.path().join("z.toml"), CONFIG).expect("config");
+    let code = register_pdf(
+        dir.path(),
+        &record("Muster", weighted_input("erfurt-ba-2019").expect("input")),
+        &black_rectangle_pdf(),
+    );
+    let (c, out, err) = zeugnis(
+        dir.path(),
+        &["export-elm", &code, "-o", "r.jsonld", "--config", "z.toml"],
+    );
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        out.contains("(display image: page 1 of the registered PDF, rendered)"),
+        "{out}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let file = dir.path().join("r.jsonld");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
+    assert!(
+        v["displayParameter"]["individualDisplay"]["displayDetail"]["image"]["contentType"]["id"]
+            .as_str()
+            .expect("id")
+            .ends_with("/PNG")
+    );
+    assert_black_rectangle(&display_image(&v));
+    let (ok, msg) = shacl(&file);
+    assert!(ok && msg.contains("conforms"), "{msg}");
+}
+
+/// A PDF of forms that each draw the next one twice, `depth` deep: 2^depth
+/// draws from a few kilobytes (the "billion laughs" of PDF).
+fn laughing_forms_pdf(depth: usize) -> Vec<u8> {
+    let extra: Vec<Vec<u8>> = (0..depth)
+        .map(|i| {
+            let (content, res) = if i + 1 < depth {
+                (
+                    b"/X Do /X Do".to_vec(),
+                    format!("<< /XObject << /X {} 0 R >> >>", 6 + i),
+                )
+            } else {
+                (b"0 0 0 rg 0 0 10 10 re f".to_vec(), "<< >>".to_string())
+            };
+            stream(
+                &format!(
+                    "<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources {res} /Length {} >>",
+                    content.len()
+                ),
+                &content,
+            )
+        })
+        .collect();
+    one_page_pdf(595, 842, b"/X Do", "<< /XObject << /X 5 0 R >> >>", &extra)
+}
+
+/// A registered PDF that cannot be rendered within the limits (2^40 form
+/// draws: the time limit), or not at all (its blob is lost), ends in the
+/// QR-code fallback with a warning naming the reason: the export still
+/// succeeds, with a conforming credential, and never hangs.
+#[test]
+fn elm_display_image_falls_back_to_the_qr_code_with_a_warning() {
+    for (name, pdf, lose_blob, reason) in [
+        (
+            "lost blob",
+            crate::support::pdf("lost"),
+            true,
+            "the registered PDF cannot be read",
+        ),
+        (
+            "laughing forms",
+            laughing_forms_pdf(40),
+            false,
+            "rendering took longer than 20000 ms (PAGE_RENDER_TIMEOUT_MS)",
+        ),
+    ] {
+        let dir = ledger();
+        std::fs::write(dir.path().join("z.toml"), CONFIG).expect("config");
+        let code = register_pdf(
+            dir.path(),
+            &record("Muster", weighted_input("erfurt-ba-2019").expect("input")),
+            &pdf,
+        );
+        if lose_blob {
+            assert_eq!(crate::support::remove_blob(dir.path(), &pdf), 1, "{name}");
+        }
+        let (c, out, err) = zeugnis(
+            dir.path(),
+            &["export-elm", &code, "-o", "f.jsonld", "--config", "z.toml"],
+        );
+        assert_eq!(c, 0, "{name}: {err}");
+        assert!(
+            err.contains("warning: page 1 of the registered PDF was not rendered")
+                && err.contains(reason)
+                && err.contains("QR code of the verification page"),
+            "{name}: {err}"
+        );
+        assert!(
+            out.contains("(display image: the QR code of the verification page (fallback))"),
+            "{name}: {out}"
+        );
+        let file = dir.path().join("f.jsonld");
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
+        // The QR fallback: a square greyscale PNG.
+        let (w, h, _, ch) = display_image(&v);
+        assert_eq!((w == h, ch), (true, 1), "{name}");
+        let (ok, msg) = shacl(&file);
+        assert!(ok && msg.contains("conforms"), "{name}: {msg}");
+    }
 }

@@ -2911,6 +2911,42 @@ fn exports_only_with_the_key() {
     std::fs::write(&file, &elm.body).expect("write");
     let (ok, msg) = crate::exports::shacl(&file);
     assert!(ok, "{msg}");
+    // Its PDF has a page: the rendering of page 1 is the display image.
+    assert_eq!(elm.header("zeugnis-display-image"), "page-1");
+    // The blob of that PDF lost: the QR-code fallback, said in the headers
+    // (and the daemon's log).
+    assert_eq!(crate::support::remove_blob(&s.dir, &pdf("Greta")), 1);
+    let elm = s.get(&format!("/api/v1/certificates/{code}-{key}/elm.jsonld"));
+    assert_eq!(elm.status, 200, "{}", elm.text());
+    assert_eq!(elm.header("zeugnis-display-image"), "qr-code");
+    assert!(
+        elm.header("zeugnis-warning")
+            .contains("page 1 was not rendered: the registered PDF cannot be read"),
+        "{}",
+        elm.header("zeugnis-warning")
+    );
+    // A PDF with a black rectangle: its rendering is the display image.
+    let mut rec2 = rec.clone();
+    rec2["holder"]["given_name"] = json!("Hanna");
+    let r = s.admin_multipart(
+        "/admin/v1/register",
+        rec2.to_string().as_bytes(),
+        &crate::exports::black_rectangle_pdf(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (code2, key2) = (
+        plain(r.json()["code"].as_str().expect("code")),
+        r.json()["key"].as_str().expect("key").to_string(),
+    );
+    let elm2 = s.get(&format!("/api/v1/certificates/{code2}-{key2}/elm.jsonld"));
+    assert_eq!(elm2.status, 200, "{}", elm2.text());
+    assert_eq!(elm2.header("zeugnis-display-image"), "page-1");
+    assert!(
+        !elm2.headers.contains_key("zeugnis-warning"),
+        "{:?}",
+        elm2.headers
+    );
+    crate::exports::assert_black_rectangle(&crate::exports::display_image(&elm2.json()));
 
     let wrong = other_key(&code, &key);
     let c = &s.certs;

@@ -517,3 +517,26 @@ pub fn rewrite_last_checkpoint(path: &Path, offset: u64, note: &str) {
     bytes.extend_from_slice(&crc.to_le_bytes());
     std::fs::write(path, bytes).expect("write");
 }
+
+/// Deletes the blob file of `bytes` (named by its BLAKE3) anywhere under
+/// `dir`, to simulate a lost blob; returns how many files were removed.
+pub fn remove_blob(dir: &std::path::Path, bytes: &[u8]) -> usize {
+    let name = blake3::hash(bytes).to_hex().to_string();
+    let mut removed = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.file_name().and_then(|n| n.to_str()) == Some(name.as_str()) {
+                std::fs::remove_file(&path).expect("remove blob");
+                removed += 1;
+            }
+        }
+    }
+    removed
+}

@@ -27,7 +27,9 @@ pub struct ExportArgs {
     #[arg(long)]
     base_url: Option<String>,
     /// export-elm: a PNG or JPEG of the certificate's first page for the
-    /// display parameters (default: the QR code of the verification page).
+    /// display parameters (default: page 1 of the registered PDF rendered
+    /// in a limited child process; if that fails, with a warning, the QR
+    /// code of the verification page).
     #[arg(long)]
     page_image: Option<PathBuf>,
 }

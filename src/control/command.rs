@@ -363,11 +363,14 @@ pub fn execute(req: Request, registry: &mut Registry, ctx: &Context) -> Reply {
             &config,
             &output.display().to_string(),
         ) {
-            Ok((bytes, message)) => Reply {
+            Ok(r) => Reply {
                 exit: 0,
-                stdout: format!("{message}\n"),
-                stderr: String::new(),
-                pdf: Some(bytes),
+                stdout: format!("{}\n", r.message),
+                stderr: r
+                    .warning
+                    .map(|w| format!("zeugnis: warning: {w}\n"))
+                    .unwrap_or_default(),
+                pdf: Some(r.bytes),
             },
             Err(e) => Reply::error(e.exit_code(), &e.to_string()),
         };

@@ -37,8 +37,8 @@ pub struct PageImage {
 }
 
 impl PageImage {
-    /// Checks an image given by the operator (e.g. the first page of the
-    /// registered PDF rendered with `pdftoppm -png -f 1 -l 1`): PNG or JPEG
+    /// Checks an image given by the operator (`--page-image`, which
+    /// replaces zeugnis' own rendering of page 1): PNG or JPEG
     /// by its signature, at most [`PAGE_IMAGE_BYTES_MAX`].
     pub fn from_file_bytes(name: &str, bytes: Vec<u8>) -> Result<PageImage, ExportError> {
         let bad = |reason: String| ExportError::Config {
@@ -61,9 +61,9 @@ impl PageImage {
         Ok(PageImage { bytes, file_type })
     }
 
-    /// The fallback when no rendering of the PDF's first page is given: a
-    /// PNG of the QR code of the verification page (zeugnis has no PDF
-    /// rasteriser; docs/exports.md).
+    /// The fallback when page 1 of the registered PDF could not be rendered
+    /// (`super::page_render`) and no `--page-image` is given: a PNG of the
+    /// QR code of the verification page (docs/exports.md).
     pub fn verification_qr(url: &str) -> Result<PageImage, ExportError> {
         let qr = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
             .map_err(|e| ExportError::Config {

@@ -31,9 +31,24 @@ impl Format {
     }
 }
 
-/// Renders the export of `code` in `format`; returns the file's bytes and
-/// the line the command prints (`wrote the … export of CODE to OUTPUT`).
-/// `page_image` is (file name, bytes) of `--page-image`, read by the client.
+/// What [`render_file`] made.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// The line the command prints (`wrote the … export of CODE to OUTPUT`,
+    /// for export-elm with the display image it embedded).
+    pub message: String,
+    /// A warning for standard error: page 1 of the registered PDF could not
+    /// be rendered, so the display image is the QR code (export-elm).
+    pub warning: Option<String>,
+}
+
+/// Renders the export of `code` in `format`.
+/// `page_image` is (file name, bytes) of `--page-image`, read by the client;
+/// without it, export-elm renders page 1 of the registered PDF in a limited
+/// child process (`exports::page_render`), falling back to the QR code of
+/// the verification page with a warning.
 #[allow(clippy::too_many_arguments)]
 pub fn render_file(
     reader: &Reader,
@@ -44,7 +59,7 @@ pub fn render_file(
     page_image: Option<(&str, Vec<u8>)>,
     cfg: &ExportsConfig,
     output_name: &str,
-) -> Result<(Vec<u8>, String), ExportError> {
+) -> Result<Rendered, ExportError> {
     let t = Transcript::load(reader, code, None)?;
     let lang = match lang {
         None => None,
@@ -65,6 +80,9 @@ pub fn render_file(
             reason: "only export-elm embeds a page image".into(),
         });
     }
+    // export-elm: which display image was embedded (said in the output).
+    let mut shown = "";
+    let mut warning = None;
     let bytes = match format {
         Format::Xhs => {
             let lang = lang.unwrap_or(t.record_language);
@@ -72,19 +90,48 @@ pub fn render_file(
         }
         Format::Elm => {
             let image = match page_image {
-                None => None,
-                Some((name, bytes)) => Some(elm::PageImage::from_file_bytes(name, bytes)?),
+                None => match super::page_render::for_transcript(
+                    reader.blobs(),
+                    &t,
+                    &crate::scans::worker::default_exe(),
+                ) {
+                    Ok(i) => {
+                        shown = "page 1 of the registered PDF, rendered";
+                        Some(i)
+                    }
+                    Err(reason) => {
+                        warning = Some(format!(
+                            "page 1 of the registered PDF was not rendered: {reason}; \
+                             the display image is the QR code of the verification page instead \
+                             (give --page-image FILE to supply one)"
+                        ));
+                        shown = "the QR code of the verification page (fallback)";
+                        None
+                    }
+                },
+                Some((name, bytes)) => {
+                    shown = "the --page-image file";
+                    Some(elm::PageImage::from_file_bytes(name, bytes)?)
+                }
             };
             elm::render(&t, cfg, base_url, image)?
         }
     };
     let message = format!(
-        "wrote the {} export of {} to {output_name}",
+        "wrote the {} export of {} to {output_name}{}",
         match format {
             Format::Xhs => "XHochschule 1.2",
             Format::Elm => "European Learning Model",
         },
         t.code_formatted,
+        match format {
+            Format::Xhs => String::new(),
+            Format::Elm => format!(" (display image: {shown})"),
+        }
     );
-    Ok((bytes, message))
+    Ok(Rendered {
+        bytes,
+        message,
+        warning,
+    })
 }

@@ -13,6 +13,7 @@
 pub mod din91379;
 pub mod elm;
 pub mod file;
+pub mod page_render;
 pub mod xhochschule;
 
 use crate::codes::{self, Code};

@@ -59,8 +59,61 @@ fn error(e: &ExportError) -> Resp {
     json_error(status, reason, &e.to_string())
 }
 
+/// The display image of an ELM export: page 1 of the registered PDF,
+/// rendered in a limited child process off the async workers; on failure
+/// `None` (the QR code fallback) and the reason, which is logged.
+async fn first_page(
+    state: &AppState,
+    t: &Transcript,
+) -> (Option<exports::elm::PageImage>, Option<String>) {
+    let blobs = state.reader.blobs().clone();
+    let t2 = t.clone();
+    let exe = crate::scans::worker::default_exe();
+    let res = tokio::task::spawn_blocking(move || {
+        exports::page_render::for_transcript(&blobs, &t2, &exe)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the render task failed: {e}")));
+    match res {
+        Ok(i) => (Some(i), None),
+        Err(reason) => {
+            tracing::warn!(code = %t.code_formatted, %reason,
+                "http: ELM export: page 1 of the registered PDF was not rendered; the display image is the QR code of the verification page");
+            (None, Some(reason))
+        }
+    }
+}
+
+/// A header value from free text: printable ASCII only, at most
+/// [`WARNING_HEADER_CHARS_MAX`] characters.
+fn header_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(WARNING_HEADER_CHARS_MAX)
+        .collect()
+}
+
+/// Longest `Zeugnis-Warning` header, in characters.
+const WARNING_HEADER_CHARS_MAX: usize = 300;
+/// Response header naming the ELM export's display image: `page-1` (the
+/// rendered PDF) or `qr-code` (the fallback).
+pub const DISPLAY_IMAGE_HEADER: &str = "zeugnis-display-image";
+/// Response header with the reason of the fallback.
+pub const WARNING_HEADER: &str = "zeugnis-warning";
+
 /// Answers an export route; `code_and_key` is the path segment.
-pub fn serve(state: &AppState, code_and_key: &str, format: Format, query: Option<&str>) -> Resp {
+pub async fn serve(
+    state: &AppState,
+    code_and_key: &str,
+    format: Format,
+    query: Option<&str>,
+) -> Resp {
     match crate::codes::parse_code_and_key(code_and_key) {
         Err(e) => return error(&ExportError::Registry(e.into())),
         Ok((_, None)) => {
@@ -80,6 +133,10 @@ pub fn serve(state: &AppState, code_and_key: &str, format: Format, query: Option
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.into_owned());
     let base_url = &state.cfg.base_url;
+    let (image, warning) = match format {
+        Format::Elm => first_page(state, &t).await,
+        Format::Xhs => (None, None),
+    };
     let (body, content_type, name) = match format {
         Format::Xhs => {
             let lang = match lang.as_deref() {
@@ -102,7 +159,7 @@ pub fn serve(state: &AppState, code_and_key: &str, format: Format, query: Option
             )
         }
         Format::Elm => (
-            exports::elm::render(&t, &state.exports, base_url, None),
+            exports::elm::render(&t, &state.exports, base_url, image),
             "application/ld+json",
             format!("{}.jsonld", t.code),
         ),
@@ -118,6 +175,27 @@ pub fn serve(state: &AppState, code_and_key: &str, format: Format, query: Option
                 header::CONTENT_DISPOSITION,
                 &format!("attachment; filename=\"{name}\""),
             );
+            if format == Format::Elm {
+                let shown = if warning.is_some() {
+                    "qr-code"
+                } else {
+                    "page-1"
+                };
+                response::set(
+                    &mut r,
+                    header::HeaderName::from_static(DISPLAY_IMAGE_HEADER),
+                    shown,
+                );
+            }
+            if let Some(w) = warning {
+                response::set(
+                    &mut r,
+                    header::HeaderName::from_static(WARNING_HEADER),
+                    &header_text(&format!(
+                        "display image is the QR code of the verification page: page 1 was not rendered: {w}"
+                    )),
+                );
+            }
             r
         }
     }

@@ -336,7 +336,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
             if super::exports::Format::from_segment(last).is_some() =>
         {
             let format = super::exports::Format::from_segment(last).expect("checked");
-            super::exports::serve(state, code, format, req.uri().query())
+            super::exports::serve(state, code, format, req.uri().query()).await
         }
         ["api", "v1", "openapi.json"] => {
             response::bytes(StatusCode::OK, "application/json", OPENAPI_JSON)

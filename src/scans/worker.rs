@@ -5,6 +5,10 @@
 //! running one decode in such a child from the intake (the parent side:
 //! feed the file, wait at most the wall-clock limit, kill, classify the
 //! end).
+//! The same entry point runs a second job kind, [`RENDER_JOB`]: page 1 of
+//! a registered PDF rendered to a PNG for the ELM export's display image
+//! (`crate::exports::page_render`), a parser and rasteriser run on a file
+//! that may be hostile just like a scan.
 //! Must not do: interpret the texts (that is `identify`), touch the inbox.
 //!
 //! Why a process: a hostile PDF or image can make the parsers allocate
@@ -24,6 +28,13 @@ pub const SUBCOMMAND: &str = "decode-worker";
 /// Largest answer read from a worker, in bytes (the texts of a few
 /// barcodes; anything longer is a broken worker).
 const ANSWER_BYTES_MAX: u64 = 1024 * 1024;
+/// Largest answer read from a [`RENDER_JOB`] worker, in bytes: the PNG
+/// (at most `exports::elm::PAGE_IMAGE_BYTES_MAX`) in base64, plus the JSON
+/// around it.
+const RENDER_ANSWER_BYTES_MAX: u64 = 6 * 1024 * 1024;
+/// The job kind (in place of a media type) that renders page 1 of a PDF to
+/// a PNG instead of decoding barcodes.
+pub const RENDER_JOB: &str = "render-first-page-png";
 /// Largest stderr kept from a worker, in bytes (for the reason file).
 const STDERR_BYTES_MAX: u64 = 16 * 1024;
 /// The last argument of the worker once it runs under its limits.
@@ -94,6 +105,9 @@ impl std::fmt::Display for WorkerFailure {
 struct Answer {
     texts: Vec<String>,
     error: Option<String>,
+    /// [`RENDER_JOB`]: the PNG, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    png_base64: Option<String>,
 }
 
 /// Runs the decode of `bytes` (`media_type`) in a child `exe decode-worker`
@@ -104,6 +118,34 @@ pub fn decode(
     media_type: &str,
     limits: Limits,
 ) -> Result<Vec<String>, WorkerFailure> {
+    run(exe, bytes, media_type, limits, ANSWER_BYTES_MAX).map(|a| a.texts)
+}
+
+/// Renders page 1 of the PDF `bytes` to a PNG in a child
+/// `exe decode-worker render-first-page-png` under `limits`
+/// (`crate::exports::page_render` holds the limits and the rendering).
+pub fn render_first_page(
+    exe: &Path,
+    bytes: &[u8],
+    limits: Limits,
+) -> Result<Vec<u8>, WorkerFailure> {
+    let answer = run(exe, bytes, RENDER_JOB, limits, RENDER_ANSWER_BYTES_MAX)?;
+    let Some(b64) = answer.png_base64 else {
+        return Err(WorkerFailure::Crashed("the answer has no PNG".into()));
+    };
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.as_bytes())
+        .map_err(|e| WorkerFailure::Crashed(format!("the answer's PNG is not base64: {e}")))
+}
+
+/// Runs one job in a child and reads its answer (at most `answer_max`
+/// bytes); an answer with `error` set is [`WorkerFailure::Image`].
+fn run(
+    exe: &Path,
+    bytes: &[u8],
+    media_type: &str,
+    limits: Limits,
+    answer_max: u64,
+) -> Result<Answer, WorkerFailure> {
     let mut child = Command::new(exe)
         .arg(SUBCOMMAND)
         .arg(media_type)
@@ -132,7 +174,7 @@ pub fn decode(
         });
         let out = s.spawn(move || {
             let mut b = Vec::new();
-            let _ = stdout.take(ANSWER_BYTES_MAX).read_to_end(&mut b);
+            let _ = stdout.take(answer_max).read_to_end(&mut b);
             b
         });
         let err = s.spawn(move || {
@@ -176,7 +218,7 @@ pub fn decode(
     if status.success() {
         return match serde_json::from_slice::<Answer>(&answer) {
             Ok(Answer { error: Some(e), .. }) => Err(WorkerFailure::Image(e)),
-            Ok(Answer { texts, error: None }) => Ok(texts),
+            Ok(a) => Ok(a),
             Err(e) => Err(WorkerFailure::Crashed(format!("unreadable answer: {e}"))),
         };
     }
@@ -282,13 +324,35 @@ pub fn main(args: &[String]) -> i32 {
         Answer {
             texts: vec![],
             error: Some(format!("input larger than {input_max} bytes")),
+            png_base64: None,
+        }
+    } else if media_type == RENDER_JOB {
+        match crate::exports::page_render::render_png(&bytes) {
+            Ok(png) => Answer {
+                texts: vec![],
+                error: None,
+                png_base64: Some(base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    png,
+                )),
+            },
+            Err(e) => Answer {
+                texts: vec![],
+                error: Some(e),
+                png_base64: None,
+            },
         }
     } else {
         match super::barcode::decode(&bytes, media_type) {
-            Ok(texts) => Answer { texts, error: None },
+            Ok(texts) => Answer {
+                texts,
+                error: None,
+                png_base64: None,
+            },
             Err(e) => Answer {
                 texts: vec![],
                 error: Some(e.to_string()),
+                png_base64: None,
             },
         }
     };
