@@ -454,8 +454,37 @@ async fn replace_scan(state: &AppState, code: String, req: Request<Incoming>) ->
     }
 }
 
+/// Reads a JSON request body of at most `http.admin_json_bytes_max` bytes;
+/// with `empty_is_default`, an empty (or all-whitespace) body is `T`'s
+/// default. The error is the response to send (413 or 400).
+async fn json_body<T: serde::de::DeserializeOwned + Default>(
+    state: &AppState,
+    req: Request<Incoming>,
+    empty_is_default: bool,
+) -> Result<T, Box<Resp>> {
+    let max = state.cfg.admin_json_bytes_max;
+    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Box::new(json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
+            )))
+        }
+        Err(e) => return Err(Box::new(bad(&format!("request body: {e}")))),
+    };
+    if empty_is_default && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&body).map_err(|e| Box::new(bad(&format!("JSON body: {e}"))))
+}
+
 /// Body of `POST /admin/v1/reserve`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReserveBody {
     /// How many codes (default 1).
@@ -469,31 +498,9 @@ struct ReserveBody {
 /// `POST /admin/v1/reserve`: fresh codes with keys and URLs, recorded as
 /// `Reserved` (`zeugnis reserve`). 201 with `{"reserved": [{"code", "key", "url"}]}`.
 async fn reserve(state: &AppState, req: Request<Incoming>) -> Resp {
-    let max = state.cfg.admin_json_bytes_max;
-    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
-            )
-        }
-        Err(e) => return bad(&format!("request body: {e}")),
-    };
-    let parsed: ReserveBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReserveBody {
-            count: None,
-            language: None,
-        }
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return bad(&format!("JSON body: {e}")),
-        }
+    let parsed: ReserveBody = match json_body(state, req, true).await {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
     let count = parsed.count.unwrap_or(1);
     let language = parsed.language.unwrap_or_else(|| "de".into());
@@ -533,7 +540,7 @@ fn scan_multipart_error(e: &multer::Error, max: u64, scan_max: u64) -> Box<Resp>
 }
 
 /// Body of revoke, void and erase.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndingBody {
     /// Why (goes into the ledger; no personal data, please).
@@ -548,24 +555,9 @@ struct EndingBody {
 
 /// `POST /admin/v1/certificates/{CODE}/{revoke|void|erase}` with `{"reason": ...}`.
 async fn ending(state: &AppState, code: String, action: &str, req: Request<Incoming>) -> Resp {
-    let max = state.cfg.admin_json_bytes_max;
-    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
-            )
-        }
-        Err(e) => return bad(&format!("request body: {e}")),
-    };
-    let parsed: EndingBody = match serde_json::from_slice(&body) {
+    let parsed: EndingBody = match json_body(state, req, false).await {
         Ok(b) => b,
-        Err(e) => return bad(&format!("JSON body: {e}")),
+        Err(r) => return *r,
     };
     if action != "revoke" && parsed.effective_date.is_some() {
         return bad("effective_date: only a revocation has an effective date");
@@ -774,7 +766,7 @@ fn fixity_state(state: &AppState) -> Resp {
 }
 
 /// Body of `POST /admin/v1/keys`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RotateBody {
     /// Retire this key (8-hex key ID or vkey) instead of adding one.
@@ -789,31 +781,9 @@ struct RotateBody {
 /// `{"retire": KEY_ID, "reason": TEXT}` (`zeugnis rotate-key`): the key
 /// and the verifier keys active now.
 async fn rotate_key(state: &AppState, req: Request<Incoming>) -> Resp {
-    let max = state.cfg.admin_json_bytes_max;
-    let body = match Limited::new(req.into_body(), usize::try_from(max).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("the JSON body is larger than {max} bytes (http.admin_json_bytes_max)"),
-            )
-        }
-        Err(e) => return bad(&format!("request body: {e}")),
-    };
-    let parsed: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateBody {
-            retire: None,
-            reason: None,
-        }
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(b) => b,
-            Err(e) => return bad(&format!("JSON body: {e}")),
-        }
+    let parsed: RotateBody = match json_body(state, req, true).await {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
     if parsed.retire.is_none() && parsed.reason.is_some() {
         return bad("reason: only a retirement has a reason");
