@@ -250,22 +250,7 @@ pub(super) fn scan_fast(
                 }
                 valid_len = d.offset;
             } else {
-                let why = if d.seq < floor {
-                    format!(
-                        "{} (record is covered by a signed checkpoint)",
-                        d.what.describe()
-                    )
-                } else if !last {
-                    format!("{} (in a sealed segment)", d.what.describe())
-                } else {
-                    d.what.describe()
-                };
-                return Err(LedgerError::Corrupt {
-                    path: path.clone(),
-                    offset: d.offset,
-                    seq: d.seq,
-                    what: why,
-                });
+                return Err(super::recovery::damage_error(path, d, floor, last));
             }
         }
         seq = seg_first + scan.records;

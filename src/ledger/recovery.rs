@@ -469,22 +469,7 @@ fn scan_all(
                     durable::truncate_durable(path, d.offset).map_err(io_err("truncate", path))?;
                     valid_len = d.offset;
                 } else {
-                    let why = if d.seq < floor {
-                        format!(
-                            "{} (record is covered by a signed checkpoint)",
-                            d.what.describe()
-                        )
-                    } else if !last {
-                        format!("{} (in a sealed segment)", d.what.describe())
-                    } else {
-                        d.what.describe()
-                    };
-                    return Err(LedgerError::Corrupt {
-                        path: path.clone(),
-                        offset: d.offset,
-                        seq: d.seq,
-                        what: why,
-                    });
+                    return Err(damage_error(path, d, floor, last));
                 }
             }
             tiles
@@ -866,4 +851,31 @@ fn sync_unsigned_segments(
         })?;
     }
     Ok(())
+}
+
+/// The refusal for damage that is not a torn tail: names the file, the
+/// offset and the sequence number, and why it cannot be cut (below `floor`,
+/// the latest checkpoint's size, or in a sealed segment, not the `last`).
+pub(super) fn damage_error(
+    path: &Path,
+    d: &super::segment::Damage,
+    floor: u64,
+    last: bool,
+) -> LedgerError {
+    let why = if d.seq < floor {
+        format!(
+            "{} (record is covered by a signed checkpoint)",
+            d.what.describe()
+        )
+    } else if !last {
+        format!("{} (in a sealed segment)", d.what.describe())
+    } else {
+        d.what.describe()
+    };
+    LedgerError::Corrupt {
+        path: path.to_path_buf(),
+        offset: d.offset,
+        seq: d.seq,
+        what: why,
+    }
 }
