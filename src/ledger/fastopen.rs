@@ -104,7 +104,8 @@ pub(super) fn scan_fast(
         ));
     };
     let tiles_dir = dir.join(TILES_DIR);
-    let mut tiles = TileStore::open(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
+    let mut tiles =
+        TileStore::open_bisect(&tiles_dir, floor).map_err(io_err("open tiles", &tiles_dir))?;
     let start = tiles.size().min(head_size).min(floor);
     // Start at or before the record before `start`, so that the record the
     // index head's link follows is among those scanned.
