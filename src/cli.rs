@@ -167,6 +167,12 @@ enum Command {
         /// name, birth date, student number, kind and programme.
         #[arg(long, value_name = "FILE.pdf")]
         print_bundle: Option<PathBuf>,
+        /// Add the verification link (without the key), a QR code of it and
+        /// the code to page 1 of each document, as an incremental update
+        /// (a signature stays valid), at `[stamp]` of the configuration;
+        /// the stamped file is what is registered.
+        #[arg(long)]
+        stamp: bool,
         /// Print `{"code", "key", "url"}`.
         #[arg(long)]
         json: bool,
@@ -569,7 +575,7 @@ fn dispatch() -> i32 {
                 Command::Register { print_bundle, .. } => print_bundle.clone(),
                 _ => None,
             };
-            return match request_of(command) {
+            return match request_of(command, &cfg) {
                 Ok(req) => match bundle {
                     Some(output) => run.request_writing_pdf(req, &output),
                     None => run.request(req),
@@ -592,7 +598,7 @@ fn dispatch() -> i32 {
 
 /// Builds the request of a command that needs the writer or the index,
 /// reading its input files here (bad input: exit 2, naming the file).
-fn request_of(command: Command) -> Result<Request, RegistryError> {
+fn request_of(command: Command, cfg: &Config) -> Result<Request, RegistryError> {
     let absolute = |p: &Path| {
         std::path::absolute(p).map_err(|e| RegistryError::Invalid(format!("{}: {e}", p.display())))
     };
@@ -604,12 +610,17 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             import,
             allow_duplicate,
             print_bundle,
+            stamp,
             json,
             base_url,
         } => Request::Register {
             registration: Registration::read(&record, &documents)?,
             code,
             json,
+            stamp: stamp.then(|| crate::stamp::StampRequest {
+                base_url: base_url.clone().unwrap_or_else(|| cfg.base_url.clone()),
+                place: cfg.stamp,
+            }),
             base_url,
             import,
             allow_duplicate,

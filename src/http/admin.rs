@@ -220,12 +220,12 @@ fn bad(msg: &str) -> Resp {
 }
 
 /// What a register / supersede request carries: record, documents, a
-/// chosen code, and the flags `import` and `allow_duplicate`.
+/// chosen code, and the flags `import`, `allow_duplicate` and `stamp`.
 type RegistrationParts = (
     RegistrationRecord,
     Vec<DocumentFile>,
     Option<String>,
-    (bool, bool),
+    (bool, bool, bool),
 );
 
 /// Reads the multipart body of register / supersede: one field `record`
@@ -253,7 +253,7 @@ async fn registration_parts(
     let mut record = None;
     let mut documents = Vec::new();
     let mut code = None;
-    let mut flags = (false, false);
+    let mut flags = (false, false, false);
     let mut fields = 0;
     loop {
         let field = match mp.next_field().await {
@@ -285,7 +285,7 @@ async fn registration_parts(
                 name: file_name.unwrap_or_else(|| format!("document {}", documents.len() + 1)),
                 bytes: bytes.to_vec(),
             }),
-            flag @ ("import" | "allow_duplicate") => {
+            flag @ ("import" | "allow_duplicate" | "stamp") => {
                 let on = match bytes.as_ref() {
                     b"true" => true,
                     b"false" => false,
@@ -295,16 +295,16 @@ async fn registration_parts(
                         ))))
                     }
                 };
-                if flag == "import" {
-                    flags.0 = on;
-                } else {
-                    flags.1 = on;
+                match flag {
+                    "import" => flags.0 = on,
+                    "allow_duplicate" => flags.1 = on,
+                    _ => flags.2 = on,
                 }
             }
             other => {
                 return Err(Box::new(bad(&format!(
                     "multipart field {other:?}: expected \"record\", \"document\", \"code\", \
-                     \"import\" or \"allow_duplicate\""
+                     \"import\", \"allow_duplicate\" or \"stamp\""
                 ))))
             }
         }
@@ -334,7 +334,7 @@ fn multipart_error(e: &multer::Error, max: u64) -> Box<Resp> {
 
 /// `POST /admin/v1/register` and `POST /admin/v1/certificates/{CODE}/supersede`.
 async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>) -> Resp {
-    let (record, documents, code, (import, allow_duplicate)) =
+    let (record, documents, code, (import, allow_duplicate, stamp)) =
         match registration_parts(state, req).await {
             Ok(x) => x,
             Err(r) => return *r,
@@ -344,9 +344,16 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
             "multipart fields \"code\", \"import\", \"allow_duplicate\": a replacement always gets a new random code",
         );
     }
+    if old.is_some() && stamp {
+        return bad("multipart field \"stamp\": only POST /admin/v1/register stamps documents");
+    }
+    let stamp = stamp.then(|| crate::stamp::StampRequest {
+        base_url: state.cfg.base_url.clone(),
+        place: state.cfg.stamp,
+    });
     let result = state
         .with_registry(move |r| match &old {
-            None => r.register_with(
+            None => r.register_stamped(
                 &record,
                 &documents,
                 &crate::registry::RegisterOptions {
@@ -354,6 +361,7 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
                     import,
                     allow_duplicate,
                 },
+                stamp.as_ref(),
             ),
             Some(old) => r.supersede(old, &record, &documents),
         })
