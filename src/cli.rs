@@ -19,6 +19,7 @@ use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
 use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
 
+mod draft;
 mod exports;
 mod replace_scan;
 mod reserve;
@@ -181,6 +182,10 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
+    /// Write a copy of a document with an "ENTWURF / DRAFT" watermark on
+    /// every page after checking its record as `register` would; records
+    /// nothing (no ledger, no daemon needed).
+    Draft(draft::DraftArgs),
     /// Hand out fresh codes with their keys and verification URLs before
     /// the documents exist (recorded, so they are never handed out twice).
     Reserve(reserve::ReserveArgs),
@@ -420,10 +425,11 @@ fn dispatch() -> i32 {
     } else {
         log.try_init()
     };
-    // `grade` and `verify-proof` need neither the ledger nor the configuration;
+    // `grade`, `draft` and `verify-proof` need neither the ledger nor the configuration;
     // `demo` makes its own.
     match cli.command {
         Command::Demo(args) => return demo::run(cli.data.as_deref(), args),
+        Command::Draft(args) => return draft::run(args),
         Command::Grade {
             ruleset,
             input,

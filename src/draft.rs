@@ -2,7 +2,9 @@
 //! "ENTWURF / DRAFT" watermark on every page, so a student can check the
 //! data before the final version is signed (`zeugnis draft`, issue 16).
 //!
-//! Owns: [`watermark_every_page`] (bytes in, bytes out) and its text.
+//! Owns: [`make_draft`] (the record checked as a registration checks it,
+//! then the watermarked copy) and [`watermark_every_page`] (bytes in,
+//! bytes out), and the watermark's text.
 //! Must not do: touch the ledger, the blob store or the registry: a draft
 //! is never recorded. The copy is a full rewrite (not an incremental
 //! update): a draft is not the archived file and carries no signature
@@ -26,9 +28,13 @@ const COURIER_ADVANCE_EM: f32 = 0.6;
 const DIAGONAL_SHARE: f32 = 0.75;
 
 /// Why a draft cannot be made. Every variant names the file.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DraftError {
+    /// The registration record is invalid, or its grade cannot be
+    /// computed (the same errors `register` gives).
+    #[error(transparent)]
+    Record(#[from] crate::registry::RegistryError),
     /// The document is not a PDF that passes the registration's checks.
     #[error(transparent)]
     Document(#[from] crate::document::DocumentError),
@@ -45,6 +51,65 @@ pub enum DraftError {
     /// Writing the copy failed.
     #[error("{name}: cannot write the draft: {reason}")]
     Write { name: String, reason: String },
+}
+
+impl DraftError {
+    /// Exit code: 2 for bad input (every draft error is about the input),
+    /// as the registry maps its own.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DraftError::Record(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
+}
+
+/// A draft made by [`make_draft`].
+#[derive(Debug)]
+pub struct Draft {
+    /// The watermarked copy.
+    pub pdf: Vec<u8>,
+    /// Its pages (each watermarked).
+    pub pages: usize,
+    /// The final grade computed from the record's `grades` (as registered),
+    /// with its rule set: `("1.7", "erfurt-ba-2019")`.
+    pub grade: Option<(String, String)>,
+}
+
+/// Checks the registration record (`record_name`, `record`) as `register`
+/// does (fields, limits, the grade computed by the shipped rule set) and
+/// watermarks the document. Records nothing anywhere.
+pub fn make_draft(
+    record_name: &str,
+    record: &[u8],
+    document_name: &str,
+    document: &[u8],
+) -> Result<Draft, DraftError> {
+    let rec = crate::registry::RegistrationRecord::parse(record_name, record)?;
+    make_draft_of(&rec, document_name, document)
+}
+
+/// [`make_draft`] for a record already parsed (and so checked) by
+/// [`crate::registry::RegistrationRecord::parse`].
+pub fn make_draft_of(
+    rec: &crate::registry::RegistrationRecord,
+    document_name: &str,
+    document: &[u8],
+) -> Result<Draft, DraftError> {
+    let grade = match &rec.grades {
+        None => None,
+        Some(input) => {
+            let g = crate::grades::evaluate(input).map_err(crate::registry::RegistryError::from)?;
+            let value = [&g.result["final"]["value"], &g.result["grade"]]
+                .iter()
+                .find_map(|v| v.as_str())
+                .unwrap_or("-")
+                .to_string();
+            Some((value, g.ruleset))
+        }
+    };
+    let (pdf, pages) = watermark_every_page(document_name, document)?;
+    Ok(Draft { pdf, pages, grade })
 }
 
 /// A copy of `bytes` (the file `name`) with the watermark on every page.
@@ -317,6 +382,25 @@ mod tests {
             })
             .collect();
         assert_eq!(decoded, WATERMARK_LINE_2);
+    }
+
+    #[test]
+    fn an_encrypted_pdf_is_refused() {
+        let pdf = crate::stamp::tests::encrypted(&crate::document::text_pdf(&[vec![]], None));
+        let r = watermark_every_page("secret.pdf", &pdf);
+        assert!(
+            matches!(&r, Err(DraftError::Encrypted { name }) if name == "secret.pdf"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_record_is_refused_naming_the_field() {
+        let pdf = crate::document::text_pdf(&[vec![]], None);
+        let r = make_draft("r.json", br#"{"institution": "X"}"#, "z.pdf", &pdf);
+        let e = r.expect_err("an incomplete record");
+        assert!(e.to_string().starts_with("r.json: "), "{e}");
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

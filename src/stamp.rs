@@ -625,7 +625,7 @@ mod place_serde {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const URL: &str = "https://verify.test/de/QNVCFM3P4VDF";
@@ -811,6 +811,41 @@ mod tests {
         let r = stamp_first_page("r.pdf", &rotated, &stamp(), &StampPlace::default());
         assert!(
             matches!(r, Err(StampError::Rotated { degrees: 90, .. })),
+            "{r:?}"
+        );
+    }
+
+    /// `original()` encrypted with an owner password only (the common
+    /// "protected" PDF: it opens without a password).
+    pub(crate) fn encrypted(pdf: &[u8]) -> Vec<u8> {
+        let mut doc = Document::load_mem(pdf).unwrap();
+        doc.trailer.set(
+            "ID",
+            vec![
+                Object::string_literal(b"0123456789abcdef".to_vec()),
+                Object::string_literal(b"0123456789abcdef".to_vec()),
+            ],
+        );
+        let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "owner",
+            user_password: "",
+            key_length: 128,
+            permissions: lopdf::Permissions::all(),
+        })
+        .unwrap();
+        doc.encrypt(&state).unwrap();
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn an_encrypted_pdf_is_refused() {
+        let pdf = encrypted(&original());
+        let r = stamp_first_page("secret.pdf", &pdf, &stamp(), &StampPlace::default());
+        assert!(
+            matches!(&r, Err(StampError::Encrypted { name }) if name == "secret.pdf"),
             "{r:?}"
         );
     }

@@ -30,6 +30,7 @@ pub const ADMIN_FIELDS_MAX: usize = 8;
 /// documents each (a test checks it).
 pub const ADMIN_ROUTES: &[&str] = &[
     "/admin/v1/register",
+    "/admin/v1/draft",
     "/admin/v1/reserve",
     "/admin/v1/status",
     "/admin/v1/fixity",
@@ -53,6 +54,7 @@ pub fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["admin", "v1", "register"] => "admin_register",
+        ["admin", "v1", "draft"] => "admin_draft",
         ["admin", "v1", "reserve"] => "admin_reserve",
         ["admin", "v1", "status"] => "admin_status",
         ["admin", "v1", "fixity"] => "admin_fixity",
@@ -179,6 +181,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
             response::method_not_allowed("GET")
         }
         ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
+        ["admin", "v1", "draft"] if post(&method) => draft(state, req).await,
         ["admin", "v1", "reserve"] if post(&method) => reserve(state, req).await,
         ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
             register(state, Some(code.to_string()), req).await
@@ -375,6 +378,52 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
             )
         }
         Err(e) => registry_error(&e),
+    }
+}
+
+/// `POST /admin/v1/draft` (`zeugnis draft`): multipart with the fields
+/// `record` and one `document`; answers the watermarked copy
+/// (`application/pdf`) and records nothing. The registry is not locked:
+/// a draft needs no ledger.
+async fn draft(state: &AppState, req: Request<Incoming>) -> Resp {
+    let (record, mut documents, code, flags) = match registration_parts(state, req).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    if code.is_some() || flags != (false, false, false) {
+        return bad("a draft takes only the multipart fields \"record\" and \"document\"");
+    }
+    if documents.len() != 1 {
+        return bad(&format!(
+            "a draft takes exactly one multipart field \"document\", got {}",
+            documents.len()
+        ));
+    }
+    let doc = documents.remove(0);
+    let made = tokio::task::spawn_blocking(move || {
+        crate::draft::make_draft_of(&record, &doc.name, &doc.bytes)
+    })
+    .await;
+    match made {
+        Ok(Ok(d)) => {
+            let mut r = response::bytes(StatusCode::OK, "application/pdf", d.pdf);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"draft.pdf\"",
+            );
+            r
+        }
+        Ok(Err(crate::draft::DraftError::Record(e))) => registry_error(&e),
+        Ok(Err(e)) => json_error(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "http admin: the draft task failed");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "making the draft failed",
+            )
+        }
     }
 }
 
