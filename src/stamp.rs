@@ -148,6 +148,11 @@ pub enum StampError {
     /// file was reconstructed by scanning): an update would be broken.
     #[error("{name}: cannot stamp: the PDF has no readable cross-reference section (startxref) to append an update to")]
     NoXref { name: String },
+    /// The PDF carries a certification signature (`/Perms /DocMDP`): any
+    /// change to page content breaks it (ISO 32000-1, 12.8.2.2), even at
+    /// its most permissive level.
+    #[error("{name}: cannot stamp a certified PDF (a DocMDP certification signature forbids changing page content); register it without --stamp")]
+    Certified { name: String },
     /// Page 1 is missing or not a page dictionary.
     #[error("{name}: cannot stamp: page 1 not found: {reason}")]
     NoFirstPage { name: String, reason: String },
@@ -215,6 +220,15 @@ pub fn stamp_first_page(
     }
     if doc.xref_start == 0 {
         return Err(StampError::NoXref { name: name.into() });
+    }
+    let certified = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Perms").ok())
+        .and_then(|p| resolved_dict(&doc, p))
+        .is_some_and(|perms| perms.has(b"DocMDP"));
+    if certified {
+        return Err(StampError::Certified { name: name.into() });
     }
     let no_page = |reason: String| StampError::NoFirstPage {
         name: name.into(),
@@ -846,6 +860,23 @@ pub(crate) mod tests {
         let r = stamp_first_page("secret.pdf", &pdf, &stamp(), &StampPlace::default());
         assert!(
             matches!(&r, Err(StampError::Encrypted { name }) if name == "secret.pdf"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_certified_pdf_is_refused() {
+        let mut doc = Document::load_mem(&original()).unwrap();
+        let sig = doc.add_object(dictionary! { "Type" => "Sig" });
+        let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+        doc.get_dictionary_mut(root)
+            .unwrap()
+            .set("Perms", dictionary! { "DocMDP" => sig });
+        let mut certified = Vec::new();
+        doc.save_to(&mut certified).unwrap();
+        let r = stamp_first_page("cert.pdf", &certified, &stamp(), &StampPlace::default());
+        assert!(
+            matches!(&r, Err(StampError::Certified { name }) if name == "cert.pdf"),
             "{r:?}"
         );
     }
