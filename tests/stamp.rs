@@ -276,6 +276,60 @@ fn register_stamp_refuses_a_document_it_cannot_stamp_and_records_nothing() {
     );
 }
 
+/// The one-certificate-per-document check looks at the original too:
+/// the stamped bytes are always new.
+#[test]
+fn register_stamp_refuses_an_original_registered_without_the_stamp() {
+    let e = Env::new("");
+    let doc = e.write("z.pdf", &pdf("einmal ohne Stempel"));
+    let first = e.ok(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        &doc,
+        "--json",
+    ]);
+    let first: Value = serde_json::from_str(first.trim()).expect("json");
+    let before = e.stored_bytes();
+    let (c, out, err) = e.run(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        &doc,
+        "--stamp",
+    ]);
+    assert_eq!(c, 2, "{out}{err}");
+    let other = first["code"].as_str().expect("code");
+    assert!(
+        err.contains("the same PDF bytes are already registered for certificate")
+            && err.contains(other),
+        "{err}"
+    );
+    assert_eq!(e.stored_bytes(), before);
+    // With --allow-duplicate it is accepted and recorded.
+    let out = e.ok(&[
+        "register",
+        "--record",
+        "r.json",
+        "--document",
+        &doc,
+        "--stamp",
+        "--allow-duplicate",
+        "--json",
+    ]);
+    let second: Value = serde_json::from_str(out.trim()).expect("json");
+    let show: Value =
+        serde_json::from_str(&e.ok(&["show", second["code"].as_str().expect("code"), "--json"]))
+            .expect("show --json");
+    assert_eq!(
+        show["duplicate_of"],
+        serde_json::json!([code_compact(other)]),
+        "{show}"
+    );
+}
+
 #[test]
 fn a_bad_stamp_place_is_refused_naming_the_key() {
     let e = Env::new("");

@@ -1145,17 +1145,21 @@ impl Registry {
             return Ok(issued);
         }
         let (code, reserved_key) = self.choose_code(opts)?;
-        let stamped;
-        let documents = match stamp {
-            None => documents,
-            Some(s) => {
-                stamped = stamp_documents(record, documents, &code, s)?;
-                &stamped[..]
-            }
-        };
         let policy = DuplicatePolicy {
             allow: opts.allow_duplicate,
             replacing: None,
+        };
+        let stamped;
+        let mut original_duplicates = Vec::new();
+        let documents = match stamp {
+            None => documents,
+            Some(s) => {
+                // The stamped bytes are new (they carry the code): the
+                // original is checked against what is registered too.
+                original_duplicates = self.duplicates(&code, documents, policy)?;
+                stamped = stamp_documents(record, documents, &code, s)?;
+                &stamped[..]
+            }
         };
         let mut pending = Vec::new();
         let (mut bodies, issued) = self.prepare(
@@ -1167,6 +1171,7 @@ impl Registry {
             &secret,
             &mut pending,
         )?;
+        bodies.extend(original_duplicates);
         if opts.import {
             bodies.push(Body::CodeImported {
                 code: code.as_str().to_string(),
