@@ -187,6 +187,8 @@ fn register_stamp_links_page_one_to_the_verification_page_without_the_key() {
         &doc,
         "--stamp",
         "--json",
+        "--print-bundle",
+        "bundle.pdf",
     ]);
     let issued: Value = serde_json::from_str(out.trim()).expect("register --json");
     assert_eq!(issued["stamped"], Value::Bool(true), "{out}");
@@ -211,7 +213,16 @@ fn register_stamp_links_page_one_to_the_verification_page_without_the_key() {
         !update.contains(&format!("-{key}")) && !update.contains(&format!("({key})")),
         "the access key is on the page: {update}"
     );
-    assert_eq!(page_one_qr_texts(&stamped), vec![url]);
+    assert_eq!(page_one_qr_texts(&stamped), vec![url.clone()]);
+    // The print bundle prints the stamped version.
+    let bundle = std::fs::read(e.dir.join("bundle.pdf")).expect("bundle");
+    assert_eq!(
+        page_one_links(&bundle)
+            .into_iter()
+            .map(|l| l.0)
+            .collect::<Vec<_>>(),
+        vec![url]
+    );
     // The stamped file is what is registered: the public check finds it,
     // and the unstamped original is not a registered document.
     let text = e.ok(&["show", code]);
