@@ -19,6 +19,7 @@ use crate::ledger::{self, recovery, Ledger, LedgerError, LedgerOptions};
 use crate::registry::{Registry, RegistryError};
 use clap::{Parser, Subcommand};
 
+mod draft;
 mod exports;
 mod replace_scan;
 mod reserve;
@@ -167,6 +168,12 @@ enum Command {
         /// name, birth date, student number, kind and programme.
         #[arg(long, value_name = "FILE.pdf")]
         print_bundle: Option<PathBuf>,
+        /// Add the verification link (without the key), a QR code of it and
+        /// the code to page 1 of each document, as an incremental update
+        /// (a signature stays valid), at `[stamp]` of the configuration;
+        /// the stamped file is what is registered.
+        #[arg(long)]
+        stamp: bool,
         /// Print `{"code", "key", "url"}`.
         #[arg(long)]
         json: bool,
@@ -175,6 +182,10 @@ enum Command {
         #[arg(long)]
         base_url: Option<String>,
     },
+    /// Write a copy of a document with an "ENTWURF / DRAFT" watermark on
+    /// every page after checking its record as `register` would; records
+    /// nothing (no ledger, no daemon needed).
+    Draft(draft::DraftArgs),
     /// Hand out fresh codes with their keys and verification URLs before
     /// the documents exist (recorded, so they are never handed out twice).
     Reserve(reserve::ReserveArgs),
@@ -414,10 +425,11 @@ fn dispatch() -> i32 {
     } else {
         log.try_init()
     };
-    // `grade` and `verify-proof` need neither the ledger nor the configuration;
+    // `grade`, `draft` and `verify-proof` need neither the ledger nor the configuration;
     // `demo` makes its own.
     match cli.command {
         Command::Demo(args) => return demo::run(cli.data.as_deref(), args),
+        Command::Draft(args) => return draft::run(args),
         Command::Grade {
             ruleset,
             input,
@@ -569,7 +581,7 @@ fn dispatch() -> i32 {
                 Command::Register { print_bundle, .. } => print_bundle.clone(),
                 _ => None,
             };
-            return match request_of(command) {
+            return match request_of(command, &cfg) {
                 Ok(req) => match bundle {
                     Some(output) => run.request_writing_pdf(req, &output),
                     None => run.request(req),
@@ -592,7 +604,7 @@ fn dispatch() -> i32 {
 
 /// Builds the request of a command that needs the writer or the index,
 /// reading its input files here (bad input: exit 2, naming the file).
-fn request_of(command: Command) -> Result<Request, RegistryError> {
+fn request_of(command: Command, cfg: &Config) -> Result<Request, RegistryError> {
     let absolute = |p: &Path| {
         std::path::absolute(p).map_err(|e| RegistryError::Invalid(format!("{}: {e}", p.display())))
     };
@@ -604,12 +616,17 @@ fn request_of(command: Command) -> Result<Request, RegistryError> {
             import,
             allow_duplicate,
             print_bundle,
+            stamp,
             json,
             base_url,
         } => Request::Register {
             registration: Registration::read(&record, &documents)?,
             code,
             json,
+            stamp: stamp.then(|| crate::stamp::StampRequest {
+                base_url: base_url.clone().unwrap_or_else(|| cfg.base_url.clone()),
+                place: cfg.stamp,
+            }),
             base_url,
             import,
             allow_duplicate,

@@ -64,6 +64,8 @@ pub struct Config {
     pub publish: crate::publish::PublishConfig,
     /// Reserved codes (`[reserve]`, `zeugnis reserve`).
     pub reserve: ReserveConfig,
+    /// Where `register --stamp` puts the link on page 1 (`[stamp]`).
+    pub stamp: crate::stamp::StampPlace,
 }
 
 /// Codes reserved before their documents exist (`[reserve]`).
@@ -94,6 +96,7 @@ impl Default for Config {
             exports: crate::exports::ExportsConfig::default(),
             publish: crate::publish::PublishConfig::default(),
             reserve: ReserveConfig::default(),
+            stamp: crate::stamp::StampPlace::default(),
         }
     }
 }
@@ -247,6 +250,9 @@ impl Config {
                 ),
             ));
         }
+        if let Err((field, reason)) = self.stamp.validate() {
+            return Err(invalid(field, &reason));
+        }
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));
         }
@@ -280,6 +286,7 @@ impl Config {
         h.scans_dir = self.scans.clone();
         h.waiting_days = self.report.waiting_days;
         h.scan_bytes_max = self.intake.file_bytes_max;
+        h.stamp = self.stamp;
         h
     }
 }

@@ -11,6 +11,9 @@
 //! - [`coversheet`]: the A4 PDF cover sheet with the code as a QR code.
 //! - [`document`]: what a registered PDF must be (parses, has pages, PDF/A
 //!   declared or warned), and a small text PDF maker.
+//! - [`stamp`]: the verification link, QR code and code added to page 1 of
+//!   a PDF by an incremental update (`register --stamp`).
+//! - [`draft`]: the "ENTWURF / DRAFT" watermark on every page (`zeugnis draft`).
 //! - [`export`]: proof bundles, offline verification, consistency of old checkpoints.
 //! - [`exports`]: machine-readable certificates (XHochschule 1.2 XML,
 //!   European Learning Model JSON-LD) from one shared mapping.
@@ -34,6 +37,7 @@ pub mod coversheet;
 pub mod daemon;
 pub mod dates;
 pub mod document;
+pub mod draft;
 pub mod export;
 pub mod exports;
 pub mod grades;
@@ -43,3 +47,4 @@ pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod scans;
+pub mod stamp;

@@ -3163,3 +3163,116 @@ fn admin_reserve_register_reserved_code_and_print_bundle() {
     let sheet = bundle.extract_text(&[2]).expect("text");
     assert!(sheet.contains("Hanna"), "{sheet}");
 }
+
+/// Issue 16: `stamp=true` on the admin register route stamps page 1 at the
+/// daemon's `[stamp]` place and registers the stamped file (its public
+/// check answers for it); `POST /admin/v1/draft` answers a watermarked
+/// copy and records nothing.
+#[test]
+fn admin_register_with_stamp_and_draft() {
+    let mut s = Server::start("[stamp]\ncorner = \"bottom-left\"");
+    let rec = record("Stella", "de").to_string();
+    let doc = pdf("Stella");
+    let (ct, body) = multipart(&[
+        ("record", None, rec.as_bytes()),
+        ("document", Some("doc.pdf"), &doc),
+        ("stamp", None, b"true"),
+    ]);
+    let r = s.admin(
+        "POST",
+        "/admin/v1/register",
+        &[("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let issued = r.json();
+    assert_eq!(issued["stamped"], Value::Bool(true), "{}", r.text());
+    let code = plain(issued["code"].as_str().expect("code"));
+
+    // A draft: a PDF back, watermarked on its page.
+    let (ct, body) = multipart(&[
+        ("record", None, rec.as_bytes()),
+        ("document", Some("doc.pdf"), &doc),
+    ]);
+    let r = s.admin("POST", "/admin/v1/draft", &[("Content-Type", &ct)], &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.headers.get("content-type").map(String::as_str),
+        Some("application/pdf")
+    );
+    let draft = lopdf::Document::load_mem(&r.body).expect("the draft parses");
+    let content = draft.get_page_content(draft.get_pages()[&1]);
+    assert!(
+        String::from_utf8_lossy(&content).contains("(ENTWURF / DRAFT) Tj"),
+        "no watermark"
+    );
+    // A draft refuses what it cannot take, naming it.
+    let (ct, body) = multipart(&[
+        ("record", None, rec.as_bytes()),
+        ("document", Some("doc.pdf"), &doc),
+        ("stamp", None, b"true"),
+    ]);
+    let r = s.admin("POST", "/admin/v1/draft", &[("Content-Type", &ct)], &body);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let bad = record("Stella", "fr").to_string();
+    let (ct, body) = multipart(&[
+        ("record", None, bad.as_bytes()),
+        ("document", Some("doc.pdf"), &doc),
+    ]);
+    let r = s.admin("POST", "/admin/v1/draft", &[("Content-Type", &ct)], &body);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("language"), "{}", r.text());
+
+    s.stop();
+    // The stamped file is registered, linked in the bottom-left corner.
+    let reg = Registry::open(&s.dir.join("ledger"), "http://verify.test").expect("registry");
+    let c = reg.find(&code).expect("the stamped registration");
+    let hash: [u8; 32] = hex::decode(&c.documents[0].blake3)
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let stamped = zeugnis::blobs::BlobStore::open(
+        &s.dir.join("ledger"),
+        zeugnis::blobs::BLOB_BYTES_MAX_DEFAULT,
+    )
+    .expect("blobs")
+    .get(&hash)
+    .expect("blob");
+    assert!(stamped.starts_with(&doc), "the original is not a prefix");
+    let d = lopdf::Document::load_mem(&stamped).expect("stamped parses");
+    let page = d.get_dictionary(d.get_pages()[&1]).expect("page 1");
+    let annot = page
+        .get(b"Annots")
+        .expect("Annots")
+        .as_array()
+        .expect("array")[0]
+        .as_reference()
+        .expect("reference");
+    let link = d.get_dictionary(annot).expect("link");
+    let uri = link
+        .get(b"A")
+        .and_then(lopdf::Object::as_dict)
+        .and_then(|a| a.get(b"URI"))
+        .and_then(lopdf::Object::as_str)
+        .expect("URI");
+    assert_eq!(uri, format!("http://verify.test/de/{code}").as_bytes());
+    let x0 = link.get(b"Rect").expect("Rect").as_array().expect("array")[0]
+        .as_float()
+        .expect("number");
+    assert!(
+        (x0 - 15.0 * 72.0 / 25.4).abs() < 0.01,
+        "not bottom-left: {x0}"
+    );
+    // What is hashed is the stamped file, not the original.
+    assert_eq!(
+        reg.code_of_document(blake3::hash(&stamped).as_bytes())
+            .expect("lookup")
+            .map(|c| plain(&c)),
+        Some(code.clone())
+    );
+    assert_eq!(
+        reg.code_of_document(blake3::hash(&doc).as_bytes())
+            .expect("lookup"),
+        None
+    );
+}

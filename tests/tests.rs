@@ -24,4 +24,5 @@ mod publish;
 mod registry;
 mod replace_scan;
 mod running;
+mod stamp;
 mod support;

@@ -41,6 +41,10 @@ pub enum Request {
         /// (print version + cover sheet), which the client writes.
         #[serde(default)]
         print_bundle: bool,
+        /// `--stamp`: the link, QR code and code go onto page 1 of each
+        /// document before it is registered (`crate::stamp`).
+        #[serde(default)]
+        stamp: Option<crate::stamp::StampRequest>,
     },
     /// `zeugnis reserve`.
     Reserve {
@@ -400,6 +404,7 @@ fn run(
             import,
             allow_duplicate,
             print_bundle,
+            stamp,
         } => {
             let (rec, docs) = registration.parse()?;
             let opts = crate::registry::RegisterOptions {
@@ -407,7 +412,7 @@ fn run(
                 import,
                 allow_duplicate,
             };
-            match r.register_with(&rec, &docs, &opts) {
+            match r.register_stamped(&rec, &docs, &opts, stamp.as_ref()) {
                 Ok(issued) => {
                     for w in &issued.warnings {
                         let _ = writeln!(reply.stderr, "zeugnis: warning: {w}");
@@ -850,15 +855,21 @@ fn export_error(e: crate::export::ExportError) -> RegistryError {
 
 fn print_issued(out: &mut String, i: &crate::registry::Issued, json: bool) {
     if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::json!({"code": i.code, "key": i.key, "url": i.url})
-        );
+        let mut v = serde_json::json!({"code": i.code, "key": i.key, "url": i.url});
+        if i.stamped {
+            v["stamped"] = serde_json::Value::Bool(true);
+        }
+        let _ = writeln!(out, "{v}");
     } else {
         let _ = writeln!(out, "code: {}", i.code);
         let _ = writeln!(out, "key:  {}", i.key);
         let _ = writeln!(out, "url:  {}", i.url);
+        if i.stamped {
+            let _ = writeln!(
+                out,
+                "stamped: page 1 of each document links to the verification page (without the key)"
+            );
+        }
     }
 }
 
@@ -1032,6 +1043,7 @@ mod tests {
             code: "QNVC-FM3P-4VDF".into(),
             key: "7K2M9X".into(),
             url: url.into(),
+            stamped: false,
             warnings: Vec::new(),
         }
     }
@@ -1076,13 +1088,29 @@ mod tests {
             import: false,
             allow_duplicate: false,
             print_bundle: false,
+            stamp: Some(crate::stamp::StampRequest {
+                base_url: "https://v.example".into(),
+                place: crate::stamp::StampPlace {
+                    corner: crate::stamp::Corner::TopLeft,
+                    offset_x_mm: 10.0,
+                    offset_y_mm: 12.5,
+                    qr_size_mm: 25.0,
+                },
+            }),
         };
         let text = serde_json::to_string(&r).expect("json");
         assert!(text.contains("\"command\":\"register\""), "{text}");
         let back: Request = serde_json::from_str(&text).expect("parse");
         match back {
-            Request::Register { registration, .. } => {
+            Request::Register {
+                registration,
+                stamp,
+                ..
+            } => {
                 assert_eq!(registration.documents[0].bytes, vec![0, 255, 7]);
+                let stamp = stamp.expect("stamp survives the control socket");
+                assert_eq!(stamp.place.corner, crate::stamp::Corner::TopLeft);
+                assert_eq!(stamp.place.offset_y_mm, 12.5);
             }
             other => panic!("wrong variant {other:?}"),
         }

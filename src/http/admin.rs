@@ -30,6 +30,7 @@ pub const ADMIN_FIELDS_MAX: usize = 8;
 /// documents each (a test checks it).
 pub const ADMIN_ROUTES: &[&str] = &[
     "/admin/v1/register",
+    "/admin/v1/draft",
     "/admin/v1/reserve",
     "/admin/v1/status",
     "/admin/v1/fixity",
@@ -53,6 +54,7 @@ pub fn classify(path: &str) -> &'static str {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["admin", "v1", "register"] => "admin_register",
+        ["admin", "v1", "draft"] => "admin_draft",
         ["admin", "v1", "reserve"] => "admin_reserve",
         ["admin", "v1", "status"] => "admin_status",
         ["admin", "v1", "fixity"] => "admin_fixity",
@@ -179,6 +181,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
             response::method_not_allowed("GET")
         }
         ["admin", "v1", "register"] if post(&method) => register(state, None, req).await,
+        ["admin", "v1", "draft"] if post(&method) => draft(state, req).await,
         ["admin", "v1", "reserve"] if post(&method) => reserve(state, req).await,
         ["admin", "v1", "certificates", code, "supersede"] if post(&method) => {
             register(state, Some(code.to_string()), req).await
@@ -220,12 +223,12 @@ fn bad(msg: &str) -> Resp {
 }
 
 /// What a register / supersede request carries: record, documents, a
-/// chosen code, and the flags `import` and `allow_duplicate`.
+/// chosen code, and the flags `import`, `allow_duplicate` and `stamp`.
 type RegistrationParts = (
     RegistrationRecord,
     Vec<DocumentFile>,
     Option<String>,
-    (bool, bool),
+    (bool, bool, bool),
 );
 
 /// Reads the multipart body of register / supersede: one field `record`
@@ -253,7 +256,7 @@ async fn registration_parts(
     let mut record = None;
     let mut documents = Vec::new();
     let mut code = None;
-    let mut flags = (false, false);
+    let mut flags = (false, false, false);
     let mut fields = 0;
     loop {
         let field = match mp.next_field().await {
@@ -285,7 +288,7 @@ async fn registration_parts(
                 name: file_name.unwrap_or_else(|| format!("document {}", documents.len() + 1)),
                 bytes: bytes.to_vec(),
             }),
-            flag @ ("import" | "allow_duplicate") => {
+            flag @ ("import" | "allow_duplicate" | "stamp") => {
                 let on = match bytes.as_ref() {
                     b"true" => true,
                     b"false" => false,
@@ -295,16 +298,16 @@ async fn registration_parts(
                         ))))
                     }
                 };
-                if flag == "import" {
-                    flags.0 = on;
-                } else {
-                    flags.1 = on;
+                match flag {
+                    "import" => flags.0 = on,
+                    "allow_duplicate" => flags.1 = on,
+                    _ => flags.2 = on,
                 }
             }
             other => {
                 return Err(Box::new(bad(&format!(
                     "multipart field {other:?}: expected \"record\", \"document\", \"code\", \
-                     \"import\" or \"allow_duplicate\""
+                     \"import\", \"allow_duplicate\" or \"stamp\""
                 ))))
             }
         }
@@ -334,7 +337,7 @@ fn multipart_error(e: &multer::Error, max: u64) -> Box<Resp> {
 
 /// `POST /admin/v1/register` and `POST /admin/v1/certificates/{CODE}/supersede`.
 async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>) -> Resp {
-    let (record, documents, code, (import, allow_duplicate)) =
+    let (record, documents, code, (import, allow_duplicate, stamp)) =
         match registration_parts(state, req).await {
             Ok(x) => x,
             Err(r) => return *r,
@@ -344,9 +347,16 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
             "multipart fields \"code\", \"import\", \"allow_duplicate\": a replacement always gets a new random code",
         );
     }
+    if old.is_some() && stamp {
+        return bad("multipart field \"stamp\": only POST /admin/v1/register stamps documents");
+    }
+    let stamp = stamp.then(|| crate::stamp::StampRequest {
+        base_url: state.cfg.base_url.clone(),
+        place: state.cfg.stamp,
+    });
     let result = state
         .with_registry(move |r| match &old {
-            None => r.register_with(
+            None => r.register_stamped(
                 &record,
                 &documents,
                 &crate::registry::RegisterOptions {
@@ -354,6 +364,7 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
                     import,
                     allow_duplicate,
                 },
+                stamp.as_ref(),
             ),
             Some(old) => r.supersede(old, &record, &documents),
         })
@@ -367,6 +378,52 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
             )
         }
         Err(e) => registry_error(&e),
+    }
+}
+
+/// `POST /admin/v1/draft` (`zeugnis draft`): multipart with the fields
+/// `record` and one `document`; answers the watermarked copy
+/// (`application/pdf`) and records nothing. The registry is not locked:
+/// a draft needs no ledger.
+async fn draft(state: &AppState, req: Request<Incoming>) -> Resp {
+    let (record, mut documents, code, flags) = match registration_parts(state, req).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    if code.is_some() || flags != (false, false, false) {
+        return bad("a draft takes only the multipart fields \"record\" and \"document\"");
+    }
+    if documents.len() != 1 {
+        return bad(&format!(
+            "a draft takes exactly one multipart field \"document\", got {}",
+            documents.len()
+        ));
+    }
+    let doc = documents.remove(0);
+    let made = tokio::task::spawn_blocking(move || {
+        crate::draft::make_draft_of(&record, &doc.name, &doc.bytes)
+    })
+    .await;
+    match made {
+        Ok(Ok(d)) => {
+            let mut r = response::bytes(StatusCode::OK, "application/pdf", d.pdf);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"draft.pdf\"",
+            );
+            r
+        }
+        Ok(Err(crate::draft::DraftError::Record(e))) => registry_error(&e),
+        Ok(Err(e)) => json_error(StatusCode::BAD_REQUEST, "invalid", &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "http admin: the draft task failed");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "making the draft failed",
+            )
+        }
     }
 }
 

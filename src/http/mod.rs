@@ -95,6 +95,10 @@ pub struct HttpConfig {
     /// file_bytes_max`. Default 64 MiB.
     #[serde(skip)]
     pub scan_bytes_max: u64,
+    /// Where the admin register route's `stamp=true` puts the link on page
+    /// 1. Not read from `[http]`: the daemon sets it from `[stamp]`.
+    #[serde(skip)]
+    pub stamp: crate::stamp::StampPlace,
     /// Time a client has to send a complete request head (also the idle
     /// time allowed between keep-alive requests), in milliseconds. Default 10,000.
     pub header_read_timeout_ms: u64,
@@ -237,6 +241,7 @@ impl Default for HttpConfig {
             scans_dir: PathBuf::from("scans"),
             waiting_days: WAITING_DAYS_DEFAULT,
             scan_bytes_max: crate::blobs::BLOB_BYTES_MAX_DEFAULT,
+            stamp: crate::stamp::StampPlace::default(),
             header_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             header_bytes_max: 16_384,

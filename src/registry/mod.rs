@@ -322,6 +322,11 @@ pub struct Issued {
     pub key: String,
     /// The verification URL with the key.
     pub url: String,
+    /// `register --stamp`: page 1 of every document carries the
+    /// verification link (without the key), and the stamped file is what
+    /// was hashed and stored.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stamped: bool,
     /// Accepted, but worth a look (a document without a PDF/A
     /// declaration); printed on standard error, listed in the admin API's
     /// answer.
@@ -1027,6 +1032,7 @@ impl Registry {
                 code.as_str(),
                 key
             ),
+            stamped: false,
             warnings,
         };
         Ok((bodies, issued))
@@ -1108,15 +1114,52 @@ impl Registry {
         documents: &[DocumentFile],
         opts: &RegisterOptions,
     ) -> Result<Issued, RegistryError> {
+        self.register_stamped(record, documents, opts, None)
+    }
+
+    /// [`Registry::register_with`], and with `stamp` (`register --stamp`)
+    /// each document gets the verification link, QR code and code on page
+    /// 1 ([`crate::stamp`]) once its code is chosen and before it is
+    /// checked, hashed and stored: what is registered is the stamped file.
+    pub fn register_stamped(
+        &mut self,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        opts: &RegisterOptions,
+        stamp: Option<&crate::stamp::StampRequest>,
+    ) -> Result<Issued, RegistryError> {
         self.refresh_derived()?;
         let secret = self.registration_secret()?;
-        if let Some(issued) = self.registered_already(record, documents, opts, &secret)? {
+        let retry = match stamp {
+            None => self.registered_already(record, documents, opts, &secret)?,
+            Some(s) => match opts.code.map(codes::parse_code_and_key) {
+                Some(Ok((code, None))) => {
+                    let stamped = stamp_documents(record, documents, &code, s)?;
+                    self.registered_already(record, &stamped, opts, &secret)?
+                }
+                _ => None,
+            },
+        };
+        if let Some(mut issued) = retry {
+            issued.stamped = stamp.is_some();
             return Ok(issued);
         }
         let (code, reserved_key) = self.choose_code(opts)?;
         let policy = DuplicatePolicy {
             allow: opts.allow_duplicate,
             replacing: None,
+        };
+        let stamped;
+        let mut original_duplicates = Vec::new();
+        let documents = match stamp {
+            None => documents,
+            Some(s) => {
+                // The stamped bytes are new (they carry the code): the
+                // original is checked against what is registered too.
+                original_duplicates = self.duplicates(&code, documents, policy)?;
+                stamped = stamp_documents(record, documents, &code, s)?;
+                &stamped[..]
+            }
         };
         let mut pending = Vec::new();
         let (mut bodies, issued) = self.prepare(
@@ -1128,12 +1171,17 @@ impl Registry {
             &secret,
             &mut pending,
         )?;
+        bodies.extend(original_duplicates);
         if opts.import {
             bodies.push(Body::CodeImported {
                 code: code.as_str().to_string(),
             });
         }
         self.store_blobs(&pending)?;
+        let issued = Issued {
+            stamped: stamp.is_some(),
+            ..issued
+        };
         self.commit(bodies)
             .map_err(|e| e.unconfirmed("registered", &issued.code, Some(&issued)))?;
         Ok(issued)
@@ -1921,4 +1969,48 @@ fn holder_blobs_left_out(
 /// Convenience for the CLI: `true` if the data directory holds a ledger.
 pub fn ledger_exists(data: &Path) -> Result<bool, RegistryError> {
     Ok(ledger::is_initialized(data)?)
+}
+
+/// The documents of a registration with the stamp of `code` on page 1 of
+/// each: the first in the record's language, the second in the other one
+/// (as [`DocumentRef::language`] is assigned), each linking to the
+/// verification page in its language. Each document is first checked like
+/// any registered one ([`crate::document::inspect`]: bounded in time and
+/// objects), so a stamp never parses an unchecked file.
+fn stamp_documents(
+    record: &RegistrationRecord,
+    documents: &[DocumentFile],
+    code: &Code,
+    stamp: &crate::stamp::StampRequest,
+) -> Result<Vec<DocumentFile>, RegistryError> {
+    let other = if record.language == "de" { "en" } else { "de" };
+    documents
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            crate::document::inspect(&d.name, &d.bytes)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            let language = if i == 0 {
+                record.language.as_str()
+            } else {
+                other
+            };
+            let url = crate::stamp::verification_url(&stamp.base_url, language, code.as_str());
+            let printed = code.formatted();
+            let bytes = crate::stamp::stamp_first_page(
+                &d.name,
+                &d.bytes,
+                &crate::stamp::Stamp {
+                    url: &url,
+                    code_printed: &printed,
+                },
+                &stamp.place,
+            )
+            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            Ok(DocumentFile {
+                name: d.name.clone(),
+                bytes,
+            })
+        })
+        .collect()
 }

@@ -107,6 +107,7 @@ impl Registry {
                 code: code.formatted(),
                 key: key.to_string(),
                 url: format!("{}/{language}/{}-{key}", self.base_url, code.as_str()),
+                stamped: false,
                 warnings: Vec::new(),
             });
         }
