@@ -13,6 +13,7 @@ fn sample(seq: u64, body: Body) -> Record {
         seq,
         time_s: 1_795_000_000 + seq as i64,
         prev_link: [seq as u8; 32],
+        operator: None,
         body,
     }
 }
@@ -136,6 +137,7 @@ fn records_above_the_limit_are_refused() {
         seq: 1,
         time_s: 0,
         prev_link: [0; 32],
+        operator: None,
         body: Body::Voided {
             code: "X".into(),
             reason: "y".repeat(RECORD_BYTES_MAX),
@@ -155,6 +157,7 @@ fn records_above_the_limit_are_refused() {
         seq: 1,
         time_s: 0,
         prev_link: [0; 32],
+        operator: None,
         body: Body::Voided {
             code: "X".into(),
             reason: "y".repeat(RECORD_BYTES_MAX - header_and_lengths),

@@ -11,6 +11,7 @@ mod http;
 mod http_reader;
 mod intake;
 mod journey;
+mod ledger_attributed;
 mod ledger_cli;
 mod ledger_crash;
 mod ledger_damage;
