@@ -430,6 +430,9 @@ fn the_attribution_ends_with_the_operation() {
         });
         assert_eq!(r.operator(), Some(&op));
     });
+    // The unscoped setter returns what it replaced, for the caller to restore.
+    assert_eq!(r.set_operator(Some(op.clone())), None);
+    assert_eq!(r.set_operator(None), Some(op.clone()));
     r.archive_scan(&a, &crate::support::pdf("scan"), "s.pdf")
         .expect("scan");
     let c = r.show(&a, None).expect("show");

@@ -64,6 +64,15 @@ impl Registry {
         f(&mut scope)
     }
 
+    /// Sets the attribution of every record appended from now on and
+    /// returns the previous one. The caller must restore it before it
+    /// releases the registry lock (prefer [`Registry::with_operator`] or
+    /// [`Registry::as_operator`], which do): otherwise the intake's or the
+    /// scheduler's next record would carry this id.
+    pub fn set_operator(&mut self, operator: Option<OperatorId>) -> Option<OperatorId> {
+        self.ledger.set_operator(operator)
+    }
+
     /// Who the records appended now are attributed to.
     pub fn operator(&self) -> Option<&OperatorId> {
         self.ledger.operator()
