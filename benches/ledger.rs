@@ -48,6 +48,7 @@ fn body_300(n: u64) -> Body {
         seq: n,
         time_s: 0,
         prev_link: [0; 32],
+        operator: None,
         body: b,
     }
     .encode()

@@ -63,6 +63,7 @@ macro_rules! eprintln {
 
 // After the macros above, so that the demo's output cannot panic either.
 mod demo;
+mod operator;
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
@@ -87,6 +88,11 @@ struct Cli {
     /// opened the ledger itself.
     #[arg(long, global = true)]
     verbose: bool,
+    /// Attribute the records this command writes to operator ID
+    /// (`^[a-z][a-z0-9-]{1,63}$`, a pseudonym, never a name; ledger/FORMAT.md
+    /// §3.5). Default: $ZEUGNIS_OPERATOR if set, else unattributed.
+    #[arg(long, global = true, value_name = "ID")]
+    operator: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -508,10 +514,18 @@ fn dispatch() -> i32 {
         .or_else(|| cfg.data.clone())
         .unwrap_or_else(|| PathBuf::from("ledger"));
     let data = data.as_path();
+    let operator = match operator::resolve(cli.operator.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("zeugnis: error: {e}");
+            return 2;
+        }
+    };
     let run = Runner {
         data,
         cfg: &cfg,
         verbose: cli.verbose,
+        operator: operator.as_ref(),
     };
     let result = match cli.command {
         Command::Grade { .. } | Command::VerifyProof { .. } | Command::Demo(_) => {
@@ -736,6 +750,8 @@ struct Runner<'a> {
     cfg: &'a Config,
     /// `--verbose`.
     verbose: bool,
+    /// `--operator` / `ZEUGNIS_OPERATOR`: who the writes are attributed to.
+    operator: Option<&'a crate::registry::OperatorId>,
 }
 
 impl Runner<'_> {
@@ -745,6 +761,10 @@ impl Runner<'_> {
     }
 
     fn reply(&self, req: Request) -> Reply {
+        if let (Some(op), Request::Ingest { .. }) = (self.operator, &req) {
+            eprintln!("zeugnis: note: {}", operator::ingest_note(op));
+        }
+        let req = req.attributed(self.operator);
         let socket = control::socket_path(self.data);
         match control::connect(self.data) {
             Err(e) => Reply::error(1, &e.to_string()),
@@ -1004,6 +1024,14 @@ fn audit(data: &Path, kept: &[ledger::audit::KeptCheckpoint]) -> Result<(), Ledg
     );
     for (kind, n) in &r.kinds {
         println!("    {kind:<14} {n}");
+    }
+    let attributed: u64 = r.operators.values().sum();
+    println!(
+        "  operators:   {attributed} attributed record(s), {} unattributed",
+        r.records - attributed
+    );
+    for (op, n) in &r.operators {
+        println!("    {op:<14} {n}");
     }
     println!(
         "  checkpoints: {} (signatures, roots and consistency verified)",

@@ -71,6 +71,7 @@ fn torn_partial_frame_is_truncated_and_nothing_acknowledged_is_lost() {
             seq: 31,
             time_s: 0,
             prev_link: [0; 32],
+            operator: None,
             body: sample_body(99),
         }
         .encode()

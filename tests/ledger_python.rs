@@ -57,8 +57,13 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
         assert!(!done.retry, "replacement {n}");
     }
     let b = r.register(&rec, &doc(2), None).expect("register").code;
-    r.supersede(&b, &rec, &doc(3)).expect("supersede");
-    r.revoke(&a, "cheating", "2027-01-01").expect("revoke");
+    // Format version 6: attributed records (header version 2) beside
+    // unattributed ones, under two operators.
+    let op = |id: &str| Some(zeugnis::registry::OperatorId::parse(id).expect("id"));
+    r.with_operator(op("op-k3m9x2b7qa"), |r| r.supersede(&b, &rec, &doc(3)))
+        .expect("supersede");
+    r.with_operator(op("api"), |r| r.revoke(&a, "cheating", "2027-01-01"))
+        .expect("revoke");
     r.erase(&a, "GDPR").expect("erase");
     // Format version 4: kinds 14 (Reserved), 15 (CodeImported) and 16
     // (DuplicateAllowed) decode in the Python verifier too.
@@ -99,6 +104,12 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
         "genesis, 12 registry batches, 1 bulk batch"
     );
     assert_eq!(v["scans_replaced"], 2, "{out}");
+    // Supersede writes Superseded + Registered; the revocation one record.
+    assert_eq!(
+        v["attributed"],
+        serde_json::json!({"op-k3m9x2b7qa": 2, "api": 1}),
+        "{out}"
+    );
 
     // A key that did not sign: refused.
     let other = zeugnis::ledger::checkpoint::NoteSigner::new(

@@ -1,5 +1,6 @@
 //! The one integration-test binary: each module covers one area end to end.
 
+mod attribution;
 mod demo;
 mod docs;
 mod export;
@@ -11,6 +12,7 @@ mod http;
 mod http_reader;
 mod intake;
 mod journey;
+mod ledger_attributed;
 mod ledger_cli;
 mod ledger_crash;
 mod ledger_damage;

@@ -112,15 +112,29 @@ class Reader:
 REVOCATION_CATEGORIES = ("unspecified", "withdrawn", "replaced", "issued_in_error")
 
 
+def operator_id_ok(s):
+    """FORMAT.md section 3.1 (format version 6): ^[a-z][a-z0-9-]{1,63}$."""
+    lower = "abcdefghijklmnopqrstuvwxyz"
+    return (2 <= len(s.encode("utf-8")) <= 64 and s[0] in lower
+            and all(c in lower or c in "0123456789-" for c in s[1:]))
+
+
 def decode(rec):
-    """Decodes one record (FORMAT.md section 3); returns (seq, kind, body)."""
+    """Decodes one record (FORMAT.md section 3); returns (seq, kind, body).
+    An attributed record (header version 2, format version 6) has its
+    operator id in body["operator"]."""
     r = Reader(rec)
     version = struct.unpack("<H", r.take(2))[0]
-    if version != 1:
+    if version not in (1, 2):
         raise Fail("record version %d" % version)
     seq, _time = r.u64(), r.i64()
     kind = struct.unpack("<H", r.take(2))[0]
     r.hash()  # prev_link, checked by the caller
+    operator = None
+    if version == 2:
+        operator = r.string()
+        if not operator_id_ok(operator):
+            raise Fail("record %d: operator id %r does not match ^[a-z][a-z0-9-]{1,63}$" % (seq, operator))
     if kind == 1:
         body = {"origin": r.string(), "format": r.string(), "public_key": r.hash(), "predecessor": r.string()}
     elif kind == 2:
@@ -164,6 +178,8 @@ def decode(rec):
         raise Fail("unknown kind %d" % kind)
     if r.pos != len(rec):
         raise Fail("%d trailing bytes" % (len(rec) - r.pos))
+    if operator is not None:
+        body["operator"] = operator
     return seq, kind, body
 
 
@@ -322,7 +338,7 @@ def verify(directory, vkey=None, kept=()):
     segdir = os.path.join(directory, "segments")
     names = sorted(n for n in os.listdir(segdir) if not n.startswith("."))
     link, tree, origin, keys, leaves = bytes(32), Tree(), None, [], []
-    scans, replaced = {}, 0
+    scans, replaced, operators = {}, 0, {}
     for i, name in enumerate(names):
         path = os.path.join(segdir, name)
         data = open(path, "rb").read()
@@ -349,6 +365,8 @@ def verify(directory, vkey=None, kept=()):
             collect_key(keys, seq, kind, body)
             check_scan_replaced(scans, seq, kind, body, "%s at byte %d (seq %d)" % (path, off, seq))
             replaced += kind == 13
+            if "operator" in body:
+                operators[body["operator"]] = operators.get(body["operator"], 0) + 1
             link = blake3.blake3(link + rec, derive_key_context=LINK_CONTEXT).digest()
             leaves.append(leaf_hash(rec))
             tree.push(leaves[-1])
@@ -384,7 +402,8 @@ def verify(directory, vkey=None, kept=()):
             raise Fail("kept checkpoint %s: root differs from the ledger's at size %d (rewritten log)" % (path, size))
     return {"records": tree.size, "head_link": link.hex(), "root": tree.root().hex(),
             "checkpoints": len(checkpoints), "origin": origin, "keys": len(keys),
-            "kept_checkpoints": len(kept_notes), "scans_replaced": replaced}
+            "kept_checkpoints": len(kept_notes), "scans_replaced": replaced,
+            "attributed": operators}
 
 
 TILE_HEIGHT = 8

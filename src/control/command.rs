@@ -225,9 +225,37 @@ pub enum Request {
         /// refuses it (it identifies as its configuration says).
         identify: Option<String>,
     },
+    /// Another request, with every record it appends attributed to
+    /// `operator` (`--operator ID` / `ZEUGNIS_OPERATOR`; ledger/FORMAT.md
+    /// §3.5). Not nested, and never around `Ingest` (the intake's records
+    /// are unattributed).
+    As {
+        /// Who the records are written for.
+        operator: crate::registry::OperatorId,
+        /// The request itself.
+        request: Box<Request>,
+    },
 }
 
 impl Request {
+    /// `self`, attributed to `operator` when it writes and is not `ingest`
+    /// (the intake's records are unattributed, docs/operations.md); reads
+    /// and `ingest` are returned unchanged.
+    pub fn attributed(self, operator: Option<&crate::registry::OperatorId>) -> Request {
+        match operator {
+            Some(op)
+                if self.writes()
+                    && !matches!(self, Request::Ingest { .. } | Request::As { .. }) =>
+            {
+                Request::As {
+                    operator: op.clone(),
+                    request: Box::new(self),
+                }
+            }
+            _ => self,
+        }
+    }
+
     /// The command's name as typed (for logs and `--verbose`).
     pub fn name(&self) -> &'static str {
         match self {
@@ -249,11 +277,18 @@ impl Request {
             Request::Fixity { .. } => "audit --fixity",
             Request::Ingest { .. } => "ingest",
             Request::Export { format, .. } => format.command(),
+            Request::As { request, .. } => request.name(),
         }
     }
 
     /// The request with progress bars off (the daemon has no terminal).
     pub fn without_progress(mut self) -> Request {
+        if let Request::As { operator, request } = self {
+            return Request::As {
+                operator,
+                request: Box::new(request.without_progress()),
+            };
+        }
         if let Request::ExportArchive { progress, .. } | Request::Fixity { progress } = &mut self {
             *progress = false;
         }
@@ -263,6 +298,9 @@ impl Request {
     /// True if the command appends to the ledger or changes stored files
     /// (`status --write` writes a report, not the ledger: counted as a read).
     pub fn writes(&self) -> bool {
+        if let Request::As { request, .. } = self {
+            return request.writes();
+        }
         matches!(
             self,
             Request::Register { .. }
@@ -346,6 +384,19 @@ pub struct Context {
 /// Runs `req` on `registry` and returns what it prints. `Ingest` is not
 /// run here (the intake owns it): see [`ingest_reply`].
 pub fn execute(req: Request, registry: &mut Registry, ctx: &Context) -> Reply {
+    if let Request::As { operator, request } = req {
+        if let Request::As { .. } | Request::Ingest { .. } = *request {
+            return Reply::error(
+                2,
+                &format!(
+                    "operator {operator}: {} cannot be attributed (the intake's records are \
+                     unattributed; requests are not nested)",
+                    request.name()
+                ),
+            );
+        }
+        return registry.with_operator(Some(operator), |r| execute(*request, r, ctx));
+    }
     if let Request::Export {
         format,
         code,
@@ -395,6 +446,7 @@ fn run(
     reply: &mut Reply,
 ) -> Result<(), RegistryError> {
     let out = &mut reply.stdout;
+    let req_name = req.name();
     match req {
         Request::Register {
             registration,
@@ -711,10 +763,11 @@ fn run(
                 "ingest runs through the scan intake, not the registry".into(),
             ))
         }
-        Request::Export { .. } => {
-            return Err(RegistryError::Invalid(
-                "an export is run by `execute` itself".into(),
-            ))
+        Request::Export { .. } | Request::As { .. } => {
+            return Err(RegistryError::Invalid(format!(
+                "{} is run by `execute` itself",
+                req_name
+            )))
         }
     }
     Ok(())
@@ -988,6 +1041,15 @@ fn print_certificate(
     }
     let seqs: Vec<String> = c.seqs.iter().map(u64::to_string).collect();
     line(format!("ledger seqs  {}", seqs.join(", ")));
+    for e in &c.events {
+        line(format!(
+            "event        seq {} {} {} by {}",
+            e.seq,
+            crate::dates::date_of_unix_secs(e.time_s),
+            e.kind,
+            e.operator.as_ref().map_or("(unattributed)", |o| o.as_str())
+        ));
+    }
     for l in lines {
         out.push_str(&l);
         out.push('\n');

@@ -4,6 +4,10 @@
 //! the file + the reason), fixity audit (started in
 //! the background, progress in `/metrics`), key rotation: what the CLI can.
 //!
+//! Every registry call of the admin API runs attributed to
+//! `http.admin_token_operator` (default `api`; ledger/FORMAT.md §3.5), so
+//! that every record written through the bearer token carries that id.
+//!
 //! Owns: the bearer-token check (constant time, over SHA-256 digests), the
 //! multipart and JSON bodies of the admin routes, and mapping registry
 //! errors to statuses. Must not do: answer anything before the token is
@@ -207,7 +211,7 @@ async fn status(state: &AppState) -> Resp {
     let scans = state.cfg.scans_dir.clone();
     let days = state.cfg.waiting_days;
     match state
-        .with_registry(move |r| crate::report::status(r, &scans, days))
+        .with_registry_admin(move |r| crate::report::status(r, &scans, days))
         .await
     {
         Ok(report) => json(
@@ -355,7 +359,7 @@ async fn register(state: &AppState, old: Option<String>, req: Request<Incoming>)
         place: state.cfg.stamp,
     });
     let result = state
-        .with_registry(move |r| match &old {
+        .with_registry_admin(move |r| match &old {
             None => r.register_stamped(
                 &record,
                 &documents,
@@ -492,7 +496,7 @@ async fn replace_scan(state: &AppState, code: String, req: Request<Incoming>) ->
         return bad("multipart field \"reason\" is missing");
     };
     let result = state
-        .with_registry(move |r| r.replace_scan(&code, &bytes, &file_name, &reason, scan_max))
+        .with_registry_admin(move |r| r.replace_scan(&code, &bytes, &file_name, &reason, scan_max))
         .await;
     match result {
         Ok(rep) => {
@@ -562,7 +566,7 @@ async fn reserve(state: &AppState, req: Request<Incoming>) -> Resp {
     let count = parsed.count.unwrap_or(1);
     let language = parsed.language.unwrap_or_else(|| "de".into());
     match state
-        .with_registry(move |r| r.reserve(count, &language))
+        .with_registry_admin(move |r| r.reserve(count, &language))
         .await
     {
         Ok(issued) => {
@@ -635,7 +639,7 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
     };
     let action = action.to_string();
     let result = state
-        .with_registry(move |r| {
+        .with_registry_admin(move |r| {
             let seq = match action.as_str() {
                 "revoke" => {
                     let date = parsed
@@ -670,7 +674,7 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
 /// `zeugnis show --json` prints it (holder data only with the right key).
 async fn show(state: &AppState, code: String, key: Option<String>) -> Resp {
     match state
-        .with_registry(move |r| r.show(&code, key.as_deref()))
+        .with_registry_admin(move |r| r.show(&code, key.as_deref()))
         .await
     {
         Ok(cert) => json(
@@ -684,7 +688,9 @@ async fn show(state: &AppState, code: String, key: Option<String>) -> Resp {
 /// `GET /admin/v1/certificates/{CODE}/cover-sheet`: the A4 cover sheet PDF
 /// (`zeugnis cover-sheet`).
 async fn cover_sheet(state: &AppState, code: String) -> Resp {
-    let result = state.with_registry(move |r| r.cover_sheet(&code)).await;
+    let result = state
+        .with_registry_admin(move |r| r.cover_sheet(&code))
+        .await;
     match result {
         Ok((code, pdf)) => {
             let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
@@ -703,7 +709,10 @@ async fn cover_sheet(state: &AppState, code: String) -> Resp {
 /// followed by its cover sheet with the holder's data, one PDF
 /// (`zeugnis register --print-bundle`).
 async fn print_bundle(state: &AppState, code: String) -> Resp {
-    match state.with_registry(move |r| r.print_bundle(&code)).await {
+    match state
+        .with_registry_admin(move |r| r.print_bundle(&code))
+        .await
+    {
         Ok((code, pdf)) => {
             let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
             response::set(
@@ -766,10 +775,11 @@ fn fixity_start(state: &AppState) -> Resp {
         *running = Some(bar.clone());
     }
     let (registry, run) = (state.registry.clone(), state.fixity.clone());
+    let operator = state.config().admin_token_operator.clone();
     tokio::task::spawn_blocking(move || {
         tracing::info!("http admin: fixity audit started");
         let result = match registry.lock() {
-            Ok(mut r) => r.fixity_audit_with(bar.clone()),
+            Ok(mut r) => r.with_operator(Some(operator), |r| r.fixity_audit_with(bar.clone())),
             Err(_) => Err(RegistryError::External(
                 "the registry lock is poisoned (a writer panicked); restart the daemon".into(),
             )),
@@ -846,7 +856,7 @@ async fn rotate_key(state: &AppState, req: Request<Incoming>) -> Resp {
         return bad("reason: only a retirement has a reason");
     }
     let result = state
-        .with_registry(move |r| {
+        .with_registry_admin(move |r| {
             let reason = parsed
                 .reason
                 .unwrap_or_else(|| "scheduled rotation".to_string());

@@ -75,6 +75,9 @@ pub struct HttpConfig {
     /// File holding the admin bearer token (at least 32 bytes), mode 0600.
     /// Default none: every admin request is refused with 503.
     pub admin_token_file: Option<PathBuf>,
+    /// The operator id every write through the admin bearer token is
+    /// attributed to (ledger/FORMAT.md §3.5). Default `api`.
+    pub admin_token_operator: crate::registry::OperatorId,
     /// Public base URL, used in the "how to verify" instructions of the
     /// pages. Not read from `[http]`: the daemon sets it from the
     /// top-level `base_url`. Default `http://127.0.0.1:8080`.
@@ -237,6 +240,7 @@ impl Default for HttpConfig {
             public_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
             admin_token_file: None,
+            admin_token_operator: crate::registry::OperatorId::api(),
             base_url: BASE_URL_DEFAULT.to_string(),
             scans_dir: PathBuf::from("scans"),
             waiting_days: WAITING_DAYS_DEFAULT,
@@ -504,6 +508,32 @@ impl AppState {
         })
         .await
         .map_err(|e| RegistryError::External(format!("registry task failed: {e}")))?
+    }
+
+    /// Like [`AppState::with_registry`], with every record `f` appends
+    /// attributed to `operator` (ledger/FORMAT.md §3.5).
+    pub(crate) async fn with_registry_as<T, F>(
+        &self,
+        operator: Option<crate::registry::OperatorId>,
+        f: F,
+    ) -> Result<T, RegistryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Registry) -> Result<T, RegistryError> + Send + 'static,
+    {
+        self.with_registry(move |r| r.with_operator(operator, f))
+            .await
+    }
+
+    /// A write through the admin bearer token: attributed to
+    /// `http.admin_token_operator` (default `api`).
+    pub(crate) async fn with_registry_admin<T, F>(&self, f: F) -> Result<T, RegistryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Registry) -> Result<T, RegistryError> + Send + 'static,
+    {
+        self.with_registry_as(Some(self.cfg.admin_token_operator.clone()), f)
+            .await
     }
 
     fn written(&self) {

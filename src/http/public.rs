@@ -539,6 +539,10 @@ pub fn certificate_json(cert: &Certificate, evidence: &Evidence, private: bool) 
     if !private {
         redact(&mut v);
     }
+    // Staff privacy: who wrote a record is never public (FORMAT.md §3.5).
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("events");
+    }
     v["ledger"] = serde_json::json!({
         "records": evidence.records.iter().map(|r| serde_json::json!({
             "seq": r.seq,

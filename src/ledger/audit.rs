@@ -28,6 +28,9 @@ pub struct AuditReport {
     pub records: u64,
     /// Records per kind.
     pub kinds: BTreeMap<&'static str, u64>,
+    /// Attributed records per operator id (FORMAT.md §3.5, version 6);
+    /// the others are unattributed.
+    pub operators: BTreeMap<String, u64>,
     /// Checkpoints verified.
     pub checkpoints: u64,
     /// Size of the latest checkpoint.
@@ -385,6 +388,9 @@ pub fn audit_with_kept(dir: &Path, kept: &[KeptCheckpoint]) -> Result<AuditRepor
                 _ => {}
             }
             *report.kinds.entry(kind.name()).or_default() += 1;
+            if let Some(op) = &record.operator {
+                *report.operators.entry(op.to_string()).or_default() += 1;
+            }
             apply_key_event(
                 &mut keys,
                 origin.as_deref().unwrap_or_default(),

@@ -427,5 +427,6 @@ pub(super) fn open_read_only(dir: &Path) -> Result<Ledger, LedgerError> {
         _lock: None,
         verification: Verification::not_run(),
         pending_verification: None,
+        operator: None,
     })
 }

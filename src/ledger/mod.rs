@@ -23,6 +23,7 @@ pub mod durable;
 mod fastopen;
 pub mod index;
 pub mod merkle;
+pub mod operator;
 pub mod proof;
 pub mod record;
 pub mod recovery;
@@ -282,6 +283,10 @@ pub struct Ledger {
     /// What a fast open left to verify, until taken by
     /// [`Ledger::take_verification`].
     pending_verification: Option<verify::VerifyTarget>,
+    /// Who the records appended now are attributed to (FORMAT.md §3.1,
+    /// version 6); `None` writes unattributed version-1 records. Set only
+    /// for the span of one operation ([`Ledger::set_operator`]).
+    operator: Option<record::OperatorId>,
 }
 
 /// Reads committed records from any thread (a clone of the index handle and
@@ -610,6 +615,7 @@ impl Ledger {
             _lock: Some(lock),
             verification: verify::Verification::verified(),
             pending_verification: None,
+            operator: None,
         };
         ledger.append_batch(vec![Body::Genesis {
             origin: origin.to_string(),
@@ -678,6 +684,21 @@ impl Ledger {
         self.pending_verification.take()
     }
 
+    /// Attributes every record appended from now on to `operator`
+    /// (`None`: unattributed) and returns the previous setting, so that a
+    /// caller can restore it (`registry::OperatorScope` does).
+    pub fn set_operator(
+        &mut self,
+        operator: Option<record::OperatorId>,
+    ) -> Option<record::OperatorId> {
+        std::mem::replace(&mut self.operator, operator)
+    }
+
+    /// Who records appended now are attributed to.
+    pub fn operator(&self) -> Option<&record::OperatorId> {
+        self.operator.as_ref()
+    }
+
     /// Appends a batch of records durably; returns their sequence numbers.
     /// Either every record of the batch is durable and covered by a new
     /// signed checkpoint when this returns Ok, or the batch was not
@@ -726,6 +747,7 @@ impl Ledger {
                 seq,
                 time_s,
                 prev_link: link,
+                operator: self.operator.clone(),
                 body,
             };
             let bytes = record.encode()?;

@@ -9,12 +9,17 @@
 //! bytes is rejected (trailing bytes, non-canonical booleans and options,
 //! non-normalised decimals, invalid UTF-8, unknown kinds or versions).
 
+pub use super::operator::OperatorId;
 use rust_decimal::Decimal;
 use std::fmt;
 use std::str::FromStr;
 
-/// The record format version written by this build (FORMAT.md §3.1).
+/// The record header version of a record without an operator (FORMAT.md
+/// §3.1): every record before format version 6, and every unattributed one since.
 pub const RECORD_VERSION: u16 = 1;
+/// The record header version of an attributed record (FORMAT.md §3.1,
+/// version 6): the header is followed by the operator id, then the body.
+pub const RECORD_VERSION_ATTRIBUTED: u16 = 2;
 /// Largest encoded record, in bytes (FORMAT.md §3.1). Larger records are refused.
 pub const RECORD_BYTES_MAX: usize = 65_535;
 /// Size of the fixed record header: version, seq, time, kind, prev link.
@@ -36,6 +41,10 @@ pub struct Record {
     pub time_s: i64,
     /// The chain link of the previous record (32 zero bytes for seq 0).
     pub prev_link: Hash32,
+    /// Who did it (FORMAT.md version 6): `Some` makes it an attributed
+    /// record (header version 2); `None` is written as version 1, byte
+    /// for byte as before.
+    pub operator: Option<OperatorId>,
     /// What happened.
     pub body: Body,
 }
@@ -424,14 +433,27 @@ pub enum EncodeError {
 }
 
 impl Record {
+    /// The record header version this record is written with:
+    /// [`RECORD_VERSION_ATTRIBUTED`] with an operator, else [`RECORD_VERSION`].
+    pub fn version(&self) -> u16 {
+        if self.operator.is_some() {
+            RECORD_VERSION_ATTRIBUTED
+        } else {
+            RECORD_VERSION
+        }
+    }
+
     /// Encodes the record canonically. Refuses records above [`RECORD_BYTES_MAX`].
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         let mut w = Writer(Vec::with_capacity(256));
-        w.u16(RECORD_VERSION);
+        w.u16(self.version());
         w.u64(self.seq);
         w.i64(self.time_s);
         w.u16(self.body.kind() as u16);
         w.hash(&self.prev_link);
+        if let Some(op) = &self.operator {
+            w.str(op.as_str());
+        }
         self.body.encode_into(&mut w);
         let bytes = w.0;
         if bytes.len() > RECORD_BYTES_MAX {
@@ -452,7 +474,7 @@ impl Record {
         }
         let mut r = Reader { bytes, pos: 0 };
         let version = r.u16("version")?;
-        if version != RECORD_VERSION {
+        if version != RECORD_VERSION && version != RECORD_VERSION_ATTRIBUTED {
             return Err(DecodeError::UnsupportedVersion { version });
         }
         let seq = r.u64("seq")?;
@@ -460,6 +482,19 @@ impl Record {
         let tag = r.u16("kind")?;
         let kind = Kind::from_tag(tag).ok_or(DecodeError::UnknownKind { tag })?;
         let prev_link = r.hash("prev_link")?;
+        let operator = if version == RECORD_VERSION_ATTRIBUTED {
+            let at = r.pos;
+            let id = r.str("operator")?;
+            Some(
+                OperatorId::parse(&id).map_err(|e| DecodeError::NonCanonical {
+                    offset: at,
+                    field: "operator",
+                    reason: e.to_string(),
+                })?,
+            )
+        } else {
+            None
+        };
         let body = Body::decode_from(kind, &mut r)?;
         if r.pos != bytes.len() {
             return Err(DecodeError::TrailingBytes {
@@ -471,6 +506,7 @@ impl Record {
             seq,
             time_s,
             prev_link,
+            operator,
             body,
         };
         // Belt and braces: the field-level checks above should already make
@@ -1042,7 +1078,8 @@ impl Record {
             } => json!({"code": code, "document": hex::encode(document), "other_code": other_code}),
         };
         json!({
-            "version": RECORD_VERSION,
+            "version": self.version(),
+            "operator": self.operator.as_ref().map(OperatorId::as_str),
             "seq": self.seq,
             "time": self.time_s,
             "kind": self.body.kind().name(),

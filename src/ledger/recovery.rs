@@ -770,6 +770,7 @@ pub fn open(
         _lock: Some(lock),
         verification: super::verify::Verification::verified(),
         pending_verification: None,
+        operator: None,
     };
     if scanned_from > 0 {
         // The records below the fast scan's start were trusted through the

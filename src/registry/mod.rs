@@ -25,11 +25,13 @@ use sha2::Digest;
 use std::path::Path;
 
 mod bundle;
+mod operator;
 mod reader;
 mod record;
 mod replace_scan;
 mod reservation;
 
+pub use operator::{OperatorId, OperatorIdError, OperatorScope, API_OPERATOR};
 use reader::parse_hash;
 pub use reader::{Published, Reader, HOLDER_CACHE_ENTRIES_MAX};
 pub use record::{
@@ -311,6 +313,27 @@ pub struct Certificate {
     /// registered with `--allow-duplicate`.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub duplicate_of: Vec<String>,
+    /// Every record about the certificate with who wrote it (the audit
+    /// trail, ledger/FORMAT.md §3.5): only filled in by
+    /// [`Registry::show`] (the CLI and the admin API), never stored in the
+    /// derived index and never shown by the public listener.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub events: Vec<Event>,
+}
+
+/// One record about a certificate, as `show` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Ledger seq of the record.
+    pub seq: u64,
+    /// UTC seconds when it was appended.
+    pub time_s: i64,
+    /// The record kind's name (`Registered`, `ScanArchived`, ...).
+    pub kind: String,
+    /// Who wrote it; `null` for an unattributed record (the intake, the
+    /// scheduler, a command-line write without `--operator`, and every
+    /// record written before format version 6).
+    pub operator: Option<OperatorId>,
 }
 
 /// What a registration returns.
@@ -628,6 +651,7 @@ impl Registry {
                     holder: None,
                     imported: false,
                     duplicate_of: Vec::new(),
+                    events: Vec::new(),
                 };
                 self.put(&c)?;
             }

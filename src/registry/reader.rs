@@ -173,7 +173,27 @@ impl Reader {
         if let Some(key) = key {
             c.holder = Some(self.holder_data(&code, &key, &c)?);
         }
+        c.events = self.events(&c)?;
         Ok(c)
+    }
+
+    /// The records about `c` with who wrote each (the audit trail), read
+    /// from the ledger: one record read per seq of the certificate.
+    pub fn events(&self, c: &Certificate) -> Result<Vec<super::Event>, RegistryError> {
+        let mut events = Vec::with_capacity(c.seqs.len());
+        for &seq in &c.seqs {
+            let bytes = self.read_record(seq)?;
+            let rec = crate::ledger::record::Record::decode(&bytes).map_err(|e| {
+                ledger::LedgerError::Invalid(format!("record {seq} does not decode: {e}"))
+            })?;
+            events.push(super::Event {
+                seq,
+                time_s: rec.time_s,
+                kind: rec.body.kind().name().to_string(),
+                operator: rec.operator,
+            });
+        }
+        Ok(events)
     }
 
     /// The grade input the exam office registered (module grades and
