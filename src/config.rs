@@ -64,6 +64,8 @@ pub struct Config {
     pub publish: crate::publish::PublishConfig,
     /// Reserved codes (`[reserve]`, `zeugnis reserve`).
     pub reserve: ReserveConfig,
+    /// The mail to the graduate (`[mail]`, `crate::mail`).
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Codes reserved before their documents exist (`[reserve]`).
@@ -94,6 +96,7 @@ impl Default for Config {
             exports: crate::exports::ExportsConfig::default(),
             publish: crate::publish::PublishConfig::default(),
             reserve: ReserveConfig::default(),
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }
@@ -160,6 +163,9 @@ impl Config {
         }
         if let Some(t) = &c.http.admin_token_file {
             c.http.admin_token_file = Some(base.join(t));
+        }
+        if let Some(t) = &c.mail.templates {
+            c.mail.templates = Some(base.join(t));
         }
         if let Some(l) = &c.http.branding.logo_file {
             c.http.branding.logo_file = Some(base.join(l));
@@ -236,6 +242,9 @@ impl Config {
         }
         if !self.publish.mail_to.is_empty() && self.publish_mail().is_none() {
             return Err(invalid("report.smtp", "expected HOST:PORT"));
+        }
+        if let Err((field, reason)) = self.mail.validate() {
+            return Err(invalid(field, &reason));
         }
         if !(1..=crate::registry::RESERVATION_DAYS_MAX).contains(&self.reserve.expiry_days) {
             return Err(invalid(
