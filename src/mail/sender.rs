@@ -34,8 +34,13 @@ pub struct Sender {
     data: std::path::PathBuf,
     /// The queue in it.
     queue: Queue,
-    /// The registry (certificate states, documents, the delivery record).
+    /// The registry: only for appending the delivery record.
     registry: Arc<Mutex<Registry>>,
+    /// Certificate states, read without the registry lock (a queue of
+    /// entries awaiting their scan is looked at every pass).
+    reader: crate::registry::Reader,
+    /// The documents to attach.
+    blobs: crate::blobs::BlobStore,
     /// `/metrics` counters and gauges, when the HTTP service runs.
     metrics: Option<Arc<crate::http::metrics::Metrics>>,
 }
@@ -69,11 +74,17 @@ impl Sender {
         registry: Arc<Mutex<Registry>>,
         metrics: Option<Arc<crate::http::metrics::Metrics>>,
     ) -> Sender {
-        let data = {
+        let (data, reader, blobs) = {
             let reg = registry.lock().unwrap_or_else(|p| p.into_inner());
-            reg.ledger().dir().to_path_buf()
+            (
+                reg.ledger().dir().to_path_buf(),
+                reg.reader(),
+                reg.blobs().clone(),
+            )
         };
         Sender {
+            reader,
+            blobs,
             queue: Queue::new(&data),
             data,
             cfg,
@@ -140,11 +151,7 @@ impl Sender {
             EntryState::Waiting if e.next_attempt_s > now_s() => return Step::Wait,
             EntryState::Waiting => {}
         }
-        let (cert, blobs) = {
-            let reg = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-            (reg.reader().get(&e.code), reg.blobs().clone())
-        };
-        let cert = match cert {
+        let cert = match self.reader.get(&e.code) {
             Ok(c) => c,
             Err(err) => {
                 tracing::warn!(code = %e.code, error = %err, "mail: certificate state unreadable; retried");
@@ -164,7 +171,7 @@ impl Sender {
             Some(_) => {}
         }
         let template = self.templates.for_language(&e.language);
-        let outcome = self.send(&e, template, &blobs);
+        let outcome = self.send(&e, template, &self.blobs);
         match outcome {
             Ok(()) => {
                 e.state = EntryState::Sent;
