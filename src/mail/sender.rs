@@ -193,6 +193,9 @@ impl Sender {
                 self.finish(&e)
             }
             Err(why) => {
+                // The relay's answer may quote the address; the status
+                // report and the log are not the place for it.
+                let why = redact(&why, &e.to);
                 self.count(false);
                 e.attempts = e.attempts.saturating_add(1);
                 e.last_error = Some(why.clone());
@@ -340,6 +343,26 @@ impl Sender {
     }
 }
 
+/// `text` with every occurrence of `address` (ASCII case ignored) replaced
+/// by `<holder.email>`.
+pub fn redact(text: &str, address: &str) -> String {
+    if address.is_empty() {
+        return text.to_string();
+    }
+    let (lower, needle) = (text.to_ascii_lowercase(), address.to_ascii_lowercase());
+    let mut out = String::new();
+    let mut at = 0;
+    // ASCII lowercasing keeps every byte offset, so offsets in `lower`
+    // are offsets in `text`.
+    while let Some(i) = lower[at..].find(&needle) {
+        out.push_str(&text[at..at + i]);
+        out.push_str("<holder.email>");
+        at += i + needle.len();
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// The sender thread: a pass every `poll_ms` until `stop`.
 pub fn run(sender: Sender, stop: Arc<AtomicBool>) {
     let restarted = sender.restart_failed();
@@ -366,5 +389,20 @@ pub fn run(sender: Sender, stop: Arc<AtomicBool>) {
             std::thread::sleep(step);
             slept += step;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_address_is_redacted_from_relay_answers() {
+        assert_eq!(
+            super::redact(
+                "550 5.1.1 <Erika@Uni.example>: unknown; erika@uni.example",
+                "erika@uni.example"
+            ),
+            "550 5.1.1 <<holder.email>>: unknown; <holder.email>"
+        );
+        assert_eq!(super::redact("451 busy", "a@b.example"), "451 busy");
     }
 }
