@@ -114,6 +114,20 @@ fn files_containing(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
     hits
 }
 
+/// `GET path` over plain HTTP/1.1; the whole answer.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
 /// Waits (at most [`PATIENCE`]) until `f` holds.
 fn wait_until(what: &str, d: &Daemon, f: &dyn Fn() -> bool) {
     let t0 = std::time::Instant::now();
@@ -205,6 +219,13 @@ fn a_refusing_relay_gets_the_mail_once_it_accepts() {
     let st = status(&dir);
     assert_eq!(st["mail_pending"], 0, "{st}");
     assert_eq!(st["mail_failed"], json!([]), "{st}");
+    let metrics = http_get(&d.addr("public"), "/metrics");
+    for series in [
+        "zeugnis_mail_attempts_total{outcome=\"refused\"} 2",
+        "zeugnis_mail_attempts_total{outcome=\"sent\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
     d.stop();
     let leaks = files_containing(&dir.join("ledger"), ADDRESS.as_bytes());
     assert!(leaks.is_empty(), "the address is in {leaks:?}");
