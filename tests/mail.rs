@@ -370,3 +370,37 @@ fn bad_addresses_and_templates_are_refused() {
         "{log}"
     );
 }
+
+/// A certificate voided before its scan gets no mail: the running sender
+/// drops the entry (logged) and the relay never sees an attempt; a
+/// certificate without `holder.email` is archived without any mail.
+#[test]
+fn a_voided_certificate_gets_no_mail() {
+    let (_t, dir) = setup();
+    let sink = SmtpSink::start(&dir.join("sink"), 0);
+    std::fs::write(dir.join("doc.pdf"), crate::support::pdf("image v")).expect("doc");
+    std::fs::write(dir.join("doc2.pdf"), crate::support::pdf("image w")).expect("doc");
+    let mut d = Daemon::start(&dir, &config(sink.port, ""));
+    d.wait_for_log("sending mails to graduates");
+    let (code, _, _) = register(&dir, "r.json", "doc.pdf", &|| d.log());
+    let entry = dir
+        .join("ledger/mail")
+        .join(format!("{}.json", canonical(&code)));
+    assert!(entry.exists());
+    let (c, _, err) = zeugnis(&dir, &["void", &code, "--reason", "process restarted"]);
+    assert_eq!(c, 0, "{err}\n{}", d.log());
+    d.wait_for_log("mail to the graduate dropped, not sent");
+    assert!(!entry.exists());
+    let (plain, _, _) = register(&dir, "plain.json", "doc2.pdf", &|| d.log());
+    drop_scan(&dir, &plain);
+    wait_until("the scan is archived", &d, &|| {
+        show(&dir, &plain)["state"] == "archived"
+    });
+    d.stop();
+    assert_eq!(
+        sink.attempts(),
+        0,
+        "no mail for a voided certificate or one without address"
+    );
+    assert!(show(&dir, &plain).get("deliveries").is_none());
+}
