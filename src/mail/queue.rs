@@ -219,6 +219,29 @@ impl Queue {
         Ok(paths.iter().map(|p| Self::read(p)).collect())
     }
 
+    /// What erasure (GDPR Art. 17) does to `code`'s entry: a mail not sent
+    /// yet is deleted; a mail the relay already accepted keeps its entry
+    /// until its `MailDelivered` record is written, but without the
+    /// address, the name and the link (the record needs none of them).
+    /// `true` when it deleted or changed something.
+    pub fn forget(&self, code: &str) -> Result<bool, QueueError> {
+        match self.get(code) {
+            Ok(Some(mut e)) if e.state == EntryState::Sent => {
+                if e.to.is_empty() && e.name.is_empty() && e.url.is_empty() {
+                    return Ok(false);
+                }
+                e.to.clear();
+                e.name.clear();
+                e.url.clear();
+                self.put(&e)?;
+                Ok(true)
+            }
+            // An unreadable entry is deleted too: it may hold the address.
+            Ok(_) | Err(QueueError::Bad { .. }) => self.remove(code),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deletes `code`'s entry durably; `false` when there was none.
     pub fn remove(&self, code: &str) -> Result<bool, QueueError> {
         let path = self.path(code);
@@ -294,6 +317,41 @@ mod tests {
         assert!(
             errors[1].contains("BBBBBBBBBBBB.json") && errors[1].contains("not the file's name")
         );
+    }
+
+    /// Erasure deletes a pending entry, and strips a sent one of the
+    /// address, name and link while keeping what its record needs.
+    #[test]
+    fn forget_deletes_pending_and_strips_sent_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::new(dir.path());
+        q.put(&entry("QNVCFM3P4VDF")).unwrap();
+        assert!(q.forget("QNVCFM3P4VDF").unwrap());
+        assert_eq!(q.get("QNVCFM3P4VDF").unwrap(), None);
+        let mut sent = entry("QNVCFM3P4VDF");
+        sent.state = EntryState::Sent;
+        sent.sent = Some(SentFacts {
+            at_s: 5,
+            template: "builtin".into(),
+            template_blake3: "22".repeat(32),
+        });
+        q.put(&sent).unwrap();
+        assert!(q.forget("QNVCFM3P4VDF").unwrap());
+        let kept = q.get("QNVCFM3P4VDF").unwrap().unwrap();
+        assert!(kept.to.is_empty() && kept.name.is_empty() && kept.url.is_empty());
+        assert_eq!(
+            (kept.address_hash, kept.sent),
+            (sent.address_hash, sent.sent)
+        );
+        let text = std::fs::read_to_string(q.path("QNVCFM3P4VDF")).unwrap();
+        assert!(
+            !text.contains("a@b.example") && !text.contains("Muster"),
+            "{text}"
+        );
+        assert!(!q.forget("QNVCFM3P4VDF").unwrap(), "nothing left to forget");
+        std::fs::write(q.path("AAAAAAAAAAAA"), b"{damaged").unwrap();
+        assert!(q.forget("AAAAAAAAAAAA").unwrap());
+        assert!(!q.forget("AAAAAAAAAAAA").unwrap());
     }
 
     /// The address hash is keyed by the salt and ignores ASCII case.

@@ -1567,7 +1567,7 @@ impl Registry {
         })?;
         if c.erased {
             let mail_dropped = crate::mail::queue::Queue::new(self.ledger.dir())
-                .remove(&c.code)
+                .forget(&c.code)
                 .map_err(|e| RegistryError::Invalid(e.to_string()))?;
             if self.blobs.delete(&addr)? || mail_dropped {
                 return Ok(true);
@@ -1587,7 +1587,7 @@ impl Registry {
         .map_err(|e| e.unconfirmed("erased", &code, None))?;
         // A mail not sent yet is dropped with the holder data (its entry
         // holds the address and the name).
-        let dropped = crate::mail::queue::Queue::new(self.ledger.dir()).remove(&code);
+        let dropped = crate::mail::queue::Queue::new(self.ledger.dir()).forget(&code);
         if let Err(e) = dropped {
             return Err(RegistryError::Unconfirmed {
                 action: "erased",
