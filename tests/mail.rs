@@ -404,3 +404,34 @@ fn a_voided_certificate_gets_no_mail() {
     );
     assert!(show(&dir, &plain).get("deliveries").is_none());
 }
+
+/// A daemon killed (SIGKILL, a crash) while a mail is being retried: the
+/// next start resumes the entry from the queue and sends it once.
+#[test]
+fn a_mail_being_retried_survives_a_crash() {
+    let (_t, dir) = setup();
+    let refusing = SmtpSink::start(&dir.join("refusing"), u32::MAX / 2);
+    std::fs::write(dir.join("doc.pdf"), crate::support::pdf("image k")).expect("doc");
+    let mut d = Daemon::start(&dir, &config(refusing.port, ""));
+    d.wait_for_log("sending mails to graduates");
+    let (code, _, _) = register(&dir, "r.json", "doc.pdf", &|| d.log());
+    drop_scan(&dir, &code);
+    d.wait_for_log("mail to the graduate refused; retried");
+    d.kill9();
+    let entry = dir
+        .join("ledger/mail")
+        .join(format!("{}.json", canonical(&code)));
+    assert!(entry.exists(), "the queue entry survives the crash");
+    drop(refusing);
+
+    let sink = SmtpSink::start(&dir.join("accepting"), 0);
+    let mut d = Daemon::start(&dir, &config(sink.port, ""));
+    d.wait_for_log("mail to the graduate delivered and recorded");
+    d.stop();
+    assert_eq!(sink.messages().len(), 1);
+    assert!(!entry.exists());
+    assert_eq!(
+        show(&dir, &code)["deliveries"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
