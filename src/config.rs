@@ -66,6 +66,8 @@ pub struct Config {
     pub reserve: ReserveConfig,
     /// Where `register --stamp` puts the link on page 1 (`[stamp]`).
     pub stamp: crate::stamp::StampPlace,
+    /// The mail to the graduate (`[mail]`, `crate::mail`).
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Codes reserved before their documents exist (`[reserve]`).
@@ -97,6 +99,7 @@ impl Default for Config {
             publish: crate::publish::PublishConfig::default(),
             reserve: ReserveConfig::default(),
             stamp: crate::stamp::StampPlace::default(),
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }
@@ -163,6 +166,9 @@ impl Config {
         }
         if let Some(t) = &c.http.admin_token_file {
             c.http.admin_token_file = Some(base.join(t));
+        }
+        if let Some(t) = &c.mail.templates {
+            c.mail.templates = Some(base.join(t));
         }
         if let Some(l) = &c.http.branding.logo_file {
             c.http.branding.logo_file = Some(base.join(l));
@@ -239,6 +245,9 @@ impl Config {
         }
         if !self.publish.mail_to.is_empty() && self.publish_mail().is_none() {
             return Err(invalid("report.smtp", "expected HOST:PORT"));
+        }
+        if let Err((field, reason)) = self.mail.validate() {
+            return Err(invalid(field, &reason));
         }
         if !(1..=crate::registry::RESERVATION_DAYS_MAX).contains(&self.reserve.expiry_days) {
             return Err(invalid(

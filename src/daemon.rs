@@ -39,6 +39,9 @@ pub enum DaemonError {
     /// Starting a thread or the runtime failed.
     #[error("{0}")]
     Start(String),
+    /// A graduate-mail template is refused (names the file and why).
+    #[error(transparent)]
+    MailTemplate(#[from] crate::mail::template::TemplateError),
 }
 
 impl DaemonError {
@@ -48,7 +51,8 @@ impl DaemonError {
             DaemonError::Ledger(e) => e.exit_code(),
             DaemonError::Registry(e) => e.exit_code(),
             DaemonError::Http(crate::http::HttpError::Config(_))
-            | DaemonError::Http(crate::http::HttpError::AdminToken { .. }) => 2,
+            | DaemonError::Http(crate::http::HttpError::AdminToken { .. })
+            | DaemonError::MailTemplate(_) => 2,
             DaemonError::Intake(_) | DaemonError::Start(_) | DaemonError::Http(_) => 1,
         }
     }
@@ -255,6 +259,8 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     if let Some(p) = &http_cfg.admin_token_file {
         crate::http::read_admin_token(p)?;
     }
+    // Templates are checked before anything touches the disk, too.
+    let mail_templates = crate::mail::template::Templates::load(cfg.mail.templates.as_deref())?;
     let bound = runtime.block_on(crate::http::bind(&http_cfg))?;
     let mut ledger = open_or_init(&data, origin)?;
     let verification = ledger.take_verification();
@@ -290,6 +296,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
     }));
     let metrics = state.metrics();
     let publish_metrics = Arc::clone(&metrics);
+    let mail_metrics = Arc::clone(&metrics);
     let inbox_metrics = Arc::clone(&metrics);
     intake.on_outcome(Arc::new(move |o| metrics.intake(&o.outcome)));
     intake.on_health(Arc::new(move |h| {
@@ -364,6 +371,35 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         None
     };
 
+    // The mail to the graduate (crate::mail): entries wait in the queue
+    // until relay and sender are configured.
+    let mail_thread = match cfg.mail.relay(&cfg.report) {
+        Some(relay) => {
+            tracing::info!(relay = %format!("{}:{}", relay.host, relay.port), "sending mails to graduates");
+            let sender = crate::mail::sender::Sender::new(
+                cfg.mail.clone(),
+                relay,
+                mail_templates,
+                Arc::clone(&registry),
+                Some(mail_metrics),
+            );
+            let stop = Arc::clone(&stop);
+            Some(
+                std::thread::Builder::new()
+                    .name("zeugnis-mail".into())
+                    .spawn(move || crate::mail::sender::run(sender, stop))
+                    .map_err(|e| DaemonError::Start(format!("mail thread: {e}")))?,
+            )
+        }
+        None => {
+            let queued = crate::mail::status(&data).pending;
+            if queued > 0 {
+                tracing::warn!(mails = queued, "mails to graduates are queued but no relay is configured ([mail] smtp/from or [report] smtp/mail_from); they wait");
+            }
+            None
+        }
+    };
+
     // Listeners bound, ledger open, control socket and services started.
     sd_notify("READY=1\nSTATUS=serving");
     let report_cfg = cfg.report.clone();
@@ -407,6 +443,10 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
         tracing::warn!(error = %e, "control socket task failed");
     }
     let _ = intake_thread.join();
+    if let Some(t) = mail_thread {
+        // It finishes the mail it is sending (bounded by the SMTP timeout).
+        let _ = t.join();
+    }
     if let Some(t) = publish_thread {
         // It publishes the last batch's checkpoint once more, then ends.
         let _ = t.join();

@@ -43,6 +43,7 @@ pub mod exports;
 pub mod grades;
 pub mod http;
 pub mod ledger;
+pub mod mail;
 pub mod publish;
 pub mod registry;
 pub mod report;

@@ -138,6 +138,62 @@ pub struct StatusReport {
     /// PDF/A (code), at most [`REPORT_ITEMS_MAX`].
     #[serde(default)]
     pub documents_without_pdfa: Vec<String>,
+    /// The mail to the graduate: the queue's state (`mail_pending`,
+    /// `mail_retrying`, `mail_failed`, `mail_queue_errors`).
+    #[serde(flatten)]
+    pub mail: MailFields,
+}
+
+/// The graduate-mail fields of the report (flattened into it).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MailFields {
+    /// Mails in the queue that are not given up.
+    pub mail_pending: u64,
+    /// Mails a relay refused at least once, with the next attempt.
+    pub mail_retrying: Vec<crate::mail::MailProblem>,
+    /// Mails given up after `[mail] attempts_max` refusals.
+    pub mail_failed: Vec<crate::mail::MailProblem>,
+    /// Queue files that cannot be read.
+    pub mail_queue_errors: Vec<String>,
+}
+
+impl MailFields {
+    fn of(s: crate::mail::MailStatus) -> MailFields {
+        MailFields {
+            mail_pending: s.pending,
+            mail_retrying: s.retrying,
+            mail_failed: s.failed,
+            mail_queue_errors: s.errors,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut s = format!(
+            "mails to graduates pending: {}; refused and retried: {}; given up: {}\n",
+            self.mail_pending,
+            self.mail_retrying.len(),
+            self.mail_failed.len()
+        );
+        for p in &self.mail_retrying {
+            s.push_str(&format!(
+                "  {}  {} attempt(s), next at {}: {}\n",
+                p.code,
+                p.attempts,
+                p.next_attempt.unwrap_or(0),
+                p.last_error
+            ));
+        }
+        for p in &self.mail_failed {
+            s.push_str(&format!(
+                "  {}  GIVEN UP after {} attempt(s): {}\n",
+                p.code, p.attempts, p.last_error
+            ));
+        }
+        for e in &self.mail_queue_errors {
+            s.push_str(&format!("  unreadable: {e}\n"));
+        }
+        s
+    }
 }
 
 /// The `ledger_verification` part of the report.
@@ -369,6 +425,7 @@ pub fn status(
         reservations_open,
         reservations_expired,
         documents_without_pdfa,
+        mail: MailFields::of(crate::mail::status(ledger.dir())),
     })
 }
 
@@ -447,6 +504,7 @@ impl StatusReport {
             s.push_str(&format!("  {}  {}\n", q.file, q.reason));
         }
         s.push_str(&self.inbox_text());
+        s.push_str(&self.mail.text());
         s.push_str(&format!(
             "\nledger: {} records, {} bytes; +{} in 7 days, +{} in 30 days\n",
             self.ledger_records,

@@ -80,6 +80,20 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
         .expect("import");
     r.register_with(&rec, &doc(4), &with(None, false, true))
         .expect("duplicate on purpose");
+    // Format version 5: kind 17 (MailDelivered).
+    r.record_mail_delivery(zeugnis::registry::MailDelivery {
+        code: zeugnis::codes::Code::parse(&b)
+            .expect("code")
+            .as_str()
+            .to_string(),
+        language: "de".into(),
+        template: "builtin".into(),
+        template_blake3: [7; 32],
+        documents: vec![[8; 32]],
+        address_hash: [9; 32],
+        delivered_s: 1_800_000_000,
+    })
+    .expect("mail delivery");
     drop(r);
     let mut l = zeugnis::ledger::Ledger::open(&dir, Default::default()).expect("open");
     l.append_batch((0..600).map(sample_body).collect())
@@ -100,8 +114,8 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     assert_eq!(v["head_link"], hex::encode(link));
     assert_eq!(v["origin"], "py.example/zeugnis/1");
     assert_eq!(
-        v["checkpoints"], 14,
-        "genesis, 12 registry batches, 1 bulk batch"
+        v["checkpoints"], 15,
+        "genesis, 13 registry batches, 1 bulk batch"
     );
     assert_eq!(v["scans_replaced"], 2, "{out}");
     // Supersede writes Superseded + Registered; the revocation one record.

@@ -295,6 +295,46 @@ fn golden_version_4_bytes() {
     assert_eq!(golden, text);
 }
 
+/// Format version 5 (FORMAT.md §16): kind 17 `MailDelivered`. Its bytes
+/// are pinned by `tests/golden/records-v5.txt` (bless with
+/// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_version_5_bytes`);
+/// it decodes back to itself, and a count of documents that cannot fit is
+/// refused before anything is allocated.
+#[test]
+fn golden_version_5_bytes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records-v5.txt");
+    let r = sample(
+        30,
+        Body::MailDelivered {
+            code: "QNVCFM3P4VDF".into(),
+            language: "de".into(),
+            template: "builtin".into(),
+            template_blake3: [0x17; 32],
+            documents: vec![[0xD1; 32], [0xD2; 32]],
+            address_hash: [0xA4; 32],
+            delivered_s: 1_800_000_123,
+        },
+    );
+    let bytes = r.encode().expect("encode");
+    assert_eq!(&bytes[18..20], &17u16.to_le_bytes(), "kind tag");
+    assert_eq!(Record::decode(&bytes).expect("decode"), r);
+    let text = format!("{} {}\n", r.body.kind().name(), hex::encode(&bytes));
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    assert_eq!(golden, text);
+    // The documents count follows code, language, template and the hash.
+    let at = 52 + (4 + 12) + (4 + 2) + (4 + 7) + 32;
+    assert_eq!(&bytes[at..at + 4], &2u32.to_le_bytes());
+    let mut bad = bytes.clone();
+    bad[at..at + 4].copy_from_slice(&1_000_000u32.to_le_bytes());
+    assert!(
+        Record::decode(&bad).is_err(),
+        "an impossible count must be refused"
+    );
+}
+
 /// Format version 3 (FORMAT.md §16): kind 13 `ScanReplaced`. Its bytes are
 /// pinned by `tests/golden/records-v3.txt` (bless as above:
 /// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_scan_replaced`);

@@ -540,3 +540,147 @@ pub fn remove_blob(dir: &std::path::Path, bytes: &[u8]) -> usize {
     }
     removed
 }
+
+/// A real SMTP server (aiosmtpd) that keeps every accepted message as a
+/// file and can refuse the first attempts with `451` (a temporary error),
+/// for tests of the mail to the graduate. Killed when dropped.
+///
+/// Files in its folder: `attempts.log` (one line per DATA attempt,
+/// accepted or not: `N RCPT`), `msg-NNN.eml` (each accepted message, as
+/// received).
+pub struct SmtpSink {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    /// Where it writes.
+    pub dir: PathBuf,
+}
+
+const SMTP_SINK_PY: &str = r#"
+import os, sys, time
+from aiosmtpd.controller import Controller
+port, out, refuse = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+class Handler:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        Handler.n += 1
+        with open(os.path.join(out, "attempts.log"), "a") as f:
+            f.write("%d %s\n" % (Handler.n, ",".join(envelope.rcpt_tos)))
+        if Handler.n <= refuse:
+            return "451 4.3.0 mailbox busy, try again later"
+        tmp = os.path.join(out, ".msg")
+        with open(tmp, "wb") as f:
+            f.write(envelope.original_content or envelope.content)
+        os.rename(tmp, os.path.join(out, "msg-%03d.eml" % Handler.n))
+        return "250 OK"
+Controller(Handler(), hostname="127.0.0.1", port=port).start()
+while True:
+    time.sleep(3600)
+"#;
+
+/// Reads a received message with Python's `email` package (a parser that
+/// is not the sender's): the JSON has `to`, `subject`, `body` (decoded
+/// text) and `attachments` (file name and the decoded bytes as hex).
+const MAIL_PARTS_PY: &str = r#"
+import email, email.policy, json, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+body = m.get_body(preferencelist=("plain",)).get_content()
+att = [{"filename": p.get_filename(), "type": p.get_content_type(), "hex": p.get_content().hex()}
+       for p in m.iter_attachments()]
+print(json.dumps({"to": str(m["To"]), "from": str(m["From"]), "subject": str(m["Subject"]),
+                  "body": body, "attachments": att}))
+"#;
+
+impl SmtpSink {
+    /// Starts the server in `dir` (created) and waits until it accepts
+    /// connections; it answers the first `refuse_first` messages with
+    /// `451 4.3.0` and accepts every later one.
+    pub fn start(dir: &Path, refuse_first: u32) -> SmtpSink {
+        python_modules(&["aiosmtpd"]);
+        std::fs::create_dir_all(dir).expect("sink dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = std::process::Command::new("python3")
+            .args(["-u", "-c", SMTP_SINK_PY, &port.to_string()])
+            .arg(dir)
+            .arg(refuse_first.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("sink.log")).expect("sink log"))
+            .spawn()
+            .expect("python3 aiosmtpd sink");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the SMTP sink did not start: {}",
+                std::fs::read_to_string(dir.join("sink.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        SmtpSink {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// DATA attempts so far (accepted or refused).
+    pub fn attempts(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("attempts.log"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// The accepted messages so far, oldest first (their files).
+    pub fn messages(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("sink dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Waits (at most [`PATIENCE`]) until `n` messages were accepted; the
+    /// `log` closure gives the daemon's log for the failure message.
+    pub fn wait_for_messages(&self, n: usize, log: &dyn Fn() -> String) -> Vec<PathBuf> {
+        let t0 = std::time::Instant::now();
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(
+                t0.elapsed() < PATIENCE,
+                "{} of {n} messages accepted after {} attempts; daemon log:\n{}",
+                m.len(),
+                self.attempts(),
+                log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// A received message's parts, read by Python's `email` package.
+    pub fn parts(message: &Path) -> serde_json::Value {
+        let (code, out, err) = output(
+            std::process::Command::new("python3")
+                .args(["-c", MAIL_PARTS_PY])
+                .arg(message),
+        );
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).expect("mail parts json")
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

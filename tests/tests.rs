@@ -22,6 +22,7 @@ mod ledger_props;
 mod ledger_python;
 mod ledger_records;
 mod ledger_vectors;
+mod mail;
 mod publish;
 mod registry;
 mod replace_scan;

@@ -174,6 +174,12 @@ def decode(rec):
         body = {"code": r.string()}
     elif kind == 16:
         body = {"code": r.string(), "document": r.hash(), "other": r.string()}
+    elif kind == 17:  # format version 5: MailDelivered
+        body = {"code": r.string(), "language": r.string(), "template": r.string(),
+                "template_blake3": r.hash()}
+        body["documents"] = [r.hash() for _ in range(r.count(32))]
+        body["address_hash"] = r.hash()
+        body["delivered"] = r.i64()
     else:
         raise Fail("unknown kind %d" % kind)
     if r.pos != len(rec):

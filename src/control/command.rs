@@ -996,6 +996,18 @@ fn print_certificate(
             old.reason
         ));
     }
+    for m in &c.deliveries {
+        line(format!(
+            "mailed to the graduate {} ({} UTC s; {} template, {}; {} document(s); address hash {}; ledger seq {})",
+            crate::dates::date_of_unix_secs(m.delivered),
+            m.delivered,
+            m.template,
+            m.language,
+            m.documents.len(),
+            &m.address_hash[..m.address_hash.len().min(16)],
+            m.seq
+        ));
+    }
     if let Some(g) = &c.grade {
         line("grade record".to_string());
         crate::grades::record_table(g, grade_input, 2)

@@ -94,6 +94,11 @@ pub struct Metrics {
     verification_checked: Gauge,
     /// `zeugnis_ledger_damaged`: 1 once it found damage (writes refused).
     ledger_damaged: Gauge,
+    /// `zeugnis_mail_queue_entries{kind}`: graduate mails `pending`, of
+    /// those `retrying`, and `failed` (given up).
+    mail_queue: Family<InboxLabels, Gauge>,
+    /// `zeugnis_mail_attempts_total{outcome}`: `sent` or `refused`.
+    mail_attempts: Family<OutcomeLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -204,7 +209,21 @@ impl Metrics {
             "1 once the background verification found damage (writes are refused)",
             ledger_damaged.clone(),
         );
+        let mail_queue = Family::<InboxLabels, Gauge>::default();
+        registry.register(
+            "zeugnis_mail_queue_entries",
+            "Mails to graduates in the queue, by kind: pending (not given up), retrying (refused at least once), failed (given up after mail.attempts_max)",
+            mail_queue.clone(),
+        );
+        let mail_attempts = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "zeugnis_mail_attempts",
+            "Attempts to hand a mail to a graduate to the SMTP relay, by outcome (sent, refused)",
+            mail_attempts.clone(),
+        );
         Metrics {
+            mail_queue,
+            mail_attempts,
             verification_pending,
             verification_checked,
             ledger_damaged,
@@ -262,6 +281,27 @@ impl Metrics {
             &self.publish_failures
         };
         family.get_or_create(&TargetLabels { target }).inc();
+    }
+
+    /// Sets the graduate-mail queue gauges (after each pass of the sender).
+    pub fn mail_queue(&self, pending: u64, retrying: u64, failed: u64) {
+        for (kind, n) in [
+            ("pending", pending),
+            ("retrying", retrying),
+            ("failed", failed),
+        ] {
+            self.mail_queue
+                .get_or_create(&InboxLabels { kind })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counts one attempt to hand a graduate mail to the relay.
+    pub fn mail_attempt(&self, sent: bool) {
+        let outcome = if sent { "sent" } else { "refused" };
+        self.mail_attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Sets the inbox gauges from the intake's state after a pass.

@@ -610,6 +610,7 @@ pub fn record_name(lang: Lang, kind: &str) -> String {
         (Lang::De, "Erased") => "Personendaten gelöscht",
         (Lang::De, "CodeImported") => "Code aus einem früheren System übernommen",
         (Lang::De, "DuplicateAllowed") => "Dokument bewusst ein zweites Mal registriert",
+        (Lang::De, "MailDelivered") => "Digitales Zeugnis per E-Mail versandt",
         (Lang::En, "Registered") => "Registered",
         (Lang::En, "ScanArchived") => "Original archived",
         (Lang::En, "ScanReplaced") => "Scan of the original replaced",
@@ -619,6 +620,7 @@ pub fn record_name(lang: Lang, kind: &str) -> String {
         (Lang::En, "Erased") => "Personal data erased",
         (Lang::En, "CodeImported") => "Code taken over from an earlier system",
         (Lang::En, "DuplicateAllowed") => "Document registered a second time on purpose",
+        (Lang::En, "MailDelivered") => "Digital certificate sent by mail",
         (_, other) => return other.to_string(),
     };
     name.to_string()

@@ -251,6 +251,27 @@ pub enum Body {
         /// The still-valid certificate that holds it too.
         other_code: String,
     },
+    /// The mail to the graduate with the certificate's digital image was
+    /// accepted by the SMTP relay (kind 17, version 5; FORMAT.md §3.3).
+    MailDelivered {
+        /// The certificate.
+        code: String,
+        /// Language of the text sent, `de` or `en`.
+        language: String,
+        /// Which template: `builtin` or `operator` (a file of `[mail]
+        /// templates`).
+        template: String,
+        /// BLAKE3 of the template text (before the placeholders were
+        /// filled in: the filled-in text holds the access key).
+        template_blake3: Hash32,
+        /// BLAKE3 of each attached document, in order.
+        documents: Vec<Hash32>,
+        /// Keyed hash of the address (FORMAT.md §3.3): the address cannot be
+        /// recovered from it without the holder salt.
+        address_hash: Hash32,
+        /// When the relay accepted the mail (UTC seconds).
+        delivered_s: i64,
+    },
 }
 
 /// The kind tag of a body, as stored (u16, FORMAT.md §3.3).
@@ -273,6 +294,7 @@ pub enum Kind {
     Reserved = 14,
     CodeImported = 15,
     DuplicateAllowed = 16,
+    MailDelivered = 17,
 }
 
 /// The public reason category of a revocation (FORMAT.md §3.3, kind 12).
@@ -322,7 +344,7 @@ impl fmt::Display for RevocationCategory {
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Genesis,
         Kind::KeyAdded,
         Kind::KeyRetired,
@@ -339,6 +361,7 @@ impl Kind {
         Kind::Reserved,
         Kind::CodeImported,
         Kind::DuplicateAllowed,
+        Kind::MailDelivered,
     ];
 
     fn from_tag(tag: u16) -> Option<Kind> {
@@ -364,6 +387,7 @@ impl Kind {
             Kind::Reserved => "Reserved",
             Kind::CodeImported => "CodeImported",
             Kind::DuplicateAllowed => "DuplicateAllowed",
+            Kind::MailDelivered => "MailDelivered",
         }
     }
 }
@@ -388,6 +412,7 @@ impl Body {
             Body::Reserved { .. } => Kind::Reserved,
             Body::CodeImported { .. } => Kind::CodeImported,
             Body::DuplicateAllowed { .. } => Kind::DuplicateAllowed,
+            Body::MailDelivered { .. } => Kind::MailDelivered,
         }
     }
 }
@@ -676,6 +701,26 @@ impl Body {
                 w.hash(document);
                 w.str(other_code);
             }
+            Body::MailDelivered {
+                code,
+                language,
+                template,
+                template_blake3,
+                documents,
+                address_hash,
+                delivered_s,
+            } => {
+                w.str(code);
+                w.str(language);
+                w.str(template);
+                w.hash(template_blake3);
+                w.u32(documents.len() as u32);
+                for d in documents {
+                    w.hash(d);
+                }
+                w.hash(address_hash);
+                w.i64(*delivered_s);
+            }
         }
     }
 
@@ -818,6 +863,22 @@ impl Body {
                 code: r.str("code")?,
                 document: r.hash("document")?,
                 other_code: r.str("other_code")?,
+            },
+            Kind::MailDelivered => Body::MailDelivered {
+                code: r.str("code")?,
+                language: r.str("language")?,
+                template: r.str("template")?,
+                template_blake3: r.hash("template_blake3")?,
+                documents: {
+                    let count = r.count("documents", 32)?;
+                    let mut v = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        v.push(r.hash("documents")?);
+                    }
+                    v
+                },
+                address_hash: r.hash("address_hash")?,
+                delivered_s: r.i64("delivered")?,
             },
         })
     }
@@ -1076,6 +1137,18 @@ impl Record {
                 document,
                 other_code,
             } => json!({"code": code, "document": hex::encode(document), "other_code": other_code}),
+            Body::MailDelivered {
+                code,
+                language,
+                template,
+                template_blake3,
+                documents,
+                address_hash,
+                delivered_s,
+            } => json!({"code": code, "language": language, "template": template,
+                        "template_blake3": hex::encode(template_blake3),
+                        "documents": documents.iter().map(hex::encode).collect::<Vec<_>>(),
+                        "address_hash": hex::encode(address_hash), "delivered": delivered_s}),
         };
         json!({
             "version": self.version(),
@@ -1100,7 +1173,8 @@ impl Record {
             | Body::Erased { code, .. }
             | Body::Reserved { code, .. }
             | Body::CodeImported { code }
-            | Body::DuplicateAllowed { code, .. } => vec![code.as_str()],
+            | Body::DuplicateAllowed { code, .. }
+            | Body::MailDelivered { code, .. } => vec![code.as_str()],
             Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],
             _ => Vec::new(),
         }

@@ -319,6 +319,10 @@ pub struct Certificate {
     /// derived index and never shown by the public listener.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub events: Vec<Event>,
+    /// Mails of the digital image to the graduate (`MailDelivered`
+    /// records), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub deliveries: Vec<DeliveryView>,
 }
 
 /// One record about a certificate, as `show` lists it.
@@ -334,6 +338,45 @@ pub struct Event {
     /// scheduler, a command-line write without `--operator`, and every
     /// record written before format version 6).
     pub operator: Option<OperatorId>,
+}
+
+/// One mail to the graduate, as `show` lists it (no address: only its
+/// keyed hash, FORMAT.md §3.3 kind 17).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// Ledger seq of the `MailDelivered` record.
+    pub seq: u64,
+    /// When the relay accepted the mail (UTC seconds).
+    pub delivered: i64,
+    /// Language of the text.
+    pub language: String,
+    /// `builtin` or `operator`.
+    pub template: String,
+    /// BLAKE3 (hex) of the template text.
+    pub template_blake3: String,
+    /// BLAKE3 (hex) of each attached document.
+    pub documents: Vec<String>,
+    /// Keyed hash (hex) of the address.
+    pub address_hash: String,
+}
+
+/// What [`Registry::record_mail_delivery`] records (the body of kind 17).
+#[derive(Clone, Debug)]
+pub struct MailDelivery {
+    /// The certificate code (12 characters).
+    pub code: String,
+    /// Language of the text.
+    pub language: String,
+    /// `builtin` or `operator`.
+    pub template: String,
+    /// BLAKE3 of the template text.
+    pub template_blake3: Hash32,
+    /// BLAKE3 of each attached document.
+    pub documents: Vec<Hash32>,
+    /// Keyed hash of the address.
+    pub address_hash: Hash32,
+    /// When the relay accepted it (UTC seconds).
+    pub delivered_s: i64,
 }
 
 /// What a registration returns.
@@ -442,6 +485,41 @@ pub struct Registry {
     /// The secret registrations derive their access key and holder salt
     /// from (loaded on first use; see [`REGISTRATION_SECRET_FILE`]).
     secret: Option<[u8; 32]>,
+}
+
+/// The BLAKE3 key-derivation context of the holder salt (FORMAT.md §14.2).
+const HOLDER_SALT_CONTEXT: &str = "zeugnis 2026 holder salt v1";
+
+/// The mail-queue entry of a registration whose record has `holder.email`
+/// (`crate::mail`): what the mail needs, fixed now that the key is known.
+fn mail_entry(
+    code: &Code,
+    record: &RegistrationRecord,
+    to: &str,
+    url: &str,
+    salt: &Hash32,
+    documents: &[DocumentFile],
+) -> crate::mail::queue::Entry {
+    let now = ledger::now_s();
+    crate::mail::queue::Entry {
+        format: crate::mail::queue::ENTRY_FORMAT.into(),
+        code: code.as_str().to_string(),
+        language: record.language.clone(),
+        to: to.to_string(),
+        name: format!("{} {}", record.holder.given_name, record.holder.family_name),
+        url: url.to_string(),
+        address_hash: hex::encode(crate::mail::queue::address_hash(salt, to)),
+        documents: documents
+            .iter()
+            .map(|d| blake3::hash(&d.bytes).to_hex().to_string())
+            .collect(),
+        created_s: now,
+        attempts: 0,
+        next_attempt_s: now,
+        last_error: None,
+        state: crate::mail::queue::EntryState::Waiting,
+        sent: None,
+    }
 }
 
 /// The per-registration seed: a BLAKE3 keyed by the registration secret
@@ -652,6 +730,7 @@ impl Registry {
                     imported: false,
                     duplicate_of: Vec::new(),
                     events: Vec::new(),
+                    deliveries: Vec::new(),
                 };
                 self.put(&c)?;
             }
@@ -667,6 +746,25 @@ impl Registry {
                 if !c.duplicate_of.contains(other_code) {
                     c.duplicate_of.push(other_code.clone());
                 }
+            })?,
+            Body::MailDelivered {
+                code,
+                language,
+                template,
+                template_blake3,
+                documents,
+                address_hash,
+                delivered_s,
+            } => with(code, &mut |c| {
+                c.deliveries.push(DeliveryView {
+                    seq,
+                    delivered: *delivered_s,
+                    language: language.clone(),
+                    template: template.clone(),
+                    template_blake3: hex::encode(template_blake3),
+                    documents: documents.iter().map(hex::encode).collect(),
+                    address_hash: hex::encode(address_hash),
+                })
             })?,
             Body::ScanArchived { code, scan, .. } => with(code, &mut |c| {
                 c.state = State::Archived;
@@ -1013,12 +1111,14 @@ impl Registry {
         // input: a retry of the same registration gets the same ones.
         let seed = registration_seed(secret, &code, record, documents);
         let key = reserved_key.unwrap_or_else(|| AccessKey::derive(&code, &seed));
-        let salt: Hash32 = blake3::derive_key("zeugnis 2026 holder salt v1", &seed);
+        let salt: Hash32 = blake3::derive_key(HOLDER_SALT_CONTEXT, &seed);
         let holder = HolderBlob {
             format: "zeugnis-holder-v1".into(),
             salt: hex::encode(salt),
             code: code.as_str().to_string(),
-            record: record.clone(),
+            // The e-mail address goes to the mail queue only (FORMAT.md
+            // §14.2 stays as it is; ARCHITECTURE.md "The graduate mail").
+            record: record.without_email(),
         };
         let holder_bytes = serde_json::to_vec(&holder).expect("json");
         let holder_ref = BlobStore::reference(&holder_bytes, "application/json");
@@ -1201,6 +1301,7 @@ impl Registry {
                 code: code.as_str().to_string(),
             });
         }
+        self.enqueue_mail(&secret, &code, record, documents, &issued)?;
         self.store_blobs(&pending)?;
         let issued = Issued {
             stamped: stamp.is_some(),
@@ -1280,6 +1381,7 @@ impl Registry {
         let mut bodies = Vec::new();
         let mut issued = Vec::new();
         let mut drawn = std::collections::BTreeSet::new();
+        let mut mails = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut pending = Vec::new();
         for (record, docs) in items {
@@ -1299,6 +1401,7 @@ impl Registry {
             }
             let policy = DuplicatePolicy::default();
             let (b, i) = self.prepare(record, docs, code, None, policy, &secret, &mut pending)?;
+            mails.push((code, record, docs, i.clone()));
             // A rule set first used by two items of one batch is added once.
             for body in b {
                 let dup = matches!(&body, Body::RulesetAdded { text, .. }
@@ -1309,6 +1412,9 @@ impl Registry {
             }
             issued.push(i);
         }
+        for (code, record, docs, i) in &mails {
+            self.enqueue_mail(&secret, code, record, docs, i)?;
+        }
         self.store_blobs(&pending)?;
         for chunk in bodies.chunks(ledger::BATCH_RECORDS_MAX) {
             self.commit(chunk.to_vec()).map_err(|e| {
@@ -1317,6 +1423,59 @@ impl Registry {
             })?;
         }
         Ok(issued)
+    }
+
+    /// Writes the mail-queue entry of a registration with `holder.email`,
+    /// durably, *before* its records are appended: a crash in between
+    /// leaves an entry without a certificate, which the sender drops after
+    /// [`crate::mail::ORPHAN_SECS`]; the other order could lose the mail
+    /// (the key is never stored, so it could not be written later).
+    fn enqueue_mail(
+        &self,
+        secret: &[u8; 32],
+        code: &Code,
+        record: &RegistrationRecord,
+        documents: &[DocumentFile],
+        issued: &Issued,
+    ) -> Result<(), RegistryError> {
+        let Some(to) = &record.holder.email else {
+            return Ok(());
+        };
+        // The holder salt, derived as `prepare` derives it.
+        let seed = registration_seed(secret, code, record, documents);
+        let salt: Hash32 = blake3::derive_key(HOLDER_SALT_CONTEXT, &seed);
+        let entry = mail_entry(code, record, to, &issued.url, &salt, documents);
+        crate::mail::queue::Queue::new(self.ledger.dir())
+            .put(&entry)
+            .map_err(|e| RegistryError::Invalid(format!("{e} (nothing was registered)")))
+    }
+
+    /// Appends the `MailDelivered` record of a mail the relay accepted
+    /// (`crate::mail::sender`). Idempotent: a delivery with the same time
+    /// and address hash that is already recorded returns its seq.
+    pub fn record_mail_delivery(&mut self, d: MailDelivery) -> Result<u64, RegistryError> {
+        let c = self.find(&d.code)?;
+        let hash = hex::encode(d.address_hash);
+        if let Some(done) = c
+            .deliveries
+            .iter()
+            .find(|v| v.delivered == d.delivered_s && v.address_hash == hash)
+        {
+            return Ok(done.seq);
+        }
+        let code = c.code.clone();
+        let range = self
+            .commit(vec![Body::MailDelivered {
+                code: c.code,
+                language: d.language,
+                template: d.template,
+                template_blake3: d.template_blake3,
+                documents: d.documents,
+                address_hash: d.address_hash,
+                delivered_s: d.delivered_s,
+            }])
+            .map_err(|e| e.unconfirmed("mail delivery recorded for", &code, None))?;
+        Ok(range.start)
     }
 
     /// Makes every blob of a prepared registration durable (one group)
@@ -1434,6 +1593,7 @@ impl Registry {
         let mut pending = Vec::new();
         let (mut bodies, issued) =
             self.prepare(record, documents, code, None, policy, &secret, &mut pending)?;
+        self.enqueue_mail(&secret, &code, record, documents, &issued)?;
         self.store_blobs(&pending)?;
         bodies.push(Body::Superseded {
             old_code: old.code,
@@ -1478,7 +1638,10 @@ impl Registry {
             RegistryError::Invalid(format!("certificate {}: bad holder blob address", c.code))
         })?;
         if c.erased {
-            if self.blobs.delete(&addr)? {
+            let mail_dropped = crate::mail::queue::Queue::new(self.ledger.dir())
+                .forget(&c.code)
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            if self.blobs.delete(&addr)? || mail_dropped {
                 return Ok(true);
             }
             // A retry of the very same erasure after an uncertain outcome:
@@ -1494,6 +1657,19 @@ impl Registry {
             reason: reason.to_string(),
         }])
         .map_err(|e| e.unconfirmed("erased", &code, None))?;
+        // A mail not sent yet is dropped with the holder data (its entry
+        // holds the address and the name).
+        let dropped = crate::mail::queue::Queue::new(self.ledger.dir()).forget(&code);
+        if let Err(e) = dropped {
+            return Err(RegistryError::Unconfirmed {
+                action: "erased",
+                code,
+                issued: None,
+                why: format!(
+                    "the erasure is in the ledger, but deleting the pending mail failed: {e};                      run the same `zeugnis erase` again to finish it"
+                ),
+            });
+        }
         // The erasure is committed: a failure to delete the file now is not
         // the command's failure (a retry finishes the deletion).
         if let Err(e) = self.blobs.delete(&addr) {

@@ -11,6 +11,9 @@ use serde_json::Value;
 
 /// Longest accepted text field of a registration record, in characters.
 pub const FIELD_CHARS_MAX: usize = 300;
+/// Longest accepted `holder.email`, in bytes (RFC 5321 §4.5.3.1.3: a path
+/// is at most 256 octets, so an address at most 254).
+pub const EMAIL_BYTES_MAX: usize = 254;
 /// Largest registration record file, in bytes.
 pub const RECORD_FILE_BYTES_MAX: usize = 256 * 1024;
 
@@ -49,6 +52,13 @@ pub struct Holder {
     pub birth_place: String,
     /// Matriculation number.
     pub student_id: String,
+    /// The holder's e-mail address for the mail to the graduate
+    /// (`docs/workflow.md` step 5), optional. It never reaches the ledger,
+    /// the holder record blob or a page: registration moves it into the
+    /// mail queue entry (`crate::mail::queue`) and strips it from the
+    /// record that is stored ([`RegistrationRecord::without_email`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// The programme.
@@ -84,6 +94,48 @@ pub(super) fn check_text(field: &str, v: &str, max: usize) -> Result<(), Registr
         return Err(RegistryError::Invalid(format!(
             "{field}: contains control characters"
         )));
+    }
+    Ok(())
+}
+
+/// Checks an e-mail address for the mail to the graduate: at most
+/// [`EMAIL_BYTES_MAX`] bytes, exactly one `@` with a non-empty local part
+/// and a domain that has a dot, no whitespace, control characters (CR/LF
+/// would inject mail headers) or characters that end an address in a
+/// header (`<>,;"()[]\`). Deliverability is the SMTP relay's to judge.
+pub fn check_email(field: &str, v: &str) -> Result<(), RegistryError> {
+    let bad = |why: &str| RegistryError::Invalid(format!("{field}: {v:?} {why}"));
+    if v.len() > EMAIL_BYTES_MAX {
+        return Err(RegistryError::Invalid(format!(
+            "{field}: longer than {EMAIL_BYTES_MAX} bytes"
+        )));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(RegistryError::Invalid(format!(
+            "{field}: contains control characters (CR/LF are not allowed in an address)"
+        )));
+    }
+    if v.chars()
+        .any(|c| c.is_whitespace() || "<>,;\"()[]\\".contains(c))
+    {
+        return Err(bad("contains a space or one of <>,;\"()[]\\"));
+    }
+    let mut parts = v.split('@');
+    let (local, domain) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(d), None) => (l, d),
+        _ => return Err(bad("is not an address with exactly one @")),
+    };
+    if local.is_empty() || local.len() > 64 {
+        return Err(bad(
+            "has an empty or too long (over 64 bytes) part before the @",
+        ));
+    }
+    if !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Err(bad("has no domain like example.org after the @"));
     }
     Ok(())
 }
@@ -137,6 +189,15 @@ impl RegistrationRecord {
         Ok(r)
     }
 
+    /// The record as it is stored in the holder record blob: without
+    /// `holder.email` (which lives only in the mail queue until the mail
+    /// is sent; ARCHITECTURE.md "The graduate mail").
+    pub fn without_email(&self) -> RegistrationRecord {
+        let mut r = self.clone();
+        r.holder.email = None;
+        r
+    }
+
     fn validate(&self) -> Result<(), RegistryError> {
         check_text("institution", &self.institution, FIELD_CHARS_MAX)?;
         if !DOCUMENT_KINDS.contains(&self.kind.as_str()) {
@@ -173,6 +234,9 @@ impl RegistrationRecord {
             &self.holder.student_id,
             FIELD_CHARS_MAX,
         )?;
+        if let Some(email) = &self.holder.email {
+            check_email("holder.email", email)?;
+        }
         check_text("programme.degree", &self.programme.degree, FIELD_CHARS_MAX)?;
         check_text("programme.name", &self.programme.name, FIELD_CHARS_MAX)?;
         check_date("last_exam_date", &self.last_exam_date)?;
@@ -193,4 +257,65 @@ pub(super) struct HolderBlob {
     pub(super) salt: String,
     pub(super) code: String,
     pub(super) record: RegistrationRecord,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `holder.email` is checked as documented: each bad address is
+    /// refused with the field named and the reason.
+    #[test]
+    fn email_addresses_are_checked() {
+        let long = format!("{}@example.org", "a".repeat(250));
+        let cases: &[(&str, Option<&str>)] = &[
+            ("anna.muster@uni-goettingen.de", None),
+            ("a+b@x.example", None),
+            ("no-at.example.org", Some("exactly one @")),
+            ("a@b@example.org", Some("exactly one @")),
+            (
+                "a@example.org\r\nBcc: x@evil.example",
+                Some("control characters"),
+            ),
+            ("a@example.org\n", Some("control characters")),
+            ("a b@example.org", Some("a space")),
+            ("<a@example.org>", Some("a space or one of")),
+            ("@example.org", Some("empty or too long")),
+            ("a@localhost", Some("no domain")),
+            ("a@example..org", Some("no domain")),
+            (&long, Some("longer than 254 bytes")),
+        ];
+        for (address, want) in cases {
+            let got = check_email("holder.email", address);
+            match want {
+                None => assert!(got.is_ok(), "{address:?}: {got:?}"),
+                Some(w) => {
+                    let e = got.expect_err(address).to_string();
+                    assert!(
+                        e.contains("holder.email") && e.contains(w),
+                        "{address:?}: {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The stored record never carries the address.
+    #[test]
+    fn the_stored_record_has_no_email() {
+        let json = r#"{"institution":"U","kind":"transcript","language":"de",
+            "holder":{"given_name":"A","family_name":"B","birth_date":"2000-01-01",
+            "birth_place":"C","student_id":"1","email":"a@b.example"},
+            "programme":{"degree":"BA","name":"X"},"last_exam_date":"2024-01-01"}"#;
+        let r = RegistrationRecord::parse("r.json", json.as_bytes()).unwrap();
+        assert_eq!(r.holder.email.as_deref(), Some("a@b.example"));
+        let stored = serde_json::to_string(&r.without_email()).unwrap();
+        assert!(
+            !stored.contains("email") && !stored.contains("a@b.example"),
+            "{stored}"
+        );
+        let bad = json.replace("a@b.example", "a@b.example\\r\\nX: y");
+        let e = RegistrationRecord::parse("r.json", bad.as_bytes()).unwrap_err();
+        assert!(e.to_string().starts_with("r.json: holder.email"), "{e}");
+    }
 }
