@@ -62,6 +62,7 @@ macro_rules! eprintln {
 
 // After the macros above, so that the demo's output cannot panic either.
 mod demo;
+mod operator;
 
 /// The origin used by `zeugnis init` and `zeugnis run` when none is given.
 pub const DEFAULT_ORIGIN: &str = "localhost/zeugnis/1";
@@ -239,6 +240,9 @@ enum Command {
     },
     /// Replace a wrongly archived scan; the old one is kept (ledger kind 13).
     ReplaceScan(replace_scan::ReplaceScanArgs),
+    /// The web desk's operator accounts (add, disable, list); stored in
+    /// <data>/operators.json, outside the ledger.
+    Operator(operator::OperatorArgs),
     /// Write the A4 cover sheet (QR code) for the scanning station.
     CoverSheet {
         /// The code.
@@ -557,6 +561,7 @@ fn dispatch() -> i32 {
             }
         }
         Command::Reserve(args) => return reserve::run(&run, args),
+        Command::Operator(args) => return operator::run(data, args),
         Command::PrintBundle { code, output } => {
             let req = Request::PrintBundle {
                 code,
