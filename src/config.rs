@@ -64,6 +64,8 @@ pub struct Config {
     pub publish: crate::publish::PublishConfig,
     /// Reserved codes (`[reserve]`, `zeugnis reserve`).
     pub reserve: ReserveConfig,
+    /// The exam office's web desk (`[desk]`, docs/operations.md).
+    pub desk: crate::http::desk::DeskConfig,
 }
 
 /// Codes reserved before their documents exist (`[reserve]`).
@@ -94,6 +96,7 @@ impl Default for Config {
             exports: crate::exports::ExportsConfig::default(),
             publish: crate::publish::PublishConfig::default(),
             reserve: ReserveConfig::default(),
+            desk: crate::http::desk::DeskConfig::default(),
         }
     }
 }
@@ -250,6 +253,10 @@ impl Config {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));
         }
+        self.desk.validate().map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
         self.http.validate().map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module covers one area end to end.
 
 mod demo;
+mod desk;
 mod docs;
 mod export;
 mod exports;
