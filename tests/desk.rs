@@ -584,13 +584,15 @@ fn click(wd: &crate::http::WebDriver, css: &str) {
 
 /// The clerk's day as far as the desk goes today, in headless Chromium
 /// (the public pages' WebDriver setup): sign in through the form, look at
-/// the overview, the four watch lists, the status page, revoke a
-/// certificate through its confirmation page, sign out. On every page
+/// the overview and the four watch lists, register a certificate (record
+/// JSON with a grade input and a PDF, review of the computed grade,
+/// commit), the status page, revoke a certificate through its
+/// confirmation page, sign out. On every page
 /// axe-core's WCAG 2.1 A/AA rules find nothing, the browser console has no
 /// errors (a CSP violation would be one), and a screenshot goes to
-/// `target/desk-screenshots/`. Not walked (not built yet): registering
-/// with a PDF and a grade, the print bundle, dropping the scan and seeing
-/// it archived, fixing a quarantined scan.
+/// `target/desk-screenshots/`. Not walked (not built yet): downloading the
+/// print bundle in the browser (the HTTP test fetches it), dropping the
+/// scan and seeing it archived, fixing a quarantined scan.
 #[test]
 fn desk_browser_walk_with_axe_and_screenshots() {
     let mut s = Server::start("");
@@ -625,22 +627,47 @@ fn desk_browser_walk_with_axe_and_screenshots() {
             wd.wait_for_source("Filter");
             audit(&format!("03-watch-{i}-{list}-en"));
         }
+        // Register: upload record and PDF, review the computed grade, commit.
+        let files = tempfile::tempdir().expect("tempdir");
+        let record_file = files.path().join("greta.json");
+        std::fs::write(
+            &record_file,
+            crate::http::graded_record("Greta").to_string(),
+        )
+        .expect("record");
+        let pdf_file = files.path().join("greta.pdf");
+        std::fs::write(&pdf_file, crate::support::fresh_pdf()).expect("pdf");
+        wd.goto(&format!("{base}/desk/register"));
+        wd.wait_for_source("Record (JSON)");
+        audit("04-register-form-en");
+        type_into(&wd, "#record", record_file.to_str().expect("utf-8 path"));
+        type_into(&wd, "#document", pdf_file.to_str().expect("utf-8 path"));
+        click(&wd, "main button[type=submit]");
+        wd.wait_for_source("Review the data");
+        wd.wait_for_source("1.76 - good");
+        audit("05-register-review-en");
+        click(
+            &wd,
+            "main form[action='/desk/register/commit'] button[type=submit]",
+        );
+        wd.wait_for_source("Certificate registered");
+        audit("06-register-done-en");
         wd.goto(&format!("{base}/desk/status?lang=de"));
         wd.wait_for_source("Bestandsprüfung");
-        audit("04-status-de");
+        audit("07-status-de");
         wd.goto(&format!("{base}/desk/status?lang=en"));
         wd.wait_for_source("Fixity audit");
-        audit("04-status-en");
+        audit("07-status-en");
         wd.goto(&format!("{base}/desk/fix?code={revoke}&action=revoke"));
         wd.wait_for_source("Cannot be undone");
-        audit("05-revoke-confirm-en");
+        audit("08-revoke-confirm-en");
         type_into(&wd, "#reason", "issued twice");
         click(&wd, "main form[action='/desk/fix'] button[type=submit]");
         wd.wait_for_source("The certificate is revoked");
-        audit("06-revoked-en");
+        audit("09-revoked-en");
         click(&wd, "nav form[action='/desk/signout'] button");
         wd.wait_for_source("You are signed out");
-        audit("07-signed-out-en");
+        audit("10-signed-out-en");
         let errors = wd.console_errors();
         assert!(errors.is_empty(), "console errors: {errors:?}");
     };
@@ -653,4 +680,102 @@ fn desk_browser_walk_with_axe_and_screenshots() {
         .admin("GET", &format!("/admin/v1/certificates/{revoke}"), &[], b"")
         .json();
     assert_eq!(cert["state"], "revoked", "{cert}");
+}
+
+#[test]
+fn desk_register_shows_the_computed_grade_for_review_before_it_commits() {
+    let s = Server::start("");
+    let id = add_operator(&s, "erika", PASSWORD);
+    let (cookie, token) = signed_in(&s, "erika");
+    let record = crate::http::graded_record("Greta").to_string();
+    let pdf = crate::support::fresh_pdf();
+    let upload = |csrf: &str| {
+        let (ct, body) = crate::http::multipart(&[
+            ("csrf", None, csrf.as_bytes()),
+            ("record", Some("greta.json"), record.as_bytes()),
+            ("document", Some("greta.pdf"), &pdf),
+        ]);
+        let h = [
+            ("Accept-Language", "en"),
+            ("Content-Type", ct.as_str()),
+            ("Cookie", cookie.as_str()),
+        ];
+        request(s.admin, "POST", "/desk/register", &h, &body)
+    };
+    let records_before =
+        s.admin("GET", "/admin/v1/status", &[], b"").json()["ledger_records"].clone();
+    assert_eq!(
+        upload(&"0".repeat(64)).status,
+        403,
+        "a wrong token is refused"
+    );
+    let preview = upload(&token);
+    assert_eq!(preview.status, 200, "{}\n{}", preview.text(), log(&s));
+    let text = preview.text();
+    assert!(
+        text.contains("Greta Mustermann") && text.contains("1.76 - good"),
+        "{text}"
+    );
+    assert!(text.contains("Not stored yet"), "{text}");
+    assert_eq!(
+        s.admin("GET", "/admin/v1/status", &[], b"").json()["ledger_records"],
+        records_before,
+        "the preview writes nothing"
+    );
+    let at = text.find("name=\"upload\" value=\"").expect("upload token")
+        + "name=\"upload\" value=\"".len();
+    let upload_token = &text[at..at + 32];
+    let refused = desk_post(
+        &s,
+        "/desk/register/commit",
+        Some(&cookie),
+        &[("upload", upload_token)],
+    );
+    assert_eq!(refused.status, 403, "the commit needs the CSRF token too");
+    let done = desk_post(
+        &s,
+        "/desk/register/commit",
+        Some(&cookie),
+        &[("csrf", &token), ("upload", upload_token)],
+    );
+    assert_eq!(done.status, 201, "{}\n{}", done.text(), log(&s));
+    let page = done.text();
+    let at =
+        page.find("id=\"out-code\" value=\"").expect("code") + "id=\"out-code\" value=\"".len();
+    let code = page[at..at + 14].to_string();
+    assert!(
+        page.contains("id=\"out-key\"") && page.contains("http://verify.test/"),
+        "{page}"
+    );
+    let cert = s
+        .admin("GET", &format!("/admin/v1/certificates/{code}"), &[], b"")
+        .json();
+    assert_eq!(cert["state"], "awaiting_scan", "{cert}");
+    // The upload is used up: a second commit registers nothing.
+    let again = desk_post(
+        &s,
+        "/desk/register/commit",
+        Some(&cookie),
+        &[("csrf", &token), ("upload", upload_token)],
+    );
+    assert_eq!(again.status, 409);
+    let plain = code.replace('-', "");
+    let bundle = desk_get(&s, &format!("/desk/print-bundle/{plain}"), Some(&cookie));
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.body.starts_with(b"%PDF-"));
+    assert!(bundle
+        .header("content-disposition")
+        .contains("print-bundle"));
+    assert_eq!(
+        desk_get(&s, &format!("/desk/print-bundle/{plain}"), None).status,
+        303,
+        "signed out"
+    );
+    let log = log(&s);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("desk: write") && l.contains(&id) && l.contains("register")),
+        "{log}"
+    );
+    assert!(!log.contains("Greta"), "holder data in the log: {log}");
 }

@@ -39,7 +39,7 @@ fn pdf(tag: &str) -> Vec<u8> {
 
 /// The registration record with module grades (Erfurt BA 2019: final
 /// 1.76, shown as "1,76 - gut" (two places), 30 credit points counted).
-fn graded_record(given: &str) -> Value {
+pub(crate) fn graded_record(given: &str) -> Value {
     let mut v = record(given, "de");
     v["grades"] = json!({"ruleset": "erfurt-ba-2019", "parts": [{"id": "all", "required_lp": "30", "modules": [
         {"id": "M1", "lp": "10", "grade": "1.3", "mandatory": true},
@@ -550,7 +550,7 @@ fn plain(code: &str) -> String {
     code.replace('-', "")
 }
 
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "zeugnis-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, bytes) in parts {

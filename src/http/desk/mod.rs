@@ -17,10 +17,12 @@
 //! - [`session`]: sessions, cookies, CSRF tokens, per-address lock-out; pure.
 //! - [`page`]: the German and English HTML; pure.
 //! - [`fix`]: revoke, void, erase with their confirmation pages.
+//! - [`register`]: upload, review with the computed grade, commit.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
 
 pub mod fix;
 pub mod page;
+pub mod register;
 pub mod session;
 pub mod watch;
 
@@ -129,6 +131,8 @@ pub struct Desk {
     sessions: Mutex<Sessions>,
     /// Failed sign-ins per client address.
     clients: Mutex<ClientLockout>,
+    /// Registrations uploaded and waiting for their commit.
+    pending: Mutex<register::PendingTable>,
 }
 
 impl Desk {
@@ -145,6 +149,7 @@ impl Desk {
                 Duration::from_secs(cfg.lockout_secs),
             )),
             store: OperatorStore::new(data),
+            pending: Mutex::default(),
             cfg,
         }
     }
@@ -164,10 +169,13 @@ pub fn classify(path: &str) -> &'static str {
         "/desk" | "/desk/" => "desk_home",
         "/desk/signin" => "desk_signin",
         "/desk/signout" => "desk_signout",
-        "/desk/static/desk.css" => "desk_static",
+        "/desk/static/desk.css" | "/desk/static/icon.svg" => "desk_static",
         "/desk/status" => "desk_status",
         "/desk/fixity" => "desk_fixity",
         "/desk/fix" => "desk_fix",
+        "/desk/register" | "/desk/register/commit" => "desk_register",
+        p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
+        p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
         "/desk/watch" => "desk_watch",
         p if p.starts_with("/desk/watch/") => "desk_watch",
         _ => "desk_not_found",
@@ -356,6 +364,9 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         response::set(&mut r, header::CACHE_CONTROL, "no-cache");
         return r;
     }
+    if path == "/desk/static/icon.svg" {
+        return response::bytes(StatusCode::OK, "image/svg+xml", page::ICON_SVG);
+    }
     if path == "/desk" {
         return see_other("/desk/");
     }
@@ -456,6 +467,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         }
     };
     let answer = match (method.clone(), path.as_str()) {
+        (Method::POST, "/desk/register") => register_upload(state, lang, &signed, req).await,
         (Method::POST, _) => {
             let form = match form_body(req).await {
                 Ok(f) => f,
@@ -469,11 +481,31 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/signout" => signout(desk, lang, &signed),
                 "/desk/fixity" => fixity_start(state, &signed),
                 "/desk/fix" => fix_post(state, lang, &signed, &form).await,
+                "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
         }
         (Method::GET, "/desk/") => home(lang, &signed),
         (Method::GET, "/desk/status") => status_page(state, lang, &signed).await,
+        (Method::GET, "/desk/register") => register_page(lang, &signed, None, StatusCode::OK),
+        (Method::GET, p) if p.starts_with("/desk/print-bundle/") => {
+            pdf_download(
+                state,
+                &signed,
+                "print-bundle",
+                p["/desk/print-bundle/".len()..].to_string(),
+            )
+            .await
+        }
+        (Method::GET, p) if p.starts_with("/desk/cover-sheet/") => {
+            pdf_download(
+                state,
+                &signed,
+                "cover-sheet",
+                p["/desk/cover-sheet/".len()..].to_string(),
+            )
+            .await
+        }
         (Method::GET, "/desk/fix") => fix_confirm(state, lang, &signed, req.uri().query()),
         (Method::GET, "/desk/watch") => see_other("/desk/watch/awaiting"),
         (Method::GET, p) if p.starts_with("/desk/watch/") => {
@@ -661,8 +693,12 @@ fn home(lang: Lang, signed: &Signed) -> Resp {
         ));
     }
     body.push_str(&format!(
-        "<li><a href=\"/desk/status\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
+        "<li><a href=\"/desk/status\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
         escape(t.nav_status),
+        match lang {
+            Lang::De => "Zeugnis registrieren",
+            Lang::En => "Register a certificate",
+        },
         match lang {
             Lang::De => "Korrigieren",
             Lang::En => "Correct",
@@ -673,6 +709,224 @@ fn home(lang: Lang, signed: &Signed) -> Resp {
         StatusCode::OK,
         page::frame(lang, t.home_heading, "/desk/", Some(&signed.who()), &body),
     )
+}
+
+/// The upload form of a registration, with an error from the last try.
+fn register_page(lang: Lang, signed: &Signed, error: Option<&str>, status: StatusCode) -> Resp {
+    let title = match lang {
+        Lang::De => "Zeugnis registrieren",
+        Lang::En => "Register a certificate",
+    };
+    response::html(
+        status,
+        page::frame(
+            lang,
+            title,
+            "/desk/register",
+            Some(&signed.who()),
+            &register::form(lang, &signed.session.csrf, error),
+        ),
+    )
+}
+
+/// `POST /desk/register` (multipart: `csrf`, `record`, `document`): checks
+/// the token first, then the record, the grade and the PDF, and shows them
+/// for review. Nothing is written.
+async fn register_upload(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    req: Request<Incoming>,
+) -> Resp {
+    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
+    let Ok(boundary) = multer::parse_boundary(&content_type) else {
+        return csrf_refused(lang, Some(&signed.who()));
+    };
+    let max = state.cfg.admin_body_bytes_max;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max)
+            .for_field("csrf", 256)
+            .for_field("record", crate::registry::RECORD_FILE_BYTES_MAX as u64),
+    );
+    let stream = http_body_util::BodyDataStream::new(req.into_body());
+    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let (mut csrf, mut record, mut documents) = (None, None, Vec::new());
+    let mut fields = 0;
+    let failed = |e: String| register_page(lang, signed, Some(&e), StatusCode::BAD_REQUEST);
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return failed(format!("{e} (at most {max} bytes in all)")),
+        };
+        fields += 1;
+        if fields > super::admin::ADMIN_FIELDS_MAX {
+            return failed(format!(
+                "more than {} form fields",
+                super::admin::ADMIN_FIELDS_MAX
+            ));
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) => return failed(format!("{name}: {e}")),
+        };
+        match name.as_str() {
+            "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "record" => record = Some(bytes),
+            "document" if !bytes.is_empty() => documents.push(crate::registry::DocumentFile {
+                name: file_name.unwrap_or_else(|| "document.pdf".into()),
+                bytes: bytes.to_vec(),
+            }),
+            _ => {}
+        }
+    }
+    if !session::csrf_ok(&signed.session, csrf.as_deref()) {
+        tracing::warn!(operator = %signed.operator_id, route = "desk_register", "desk: form without a valid CSRF token refused");
+        return csrf_refused(lang, Some(&signed.who()));
+    }
+    let Some(record) = record else {
+        return failed("record: no file".into());
+    };
+    let record = match crate::registry::RegistrationRecord::parse("record", &record) {
+        Ok(r) => r,
+        Err(e) => return failed(e.to_string()),
+    };
+    if documents.is_empty() {
+        return failed("document: no PDF".into());
+    }
+    let grade = match &record.grades {
+        None => None,
+        Some(input) => match crate::grades::evaluate(input) {
+            Ok(g) => Some(serde_json::to_value(&g).expect("a grade record serialises")),
+            Err(e) => return failed(format!("grades: {e}")),
+        },
+    };
+    let mut warnings = Vec::new();
+    for d in &documents {
+        match crate::document::inspect(&d.name, &d.bytes) {
+            Ok(facts) => warnings.extend(facts.warning(&d.name)),
+            Err(e) => return failed(e.to_string()),
+        }
+    }
+    let title = match lang {
+        Lang::De => "Angaben prüfen",
+        Lang::En => "Review the data",
+    };
+    let sizes: Vec<(String, usize)> = documents
+        .iter()
+        .map(|d| (d.name.clone(), d.bytes.len()))
+        .collect();
+    let body_record = record.clone();
+    let token = state
+        .desk
+        .pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .put(&signed.operator_id, record, documents, Instant::now());
+    response::html(
+        StatusCode::OK,
+        page::frame(
+            lang,
+            title,
+            "/desk/register",
+            Some(&signed.who()),
+            &register::preview(
+                lang,
+                &signed.session.csrf,
+                &token,
+                &body_record,
+                grade.as_ref(),
+                &sizes,
+                &warnings,
+            ),
+        ),
+    )
+}
+
+/// `POST /desk/register/commit` (`csrf`, `upload`): registers the reviewed
+/// upload through [`write`]; then code, key, link and the downloads.
+async fn register_commit(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    form: &[(String, String)],
+) -> Resp {
+    let token = field(form, "upload").unwrap_or("");
+    let pending = state
+        .desk
+        .pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take(&signed.operator_id, token, Instant::now());
+    let Some(p) = pending else {
+        let e = match lang {
+            Lang::De => {
+                "Diese Registrierung ist abgelaufen oder schon gespeichert; bitte erneut hochladen."
+            }
+            Lang::En => "This registration expired or was already stored; please upload it again.",
+        };
+        return register_page(lang, signed, Some(e), StatusCode::CONFLICT);
+    };
+    let result = write(state, signed, "register", move |r| {
+        r.register_with(
+            &p.record,
+            &p.documents,
+            &crate::registry::RegisterOptions::default(),
+        )
+    })
+    .await;
+    let title = match lang {
+        Lang::De => "Zeugnis registriert",
+        Lang::En => "Certificate registered",
+    };
+    match result {
+        Ok(issued) => response::html(
+            StatusCode::CREATED,
+            page::frame(
+                lang,
+                title,
+                "/desk/register",
+                Some(&signed.who()),
+                &register::done(lang, &issued),
+            ),
+        ),
+        Err(e) => register_page(
+            lang,
+            signed,
+            Some(&e.to_string()),
+            super::admin::registry_error(&e).status(),
+        ),
+    }
+}
+
+/// `GET /desk/print-bundle/{code}` and `GET /desk/cover-sheet/{code}`: the
+/// PDFs of the admin API's routes of the same name.
+async fn pdf_download(state: &AppState, signed: &Signed, what: &'static str, code: String) -> Resp {
+    let result = state
+        .with_registry(move |r| {
+            if what == "print-bundle" {
+                r.print_bundle(&code)
+            } else {
+                r.cover_sheet(&code)
+            }
+        })
+        .await;
+    match result {
+        Ok((code, pdf)) => {
+            tracing::info!(operator = %signed.operator_id, what, "desk: PDF downloaded");
+            let mut r = response::bytes(StatusCode::OK, "application/pdf", pdf);
+            response::set(
+                &mut r,
+                header::CONTENT_DISPOSITION,
+                &format!("attachment; filename=\"{what}-{code}.pdf\""),
+            );
+            r
+        }
+        Err(e) => super::admin::registry_error(&e),
+    }
 }
 
 /// `GET /desk/fix?code=&action=`: the confirmation page (nothing changes).

@@ -24,6 +24,10 @@ select:focus{outline:3px solid #b35900;outline-offset:2px}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
 "#;
 
+/// The desk's icon, served at `/desk/static/icon.svg` (so the browser asks
+/// for no `/favicon.ico`, which the admin listener would refuse).
+pub const ICON_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" fill=\"#0b4f8a\"/><path d=\"M4 4h8v2H7l5 6v0H4v-2h5L4 4z\" fill=\"#fff\"/></svg>\n";
+
 /// The stylesheet served at `/desk/static/desk.css`.
 pub fn stylesheet() -> String {
     format!("{STYLE_CSS}{DESK_CSS}")
@@ -169,7 +173,7 @@ pub fn frame(
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta name=\"referrer\" content=\"no-referrer\">\n\
-<title>{heading} – {title}</title>\n<link rel=\"stylesheet\" href=\"/desk/static/desk.css\">\n</head>\n<body>\n\
+<title>{heading} – {title}</title>\n<link rel=\"icon\" href=\"/desk/static/icon.svg\" type=\"image/svg+xml\">\n<link rel=\"stylesheet\" href=\"/desk/static/desk.css\">\n</head>\n<body>\n\
 <header class=\"brand\"><p class=\"inst\"><a href=\"/desk/\">{title}</a></p>\
 <p><a href=\"{switch}?lang={other_code}\" hreflang=\"{other_code}\" lang=\"{other_code}\">{switch_label}</a></p></header>\n\
 {nav}<main>\n<h1>{heading}</h1>\n{body}</main>\n</body>\n</html>\n",
