@@ -427,7 +427,7 @@ fn desk_single_sign_on_header_counts_only_from_trusted_proxies() {
 #[test]
 fn desk_watch_lists_filter_and_show_quarantine_reasons_in_words() {
     let mut s = Server::start("");
-    add_operator(&s, "erika", PASSWORD);
+    let id = add_operator(&s, "erika", PASSWORD);
     let (cookie, _) = signed_in(&s, "erika");
     let awaiting = s.certs.awaiting.code.clone();
     let archived = s.certs.archived.code.clone();
@@ -475,6 +475,62 @@ fn desk_watch_lists_filter_and_show_quarantine_reasons_in_words() {
     );
     let de = desk_get(&s, "/desk/watch/quarantine?lang=de", Some(&cookie)).text();
     assert!(de.contains("Kein PDF und kein Bild"), "{de}");
+    // Its page offers retry and delete; delete needs the token and a reason.
+    let page = desk_get(
+        &s,
+        "/desk/quarantine?file=notes.txt.bin&lang=en",
+        Some(&cookie),
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Cannot be undone"), "{}", page.text());
+    let token = csrf_of(&page.text());
+    let fields = [
+        ("file", "notes.txt.bin"),
+        ("action", "delete"),
+        ("reason", "a note, not a scan"),
+    ];
+    assert_eq!(
+        desk_post(&s, "/desk/quarantine", Some(&cookie), &fields).status,
+        403
+    );
+    assert!(
+        s.dir.join("scans/quarantine/notes.txt.bin").exists(),
+        "refused: still there"
+    );
+    let no_reason = [
+        ("csrf", token.as_str()),
+        ("file", "notes.txt.bin"),
+        ("action", "delete"),
+        ("reason", ""),
+    ];
+    assert_eq!(
+        desk_post(&s, "/desk/quarantine", Some(&cookie), &no_reason).status,
+        400
+    );
+    let outside = [
+        ("csrf", token.as_str()),
+        ("file", "../../ledger/operators.json"),
+        ("action", "delete"),
+        ("reason", "x"),
+    ];
+    assert_eq!(
+        desk_post(&s, "/desk/quarantine", Some(&cookie), &outside).status,
+        400
+    );
+    assert!(s.dir.join("ledger/operators.json").exists());
+    let mut with_token = fields.to_vec();
+    with_token.push(("csrf", &token));
+    let r = desk_post(&s, "/desk/quarantine", Some(&cookie), &with_token);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!s.dir.join("scans/quarantine/notes.txt.bin").exists());
+    let deletions =
+        std::fs::read_to_string(s.dir.join("scans/quarantine/.deleted.jsonl")).expect("log");
+    assert!(
+        deletions.contains(&id) && deletions.contains("a note, not a scan"),
+        "{deletions}"
+    );
+    let after = desk_get(&s, "/desk/watch/quarantine", Some(&cookie)).text();
+    assert!(!after.contains("notes.txt.bin"), "{after}");
     assert_eq!(
         desk_get(&s, "/desk/watch/nonsense", Some(&cookie)).status,
         404
@@ -587,15 +643,18 @@ fn click(wd: &crate::http::WebDriver, css: &str) {
 /// the overview and the four watch lists, register a certificate (record
 /// JSON with a grade input and a PDF, review of the computed grade,
 /// commit), the status page, revoke a certificate through its
-/// confirmation page, sign out. On every page
+/// confirmation page, sign out; between register and status the scan
+/// of the new certificate is dropped into the inbox and the walk waits
+/// until the list of recent archivings shows it. On every page
 /// axe-core's WCAG 2.1 A/AA rules find nothing, the browser console has no
 /// errors (a CSP violation would be one), and a screenshot goes to
-/// `target/desk-screenshots/`. Not walked (not built yet): downloading the
-/// print bundle in the browser (the HTTP test fetches it), dropping the
-/// scan and seeing it archived, fixing a quarantined scan.
+/// `target/desk-screenshots/`. A quarantined file is put back into the
+/// inbox from its page. Not walked (not built yet): downloading the print
+/// bundle in the browser (the HTTP test fetches it), assigning a
+/// quarantined scan to a certificate.
 #[test]
 fn desk_browser_walk_with_axe_and_screenshots() {
-    let mut s = Server::start("");
+    let mut s = Server::start("[intake]\nidentify = [\"cover_sheet\", \"file_name\"]");
     add_operator(&s, "erika", PASSWORD);
     let axe = crate::http::axe_source();
     let wd = crate::http::WebDriver::start();
@@ -652,6 +711,50 @@ fn desk_browser_walk_with_axe_and_screenshots() {
         );
         wd.wait_for_source("Certificate registered");
         audit("06-register-done-en");
+        // The scan of the signed original, named after its code (the test
+        // daemon also identifies by file name), is archived by the intake
+        // and shows in the list of recent archivings.
+        let source = wd.text("/source");
+        let at = source.find("id=\"out-code\" value=\"").expect("code field")
+            + "id=\"out-code\" value=\"".len();
+        let registered = source[at..at + 14].to_string();
+        let scan_name = format!("{}.pdf", registered.replace('-', ""));
+        std::fs::write(
+            s.dir.join("scans").join(&scan_name),
+            crate::support::fresh_pdf(),
+        )
+        .expect("drop scan");
+        wd.goto(&format!("{base}/desk/watch/archived"));
+        let t0 = std::time::Instant::now();
+        while !wd.text("/source").contains(&scan_name) {
+            assert!(
+                t0.elapsed() < crate::support::PATIENCE,
+                "{scan_name} never archived"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            wd.goto(&format!("{base}/desk/watch/archived"));
+        }
+        assert!(wd.text("/source").contains(&registered));
+        audit("06b-archived-en");
+        // A file that is no scan lands in quarantine; its page offers the
+        // actions, and "back into the inbox" retries it.
+        std::fs::write(s.dir.join("scans/junk.bin"), b"not a scan at all").expect("drop junk");
+        let t0 = std::time::Instant::now();
+        while !s.dir.join("scans/quarantine/junk.bin").exists() {
+            assert!(
+                t0.elapsed() < crate::support::PATIENCE,
+                "junk.bin never quarantined"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        wd.goto(&format!("{base}/desk/watch/quarantine"));
+        wd.wait_for_source("junk.bin");
+        click(&wd, "a[href='/desk/quarantine?file=junk.bin']");
+        wd.wait_for_source("Cannot be undone");
+        audit("06c-quarantine-actions-en");
+        click(&wd, "main form input[value=retry] ~ button");
+        wd.wait_for_source("back in the inbox");
+        audit("06d-quarantine-retried-en");
         wd.goto(&format!("{base}/desk/status?lang=de"));
         wd.wait_for_source("Bestandsprüfung");
         audit("07-status-de");

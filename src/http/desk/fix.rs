@@ -234,8 +234,7 @@ pub fn confirm(
     }
     let _ = writeln!(
         b,
-        "<dl><dt>{}</dt><dd><code>{}</code></dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
-        if de { "Code" } else { "Code" },
+        "<dl><dt>Code</dt><dd><code>{}</code></dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         escape(&super::watch::formatted(&cert.code)),
         if de { "Zustand" } else { "State" },
         escape(&super::page::state_name(lang, cert.state.name())),

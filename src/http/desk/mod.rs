@@ -173,6 +173,7 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/status" => "desk_status",
         "/desk/fixity" => "desk_fixity",
         "/desk/fix" => "desk_fix",
+        "/desk/quarantine" => "desk_quarantine",
         "/desk/register" | "/desk/register/commit" => "desk_register",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
@@ -481,6 +482,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/signout" => signout(desk, lang, &signed),
                 "/desk/fixity" => fixity_start(state, &signed),
                 "/desk/fix" => fix_post(state, lang, &signed, &form).await,
+                "/desk/quarantine" => quarantine_post(state, lang, &signed, &form).await,
                 "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
@@ -505,6 +507,9 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 p["/desk/cover-sheet/".len()..].to_string(),
             )
             .await
+        }
+        (Method::GET, "/desk/quarantine") => {
+            quarantine_page(state, lang, &signed, req.uri().query())
         }
         (Method::GET, "/desk/fix") => fix_confirm(state, lang, &signed, req.uri().query()),
         (Method::GET, "/desk/watch") => see_other("/desk/watch/awaiting"),
@@ -926,6 +931,117 @@ async fn pdf_download(state: &AppState, signed: &Signed, what: &'static str, cod
             r
         }
         Err(e) => super::admin::registry_error(&e),
+    }
+}
+
+/// The quarantine reason of `file`, as the status report reads it.
+fn quarantine_reason(state: &AppState, file: &str) -> Option<String> {
+    crate::report::quarantined(&state.cfg.scans_dir)
+        .into_iter()
+        .find(|q| q.file == file)
+        .map(|q| q.reason)
+}
+
+fn quarantine_title(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => "Scan in Quarantäne",
+        Lang::En => "Quarantined scan",
+    }
+}
+
+/// `GET /desk/quarantine?file=`: one quarantined file and its actions.
+fn quarantine_page(state: &AppState, lang: Lang, signed: &Signed, query: Option<&str>) -> Resp {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let file = field(&pairs, "file").unwrap_or("").to_string();
+    let Some(reason) = quarantine_reason(state, &file) else {
+        return not_found(lang, signed);
+    };
+    response::html(
+        StatusCode::OK,
+        page::frame(
+            lang,
+            quarantine_title(lang),
+            "/desk/watch/quarantine",
+            Some(&signed.who()),
+            &watch::quarantine_actions(lang, &signed.session.csrf, &file, &reason),
+        ),
+    )
+}
+
+/// `POST /desk/quarantine` (`file`, `action` `retry` or `delete`,
+/// `reason` for a deletion): moves the file back into the inbox, or
+/// deletes it and notes who, when and why.
+async fn quarantine_post(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    form: &[(String, String)],
+) -> Resp {
+    let file = field(form, "file").unwrap_or("").to_string();
+    let action = field(form, "action").unwrap_or("").to_string();
+    let reason = field(form, "reason").unwrap_or("").to_string();
+    let quarantine_reason = quarantine_reason(state, &file).unwrap_or_default();
+    let inbox = state.cfg.scans_dir.clone();
+    let operator = signed.operator_id.clone();
+    let act = action.clone();
+    let done = tokio::task::spawn_blocking(move || match act.as_str() {
+        "retry" => crate::scans::requeue::retry(&inbox, &file).map(|_| ()),
+        "delete" => {
+            crate::scans::requeue::delete(&inbox, &file, &operator, &reason, &quarantine_reason)
+        }
+        other => Err(crate::scans::requeue::RequeueError::BadName(format!(
+            "action {other}"
+        ))),
+    })
+    .await;
+    let de = lang == Lang::De;
+    match done {
+        Ok(Ok(())) => {
+            tracing::info!(operator = %signed.operator_id, action = %action, "desk: quarantined scan handled");
+            let text = match (action.as_str(), de) {
+                ("retry", true) => {
+                    "Die Datei liegt wieder im Eingang und wird gleich noch einmal verarbeitet."
+                }
+                ("retry", false) => {
+                    "The file is back in the inbox and will be processed again shortly."
+                }
+                (_, true) => "Die Datei ist gelöscht.",
+                (_, false) => "The file is deleted.",
+            };
+            response::html(
+                StatusCode::OK,
+                page::message(
+                    lang,
+                    quarantine_title(lang),
+                    text,
+                    Some(&signed.who()),
+                    "ok",
+                ),
+            )
+        }
+        Ok(Err(e)) => {
+            let status = match e {
+                crate::scans::requeue::RequeueError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                crate::scans::requeue::RequeueError::Missing(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            response::html(
+                status,
+                page::message(
+                    lang,
+                    quarantine_title(lang),
+                    &e.to_string(),
+                    Some(&signed.who()),
+                    "bad",
+                ),
+            )
+        }
+        Err(e) => response::text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("task failed: {e}"),
+        ),
     }
 }
 

@@ -153,10 +153,7 @@ pub fn preview(
     );
     let h = &record.holder;
     let mut rows: Vec<(&str, String)> = vec![
-        (
-            if de { "Name" } else { "Name" },
-            format!("{} {}", h.given_name, h.family_name),
-        ),
+        ("Name", format!("{} {}", h.given_name, h.family_name)),
         (
             if de { "Geburtsdatum" } else { "Date of birth" },
             h.birth_date.clone(),
@@ -248,11 +245,7 @@ pub fn done(lang: Lang, issued: &Issued) -> String {
         })
     );
     for (id, label, value) in [
-        (
-            "out-code",
-            if de { "Code" } else { "Code" },
-            issued.code.as_str(),
-        ),
+        ("out-code", "Code", issued.code.as_str()),
         (
             "out-key",
             if de {

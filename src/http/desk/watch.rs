@@ -282,9 +282,20 @@ pub fn rows(
                 .skip(skip)
                 .take(WATCH_ROWS_MAX)
                 .map(|q| {
+                    let link: String = form_urlencoded::Serializer::new(String::new())
+                        .append_pair("file", &q.file)
+                        .finish();
                     vec![
                         escape(&q.file).into_owned(),
                         escape(&quarantine_reason_words(lang, &q.reason)).into_owned(),
+                        format!(
+                            "<a href=\"/desk/quarantine?{}\">{}</a>",
+                            escape(&link),
+                            match lang {
+                                Lang::De => "Erneut versuchen oder löschen",
+                                Lang::En => "Retry or delete",
+                            }
+                        ),
                     ]
                 })
                 .collect();
@@ -382,8 +393,8 @@ pub fn body(list: List, query: &Query, lang: Lang, rows: &[Row], more: bool) -> 
         (List::Awaiting, false) => &["Code", "Registered (UTC)", "Waiting for"],
         (List::Waiting, true) => &["Datei", "Code", "Wartet seit"],
         (List::Waiting, false) => &["File", "Code", "Waiting for"],
-        (List::Quarantine, true) => &["Datei", "Grund"],
-        (List::Quarantine, false) => &["File", "Reason"],
+        (List::Quarantine, true) => &["Datei", "Grund", "Aktion"],
+        (List::Quarantine, false) => &["File", "Reason", "Action"],
         (List::Archived, true) => &["Code", "Scan-Datei", "Archiviert (UTC)"],
         (List::Archived, false) => &["Code", "Scan file", "Archived (UTC)"],
     };
@@ -453,6 +464,48 @@ pub fn body(list: List, query: &Query, lang: Lang, rows: &[Row], more: bool) -> 
         let _ = writeln!(b, "<p>{}</p>", pager.join(" · "));
     }
     b
+}
+
+/// The page of one quarantined file: what is wrong, and the two actions
+/// (retry after fixing the cause; delete with a reason), each a POST with
+/// the CSRF token.
+pub fn quarantine_actions(lang: Lang, csrf: &str, file: &str, reason: &str) -> String {
+    let de = lang == Lang::De;
+    let csrf = super::page::csrf_field(csrf);
+    format!(
+        "<dl><dt>{file_label}</dt><dd>{file}</dd><dt>{reason_label}</dt><dd>{reason}</dd></dl>\n\
+<h2>{retry_heading}</h2>\n<p>{retry_text}</p>\n\
+<form method=\"post\" action=\"/desk/quarantine\">{csrf}<input type=\"hidden\" name=\"file\" value=\"{file}\">\
+<input type=\"hidden\" name=\"action\" value=\"retry\"><button type=\"submit\">{retry_button}</button></form>\n\
+<h2>{delete_heading}</h2>\n<p class=\"status warn\"><strong>{undone}</strong> {delete_text}</p>\n\
+<form method=\"post\" action=\"/desk/quarantine\">{csrf}<input type=\"hidden\" name=\"file\" value=\"{file}\">\
+<input type=\"hidden\" name=\"action\" value=\"delete\">\
+<div class=\"field\"><label for=\"delete-reason\">{reason_field}</label>\
+<input type=\"text\" class=\"plain\" id=\"delete-reason\" name=\"reason\" required maxlength=\"500\"></div>\
+<button type=\"submit\">{delete_button}</button></form>\n\
+<p><a href=\"/desk/watch/quarantine\">{back}</a></p>\n",
+        file_label = if de { "Datei" } else { "File" },
+        file = escape(file),
+        reason_label = if de { "Grund der Quarantäne" } else { "Why it is in quarantine" },
+        reason = escape(&quarantine_reason_words(lang, reason)),
+        retry_heading = if de { "Erneut versuchen" } else { "Retry" },
+        retry_text = if de {
+            "Beheben Sie zuerst die Ursache (z. B. das Zeugnis registrieren). Die Datei wird dann zurück in den Eingang gelegt und noch einmal verarbeitet."
+        } else {
+            "Fix the cause first (e.g. register the certificate). The file is then put back into the inbox and processed again."
+        },
+        retry_button = if de { "Zurück in den Eingang" } else { "Back into the inbox" },
+        delete_heading = if de { "Löschen" } else { "Delete" },
+        undone = if de { "Nicht umkehrbar:" } else { "Cannot be undone:" },
+        delete_text = if de {
+            "Die Datei wird endgültig gelöscht. Sie war nie archiviert; wer, wann und warum wird in quarantine/.deleted.jsonl vermerkt."
+        } else {
+            "The file is deleted for good. It was never archived; who, when and why are noted in quarantine/.deleted.jsonl."
+        },
+        reason_field = if de { "Grund der Löschung (Pflichtfeld)" } else { "Why it is deleted (required)" },
+        delete_button = if de { "Endgültig löschen" } else { "Delete for good" },
+        back = if de { "Zurück zur Quarantäne" } else { "Back to the quarantine" },
+    )
 }
 
 /// The page title of a list.
