@@ -882,3 +882,54 @@ fn desk_register_shows_the_computed_grade_for_review_before_it_commits() {
     );
     assert!(!log.contains("Greta"), "holder data in the log: {log}");
 }
+
+#[test]
+fn desk_register_with_a_code_to_supersede_marks_the_old_certificate() {
+    let s = Server::start("");
+    let id = add_operator(&s, "erika", PASSWORD);
+    let (cookie, token) = signed_in(&s, "erika");
+    let old = s.certs.archived.code.clone();
+    let record = crate::http::graded_record("Anna").to_string();
+    let pdf = crate::support::fresh_pdf();
+    let upload = |supersedes: &str| {
+        let (ct, body) = crate::http::multipart(&[
+            ("csrf", None, token.as_bytes()),
+            ("record", Some("anna.json"), record.as_bytes()),
+            ("document", Some("anna-corrected.pdf"), &pdf),
+            ("supersedes", None, supersedes.as_bytes()),
+        ]);
+        let h = [
+            ("Accept-Language", "en"),
+            ("Content-Type", ct.as_str()),
+            ("Cookie", cookie.as_str()),
+        ];
+        request(s.admin, "POST", "/desk/register", &h, &body)
+    };
+    let unknown = upload("ZZZZ-ZZZZ-ZZZZ");
+    assert_eq!(unknown.status, 400, "{}", unknown.text());
+    assert!(unknown.text().contains("supersedes"), "{}", unknown.text());
+    let preview = upload(&old.to_lowercase());
+    assert_eq!(preview.status, 200, "{}\n{}", preview.text(), log(&s));
+    let text = preview.text();
+    assert!(text.contains(&format!("Supersedes {old}")), "{text}");
+    let at = text.find("name=\"upload\" value=\"").expect("upload token")
+        + "name=\"upload\" value=\"".len();
+    let upload_token = &text[at..at + 32];
+    let done = desk_post(
+        &s,
+        "/desk/register/commit",
+        Some(&cookie),
+        &[("csrf", &token), ("upload", upload_token)],
+    );
+    assert_eq!(done.status, 201, "{}\n{}", done.text(), log(&s));
+    let cert = s
+        .admin("GET", &format!("/admin/v1/certificates/{old}"), &[], b"")
+        .json();
+    assert_eq!(cert["state"], "superseded", "{cert}");
+    let log = log(&s);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("desk: write") && l.contains(&id) && l.contains("supersede")),
+        "{log}"
+    );
+}

@@ -757,6 +757,7 @@ async fn register_upload(
     let stream = http_body_util::BodyDataStream::new(req.into_body());
     let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
     let (mut csrf, mut record, mut documents) = (None, None, Vec::new());
+    let mut supersedes = None;
     let mut fields = 0;
     let failed = |e: String| register_page(lang, signed, Some(&e), StatusCode::BAD_REQUEST);
     loop {
@@ -781,6 +782,10 @@ async fn register_upload(
         match name.as_str() {
             "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "record" => record = Some(bytes),
+            "supersedes" => {
+                let text = String::from_utf8_lossy(&bytes).trim().to_string();
+                supersedes = Some(text).filter(|t| !t.is_empty());
+            }
             "document" if !bytes.is_empty() => documents.push(crate::registry::DocumentFile {
                 name: file_name.unwrap_or_else(|| "document.pdf".into()),
                 bytes: bytes.to_vec(),
@@ -810,6 +815,17 @@ async fn register_upload(
         },
     };
     let mut warnings = Vec::new();
+    if let Some(old) = &supersedes {
+        let cert = match state.reader.find(old) {
+            Ok(c) => c,
+            Err(e) => return failed(format!("supersedes: {e}")),
+        };
+        let code = watch::formatted(&cert.code);
+        warnings.push(match lang {
+            Lang::De => format!("Ersetzt {code}: das alte Zeugnis wird als ersetzt markiert und verweist auf das neue; das neue bekommt einen neuen Code. Nicht umkehrbar."),
+            Lang::En => format!("Supersedes {code}: the old certificate is marked superseded and points to the new one, which gets a new code. Cannot be undone."),
+        });
+    }
     for d in &documents {
         match crate::document::inspect(&d.name, &d.bytes) {
             Ok(facts) => warnings.extend(facts.warning(&d.name)),
@@ -830,7 +846,13 @@ async fn register_upload(
         .pending
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .put(&signed.operator_id, record, documents, Instant::now());
+        .put(
+            &signed.operator_id,
+            record,
+            documents,
+            supersedes,
+            Instant::now(),
+        );
     response::html(
         StatusCode::OK,
         page::frame(
@@ -875,12 +897,18 @@ async fn register_commit(
         };
         return register_page(lang, signed, Some(e), StatusCode::CONFLICT);
     };
-    let result = write(state, signed, "register", move |r| {
-        r.register_with(
+    let action = if p.supersedes.is_some() {
+        "supersede"
+    } else {
+        "register"
+    };
+    let result = write(state, signed, action, move |r| match &p.supersedes {
+        Some(old) => r.supersede(old, &p.record, &p.documents),
+        None => r.register_with(
             &p.record,
             &p.documents,
             &crate::registry::RegisterOptions::default(),
-        )
+        ),
     })
     .await;
     let title = match lang {

@@ -33,6 +33,8 @@ pub struct Pending {
     pub record: RegistrationRecord,
     /// The PDF(s).
     pub documents: Vec<DocumentFile>,
+    /// The code of the certificate this one supersedes (corrects), if any.
+    pub supersedes: Option<String>,
     /// When it was uploaded.
     at: Instant,
 }
@@ -53,6 +55,7 @@ impl PendingTable {
         operator: &str,
         record: RegistrationRecord,
         documents: Vec<DocumentFile>,
+        supersedes: Option<String>,
         now: Instant,
     ) -> String {
         let ttl = Duration::from_secs(PENDING_SECS_MAX);
@@ -76,6 +79,7 @@ impl PendingTable {
                 operator: operator.to_string(),
                 record,
                 documents,
+                supersedes,
                 at: now,
             },
         );
@@ -110,6 +114,8 @@ pub fn form(lang: Lang, csrf: &str, error: Option<&str>) -> String {
 <div class=\"field\"><label for=\"record\">{record}</label>\n<input type=\"file\" id=\"record\" name=\"record\" accept=\"application/json,.json\" required aria-describedby=\"record-hint\">\n\
 <p class=\"hint\" id=\"record-hint\">{record_hint}</p></div>\n\
 <div class=\"field\"><label for=\"document\">{document}</label>\n<input type=\"file\" id=\"document\" name=\"document\" accept=\"application/pdf,.pdf\" required></div>\n\
+<div class=\"field\"><label for=\"supersedes\">{supersedes}</label>\n<input type=\"text\" class=\"plain\" id=\"supersedes\" name=\"supersedes\" autocomplete=\"off\" spellcheck=\"false\" maxlength=\"64\" aria-describedby=\"supersedes-hint\">\n\
+<p class=\"hint\" id=\"supersedes-hint\">{supersedes_hint}</p></div>\n\
 <button type=\"submit\">{button}</button>\n</form>\n",
         intro = if de {
             "Laden Sie den Datensatz (JSON aus der Prüfungsverwaltung) und das PDF hoch. Sie sehen danach alles zur Prüfung, bevor etwas gespeichert wird."
@@ -124,6 +130,16 @@ pub fn form(lang: Lang, csrf: &str, error: Option<&str>) -> String {
             "Fields: institution, kind, language, holder, programme, last_exam_date, grades (grade input, optional)."
         },
         document = if de { "Zeugnis (PDF)" } else { "Certificate (PDF)" },
+        supersedes = if de {
+            "Ersetzt das Zeugnis mit dem Code (nur bei einer Berichtigung)"
+        } else {
+            "Supersedes the certificate with the code (corrections only)"
+        },
+        supersedes_hint = if de {
+            "Leer lassen für ein neues Zeugnis. Mit Code: das alte Zeugnis wird als ersetzt markiert und verweist auf das neue."
+        } else {
+            "Leave empty for a new certificate. With a code: the old certificate is marked superseded and points to the new one."
+        },
         button = if de { "Weiter zur Prüfung" } else { "Continue to the review" },
     );
     b
@@ -305,12 +321,12 @@ mod tests {
     fn an_upload_is_taken_once_and_only_by_its_operator() {
         let t0 = Instant::now();
         let mut table = PendingTable::default();
-        let token = table.put("op-a", record(), Vec::new(), t0);
+        let token = table.put("op-a", record(), Vec::new(), None, t0);
         assert!(table.take("op-b", &token, t0).is_none(), "another operator");
         assert!(table.take("op-a", &token, t0).is_some());
         assert!(table.take("op-a", &token, t0).is_none(), "only once");
-        let old = table.put("op-a", record(), Vec::new(), t0);
-        let new = table.put("op-a", record(), Vec::new(), t0);
+        let old = table.put("op-a", record(), Vec::new(), None, t0);
+        let new = table.put("op-a", record(), Vec::new(), None, t0);
         assert!(
             table.take("op-a", &old, t0).is_none(),
             "replaced by the newer upload"
@@ -318,7 +334,7 @@ mod tests {
         let late = t0 + Duration::from_secs(PENDING_SECS_MAX + 1);
         assert!(table.take("op-a", &new, late).is_none(), "expired");
         for i in 0..PENDING_MAX + 3 {
-            table.put(&format!("op-{i}"), record(), Vec::new(), t0);
+            table.put(&format!("op-{i}"), record(), Vec::new(), None, t0);
         }
         assert_eq!(table.by_token.len(), PENDING_MAX);
     }
