@@ -62,6 +62,7 @@ macro_rules! eprintln {
 }
 
 // After the macros above, so that the demo's output cannot panic either.
+mod attribution;
 mod demo;
 mod operator;
 
@@ -256,6 +257,9 @@ enum Command {
     },
     /// Replace a wrongly archived scan; the old one is kept (ledger kind 13).
     ReplaceScan(replace_scan::ReplaceScanArgs),
+    /// The web desk's operator accounts (add, disable, list); stored in
+    /// <data>/operators.json, outside the ledger.
+    Operator(operator::OperatorArgs),
     /// Write the A4 cover sheet (QR code) for the scanning station.
     CoverSheet {
         /// The code.
@@ -514,7 +518,7 @@ fn dispatch() -> i32 {
         .or_else(|| cfg.data.clone())
         .unwrap_or_else(|| PathBuf::from("ledger"));
     let data = data.as_path();
-    let operator = match operator::resolve(cli.operator.as_deref()) {
+    let operator = match attribution::resolve(cli.operator.as_deref()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("zeugnis: error: {e}");
@@ -583,6 +587,7 @@ fn dispatch() -> i32 {
             }
         }
         Command::Reserve(args) => return reserve::run(&run, args),
+        Command::Operator(args) => return operator::run(data, args),
         Command::PrintBundle { code, output } => {
             let req = Request::PrintBundle {
                 code,
@@ -762,7 +767,7 @@ impl Runner<'_> {
 
     fn reply(&self, req: Request) -> Reply {
         if let (Some(op), Request::Ingest { .. }) = (self.operator, &req) {
-            eprintln!("zeugnis: note: {}", operator::ingest_note(op));
+            eprintln!("zeugnis: note: {}", attribution::ingest_note(op));
         }
         let req = req.attributed(self.operator);
         let socket = control::socket_path(self.data);

@@ -68,6 +68,8 @@ pub struct Config {
     pub stamp: crate::stamp::StampPlace,
     /// The mail to the graduate (`[mail]`, `crate::mail`).
     pub mail: crate::mail::MailConfig,
+    /// The exam office's web desk (`[desk]`, docs/operations.md).
+    pub desk: crate::http::desk::DeskConfig,
 }
 
 /// Codes reserved before their documents exist (`[reserve]`).
@@ -100,6 +102,7 @@ impl Default for Config {
             reserve: ReserveConfig::default(),
             stamp: crate::stamp::StampPlace::default(),
             mail: crate::mail::MailConfig::default(),
+            desk: crate::http::desk::DeskConfig::default(),
         }
     }
 }
@@ -265,6 +268,10 @@ impl Config {
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             return Err(invalid("base_url", "must start with http:// or https://"));
         }
+        self.desk.validate().map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
         self.http.validate().map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),

@@ -289,6 +289,7 @@ pub fn run(data: &Path, cfg: Config, origin: &str) -> Result<(), DaemonError> {
 
     let mut state = crate::http::AppState::new(&http_cfg, &data, Arc::clone(&registry))?;
     state.set_exports(cfg.exports.clone())?;
+    state.set_desk(cfg.desk.clone(), &data)?;
     let wake_on_write = wake_tx.clone();
     state.on_write(Arc::new(move || {
         // A registration may be what a waiting scan waits for.

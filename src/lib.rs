@@ -21,6 +21,8 @@
 //! - [`scans`]: the scan intake (watch, claim, identify, archive, quarantine).
 //! - [`dates`]: today's date in UTC (`YYYY-MM-DD`).
 //! - [`control`]: the daemon's control socket and the commands sent over it.
+//! - [`operators`]: the web desk's operator accounts (Argon2id hashes,
+//!   outside the ledger).
 //! - [`config`], [`daemon`]: `zeugnis run`'s configuration and wiring.
 //! - [`http`]: the verification service and the admin API (hyper 1, tokio).
 //! - [`cli`]: argument parsing and the mapping of typed errors to exit codes.
@@ -44,6 +46,7 @@ pub mod grades;
 pub mod http;
 pub mod ledger;
 pub mod mail;
+pub mod operators;
 pub mod publish;
 pub mod registry;
 pub mod report;

@@ -448,7 +448,9 @@ fn declares_pdfa(registry: &Registry, c: &crate::registry::Certificate) -> bool 
     })
 }
 
-fn quarantined(scans: &Path) -> Vec<Quarantined> {
+/// The quarantined scans of the inbox `scans` with their reasons, by file
+/// name, at most [`REPORT_ITEMS_MAX`] (also the desk's quarantine list).
+pub fn quarantined(scans: &Path) -> Vec<Quarantined> {
     let dir = scans.join("quarantine");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();

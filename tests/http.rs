@@ -39,7 +39,7 @@ fn pdf(tag: &str) -> Vec<u8> {
 
 /// The registration record with module grades (Erfurt BA 2019: final
 /// 1.76, shown as "1,76 - gut" (two places), 30 credit points counted).
-fn graded_record(given: &str) -> Value {
+pub(crate) fn graded_record(given: &str) -> Value {
     let mut v = record(given, "de");
     v["grades"] = json!({"ruleset": "erfurt-ba-2019", "parts": [{"id": "all", "required_lp": "30", "modules": [
         {"id": "M1", "lp": "10", "grade": "1.3", "mandatory": true},
@@ -79,10 +79,10 @@ pub(crate) fn register(r: &mut Registry, given: &str) -> Issued {
 }
 
 /// One certificate in every state.
-struct Certs {
-    archived: Issued,
-    awaiting: Issued,
-    revoked: Issued,
+pub(crate) struct Certs {
+    pub(crate) archived: Issued,
+    pub(crate) awaiting: Issued,
+    pub(crate) revoked: Issued,
     superseded: Issued,
     replacement: Issued,
     voided: Issued,
@@ -220,13 +220,13 @@ fn write_token(dir: &Path) {
 }
 
 /// A running `zeugnis run` daemon over a temp ledger holding [`Certs`].
-struct Server {
-    daemon: Option<Daemon>,
+pub(crate) struct Server {
+    pub(crate) daemon: Option<Daemon>,
     public: SocketAddr,
-    admin: SocketAddr,
-    certs: Certs,
+    pub(crate) admin: SocketAddr,
+    pub(crate) certs: Certs,
     vkey: String,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     _t: tempfile::TempDir,
 }
 
@@ -234,7 +234,7 @@ impl Server {
     /// Creates the ledger and the fixtures with the library, then starts
     /// the daemon on them with the test configuration plus `overrides`
     /// (see [`config_text`]) and waits until it listens.
-    fn start(overrides: &str) -> Server {
+    pub(crate) fn start(overrides: &str) -> Server {
         let t = tempfile::tempdir().expect("tempdir");
         let dir = t.path().to_path_buf();
         let ledger = Ledger::init(
@@ -267,7 +267,7 @@ impl Server {
         }
     }
 
-    fn daemon(&mut self) -> &mut Daemon {
+    pub(crate) fn daemon(&mut self) -> &mut Daemon {
         self.daemon.as_mut().expect("the daemon runs")
     }
 
@@ -277,7 +277,7 @@ impl Server {
     }
 
     /// Runs `zeugnis ARGS --data ledger` in the server's folder.
-    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn cli(&self, args: &[&str]) -> (i32, String, String) {
         let mut all = args.to_vec();
         all.extend(["--data", "ledger"]);
         crate::support::zeugnis(&self.dir, &all)
@@ -297,7 +297,13 @@ impl Server {
         request(self.public, "GET", path, &[], b"")
     }
 
-    fn admin(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    pub(crate) fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let auth = format!("Bearer {TOKEN}");
         let mut h = vec![("Authorization", auth.as_str())];
         h.extend_from_slice(headers);
@@ -314,7 +320,7 @@ impl Server {
     }
 
     /// Waits (at most [`PATIENCE`]) until `cond` holds, or fails naming `what`.
-    fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&Server) -> bool) {
+    pub(crate) fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&Server) -> bool) {
         let t0 = std::time::Instant::now();
         while !cond(self) {
             let log = self.daemon.as_ref().map(Daemon::log).unwrap_or_default();
@@ -441,23 +447,23 @@ impl Server {
 
 /// A parsed HTTP response.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .map(String::as_str)
@@ -490,7 +496,7 @@ fn parse_reply(raw: &[u8]) -> Reply {
 }
 
 /// One request on a fresh connection (`Connection: close`), read to EOF.
-fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -517,7 +523,7 @@ fn request(
 /// (some peers keep the connection open despite `Connection: close`),
 /// else to EOF. A reset after the answer (a refused body) still leaves the
 /// answer read.
-fn read_reply(s: &mut TcpStream) -> Reply {
+pub(crate) fn read_reply(s: &mut TcpStream) -> Reply {
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -544,7 +550,7 @@ fn plain(code: &str) -> String {
     code.replace('-', "")
 }
 
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "zeugnis-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, file, bytes) in parts {
@@ -2383,7 +2389,7 @@ fn toml_config_rejects_unknown_keys_and_zero_limits() {
 }
 
 /// The W3C WebDriver endpoint of a running chromedriver.
-struct WebDriver {
+pub(crate) struct WebDriver {
     child: std::process::Child,
     addr: SocketAddr,
     session: String,
@@ -2393,7 +2399,7 @@ impl WebDriver {
     /// Starts chromedriver (installing Debian's `chromium` and
     /// `chromium-driver` with apt-get if it is missing) and a headless
     /// session with a phone-sized window that keeps the browser console log.
-    fn start() -> WebDriver {
+    pub(crate) fn start() -> WebDriver {
         let have = |p: &str| {
             std::process::Command::new("which")
                 .arg(p)
@@ -2454,7 +2460,7 @@ impl WebDriver {
         }
     }
 
-    fn cmd(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+    pub(crate) fn cmd(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let v = webdriver(
             self.addr,
             method,
@@ -2465,13 +2471,13 @@ impl WebDriver {
         v["value"].clone()
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(&json!({"url": url})));
     }
 
     /// Waits until the current URL ends with `suffix` (a click returns
     /// when the navigation has started, not when it is done).
-    fn wait_for_url(&self, suffix: &str) {
+    pub(crate) fn wait_for_url(&self, suffix: &str) {
         let t0 = std::time::Instant::now();
         loop {
             let url = self.text("/url");
@@ -2485,7 +2491,7 @@ impl WebDriver {
 
     /// Waits until the page's source contains `what` (the source can lag
     /// behind a navigation, e.g. away from the browser's PDF viewer).
-    fn wait_for_source(&self, what: &str) {
+    pub(crate) fn wait_for_source(&self, what: &str) {
         let t0 = std::time::Instant::now();
         loop {
             let source = self.text("/source");
@@ -2498,14 +2504,14 @@ impl WebDriver {
     }
 
     /// A string-valued GET command (`/url`, `/source`).
-    fn text(&self, path: &str) -> String {
+    pub(crate) fn text(&self, path: &str) -> String {
         let v = self.cmd("GET", path, None);
         v.as_str()
             .unwrap_or_else(|| panic!("{path}: {v}"))
             .to_string()
     }
 
-    fn find(&self, css: &str) -> String {
+    pub(crate) fn find(&self, css: &str) -> String {
         let v = self.cmd(
             "POST",
             "/element",
@@ -2536,7 +2542,7 @@ impl WebDriver {
     }
 
     /// Console messages at level SEVERE (CSP violations, failed loads, errors).
-    fn console_errors(&self) -> Vec<String> {
+    pub(crate) fn console_errors(&self) -> Vec<String> {
         let v = webdriver(
             self.addr,
             "POST",
@@ -2630,7 +2636,7 @@ fn browser_enters_a_code_and_follows_the_scan_link_without_console_errors() {
 /// axe-core (npm registry, `tools/a11y/package.json`), installed by
 /// `.ci/run` (`npm ci --prefix tools/a11y`) or here if missing.
 /// Two audits run in parallel: one installs, the other waits for it.
-fn axe_source() -> String {
+pub(crate) fn axe_source() -> String {
     static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/a11y");
@@ -2651,7 +2657,7 @@ const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 impl WebDriver {
     /// Sets the window size (CSS pixels).
-    fn resize(&self, width: u32, height: u32) {
+    pub(crate) fn resize(&self, width: u32, height: u32) {
         self.cmd(
             "POST",
             "/window/rect",
@@ -2661,7 +2667,7 @@ impl WebDriver {
 
     /// Runs axe-core on the current page; the WCAG 2.1 A/AA violations as
     /// `rule: help [targets]` lines.
-    fn axe(&self, axe: &str) -> Vec<String> {
+    pub(crate) fn axe(&self, axe: &str) -> Vec<String> {
         self.cmd("POST", "/timeouts", Some(&json!({"script": 60_000})));
         let script = format!(
             "{axe}\n;const done = arguments[arguments.length - 1];\n\

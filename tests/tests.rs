@@ -2,6 +2,7 @@
 
 mod attribution;
 mod demo;
+mod desk;
 mod docs;
 mod export;
 mod exports;

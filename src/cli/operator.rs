@@ -1,66 +1,127 @@
-//! `--operator ID` / `ZEUGNIS_OPERATOR`: who the command line's writes are
-//! attributed to (ledger/FORMAT.md §3.5, docs/operations.md "Who did it").
+//! `zeugnis operator add|disable|list`: the web desk's operator accounts.
 //!
-//! Owns: choosing the id (the flag over the environment), validating it,
-//! and refusing the reserved ids. Must not do: attribute anything itself
-//! (`control::Request::attributed` wraps the request, the registry writes).
+//! Works the same whether the daemon runs or not: the accounts live in
+//! `<data>/operators.json` (see [`crate::operators`]), changed under a file
+//! lock, and the daemon reads the file on every sign-in and desk request.
+//! Must not do: echo or log a password; take one from the command line
+//! (it would show in `ps` and the shell history).
 
-use crate::registry::{OperatorId, API_OPERATOR};
+use super::STDOUT_FAILED;
+use crate::operators::{OperatorStore, PASSWORD_BYTES_MAX};
+use std::io::Read as _;
+use std::path::Path;
 
-/// The environment variable read when `--operator` is not given.
-pub const OPERATOR_ENV: &str = "ZEUGNIS_OPERATOR";
-
-/// The operator of this command: `--operator` if given, else
-/// `$ZEUGNIS_OPERATOR` if set and not empty, else none (unattributed).
-/// An invalid or reserved id is an error naming where it came from.
-pub fn resolve(flag: Option<&str>) -> Result<Option<OperatorId>, String> {
-    let env = std::env::var(OPERATOR_ENV).ok();
-    choose(flag, env.as_deref())
+/// The subcommands of `zeugnis operator`.
+#[derive(clap::Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Add an account; prints its operator id. The password is read from
+    /// standard input (one line).
+    Add {
+        /// The name the person signs in with (or the single-sign-on user name).
+        name: String,
+        /// Read the password from standard input (required: passwords are
+        /// never taken from the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it can no longer sign in, and its open sessions
+    /// end at their next request.
+    Disable {
+        /// The account's name.
+        name: String,
+    },
+    /// List the accounts: id, state, failed sign-ins, name.
+    List {
+        /// Print one JSON object per line (`id`, `name`, `disabled`,
+        /// `failed_signins`, `locked_until_s`, `created_s`; never the hash).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// [`resolve`] without the environment (a table test checks it).
-fn choose(flag: Option<&str>, env: Option<&str>) -> Result<Option<OperatorId>, String> {
-    let (source, id) = match (flag, env) {
-        (Some(f), _) => ("--operator", f),
-        (None, Some(e)) if !e.is_empty() => (OPERATOR_ENV, e),
-        _ => return Ok(None),
-    };
-    let op = OperatorId::parse(id).map_err(|e| format!("{source}: {e}"))?;
-    if op.is_reserved() {
-        return Err(format!(
-            "{source}: the operator id {op:?} is reserved ({API_OPERATOR:?} is the admin API's \
-             bearer token); give your own id",
-            op = op.as_str()
-        ));
+/// The arguments of `zeugnis operator`.
+#[derive(clap::Args, Debug)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    command: OperatorCommand,
+}
+
+/// Reads the password: one line of standard input, without its line end.
+fn password_from_stdin() -> Result<String, String> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(PASSWORD_BYTES_MAX as u64 + 2)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("standard input: {e}"))?;
+    let text = String::from_utf8(buf).map_err(|_| "the password is not UTF-8".to_string())?;
+    let line = text.lines().next().unwrap_or("");
+    Ok(line.to_string())
+}
+
+/// Runs `zeugnis operator`; returns the exit code.
+pub(super) fn run(data: &Path, args: OperatorArgs) -> i32 {
+    if !data.is_dir() {
+        eprintln!(
+            "zeugnis operator: error: data directory {} does not exist (zeugnis init, or --data)",
+            data.display()
+        );
+        return 2;
     }
-    Ok(Some(op))
-}
-
-/// What `ingest` says when an operator is set: the intake's records are
-/// never attributed.
-pub fn ingest_note(op: &OperatorId) -> String {
-    format!(
-        "operator {op} does not apply to ingest: the scans the intake archives are unattributed \
-         (the cover sheet's code decides, not a person; docs/operations.md)"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flag_wins_and_bad_ids_are_named() {
-        let id = |s: &str| Some(OperatorId::parse(s).expect("valid"));
-        assert_eq!(choose(None, None), Ok(None));
-        assert_eq!(choose(None, Some("")), Ok(None));
-        assert_eq!(choose(None, Some("op-env")), Ok(id("op-env")));
-        assert_eq!(choose(Some("op-flag"), Some("op-env")), Ok(id("op-flag")));
-        let e = choose(Some("Op Flag"), None).expect_err("invalid");
-        assert!(e.starts_with("--operator: operator id"), "{e}");
-        let e = choose(None, Some("x")).expect_err("too short");
-        assert!(e.starts_with("ZEUGNIS_OPERATOR: "), "{e}");
-        let e = choose(Some("api"), None).expect_err("reserved");
-        assert!(e.contains("reserved"), "{e}");
+    let store = OperatorStore::new(data);
+    let result = match args.command {
+        OperatorCommand::Add { name, .. } => {
+            let password = match password_from_stdin() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("zeugnis operator add: error: {e}");
+                    return 2;
+                }
+            };
+            store.add(&name, &password).map(|op| {
+                tracing::info!(operator = %op.id, "operator added");
+                println!("{}", op.id);
+            })
+        }
+        OperatorCommand::Disable { name } => store.disable(&name).map(|op| {
+            tracing::info!(operator = %op.id, "operator disabled");
+            println!("{} disabled", op.id);
+        }),
+        OperatorCommand::List { json } => store.list().map(|ops| {
+            let now = crate::operators::now_s();
+            for op in ops {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "id": op.id,
+                            "name": op.name,
+                            "disabled": op.disabled,
+                            "failed_signins": op.failed_signins,
+                            "locked_until_s": op.locked_until_s,
+                            "created_s": op.created_s,
+                        })
+                    );
+                } else {
+                    let state = if op.disabled {
+                        "disabled"
+                    } else if op.locked_until_s.is_some_and(|u| u > now) {
+                        "locked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{}\t{state}\t{} failed\t{}",
+                        op.id, op.failed_signins, op.name
+                    );
+                }
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("zeugnis operator: error: {e}");
+            e.exit_code()
+        }
     }
 }

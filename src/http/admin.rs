@@ -207,13 +207,20 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> Resp {
     }
 }
 
-async fn status(state: &AppState) -> Resp {
+/// The status report as `GET /admin/v1/status` and the desk's status page
+/// show it.
+pub(super) async fn status_report(
+    state: &AppState,
+) -> Result<crate::report::StatusReport, RegistryError> {
     let scans = state.cfg.scans_dir.clone();
     let days = state.cfg.waiting_days;
-    match state
-        .with_registry_admin(move |r| crate::report::status(r, &scans, days))
+    state
+        .with_registry(move |r| crate::report::status(r, &scans, days))
         .await
-    {
+}
+
+async fn status(state: &AppState) -> Resp {
+    match status_report(state).await {
         Ok(report) => json(
             StatusCode::OK,
             &serde_json::to_value(&report).expect("a report serialises"),
@@ -640,21 +647,14 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
     let action = action.to_string();
     let result = state
         .with_registry_admin(move |r| {
-            let seq = match action.as_str() {
-                "revoke" => {
-                    let date = parsed
-                        .effective_date
-                        .clone()
-                        .unwrap_or_else(crate::dates::today_utc);
-                    Some(r.revoke_with_category(&code, category, &parsed.reason, &date)?)
-                }
-                "void" => Some(r.void(&code, &parsed.reason)?),
-                _ => {
-                    r.erase(&code, &parsed.reason)?;
-                    None
-                }
-            };
-            Ok((r.find(&code)?, seq))
+            end_certificate(
+                r,
+                &code,
+                &action,
+                &parsed.reason,
+                parsed.effective_date.as_deref(),
+                category,
+            )
         })
         .await;
     match result {
@@ -668,6 +668,34 @@ async fn ending(state: &AppState, code: String, action: &str, req: Request<Incom
         }
         Err(e) => registry_error(&e),
     }
+}
+
+/// Revokes (`action` `revoke`, with `effective_date`, default today UTC,
+/// and `category`), voids (`void`) or erases (any other action) a
+/// certificate; returns its new state and the seq of the record (none for
+/// an erasure). Shared by the admin API and the desk.
+pub(super) fn end_certificate(
+    r: &mut crate::registry::Registry,
+    code: &str,
+    action: &str,
+    reason: &str,
+    effective_date: Option<&str>,
+    category: RevocationCategory,
+) -> Result<(crate::registry::Certificate, Option<u64>), RegistryError> {
+    let seq = match action {
+        "revoke" => {
+            let date = effective_date
+                .map(str::to_string)
+                .unwrap_or_else(crate::dates::today_utc);
+            Some(r.revoke_with_category(code, category, reason, &date)?)
+        }
+        "void" => Some(r.void(code, reason)?),
+        _ => {
+            r.erase(code, reason)?;
+            None
+        }
+    };
+    Ok((r.find(code)?, seq))
 }
 
 /// `GET /admin/v1/certificates/{CODE}[?key=KEY]`: the certificate as
@@ -738,6 +766,11 @@ pub struct FixityRun {
 }
 
 impl FixityRun {
+    /// The last finished audit's report, or `{"error": ...}`.
+    pub fn last(&self) -> Option<serde_json::Value> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// (running, bytes checked, bytes in all) of the running audit, else of
     /// the last one.
     pub fn progress(&self) -> (bool, u64, u64) {
@@ -758,6 +791,24 @@ impl FixityRun {
 /// (`zeugnis_fixity_*`). Writes wait while it runs (it holds the registry);
 /// lookups do not.
 fn fixity_start(state: &AppState) -> Resp {
+    if !start_fixity(state, None) {
+        return json_error(
+            StatusCode::CONFLICT,
+            "running",
+            "a fixity audit is already running; see GET /admin/v1/fixity",
+        );
+    }
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({"started": true, "progress": "/admin/v1/fixity"}),
+    )
+}
+
+/// Starts the background fixity audit unless one runs (false then).
+/// `operator`: the desk operator who started it (the `FixityChecked`
+/// record is attributed to them), `None` for the bearer-token API
+/// (attributed to `http.admin_token_operator`).
+pub(super) fn start_fixity(state: &AppState, operator: Option<&str>) -> bool {
     let bar = indicatif::ProgressBar::hidden();
     {
         let mut running = state
@@ -766,20 +817,25 @@ fn fixity_start(state: &AppState) -> Resp {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if running.is_some() {
-            return json_error(
-                StatusCode::CONFLICT,
-                "running",
-                "a fixity audit is already running; see GET /admin/v1/fixity",
-            );
+            return false;
         }
         *running = Some(bar.clone());
     }
+    // The desk's operator, else the bearer token's id. A desk id that is
+    // not valid (the operator store makes only valid ones) leaves the
+    // record unattributed rather than attributing it to someone else.
+    let operator = match operator {
+        None => Some(state.config().admin_token_operator.clone()),
+        Some(id) => crate::registry::OperatorId::parse(id)
+            .inspect_err(|e| tracing::warn!(error = %e, "desk: fixity audit left unattributed"))
+            .ok(),
+    };
     let (registry, run) = (state.registry.clone(), state.fixity.clone());
-    let operator = state.config().admin_token_operator.clone();
     tokio::task::spawn_blocking(move || {
-        tracing::info!("http admin: fixity audit started");
+        let who = operator.as_ref().map_or("-", |o| o.as_str()).to_string();
+        tracing::info!(operator = %who, "http admin: fixity audit started");
         let result = match registry.lock() {
-            Ok(mut r) => r.with_operator(Some(operator), |r| r.fixity_audit_with(bar.clone())),
+            Ok(mut r) => r.with_operator(operator, |r| r.fixity_audit_with(bar.clone())),
             Err(_) => Err(RegistryError::External(
                 "the registry lock is poisoned (a writer panicked); restart the daemon".into(),
             )),
@@ -804,10 +860,7 @@ fn fixity_start(state: &AppState) -> Resp {
             (bar.position(), bar.length().unwrap_or(0));
         *run.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
     });
-    json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({"started": true, "progress": "/admin/v1/fixity"}),
-    )
+    true
 }
 
 /// `GET /admin/v1/fixity`: whether an audit runs, its progress in bytes,

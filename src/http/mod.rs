@@ -17,9 +17,12 @@
 //! - [`pages`]: the German and English HTML pages; pure rendering.
 //! - [`public`]: the public routes (pages, JSON API, check, proofs, tiles).
 //! - [`admin`]: the admin routes behind the bearer token.
+//! - [`desk`]: the exam office's web desk under `/desk/` on the admin
+//!   listener (operator sign-in, sessions, CSRF).
 //! - [`response`]: response builders and the security headers on every response.
 
 pub mod admin;
+pub mod desk;
 pub mod exports;
 pub mod limits;
 pub mod metrics;
@@ -422,6 +425,8 @@ pub struct AppState {
     /// Permits for proof archives built at once
     /// ([`proof_archive::PROOF_ARCHIVE_BUILDS_MAX`]).
     proof_archives: Arc<Semaphore>,
+    /// The web desk: sessions, lock-out, operator store (`[desk]`).
+    desk: Arc<desk::Desk>,
 }
 
 impl AppState {
@@ -463,6 +468,7 @@ impl AppState {
             logo: logo.map(|(t, b)| Arc::new((t, bytes::Bytes::from(b)))),
             exports: crate::exports::ExportsConfig::default(),
             proof_archives: Arc::new(Semaphore::new(proof_archive::PROOF_ARCHIVE_BUILDS_MAX)),
+            desk: Arc::new(desk::Desk::new(desk::DeskConfig::default(), data_dir)),
         })
     }
 
@@ -477,6 +483,14 @@ impl AppState {
             .validate()
             .map_err(|e| HttpError::Config(e.to_string()))?;
         self.exports = exports;
+        Ok(())
+    }
+
+    /// The web desk's configuration (`[desk]`, docs/operations.md); the
+    /// operator accounts are read from `data_dir`.
+    pub fn set_desk(&mut self, cfg: desk::DeskConfig, data_dir: &Path) -> Result<(), HttpError> {
+        cfg.validate().map_err(HttpError::Config)?;
+        self.desk = Arc::new(desk::Desk::new(cfg, data_dir));
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 //! status and duration.
 
 use super::limits::{self, Class};
-use super::{admin, public, AppState, Listener};
+use super::{admin, desk, public, AppState, Listener};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -130,6 +130,12 @@ pub fn is_failed_lookup(status: StatusCode) -> bool {
     )
 }
 
+/// Whether an admin-listener path belongs to the web desk (session
+/// sign-in) rather than the bearer-token API.
+pub fn is_desk(path: &str) -> bool {
+    path == "/desk" || path.starts_with("/desk/")
+}
+
 fn secure(r: &mut Resp) {
     for (name, value) in SECURITY_HEADERS {
         r.headers_mut()
@@ -152,6 +158,9 @@ pub async fn handle(
     let started = Instant::now();
     let (route, class) = match which {
         Listener::Public => public::classify(req.uri().path()),
+        Listener::Admin if is_desk(req.uri().path()) => {
+            (desk::classify(req.uri().path()), Class::Free)
+        }
         Listener::Admin => (admin::classify(req.uri().path()), Class::Free),
     };
     let client = limits::client_ip(peer, req.headers(), &state.cfg.trusted_proxies);
@@ -162,6 +171,9 @@ pub async fn handle(
     } else {
         let answer = match which {
             Listener::Public => tokio::time::timeout(timeout, public::serve(&state, req)).await,
+            Listener::Admin if is_desk(req.uri().path()) => {
+                tokio::time::timeout(timeout, desk::serve(&state, peer, req)).await
+            }
             Listener::Admin => tokio::time::timeout(timeout, admin::serve(&state, req)).await,
         };
         let answer = answer.unwrap_or_else(|_| {

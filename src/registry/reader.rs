@@ -145,6 +145,69 @@ impl Reader {
         }
     }
 
+    /// One page of the certificates awaiting their scan, oldest
+    /// registration first: those whose code contains `filter` (canonical
+    /// code characters; empty: all), skipping `skip`, at most `rows`; and
+    /// how many match in all. Reads the derived states one at a time and
+    /// keeps only `skip + rows` of them (a bounded heap), so memory does not
+    /// grow with the archive; the time does (one pass over the states).
+    pub fn awaiting_scan_page(
+        &self,
+        filter: &str,
+        skip: usize,
+        rows: usize,
+    ) -> Result<(Vec<Certificate>, u64), RegistryError> {
+        use std::collections::BinaryHeap;
+        let keep = skip.saturating_add(rows);
+        // Max-heap on the first seq: the newest kept entry is on top.
+        let mut heap: BinaryHeap<(u64, String)> = BinaryHeap::new();
+        let mut total = 0u64;
+        for item in self.certs.iter() {
+            let (code, value) = item?;
+            let code = String::from_utf8_lossy(&code).into_owned();
+            if !filter.is_empty() && !code.contains(filter) {
+                continue;
+            }
+            let c: Certificate = serde_json::from_slice(&value).map_err(|e| {
+                RegistryError::Invalid(format!(
+                    "derived state of {code} unreadable ({e}); run zeugnis reindex"
+                ))
+            })?;
+            if c.state != super::State::AwaitingScan {
+                continue;
+            }
+            total += 1;
+            let first = c.seqs.first().copied().unwrap_or(u64::MAX);
+            if heap.len() < keep {
+                heap.push((first, code));
+            } else if heap.peek().is_some_and(|(top, _)| first < *top) {
+                heap.pop();
+                heap.push((first, code));
+            }
+        }
+        let mut kept = heap.into_sorted_vec();
+        let page: Vec<(u64, String)> = kept.drain(skip.min(kept.len())..).collect();
+        let mut out = Vec::with_capacity(page.len());
+        for (_, code) in page {
+            if let Some(c) = self.get(&code)? {
+                out.push(c);
+            }
+        }
+        Ok((out, total))
+    }
+
+    /// The time (UTC seconds) of committed record `seq`.
+    pub fn record_time(&self, seq: u64) -> Result<i64, RegistryError> {
+        let bytes = self.read_record(seq)?;
+        let time: [u8; 8] = bytes
+            .get(10..18)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                RegistryError::Invalid(format!("record {seq}: shorter than its header"))
+            })?;
+        Ok(i64::from_le_bytes(time))
+    }
+
     /// Looks a certificate up by a (leniently parsed) code.
     pub fn find(&self, code_text: &str) -> Result<Certificate, RegistryError> {
         let (code, _) = codes::parse_code_and_key(code_text)?;
