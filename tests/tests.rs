@@ -13,6 +13,7 @@ mod http;
 mod http_reader;
 mod intake;
 mod journey;
+mod journey_e2e;
 mod ledger_attributed;
 mod ledger_cli;
 mod ledger_crash;
