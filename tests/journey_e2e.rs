@@ -93,7 +93,12 @@ fn json_of(what: &str, out: &str, log: &dyn Fn() -> String) -> Value {
 
 fn run_ok(dir: &Path, args: &[&str], log: &dyn Fn() -> String) -> String {
     let (c, out, err) = zeugnis(dir, args);
-    assert_eq!(c, 0, "zeugnis {args:?}: {err}\n--- daemon log ---\n{}", log());
+    assert_eq!(
+        c,
+        0,
+        "zeugnis {args:?}: {err}\n--- daemon log ---\n{}",
+        log()
+    );
     out
 }
 
@@ -101,7 +106,10 @@ fn run_ok(dir: &Path, args: &[&str], log: &dyn Fn() -> String) -> String {
 fn the_whole_journey_end_to_end() {
     let t = tempfile::tempdir().expect("tempdir");
     let dir = t.path();
-    let (c, _, err) = zeugnis(dir, &["init", "--origin", "uni-goettingen.example/zeugnis/1"]);
+    let (c, _, err) = zeugnis(
+        dir,
+        &["init", "--origin", "uni-goettingen.example/zeugnis/1"],
+    );
     assert_eq!(c, 0, "{err}");
     let sink = SmtpSink::start(&dir.join("sink"), 0);
     let config = format!(
@@ -187,8 +195,7 @@ fn the_whole_journey_end_to_end() {
         1,
         "one QR code on the cover sheet: {payloads:?}"
     );
-    let page =
-        zeugnis::scans::simulate::scanned_cover_page(&payloads[0], 300.0, 2.0, 2, 1616);
+    let page = zeugnis::scans::simulate::scanned_cover_page(&payloads[0], 300.0, 2.0, 2, 1616);
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(&inbox).expect("inbox");
     std::fs::write(dir.join("scan.tmp"), page.png()).expect("scan");
@@ -246,16 +253,16 @@ fn the_whole_journey_end_to_end() {
     //    the stamped link (no key) opens it without.
     let path = link.strip_prefix(BASE_URL).expect("link under base_url");
     let page_with_key = http_get(&public, path);
-    assert!(
-        page_with_key.starts_with("HTTP/1.1 200"),
-        "{page_with_key}"
-    );
+    assert!(page_with_key.starts_with("HTTP/1.1 200"), "{page_with_key}");
     assert!(
         page_with_key.contains("Musterfrau"),
         "the holder's name with the key: {page_with_key}"
     );
     let stamped = zeugnis::stamp::verification_url(BASE_URL, "de", &code.replace('-', ""));
-    let public_path = stamped.strip_prefix(BASE_URL).expect("under base_url").to_string();
+    let public_path = stamped
+        .strip_prefix(BASE_URL)
+        .expect("under base_url")
+        .to_string();
     let page_without_key = http_get(&public, &public_path);
     assert!(
         page_without_key.starts_with("HTTP/1.1 200"),
@@ -275,7 +282,10 @@ fn the_whole_journey_end_to_end() {
             &log,
         );
         if v["deliveries"].as_array().map(Vec::len) == Some(1) {
-            assert_eq!(v["deliveries"][0]["documents"][0], registered_blake3.as_str());
+            assert_eq!(
+                v["deliveries"][0]["documents"][0],
+                registered_blake3.as_str()
+            );
             break;
         }
         assert!(t0.elapsed() < PATIENCE, "no delivery record\n{}", d.log());
