@@ -3276,9 +3276,18 @@ fn admin_register_with_stamp_and_draft() {
             .map(|c| plain(&c)),
         Some(code.clone())
     );
+    let registered = reg.find(&code).expect("find");
+    assert_eq!(
+        registered.documents[0].blake3,
+        blake3::hash(&stamped).to_hex().as_str(),
+        "the registered document is the stamped file"
+    );
+    // The original is indexed too, through its `Stamped` record (kind 18),
+    // so that it cannot be registered again for another certificate.
     assert_eq!(
         reg.code_of_document(blake3::hash(&doc).as_bytes())
-            .expect("lookup"),
-        None
+            .expect("lookup")
+            .map(|c| plain(&c)),
+        Some(code.clone())
     );
 }

@@ -94,6 +94,13 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
         delivered_s: 1_800_000_000,
     })
     .expect("mail delivery");
+    // Format version 7: kind 18 (Stamped), from a real stamp.
+    let stamp = zeugnis::stamp::StampRequest {
+        base_url: "https://verify.example".into(),
+        place: Default::default(),
+    };
+    r.register_stamped(&rec, &doc(6), &with(None, false, false), Some(&stamp))
+        .expect("register stamped");
     drop(r);
     let mut l = zeugnis::ledger::Ledger::open(&dir, Default::default()).expect("open");
     l.append_batch((0..600).map(sample_body).collect())
@@ -114,8 +121,8 @@ fn python_verifier_from_the_spec_agrees_and_detects_damage() {
     assert_eq!(v["head_link"], hex::encode(link));
     assert_eq!(v["origin"], "py.example/zeugnis/1");
     assert_eq!(
-        v["checkpoints"], 15,
-        "genesis, 13 registry batches, 1 bulk batch"
+        v["checkpoints"], 16,
+        "genesis, 14 registry batches, 1 bulk batch"
     );
     assert_eq!(v["scans_replaced"], 2, "{out}");
     // Supersede writes Superseded + Registered; the revocation one record.

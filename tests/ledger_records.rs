@@ -335,6 +335,39 @@ fn golden_version_5_bytes() {
     );
 }
 
+/// Format version 7 (FORMAT.md §16): kind 18 `Stamped`. Its bytes are
+/// pinned by `tests/golden/records-v7.txt` (bless with
+/// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_version_7_bytes`),
+/// plainly and attributed, and decode back to themselves.
+#[test]
+fn golden_version_7_bytes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records-v7.txt");
+    let body = Body::Stamped {
+        code: "QNVCFM3P4VDF".into(),
+        document: [0x5A; 32],
+        original: [0x0A; 32],
+    };
+    let plain = sample(31, body.clone());
+    let mut attributed = sample(32, body);
+    attributed.operator = Some(zeugnis::registry::OperatorId::parse("op-k3m9x2b7qa").expect("id"));
+    let mut text = String::new();
+    for r in [&plain, &attributed] {
+        let bytes = r.encode().expect("encode");
+        assert_eq!(&bytes[18..20], &18u16.to_le_bytes(), "kind tag");
+        assert_eq!(Record::decode(&bytes).expect("decode"), *r);
+        text.push_str(&format!(
+            "{} {}\n",
+            r.body.kind().name(),
+            hex::encode(&bytes)
+        ));
+    }
+    if std::env::var_os("ZEUGNIS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("bless");
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (bless with ZEUGNIS_BLESS=1)");
+    assert_eq!(golden, text);
+}
+
 /// Format version 3 (FORMAT.md §16): kind 13 `ScanReplaced`. Its bytes are
 /// pinned by `tests/golden/records-v3.txt` (bless as above:
 /// `ZEUGNIS_BLESS=1 cargo test --release --test tests golden_scan_replaced`);

@@ -341,6 +341,59 @@ fn register_stamp_refuses_an_original_registered_without_the_stamp() {
     );
 }
 
+/// The same original stamped twice (two certificates, so two different
+/// stamped files): the second is refused naming the first, because the
+/// `Stamped` record (kind 18) maps the original to its certificate; with
+/// `--allow-duplicate` it is accepted and recorded. A reindex rebuilds
+/// that mapping from the ledger alone.
+#[test]
+fn the_same_original_stamped_twice_is_refused() {
+    let e = Env::new("");
+    let doc = e.write("z.pdf", &pdf("zweimal mit Stempel"));
+    let register = |extra: &[&str]| {
+        let mut args = vec![
+            "register",
+            "--record",
+            "r.json",
+            "--document",
+            &doc,
+            "--stamp",
+        ];
+        args.extend_from_slice(extra);
+        e.run(&args)
+    };
+    let (c, first, err) = register(&["--json"]);
+    assert_eq!(c, 0, "{err}");
+    let first: Value = serde_json::from_str(first.trim()).expect("json");
+    let other = first["code"].as_str().expect("code");
+    let refused = |e: &Env| {
+        let before = e.stored_bytes();
+        let (c, out, err) = register(&[]);
+        assert_eq!(c, 2, "{out}{err}");
+        assert!(
+            err.contains("the same PDF bytes are already registered for certificate")
+                && err.contains(other),
+            "{err}"
+        );
+        assert_eq!(e.stored_bytes(), before, "nothing stored");
+    };
+    refused(&e);
+    // The mapping is derived data, rebuilt from the Stamped record.
+    e.ok(&["reindex"]);
+    refused(&e);
+    let (c, out, err) = register(&["--allow-duplicate", "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let second: Value = serde_json::from_str(out.trim()).expect("json");
+    let show: Value =
+        serde_json::from_str(&e.ok(&["show", second["code"].as_str().expect("code"), "--json"]))
+            .expect("show --json");
+    assert_eq!(
+        show["duplicate_of"],
+        serde_json::json!([code_compact(other)]),
+        "{show}"
+    );
+}
+
 #[test]
 fn a_bad_stamp_place_is_refused_naming_the_key() {
     let e = Env::new("");

@@ -180,6 +180,8 @@ def decode(rec):
         body["documents"] = [r.hash() for _ in range(r.count(32))]
         body["address_hash"] = r.hash()
         body["delivered"] = r.i64()
+    elif kind == 18:  # format version 7: Stamped
+        body = {"code": r.string(), "document": r.hash(), "original": r.hash()}
     else:
         raise Fail("unknown kind %d" % kind)
     if r.pos != len(rec):

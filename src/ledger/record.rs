@@ -272,6 +272,19 @@ pub enum Body {
         /// When the relay accepted the mail (UTC seconds).
         delivered_s: i64,
     },
+    /// A document of the registration under `code` was stamped by zeugnis
+    /// (`register --stamp`) before it was hashed: `document` is what is
+    /// registered, `original` the exam office's file before the stamp, so
+    /// that the same original cannot be registered again unnoticed (kind
+    /// 18, version 7; FORMAT.md §3.3).
+    Stamped {
+        /// The certificate.
+        code: String,
+        /// BLAKE3 of the document as registered (stamped).
+        document: Hash32,
+        /// BLAKE3 of the document before the stamp.
+        original: Hash32,
+    },
 }
 
 /// The kind tag of a body, as stored (u16, FORMAT.md §3.3).
@@ -295,6 +308,7 @@ pub enum Kind {
     CodeImported = 15,
     DuplicateAllowed = 16,
     MailDelivered = 17,
+    Stamped = 18,
 }
 
 /// The public reason category of a revocation (FORMAT.md §3.3, kind 12).
@@ -344,7 +358,7 @@ impl fmt::Display for RevocationCategory {
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Genesis,
         Kind::KeyAdded,
         Kind::KeyRetired,
@@ -362,6 +376,7 @@ impl Kind {
         Kind::CodeImported,
         Kind::DuplicateAllowed,
         Kind::MailDelivered,
+        Kind::Stamped,
     ];
 
     fn from_tag(tag: u16) -> Option<Kind> {
@@ -388,6 +403,7 @@ impl Kind {
             Kind::CodeImported => "CodeImported",
             Kind::DuplicateAllowed => "DuplicateAllowed",
             Kind::MailDelivered => "MailDelivered",
+            Kind::Stamped => "Stamped",
         }
     }
 }
@@ -413,6 +429,7 @@ impl Body {
             Body::CodeImported { .. } => Kind::CodeImported,
             Body::DuplicateAllowed { .. } => Kind::DuplicateAllowed,
             Body::MailDelivered { .. } => Kind::MailDelivered,
+            Body::Stamped { .. } => Kind::Stamped,
         }
     }
 }
@@ -701,6 +718,15 @@ impl Body {
                 w.hash(document);
                 w.str(other_code);
             }
+            Body::Stamped {
+                code,
+                document,
+                original,
+            } => {
+                w.str(code);
+                w.hash(document);
+                w.hash(original);
+            }
             Body::MailDelivered {
                 code,
                 language,
@@ -863,6 +889,11 @@ impl Body {
                 code: r.str("code")?,
                 document: r.hash("document")?,
                 other_code: r.str("other_code")?,
+            },
+            Kind::Stamped => Body::Stamped {
+                code: r.str("code")?,
+                document: r.hash("document")?,
+                original: r.hash("original")?,
             },
             Kind::MailDelivered => Body::MailDelivered {
                 code: r.str("code")?,
@@ -1137,6 +1168,12 @@ impl Record {
                 document,
                 other_code,
             } => json!({"code": code, "document": hex::encode(document), "other_code": other_code}),
+            Body::Stamped {
+                code,
+                document,
+                original,
+            } => json!({"code": code, "document": hex::encode(document),
+                        "original": hex::encode(original)}),
             Body::MailDelivered {
                 code,
                 language,
@@ -1174,7 +1211,8 @@ impl Record {
             | Body::Reserved { code, .. }
             | Body::CodeImported { code }
             | Body::DuplicateAllowed { code, .. }
-            | Body::MailDelivered { code, .. } => vec![code.as_str()],
+            | Body::MailDelivered { code, .. }
+            | Body::Stamped { code, .. } => vec![code.as_str()],
             Body::Superseded { old_code, new_code } => vec![old_code.as_str(), new_code.as_str()],
             _ => Vec::new(),
         }

@@ -840,6 +840,9 @@ impl Registry {
                     self.reader.forget_holder(&addr);
                 }
             })?,
+            Body::Stamped { code, original, .. } => {
+                self.documents.insert(original, code.as_bytes())?;
+            }
             _ => {}
         }
         Ok(())
@@ -1275,6 +1278,10 @@ impl Registry {
         };
         let stamped;
         let mut original_duplicates = Vec::new();
+        let original_hashes: Vec<Hash32> = documents
+            .iter()
+            .map(|d| *blake3::hash(&d.bytes).as_bytes())
+            .collect();
         let documents = match stamp {
             None => documents,
             Some(s) => {
@@ -1296,6 +1303,17 @@ impl Registry {
             &mut pending,
         )?;
         bodies.extend(original_duplicates);
+        // Which original each stamped document came from (kind 18): the
+        // derived document index maps the original to this code too, so
+        // the same original is refused for another certificate later.
+        if stamp.is_some() {
+            let stamped_from = original_hashes.iter().zip(documents);
+            bodies.extend(stamped_from.map(|(original, d)| Body::Stamped {
+                code: code.as_str().to_string(),
+                document: *blake3::hash(&d.bytes).as_bytes(),
+                original: *original,
+            }));
+        }
         if opts.import {
             bodies.push(Body::CodeImported {
                 code: code.as_str().to_string(),
