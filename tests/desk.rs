@@ -736,6 +736,30 @@ fn desk_browser_walk_with_axe_and_screenshots() {
         }
         assert!(wd.text("/source").contains(&registered));
         audit("06b-archived-en");
+        // The certificate page, from the archived list's link, with its
+        // history; then the scan's replacement through its confirmation.
+        let plain = registered.replace('-', "");
+        click(&wd, &format!("a[href='/desk/certificate/{plain}']"));
+        wd.wait_for_source("Every ledger record about this certificate");
+        audit("06e-certificate-en");
+        wd.goto(&format!("{base}/desk/certificate/{plain}?lang=de"));
+        wd.wait_for_source("Verlauf");
+        audit("06e-certificate-de");
+        wd.goto(&format!("{base}/desk/certificate/{plain}?lang=en"));
+        wd.wait_for_source("Replace the scan");
+        click(&wd, &format!("a[href='/desk/replace-scan?code={plain}']"));
+        wd.wait_for_source("Cannot be undone");
+        audit("06f-replace-scan-confirm-en");
+        let rescan = files.path().join("rescan.pdf");
+        std::fs::write(&rescan, crate::support::fresh_pdf()).expect("rescan");
+        type_into(&wd, "#scan", rescan.to_str().expect("utf-8 path"));
+        type_into(&wd, "#reason", "page 2 was missing");
+        click(
+            &wd,
+            "main form[action='/desk/replace-scan'] button[type=submit]",
+        );
+        wd.wait_for_source("The scan is replaced");
+        audit("06g-scan-replaced-en");
         // A file that is no scan lands in quarantine; its page offers the
         // actions, and "back into the inbox" retries it.
         std::fs::write(s.dir.join("scans/junk.bin"), b"not a scan at all").expect("drop junk");
