@@ -1173,6 +1173,59 @@ fn desk_replace_scan_goes_through_a_confirmation_page_and_the_csrf_token() {
         "{}",
         done.text()
     );
+    // The same file again appends nothing and says so.
+    let again = post(Some(&token), "page 2 was missing");
+    assert_eq!(again.status, 200, "{}\n{}", again.text(), log(&s));
+    assert!(
+        again.text().contains("already in the ledger"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(cert(&s)["replaced_scans"].as_array().map(Vec::len), Some(1));
+    // A certificate without a scan: no link, and the registry's refusal
+    // comes back on the confirmation page.
+    let awaiting: String = s
+        .certs
+        .awaiting
+        .code
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let page = desk_get(&s, &format!("/desk/certificate/{awaiting}"), Some(&cookie));
+    assert!(
+        !page.text().contains("/desk/replace-scan"),
+        "{}",
+        page.text()
+    );
+    let german = desk_get(
+        &s,
+        &format!("/desk/replace-scan?code={awaiting}&lang=de"),
+        Some(&cookie),
+    );
+    assert!(
+        german.text().contains("Was geschieht") && german.text().contains("Nicht umkehrbar"),
+        "{}",
+        german.text()
+    );
+    let (ct, body) = crate::http::multipart(&[
+        ("csrf", None, token.as_bytes()),
+        ("code", None, awaiting.as_bytes()),
+        ("scan", Some("rescan.pdf"), &pdf),
+        ("reason", None, b"no scan yet"),
+    ]);
+    let h = [
+        ("Accept-Language", "en"),
+        ("Content-Type", ct.as_str()),
+        ("Cookie", cookie.as_str()),
+    ];
+    let refused = request(s.admin, "POST", "/desk/replace-scan", &h, &body);
+    assert!(
+        refused.status >= 400 && refused.text().contains("role=\"alert\""),
+        "{} {}",
+        refused.status,
+        refused.text()
+    );
+    assert!(cert(&s)["replaced_scans"].as_array().map(Vec::len) == Some(1));
     let log = log(&s);
     assert!(
         log.lines()

@@ -7,7 +7,7 @@
 //! shown (the name from the operator store when it knows the id, else the
 //! id; an unattributed record as "automatisch / automatic").
 //! Must not do: I/O, show holder data (the page is built from
-//! `Reader::show` without an access key, as the admin API's show without
+//! `Reader::find` and `Reader::events`, the admin API's show without
 //! `?key=`), or change anything on a GET.
 
 use super::super::pages::{escape, local_time, Lang};
@@ -277,16 +277,30 @@ pub fn body(
         );
     }
     b.push_str("</tbody>\n</table>\n");
+    // The corrections, each to its confirmation page (the registry
+    // refuses what the state does not allow, and the page says why).
+    b.push_str("<ul>\n");
+    for a in [
+        super::fix::Action::Revoke,
+        super::fix::Action::Void,
+        super::fix::Action::Erase,
+    ] {
+        let _ = writeln!(
+            b,
+            "<li><a href=\"/desk/fix?code={}&amp;action={}\">{} …</a></li>",
+            escape(&cert.code),
+            a.name(),
+            escape(a.title(lang)),
+        );
+    }
     let _ = writeln!(
         b,
-        "<p><a href=\"/desk/fix?code={code}&amp;action=revoke\">{}</a> · <a href=\"/desk/\">{}</a></p>",
+        "</ul>\n<p><a href=\"/desk/\">{}</a></p>",
         if de {
-            "Widerrufen …"
+            "Zur Übersicht"
         } else {
-            "Revoke …"
+            "To the overview"
         },
-        if de { "Zur Übersicht" } else { "To the overview" },
-        code = escape(&cert.code),
     );
     b
 }
