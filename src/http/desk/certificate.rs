@@ -257,7 +257,7 @@ pub fn body(
         "<h2>{}</h2>\n<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead>\n<tbody>",
         if de { "Verlauf" } else { "History" },
         if de {
-            "Jeder Ledger-Eintrag zu diesem Zeugnis, mit wer ihn geschrieben hat"
+            "Jeder Ledger-Eintrag zu diesem Zeugnis und wer ihn geschrieben hat"
         } else {
             "Every ledger record about this certificate, with who wrote it"
         },
