@@ -736,6 +736,30 @@ fn desk_browser_walk_with_axe_and_screenshots() {
         }
         assert!(wd.text("/source").contains(&registered));
         audit("06b-archived-en");
+        // The certificate page, from the archived list's link, with its
+        // history; then the scan's replacement through its confirmation.
+        let plain = registered.replace('-', "");
+        click(&wd, &format!("a[href='/desk/certificate/{plain}']"));
+        wd.wait_for_source("Every ledger record about this certificate");
+        audit("06e-certificate-en");
+        wd.goto(&format!("{base}/desk/certificate/{plain}?lang=de"));
+        wd.wait_for_source("Verlauf");
+        audit("06e-certificate-de");
+        wd.goto(&format!("{base}/desk/certificate/{plain}?lang=en"));
+        wd.wait_for_source("Replace the scan");
+        click(&wd, &format!("a[href='/desk/replace-scan?code={plain}']"));
+        wd.wait_for_source("Cannot be undone");
+        audit("06f-replace-scan-confirm-en");
+        let rescan = files.path().join("rescan.pdf");
+        std::fs::write(&rescan, crate::support::fresh_pdf()).expect("rescan");
+        type_into(&wd, "#scan", rescan.to_str().expect("utf-8 path"));
+        type_into(&wd, "#reason", "page 2 was missing");
+        click(
+            &wd,
+            "main form[action='/desk/replace-scan'] button[type=submit]",
+        );
+        wd.wait_for_source("The scan is replaced");
+        audit("06g-scan-replaced-en");
         // A file that is no scan lands in quarantine; its page offers the
         // actions, and "back into the inbox" retries it.
         std::fs::write(s.dir.join("scans/junk.bin"), b"not a scan at all").expect("drop junk");
@@ -930,6 +954,282 @@ fn desk_register_with_a_code_to_supersede_marks_the_old_certificate() {
     assert!(
         log.lines()
             .any(|l| l.contains("desk: write") && l.contains(&id) && l.contains("supersede")),
+        "{log}"
+    );
+}
+
+/// The `<tr>` of `page`'s history table whose event is `kind_words`.
+fn history_row<'a>(page: &'a str, kind_words: &str) -> &'a str {
+    let at = page
+        .find(&format!("<td>{kind_words}</td>"))
+        .unwrap_or_else(|| panic!("no {kind_words} row in:\n{page}"));
+    let start = page[..at].rfind("<tr>").expect("row start");
+    let end = at + page[at..].find("</tr>").expect("row end");
+    &page[start..end]
+}
+
+/// Issue 18's audit-trail test: operator A revokes through the desk;
+/// operator B opens the certificate page and sees A's name and id on the
+/// revocation (and "automatic" on the unattributed registration);
+/// `zeugnis show --json` names A's id on the record, and the ledger record
+/// itself is a version-2 record carrying A's id (FORMAT.md §3.5).
+#[test]
+fn desk_second_operator_sees_the_first_ones_actions_with_their_id() {
+    let mut s = Server::start("");
+    let id_a = add_operator(&s, "erika", PASSWORD);
+    let id_b = add_operator(&s, "max", PASSWORD);
+    assert_ne!(id_a, id_b);
+    let code: String = s
+        .certs
+        .awaiting
+        .code
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+
+    let (cookie_a, token_a) = signed_in(&s, "erika");
+    let done = desk_post(
+        &s,
+        "/desk/fix",
+        Some(&cookie_a),
+        &[
+            ("csrf", &token_a),
+            ("action", "revoke"),
+            ("code", &code),
+            ("reason", "issued twice"),
+            ("category", "issued_in_error"),
+        ],
+    );
+    assert_eq!(done.status, 200, "{}\n{}", done.text(), log(&s));
+    assert!(
+        done.text()
+            .contains(&format!("href=\"/desk/certificate/{code}\"")),
+        "the result links to the certificate page: {}",
+        done.text()
+    );
+
+    let (cookie_b, _) = signed_in(&s, "max");
+    let page = desk_get(&s, &format!("/desk/certificate/{code}"), Some(&cookie_b));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), log(&s));
+    let text = page.text();
+    assert!(text.contains("Signed in as <strong>max</strong>"), "{text}");
+    let revoked = history_row(&text, "Revoked");
+    assert!(
+        revoked.contains(&format!("erika (<code>{id_a}</code>)")),
+        "B sees A's name and id on the revocation: {revoked}"
+    );
+    assert!(!revoked.contains(&id_b), "{revoked}");
+    let registered = history_row(&text, "Registered");
+    assert!(
+        registered.contains("automatic"),
+        "the fixture's registration is unattributed: {registered}"
+    );
+    let german = desk_get(
+        &s,
+        &format!("/desk/certificate/{code}?lang=de"),
+        Some(&cookie_b),
+    );
+    assert!(
+        history_row(&german.text(), "Widerrufen").contains(&id_a),
+        "{}",
+        german.text()
+    );
+    let unknown = desk_get(&s, "/desk/certificate/ZZZZZZZZZZZZ", Some(&cookie_b));
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+
+    let (c, out, err) = s.cli(&["show", &code, "--json"]);
+    assert_eq!(c, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("show --json");
+    let event = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "RevokedWithCategory")
+        .unwrap_or_else(|| panic!("no Revoked event: {shown}"))
+        .clone();
+    assert_eq!(event["operator"], id_a.as_str(), "{shown}");
+    let seq = event["seq"].as_u64().expect("seq");
+
+    s.stop();
+    let record = s.ledger().record(seq).expect("the revocation record");
+    assert_eq!(
+        record.operator.as_ref().map(|o| o.as_str()),
+        Some(id_a.as_str())
+    );
+    assert_eq!(record.version(), 2, "an attributed record is version 2");
+}
+
+/// Replacing a scan from the desk: the certificate page links to the
+/// confirmation page, which says what happens and what cannot be undone;
+/// a POST without (or with a wrong) CSRF token is refused and changes
+/// nothing; a missing reason is refused on the confirmation page; with the
+/// token the new file becomes the current scan, the old one is listed as
+/// replaced, and the ScanReplaced record carries the operator's id.
+#[test]
+fn desk_replace_scan_goes_through_a_confirmation_page_and_the_csrf_token() {
+    let s = Server::start("");
+    let id = add_operator(&s, "erika", PASSWORD);
+    let (cookie, token) = signed_in(&s, "erika");
+    let code: String = s
+        .certs
+        .archived
+        .code
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let cert = |s: &Server| {
+        s.admin("GET", &format!("/admin/v1/certificates/{code}"), &[], b"")
+            .json()
+    };
+    let before = cert(&s);
+    let old_scan = before["scan"]["blake3"].clone();
+    assert!(old_scan.is_string(), "{before}");
+
+    let page = desk_get(&s, &format!("/desk/certificate/{code}"), Some(&cookie));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), log(&s));
+    assert!(
+        page.text()
+            .contains(&format!("href=\"/desk/replace-scan?code={code}\"")),
+        "{}",
+        page.text()
+    );
+    let confirm = desk_get(
+        &s,
+        &format!("/desk/replace-scan?code={code}"),
+        Some(&cookie),
+    );
+    assert_eq!(confirm.status, 200, "{}", confirm.text());
+    let text = confirm.text();
+    assert!(
+        text.contains("What will happen")
+            && text.contains("The old scan is not deleted")
+            && text.contains("Cannot be undone"),
+        "{text}"
+    );
+    assert!(text.contains("enctype=\"multipart/form-data\"") && text.contains("name=\"reason\""));
+
+    let pdf = crate::support::fresh_pdf();
+    let post = |csrf: Option<&str>, reason: &str| {
+        let mut parts: Vec<(&str, Option<&str>, &[u8])> = Vec::new();
+        if let Some(t) = csrf {
+            parts.push(("csrf", None, t.as_bytes()));
+        }
+        parts.push(("code", None, code.as_bytes()));
+        parts.push(("scan", Some("rescan.pdf"), &pdf));
+        parts.push(("reason", None, reason.as_bytes()));
+        let (ct, body) = crate::http::multipart(&parts);
+        let h = [
+            ("Accept-Language", "en"),
+            ("Content-Type", ct.as_str()),
+            ("Cookie", cookie.as_str()),
+        ];
+        request(s.admin, "POST", "/desk/replace-scan", &h, &body)
+    };
+    let refused = post(None, "page 2 was missing");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(
+        refused.text().contains("Form refused"),
+        "{}",
+        refused.text()
+    );
+    let wrong = post(Some("not-the-token"), "page 2 was missing");
+    assert_eq!(wrong.status, 403, "{}", wrong.text());
+    assert_eq!(
+        cert(&s)["scan"]["blake3"],
+        old_scan,
+        "refused: nothing changed"
+    );
+
+    let no_reason = post(Some(&token), "");
+    assert_eq!(no_reason.status, 400, "{}", no_reason.text());
+    assert!(no_reason.text().contains("role=\"alert\""));
+    assert_eq!(cert(&s)["scan"]["blake3"], old_scan);
+
+    let done = post(Some(&token), "page 2 was missing");
+    assert_eq!(done.status, 201, "{}\n{}", done.text(), log(&s));
+    assert!(
+        done.text().contains("The scan is replaced"),
+        "{}",
+        done.text()
+    );
+    assert!(done.text().contains("Scan replaced"), "history row");
+    let after = cert(&s);
+    assert_ne!(after["scan"]["blake3"], old_scan, "{after}");
+    assert_eq!(
+        after["replaced_scans"][0]["scan"]["blake3"], old_scan,
+        "{after}"
+    );
+    assert_eq!(after["state"], before["state"], "the state stays");
+    let event = after["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "ScanReplaced")
+        .unwrap_or_else(|| panic!("no ScanReplaced event: {after}"))
+        .clone();
+    assert_eq!(event["operator"], id.as_str(), "{after}");
+    assert!(
+        history_row(&done.text(), "Scan replaced").contains(&format!("erika (<code>{id}</code>)")),
+        "{}",
+        done.text()
+    );
+    // The same file again appends nothing and says so.
+    let again = post(Some(&token), "page 2 was missing");
+    assert_eq!(again.status, 200, "{}\n{}", again.text(), log(&s));
+    assert!(
+        again.text().contains("already in the ledger"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(cert(&s)["replaced_scans"].as_array().map(Vec::len), Some(1));
+    // A certificate without a scan: no link, and the registry's refusal
+    // comes back on the confirmation page.
+    let awaiting: String = s
+        .certs
+        .awaiting
+        .code
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let page = desk_get(&s, &format!("/desk/certificate/{awaiting}"), Some(&cookie));
+    assert!(
+        !page.text().contains("/desk/replace-scan"),
+        "{}",
+        page.text()
+    );
+    let german = desk_get(
+        &s,
+        &format!("/desk/replace-scan?code={awaiting}&lang=de"),
+        Some(&cookie),
+    );
+    assert!(
+        german.text().contains("Was geschieht") && german.text().contains("Nicht umkehrbar"),
+        "{}",
+        german.text()
+    );
+    let (ct, body) = crate::http::multipart(&[
+        ("csrf", None, token.as_bytes()),
+        ("code", None, awaiting.as_bytes()),
+        ("scan", Some("rescan.pdf"), &pdf),
+        ("reason", None, b"no scan yet"),
+    ]);
+    let h = [
+        ("Accept-Language", "en"),
+        ("Content-Type", ct.as_str()),
+        ("Cookie", cookie.as_str()),
+    ];
+    let refused = request(s.admin, "POST", "/desk/replace-scan", &h, &body);
+    assert!(
+        refused.status >= 400 && refused.text().contains("role=\"alert\""),
+        "{} {}",
+        refused.status,
+        refused.text()
+    );
+    assert!(cert(&s)["replaced_scans"].as_array().map(Vec::len) == Some(1));
+    let log = log(&s);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("desk: write") && l.contains(&id) && l.contains("replace-scan")),
         "{log}"
     );
 }

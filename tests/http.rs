@@ -272,7 +272,7 @@ impl Server {
     }
 
     /// SIGTERM; the daemon must exit with code 0.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.daemon.take().expect("the daemon runs").stop();
     }
 
@@ -284,7 +284,7 @@ impl Server {
     }
 
     /// The ledger, opened with the library (the daemon must be stopped).
-    fn ledger(&self) -> Ledger {
+    pub(crate) fn ledger(&self) -> Ledger {
         assert!(self.daemon.is_none(), "stop the daemon first");
         Ledger::open(&self.dir.join("ledger"), LedgerOptions::default()).expect("open ledger")
     }

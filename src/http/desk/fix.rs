@@ -332,10 +332,10 @@ pub fn done(lang: Lang, action: Action, cert: &Certificate, seq: Option<u64>) ->
         None => String::new(),
     };
     format!(
-        "<p class=\"status ok\" role=\"status\">{}{}</p>\n<dl><dt>Code</dt><dd><code>{}</code></dd><dt>{}</dt><dd>{}</dd></dl>\n<p><a href=\"/desk/\">{}</a></p>\n",
+        "<p class=\"status ok\" role=\"status\">{}{}</p>\n<dl><dt>Code</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>\n<p><a href=\"/desk/\">{}</a></p>\n",
         escape(what),
         escape(&seq),
-        escape(&super::watch::formatted(&cert.code)),
+        super::certificate::code_link(&cert.code),
         if de { "Zustand" } else { "State" },
         escape(&super::page::state_name(lang, cert.state.name())),
         if de { "Zur Übersicht" } else { "To the overview" },

@@ -17,9 +17,12 @@
 //! - [`session`]: sessions, cookies, CSRF tokens, per-address lock-out; pure.
 //! - [`page`]: the German and English HTML; pure.
 //! - [`fix`]: revoke, void, erase with their confirmation pages.
+//! - [`certificate`]: one certificate with its history, and the
+//!   replacement of its scan with a confirmation page.
 //! - [`register`]: upload, review with the computed grade, commit.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
 
+pub mod certificate;
 pub mod fix;
 pub mod page;
 pub mod register;
@@ -178,6 +181,8 @@ pub fn classify(path: &str) -> &'static str {
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
         "/desk/watch" => "desk_watch",
+        "/desk/replace-scan" => "desk_replace_scan",
+        p if p.starts_with("/desk/certificate/") => "desk_certificate",
         p if p.starts_with("/desk/watch/") => "desk_watch",
         _ => "desk_not_found",
     }
@@ -475,6 +480,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
     };
     let answer = match (method.clone(), path.as_str()) {
         (Method::POST, "/desk/register") => register_upload(state, lang, &signed, req).await,
+        (Method::POST, "/desk/replace-scan") => replace_scan_post(state, lang, &signed, req).await,
         (Method::POST, _) => {
             let form = match form_body(req).await {
                 Ok(f) => f,
@@ -518,6 +524,17 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
             quarantine_page(state, lang, &signed, req.uri().query())
         }
         (Method::GET, "/desk/fix") => fix_confirm(state, lang, &signed, req.uri().query()),
+        (Method::GET, p) if p.starts_with("/desk/certificate/") => certificate_page(
+            state,
+            lang,
+            &signed,
+            &p["/desk/certificate/".len()..],
+            None,
+            StatusCode::OK,
+        ),
+        (Method::GET, "/desk/replace-scan") => {
+            replace_scan_confirm(state, lang, &signed, req.uri().query())
+        }
         (Method::GET, "/desk/watch") => see_other("/desk/watch/awaiting"),
         (Method::GET, p) if p.starts_with("/desk/watch/") => {
             match watch::List::parse(&p["/desk/watch/".len()..]) {
@@ -1244,4 +1261,244 @@ fn fixity_start(state: &AppState, signed: &Signed) -> Resp {
         tracing::info!(operator = %signed.operator_id, action = "fixity", "desk: fixity audit started");
     }
     see_other("/desk/status#fixity")
+}
+
+/// Operator id → name, from the operator store (empty, and logged, when
+/// the store cannot be read: the page then shows ids).
+fn operator_names(desk: &Desk) -> std::collections::HashMap<String, String> {
+    match desk.store.list() {
+        Ok(ops) => ops.into_iter().map(|o| (o.id, o.name)).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "desk: operator store unreadable; the history shows ids");
+            std::collections::HashMap::new()
+        }
+    }
+}
+
+/// `GET /desk/certificate/{code}`: state, documents, scans and the history
+/// with who wrote each record (no holder data: read without a key).
+fn certificate_page(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    code: &str,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Resp {
+    if code.is_empty() || code.len() > fix::CODE_FIELD_BYTES_MAX {
+        return not_found(lang, signed);
+    }
+    // `find`, not `show`: a key typed after the code is ignored, so the
+    // page never even decrypts holder data.
+    let cert = match state.reader.find(code).and_then(|mut c| {
+        c.events = state.reader.events(&c)?;
+        Ok(c)
+    }) {
+        Ok(c) => c,
+        Err(e) => return registry_failure(lang, signed, &e),
+    };
+    let names = operator_names(&state.desk);
+    let path = certificate::href(&cert.code);
+    response::html(
+        status,
+        page::frame(
+            lang,
+            &format!(
+                "{} {}",
+                certificate::title(lang),
+                watch::formatted(&cert.code)
+            ),
+            &path,
+            Some(&signed.who()),
+            &certificate::body(lang, &cert, &names, notice),
+        ),
+    )
+}
+
+/// `GET /desk/replace-scan?code=`: the confirmation page with the upload
+/// form (nothing changes).
+fn replace_scan_confirm(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    query: Option<&str>,
+) -> Resp {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let code = field(&pairs, "code").unwrap_or("").trim().to_string();
+    if code.is_empty() || code.len() > fix::CODE_FIELD_BYTES_MAX {
+        return not_found(lang, signed);
+    }
+    let cert = match state.reader.find(&code) {
+        Ok(c) => c,
+        Err(e) => return registry_failure(lang, signed, &e),
+    };
+    replace_scan_page(state, lang, signed, &cert, None, StatusCode::OK)
+}
+
+fn replace_scan_page(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    cert: &crate::registry::Certificate,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Resp {
+    response::html(
+        status,
+        page::frame(
+            lang,
+            certificate::replace_title(lang),
+            "/desk/replace-scan",
+            Some(&signed.who()),
+            &certificate::replace_confirm(
+                lang,
+                &signed.session.csrf,
+                cert,
+                state.cfg.scan_bytes_max,
+                error,
+            ),
+        ),
+    )
+}
+
+/// `POST /desk/replace-scan` (multipart: `csrf`, `code`, `scan`, `reason`)
+/// from the confirmation page: checks the CSRF token before anything
+/// else, then replaces the scan through [`write`] (`Registry::replace_scan`,
+/// the admin API's `POST /admin/v1/certificates/{code}/scan`) and shows the
+/// certificate page; a refusal shows the confirmation page again with the
+/// error.
+async fn replace_scan_post(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    req: Request<Incoming>,
+) -> Resp {
+    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
+    let Ok(boundary) = multer::parse_boundary(&content_type) else {
+        tracing::warn!(operator = %signed.operator_id, route = "desk_replace_scan", "desk: form without a valid CSRF token refused");
+        return csrf_refused(lang, Some(&signed.who()));
+    };
+    let max = state.cfg.admin_body_bytes_max;
+    let scan_max = state.cfg.scan_bytes_max;
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(max)
+            .for_field("csrf", 256)
+            .for_field("code", fix::CODE_FIELD_BYTES_MAX as u64)
+            .for_field("scan", scan_max)
+            .for_field("reason", super::admin::REASON_FIELD_BYTES_MAX),
+    );
+    let stream = http_body_util::BodyDataStream::new(req.into_body());
+    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let (mut csrf, mut code, mut scan, mut reason) = (None, None, None, None);
+    let mut fields = 0;
+    let mut problem = None;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                problem = Some(format!(
+                    "{e} (the scan at most {scan_max} bytes, the form at most {max} bytes)"
+                ));
+                break;
+            }
+        };
+        fields += 1;
+        if fields > super::admin::ADMIN_FIELDS_MAX {
+            problem = Some(format!(
+                "more than {} form fields",
+                super::admin::ADMIN_FIELDS_MAX
+            ));
+            break;
+        }
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                problem = Some(format!(
+                    "{name}: {e} (the scan at most {scan_max} bytes, the form at most {max} bytes)"
+                ));
+                break;
+            }
+        };
+        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+        match name.as_str() {
+            "csrf" => csrf = Some(text()),
+            "code" => code = Some(text()),
+            "reason" => reason = Some(text()),
+            "scan" if !bytes.is_empty() => {
+                scan = Some((file_name.unwrap_or_else(|| "scan".into()), bytes.to_vec()))
+            }
+            _ => {}
+        }
+    }
+    // The token comes first in the form; a form without it is refused
+    // whatever else is wrong with it.
+    if !session::csrf_ok(&signed.session, csrf.as_deref()) {
+        tracing::warn!(operator = %signed.operator_id, route = "desk_replace_scan", "desk: form without a valid CSRF token refused");
+        return csrf_refused(lang, Some(&signed.who()));
+    }
+    let code = code.unwrap_or_default();
+    let cert = match state.reader.find(&code) {
+        Ok(c) => c,
+        Err(e) => return registry_failure(lang, signed, &e),
+    };
+    let de = lang == Lang::De;
+    let missing = match (&scan, reason.as_deref()) {
+        _ if problem.is_some() => problem,
+        (None, _) => Some(
+            if de {
+                "Bitte die Datei des neuen Scans wählen."
+            } else {
+                "Please choose the new scan's file."
+            }
+            .to_string(),
+        ),
+        (_, None | Some("")) => Some(
+            if de {
+                "Bitte einen Grund angeben."
+            } else {
+                "Please give a reason."
+            }
+            .to_string(),
+        ),
+        _ => None,
+    };
+    if let Some(e) = missing {
+        return replace_scan_page(
+            state,
+            lang,
+            signed,
+            &cert,
+            Some(&e),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let (Some((file_name, bytes)), Some(reason)) = (scan, reason) else {
+        return replace_scan_page(state, lang, signed, &cert, None, StatusCode::BAD_REQUEST);
+    };
+    let target = cert.code.clone();
+    let result = write(state, signed, "replace-scan", move |r| {
+        r.replace_scan(&target, &bytes, &file_name, &reason, scan_max)
+    })
+    .await;
+    match result {
+        Ok(rep) => {
+            let notice = certificate::replaced_notice(lang, &rep);
+            let status = if rep.retry {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            certificate_page(state, lang, signed, &rep.code, Some(&notice), status)
+        }
+        Err(e) => {
+            let status = super::admin::registry_error(&e).status();
+            replace_scan_page(state, lang, signed, &cert, Some(&e.to_string()), status)
+        }
+    }
 }

@@ -293,8 +293,9 @@ pub fn done(lang: Lang, issued: &Issued) -> String {
     }
     let _ = writeln!(
         b,
-        "<ul>\n<li><a href=\"/desk/print-bundle/{code}\" download>{bundle}</a></li>\n<li><a href=\"/desk/cover-sheet/{code}\" download>{sheet}</a></li>\n<li><a href=\"/desk/register\">{again}</a></li>\n</ul>",
+        "<ul>\n<li><a href=\"/desk/print-bundle/{code}\" download>{bundle}</a></li>\n<li><a href=\"/desk/cover-sheet/{code}\" download>{sheet}</a></li>\n<li><a href=\"/desk/certificate/{code}\">{page}</a></li>\n<li><a href=\"/desk/register\">{again}</a></li>\n</ul>",
         code = escape(&code_plain),
+        page = if de { "Zur Seite des Zeugnisses" } else { "To the certificate's page" },
         bundle = if de { "Druckpaket herunterladen (Zeugnis und Deckblatt, PDF)" } else { "Download the print bundle (certificate and cover sheet, PDF)" },
         sheet = if de { "Nur das Deckblatt herunterladen (PDF)" } else { "Download the cover sheet only (PDF)" },
         again = if de { "Nächstes Zeugnis registrieren" } else { "Register the next certificate" },

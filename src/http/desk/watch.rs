@@ -243,7 +243,7 @@ pub fn rows(
                     None => now,
                 };
                 out.push(vec![
-                    format!("<code>{}</code>", escape(&formatted(&c.code))),
+                    super::certificate::code_link(&c.code),
                     escape(&local_time(lang, registered)).into_owned(),
                     escape(&days_since(now, registered, lang)).into_owned(),
                 ]);
@@ -339,7 +339,7 @@ pub fn rows(
                     break;
                 }
                 out.push(vec![
-                    format!("<code>{}</code>", escape(&formatted(&code))),
+                    super::certificate::code_link(&code),
                     escape(&crate::scans::printable(&source_name)).into_owned(),
                     escape(&local_time(lang, record.time_s)).into_owned(),
                 ]);
