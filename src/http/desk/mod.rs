@@ -19,7 +19,10 @@
 //! - [`fix`]: revoke, void, erase with their confirmation pages.
 //! - [`register`]: upload, review with the computed grade, commit.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
+//! - [`assign`]: a quarantined scan assigned to a certificate by hand,
+//!   after a look at page 1 of the scan as an image.
 
+pub mod assign;
 pub mod fix;
 pub mod page;
 pub mod register;
@@ -174,6 +177,10 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/fixity" => "desk_fixity",
         "/desk/fix" => "desk_fix",
         "/desk/quarantine" => "desk_quarantine",
+        "/desk/quarantine/page1.png" | "/desk/quarantine/registered-page1.png" => {
+            "desk_quarantine_preview"
+        }
+        "/desk/quarantine/assign" => "desk_quarantine_assign",
         "/desk/register" | "/desk/register/commit" => "desk_register",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
@@ -489,6 +496,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/fixity" => fixity_start(state, &signed),
                 "/desk/fix" => fix_post(state, lang, &signed, &form).await,
                 "/desk/quarantine" => quarantine_post(state, lang, &signed, &form).await,
+                "/desk/quarantine/assign" => assign::commit(state, lang, &signed, &form).await,
                 "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
@@ -516,6 +524,15 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         }
         (Method::GET, "/desk/quarantine") => {
             quarantine_page(state, lang, &signed, req.uri().query())
+        }
+        (Method::GET, "/desk/quarantine/page1.png") => {
+            assign::preview(state, &signed, req.uri().query()).await
+        }
+        (Method::GET, "/desk/quarantine/registered-page1.png") => {
+            assign::registered_preview(state, &signed, req.uri().query()).await
+        }
+        (Method::GET, "/desk/quarantine/assign") => {
+            assign::confirm(state, lang, &signed, req.uri().query()).await
         }
         (Method::GET, "/desk/fix") => fix_confirm(state, lang, &signed, req.uri().query()),
         (Method::GET, "/desk/watch") => see_other("/desk/watch/awaiting"),
@@ -999,9 +1016,19 @@ fn quarantine_page(state: &AppState, lang: Lang, signed: &Signed, query: Option<
             quarantine_title(lang),
             "/desk/watch/quarantine",
             Some(&signed.who()),
-            &watch::quarantine_actions(lang, &signed.session.csrf, &file, &reason),
+            &with_assign_section(
+                &watch::quarantine_actions(lang, &signed.session.csrf, &file, &reason),
+                &assign::section(lang, &file),
+            ),
         ),
     )
+}
+
+/// The quarantine entry's page: what is wrong (the first `<dl>`), then the
+/// assignment (picture and code form), then retry and delete.
+fn with_assign_section(actions: &str, section: &str) -> String {
+    let at = actions.find("</dl>\n").map_or(0, |i| i + "</dl>\n".len());
+    format!("{}{section}{}", &actions[..at], &actions[at..])
 }
 
 /// `POST /desk/quarantine` (`file`, `action` `retry` or `delete`,
