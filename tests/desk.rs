@@ -986,9 +986,11 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
             .expect("encode the photo");
     }
     std::fs::write(s.dir.join("scans/photo.png"), &photo).expect("drop");
-    s.wait_for("both files in quarantine", |s| {
-        s.dir.join("scans/quarantine/loose.pdf").exists()
-            && s.dir.join("scans/quarantine/photo.png").exists()
+    std::fs::write(s.dir.join("scans/notes.bin"), b"no scan, just text").expect("drop");
+    s.wait_for("the three files in quarantine", |s| {
+        ["loose.pdf", "photo.png", "notes.bin"]
+            .iter()
+            .all(|f| s.dir.join("scans/quarantine").join(f).exists())
     });
 
     // The entry's page shows page 1 and the assignment form.
@@ -996,7 +998,7 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
     assert_eq!(page.status, 200, "{}\n{}", page.text(), log(&s));
     let text = page.text();
     assert!(
-        text.contains("<img src=\"/desk/quarantine/page1.png?file=loose.pdf\"")
+        text.contains("<img src=\"/desk/quarantine/page1?file=loose.pdf\"")
             && text.contains("Assign to a certificate")
             && text.contains("No code found"),
         "{text}"
@@ -1004,22 +1006,23 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
     let token = csrf_of(&text);
     // The previews are PNGs the worker made: the PDF rendered, the image
     // re-encoded (never the file's own bytes).
-    let pdf_preview = desk_get(
-        &s,
-        "/desk/quarantine/page1.png?file=loose.pdf",
-        Some(&cookie),
-    );
+    let pdf_preview = desk_get(&s, "/desk/quarantine/page1?file=loose.pdf", Some(&cookie));
     let (pw, ph) = assert_png(&pdf_preview, "PDF preview", &log(&s));
     assert!(ph > pw, "A4 portrait: {pw} x {ph}");
-    let img_preview = desk_get(
-        &s,
-        "/desk/quarantine/page1.png?file=photo.png",
-        Some(&cookie),
-    );
+    let img_preview = desk_get(&s, "/desk/quarantine/page1?file=photo.png", Some(&cookie));
     assert_eq!(assert_png(&img_preview, "image preview", &log(&s)), (w, h));
     assert!(
         img_preview.body != photo,
         "the image is re-encoded (grayscale), not passed through"
+    );
+    // What cannot be shown gets a placeholder picture saying why.
+    let none = desk_get(&s, "/desk/quarantine/page1?file=notes.bin", Some(&cookie));
+    assert_eq!(none.status, 200, "{}", none.text());
+    assert_eq!(none.header("content-type"), "image/svg+xml; charset=utf-8");
+    assert!(
+        none.text().contains("No preview possible") && none.text().contains("neither a PDF"),
+        "{}",
+        none.text()
     );
     // Names outside quarantine are refused; without a session, nothing.
     for bad in [
@@ -1030,11 +1033,7 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
         let q: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("file", bad)
             .finish();
-        let r = desk_get(
-            &s,
-            &format!("/desk/quarantine/page1.png?{q}"),
-            Some(&cookie),
-        );
+        let r = desk_get(&s, &format!("/desk/quarantine/page1?{q}"), Some(&cookie));
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
         let r = desk_get(
             &s,
@@ -1044,7 +1043,7 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
         assert_eq!(r.status, 404, "{bad}: {}", r.text());
     }
     assert_eq!(
-        desk_get(&s, "/desk/quarantine/page1.png?file=loose.pdf", None).status,
+        desk_get(&s, "/desk/quarantine/page1?file=loose.pdf", None).status,
         303
     );
 
@@ -1082,12 +1081,12 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
         ct.contains(&awaiting)
             && ct.contains("What will happen")
             && ct.contains("Cannot be undone")
-            && ct.contains(&format!("registered-page1.png?code={plain}")),
+            && ct.contains(&format!("registered-page1?code={plain}")),
         "{ct}"
     );
     let registered = desk_get(
         &s,
-        &format!("/desk/quarantine/registered-page1.png?code={plain}"),
+        &format!("/desk/quarantine/registered-page1?code={plain}"),
         Some(&cookie),
     );
     assert_png(&registered, "registered PDF preview", &log(&s));

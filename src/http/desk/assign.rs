@@ -5,14 +5,15 @@
 //! registration date and page 1 of its registered PDF, which names the
 //! holder), then the commit.
 //!
-//! Owns: the routes `GET /desk/quarantine/page1.png?file=` (page 1 of the
-//! quarantined file), `GET /desk/quarantine/registered-page1.png?code=`
+//! Owns: the routes `GET /desk/quarantine/page1?file=` (page 1 of the
+//! quarantined file), `GET /desk/quarantine/registered-page1?code=`
 //! (page 1 of a certificate's registered PDF), `GET
 //! /desk/quarantine/assign?file=&code=` (the confirmation page; nothing
 //! changes) and `POST /desk/quarantine/assign` (the commit), and their
 //! HTML. Both pictures are PNGs made by the limited decode worker
-//! ([`crate::scans::preview`]); the file's own bytes never reach the
-//! browser. Must not do: write except through [`super::write`] (the
+//! ([`crate::scans::preview`]), or, when none can be made, a placeholder
+//! SVG saying why ([`placeholder_svg`]); the file's own bytes never reach
+//! the browser. Must not do: write except through [`super::write`] (the
 //! `ScanArchived` record carries the operator id); remove the quarantined
 //! file before the ledger record is durable (crash-safe order: a crash in
 //! between leaves the file in quarantine, and assigning it again finds the
@@ -49,13 +50,77 @@ fn png(bytes: Vec<u8>) -> Resp {
     r
 }
 
-/// A picture that could not be made: 422 with the reason as plain text
-/// (the page's `alt` text stands in for it; the reason is logged).
-fn no_picture(signed: &Signed, what: &str, reason: &str) -> Resp {
+/// Characters per line of the placeholder's reason.
+const PLACEHOLDER_LINE_CHARS_MAX: usize = 46;
+/// Lines of the placeholder's reason (the rest is cut with "…").
+const PLACEHOLDER_LINES_MAX: usize = 12;
+
+/// The placeholder picture in place of page 1: an A4-shaped SVG that says
+/// in words that no preview could be made and why. Pure text and shapes
+/// (an SVG in an `<img>` runs no script and loads nothing).
+pub fn placeholder_svg(lang: Lang, reason: &str) -> String {
+    let heading = match lang {
+        Lang::De => "Keine Vorschau möglich",
+        Lang::En => "No preview possible",
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in reason.split_whitespace() {
+        for piece in word
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(PLACEHOLDER_LINE_CHARS_MAX)
+        {
+            let piece: String = piece.iter().collect();
+            if !line.is_empty()
+                && line.chars().count() + 1 + piece.chars().count() > PLACEHOLDER_LINE_CHARS_MAX
+            {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&piece);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    if lines.len() > PLACEHOLDER_LINES_MAX {
+        lines.truncate(PLACEHOLDER_LINES_MAX);
+        if let Some(last) = lines.last_mut() {
+            last.push_str(" …");
+        }
+    }
+    let mut svg = String::from(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"440\" height=\"622\" viewBox=\"0 0 440 622\">\
+<rect x=\"1\" y=\"1\" width=\"438\" height=\"620\" fill=\"#f4f4f4\" stroke=\"#555\" stroke-width=\"2\"/>",
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"24\" y=\"60\" font-family=\"sans-serif\" font-size=\"22\" font-weight=\"bold\" fill=\"#111\">{}</text>",
+        escape(heading)
+    );
+    for (i, l) in lines.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<text x=\"24\" y=\"{}\" font-family=\"sans-serif\" font-size=\"15\" fill=\"#222\">{}</text>",
+            100 + 22 * i,
+            escape(l)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A picture that could not be made: the placeholder (200, so that the
+/// page shows it in the picture's place); the reason is logged too.
+fn no_picture(lang: Lang, signed: &Signed, what: &str, reason: &str) -> Resp {
     tracing::info!(operator = %signed.operator_id, what, reason, "desk: no preview");
-    let mut r = response::text(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &format!("no preview: {reason}"),
+    let mut r = response::bytes(
+        StatusCode::OK,
+        "image/svg+xml; charset=utf-8",
+        placeholder_svg(lang, reason),
     );
     response::set(&mut r, header::CACHE_CONTROL, "no-store");
     r
@@ -69,9 +134,10 @@ fn requeue_status(e: &RequeueError) -> StatusCode {
     }
 }
 
-/// `GET /desk/quarantine/page1.png?file=`: page 1 of the quarantined file
-/// as a PNG rendered by the decode worker.
-pub async fn preview(state: &AppState, signed: &Signed, query: Option<&str>) -> Resp {
+/// `GET /desk/quarantine/page1?file=`: page 1 of the quarantined file
+/// as a PNG rendered by the decode worker, or the placeholder SVG that
+/// says why there is none.
+pub async fn preview(state: &AppState, lang: Lang, signed: &Signed, query: Option<&str>) -> Resp {
     let file = field(&query_pairs(query), "file").unwrap_or("").to_string();
     let inbox = state.cfg.scans_dir.clone();
     let name = file.clone();
@@ -85,7 +151,7 @@ pub async fn preview(state: &AppState, signed: &Signed, query: Option<&str>) -> 
     .await;
     match done {
         Ok(Ok(Ok(bytes))) => png(bytes),
-        Ok(Ok(Err(reason))) => no_picture(signed, "quarantined file", &reason),
+        Ok(Ok(Err(reason))) => no_picture(lang, signed, "quarantined file", &reason),
         Ok(Err(e)) => response::text(requeue_status(&e), &e.to_string()),
         Err(e) => response::text(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -94,23 +160,29 @@ pub async fn preview(state: &AppState, signed: &Signed, query: Option<&str>) -> 
     }
 }
 
-/// `GET /desk/quarantine/registered-page1.png?code=`: page 1 of the
+/// `GET /desk/quarantine/registered-page1?code=`: page 1 of the
 /// certificate's (first) registered PDF, read from the blob store and
-/// checked against its address, rendered by the decode worker.
-pub async fn registered_preview(state: &AppState, signed: &Signed, query: Option<&str>) -> Resp {
+/// checked against its address, rendered by the decode worker (or the
+/// placeholder).
+pub async fn registered_preview(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    query: Option<&str>,
+) -> Resp {
     let code = field(&query_pairs(query), "code").unwrap_or("").to_string();
     let cert = match state.reader.find(&code) {
         Ok(c) => c,
         Err(e) => return response::text(StatusCode::NOT_FOUND, &e.to_string()),
     };
     let Some(doc) = cert.documents.first() else {
-        return no_picture(signed, "registered PDF", "no registered PDF");
+        return no_picture(lang, signed, "registered PDF", "no registered PDF");
     };
     let addr: Option<crate::ledger::record::Hash32> = hex::decode(&doc.blake3)
         .ok()
         .and_then(|v| v.try_into().ok());
     let Some(addr) = addr else {
-        return no_picture(signed, "registered PDF", "bad document address");
+        return no_picture(lang, signed, "registered PDF", "bad document address");
     };
     let blobs = state.reader.blobs().clone();
     let done = tokio::task::spawn_blocking(move || {
@@ -122,7 +194,7 @@ pub async fn registered_preview(state: &AppState, signed: &Signed, query: Option
     .await;
     match done {
         Ok(Ok(bytes)) => png(bytes),
-        Ok(Err(reason)) => no_picture(signed, "registered PDF", &reason),
+        Ok(Err(reason)) => no_picture(lang, signed, "registered PDF", &reason),
         Err(e) => response::text(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("task failed: {e}"),
@@ -138,7 +210,7 @@ pub fn section(lang: Lang, file: &str) -> String {
         .append_pair("file", file)
         .finish();
     format!(
-        "<h2>{heading}</h2>\n<figure><img src=\"/desk/quarantine/page1.png?{link}\" alt=\"{alt}\" width=\"440\">\
+        "<h2>{heading}</h2>\n<figure><img src=\"/desk/quarantine/page1?{link}\" alt=\"{alt}\" width=\"440\">\
 <figcaption>{caption}</figcaption></figure>\n\
 <form method=\"get\" action=\"/desk/quarantine/assign\"><input type=\"hidden\" name=\"file\" value=\"{file}\">\
 <div class=\"field\"><label for=\"assign-code\">{label}</label>\
@@ -274,8 +346,8 @@ fn confirm_body(
         .finish();
     let _ = writeln!(
         b,
-        "<p>{}</p>\n<div class=\"pair\"><figure><img src=\"/desk/quarantine/page1.png?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure>\n\
-<figure><img src=\"/desk/quarantine/registered-page1.png?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure></div>",
+        "<p>{}</p>\n<div class=\"pair\"><figure><img src=\"/desk/quarantine/page1?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure>\n\
+<figure><img src=\"/desk/quarantine/registered-page1?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure></div>",
         if de {
             "Vergleichen Sie den Scan mit dem registrierten Zeugnis: Name, Studiengang und Abschluss stehen auf Seite 1 des registrierten PDF (die Personendaten selbst sind nur mit dem Zugangsschlüssel lesbar)."
         } else {
@@ -513,14 +585,38 @@ mod tests {
     fn the_section_escapes_the_file_name_in_the_link_and_the_field() {
         let html = section(Lang::En, "a\"<b>&c.pdf");
         assert!(!html.contains("<b>"), "{html}");
-        assert!(
-            html.contains("page1.png?file=a%22%3Cb%3E%26c.pdf"),
-            "{html}"
-        );
+        assert!(html.contains("page1?file=a%22%3Cb%3E%26c.pdf"), "{html}");
         assert!(
             html.contains("value=\"a&quot;&lt;b&gt;&amp;c.pdf\""),
             "{html}"
         );
         assert!(section(Lang::De, "x.pdf").contains("Einem Zeugnis zuordnen"));
+    }
+
+    #[test]
+    fn the_placeholder_says_why_escaped_wrapped_and_cut() {
+        let svg = placeholder_svg(Lang::En, "the PDF could not be rendered: <script> & more");
+        assert!(
+            svg.starts_with("<svg ") && svg.contains("No preview possible"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("&lt;script&gt; &amp; more") && !svg.contains("<script>"),
+            "{svg}"
+        );
+        let long = "word ".repeat(500) + &"x".repeat(200);
+        let svg = placeholder_svg(Lang::De, &long);
+        assert!(
+            svg.contains("Keine Vorschau möglich") && svg.contains(" …"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<text").count(), 1 + PLACEHOLDER_LINES_MAX);
+        for line in svg.split("<text").skip(2) {
+            let text = &line[line.find('>').expect("tag") + 1..line.find("</text>").expect("end")];
+            assert!(
+                text.chars().count() <= PLACEHOLDER_LINE_CHARS_MAX + 2,
+                "{text}"
+            );
+        }
     }
 }

@@ -177,9 +177,7 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/fixity" => "desk_fixity",
         "/desk/fix" => "desk_fix",
         "/desk/quarantine" => "desk_quarantine",
-        "/desk/quarantine/page1.png" | "/desk/quarantine/registered-page1.png" => {
-            "desk_quarantine_preview"
-        }
+        "/desk/quarantine/page1" | "/desk/quarantine/registered-page1" => "desk_quarantine_preview",
         "/desk/quarantine/assign" => "desk_quarantine_assign",
         "/desk/register" | "/desk/register/commit" => "desk_register",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
@@ -525,11 +523,11 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         (Method::GET, "/desk/quarantine") => {
             quarantine_page(state, lang, &signed, req.uri().query())
         }
-        (Method::GET, "/desk/quarantine/page1.png") => {
-            assign::preview(state, &signed, req.uri().query()).await
+        (Method::GET, "/desk/quarantine/page1") => {
+            assign::preview(state, lang, &signed, req.uri().query()).await
         }
-        (Method::GET, "/desk/quarantine/registered-page1.png") => {
-            assign::registered_preview(state, &signed, req.uri().query()).await
+        (Method::GET, "/desk/quarantine/registered-page1") => {
+            assign::registered_preview(state, lang, &signed, req.uri().query()).await
         }
         (Method::GET, "/desk/quarantine/assign") => {
             assign::confirm(state, lang, &signed, req.uri().query()).await
