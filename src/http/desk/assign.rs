@@ -466,6 +466,20 @@ pub async fn confirm(state: &AppState, lang: Lang, signed: &Signed, query: Optio
     )
 }
 
+/// What the assignment under the writer came to.
+enum Done {
+    /// Archived as ledger record `seq`; then removed from quarantine, or
+    /// why not.
+    Archived {
+        seq: u64,
+        removed: Result<(), String>,
+    },
+    /// The file is not (or no longer) in quarantine.
+    Gone(RequeueError),
+    /// The file is not what the confirmation page showed.
+    Changed,
+}
+
 /// `POST /desk/quarantine/assign` (`file`, `code`, `blake3` from the
 /// confirmation page): archives the file as the certificate's scan through
 /// [`write`] (`Registry::archive_scan`, as the intake archives a matched
@@ -480,30 +494,14 @@ pub async fn commit(
     let file = field(form, "file").unwrap_or("").to_string();
     let code = field(form, "code").unwrap_or("").trim().to_string();
     let seen = field(form, "blake3").unwrap_or("").to_string();
-    let inbox = state.cfg.scans_dir.clone();
-    let name = file.clone();
-    let bytes = match tokio::task::spawn_blocking(move || {
-        requeue::read(&inbox, &name, ASSIGN_FILE_BYTES_MAX)
-    })
-    .await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return message(lang, signed, requeue_status(&e), &e.to_string(), "bad"),
-        Err(e) => {
-            return response::text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("task failed: {e}"),
-            )
-        }
-    };
-    if blake3::hash(&bytes).to_hex().as_str() != seen {
+    let changed = || {
         let text = if de {
             "Die Datei hat sich geändert, seit Sie sie angesehen haben; nichts wurde gespeichert. Bitte die Zuordnung erneut prüfen."
         } else {
             "The file changed since you looked at it; nothing was stored. Please check the pairing again."
         };
-        return message(lang, signed, StatusCode::CONFLICT, text, "bad");
-    }
+        message(lang, signed, StatusCode::CONFLICT, text, "bad")
+    };
     let cert = match state.reader.find(&code) {
         Ok(c) => c,
         Err(e) => return super::registry_failure(lang, signed, &e),
@@ -522,7 +520,19 @@ pub async fn commit(
     }
     let source = file.clone();
     let target = cert.code.clone();
+    let inbox = state.cfg.scans_dir.clone();
+    // All under the writer (desk writes run one at a time): read the file
+    // and compare it with what the clerk saw, archive it, and only then
+    // remove it from quarantine, so that two clerks assigning the same
+    // file cannot both archive it.
     let result = write(state, signed, "assign_scan", move |r| {
+        let bytes = match requeue::read(&inbox, &source, ASSIGN_FILE_BYTES_MAX) {
+            Ok(b) => b,
+            Err(e) => return Ok(Done::Gone(e)),
+        };
+        if blake3::hash(&bytes).to_hex().as_str() != seen {
+            return Ok(Done::Changed);
+        }
         // Checked again under the writer: the certificate may have changed.
         let c = r.find(&target)?;
         if c.erased {
@@ -533,19 +543,19 @@ pub async fn commit(
                 detail: String::new(),
             });
         }
-        r.archive_scan(&target, &bytes, &source)
+        let seq = r.archive_scan(&target, &bytes, &source)?;
+        let removed = requeue::remove_assigned(&inbox, &source).map_err(|e| e.to_string());
+        Ok(Done::Archived { seq, removed })
     })
     .await;
-    let seq = match result {
-        Ok(seq) => seq,
+    let (seq, removed) = match result {
+        Ok(Done::Archived { seq, removed }) => (seq, removed),
+        Ok(Done::Changed) => return changed(),
+        Ok(Done::Gone(e)) => {
+            return message(lang, signed, requeue_status(&e), &e.to_string(), "bad")
+        }
         Err(e) => return super::registry_failure(lang, signed, &e),
     };
-    let inbox = state.cfg.scans_dir.clone();
-    let name = file.clone();
-    let removed = tokio::task::spawn_blocking(move || requeue::remove_assigned(&inbox, &name))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
     let code = watch::formatted(&cert.code);
     tracing::info!(operator = %signed.operator_id, seq, "desk: quarantined scan assigned");
     match removed {
