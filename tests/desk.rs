@@ -1233,3 +1233,226 @@ fn desk_replace_scan_goes_through_a_confirmation_page_and_the_csrf_token() {
         "{log}"
     );
 }
+
+/// The value of the hidden field `name` in a page.
+fn hidden_of(page: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let at = page
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no field {name} in:\n{page}"));
+    let rest = &page[at + pat.len()..];
+    rest[..rest.find('"').expect("end of value")].to_string()
+}
+
+/// A preview answer is a PNG (by signature and by decoding it) at most
+/// 1240 pixels a side; returns its size.
+fn assert_png(r: &Reply, what: &str, log: &str) -> (u32, u32) {
+    assert_eq!(r.status, 200, "{what}: {}\n{log}", r.text());
+    assert_eq!(r.header("content-type"), "image/png", "{what}");
+    assert!(
+        r.body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{what}: not a PNG signature"
+    );
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&r.body))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{what}: the PNG does not decode: {e}"));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{what}: the PNG's pixels do not decode: {e}"));
+    let (w, h) = (reader.info().width, reader.info().height);
+    assert!(w > 0 && h > 0 && w.max(h) <= 1240, "{what}: {w} x {h}");
+    (w, h)
+}
+
+#[test]
+fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
+    let mut s = Server::start("");
+    let id = add_operator(&s, "erika", PASSWORD);
+    let (cookie, _) = signed_in(&s, "erika");
+    let awaiting = s.certs.awaiting.code.clone();
+    let plain = awaiting.replace('-', "");
+    // A PDF scan without a cover sheet and an image scan without one: both
+    // land in quarantine (no code).
+    std::fs::write(s.dir.join("scans/loose.pdf"), crate::support::fresh_pdf()).expect("drop");
+    let (w, h) = (300u32, 200u32);
+    let mut photo = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut photo, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        let px: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+        enc.write_header()
+            .and_then(|mut wr| wr.write_image_data(&px))
+            .expect("encode the photo");
+    }
+    std::fs::write(s.dir.join("scans/photo.png"), &photo).expect("drop");
+    std::fs::write(s.dir.join("scans/notes.bin"), b"no scan, just text").expect("drop");
+    s.wait_for("the three files in quarantine", |s| {
+        ["loose.pdf", "photo.png", "notes.bin"]
+            .iter()
+            .all(|f| s.dir.join("scans/quarantine").join(f).exists())
+    });
+
+    // The entry's page shows page 1 and the assignment form.
+    let page = desk_get(&s, "/desk/quarantine?file=loose.pdf", Some(&cookie));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), log(&s));
+    let text = page.text();
+    assert!(
+        text.contains("<img src=\"/desk/quarantine/page1?file=loose.pdf\"")
+            && text.contains("Assign to a certificate")
+            && text.contains("No code found"),
+        "{text}"
+    );
+    let token = csrf_of(&text);
+    // The previews are PNGs the worker made: the PDF rendered, the image
+    // re-encoded (never the file's own bytes).
+    let pdf_preview = desk_get(&s, "/desk/quarantine/page1?file=loose.pdf", Some(&cookie));
+    let (pw, ph) = assert_png(&pdf_preview, "PDF preview", &log(&s));
+    assert!(ph > pw, "A4 portrait: {pw} x {ph}");
+    let img_preview = desk_get(&s, "/desk/quarantine/page1?file=photo.png", Some(&cookie));
+    assert_eq!(assert_png(&img_preview, "image preview", &log(&s)), (w, h));
+    assert!(
+        img_preview.body != photo,
+        "the image is re-encoded (grayscale), not passed through"
+    );
+    // What cannot be shown gets a placeholder picture saying why.
+    let none = desk_get(&s, "/desk/quarantine/page1?file=notes.bin", Some(&cookie));
+    assert_eq!(none.status, 200, "{}", none.text());
+    assert_eq!(none.header("content-type"), "image/svg+xml; charset=utf-8");
+    assert!(
+        none.text().contains("No preview possible") && none.text().contains("neither a PDF"),
+        "{}",
+        none.text()
+    );
+    // Names outside quarantine are refused; without a session, nothing.
+    for bad in [
+        "../../ledger/operators.json",
+        ".deleted.jsonl",
+        "loose.pdf.reason.json",
+    ] {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("file", bad)
+            .finish();
+        let r = desk_get(&s, &format!("/desk/quarantine/page1?{q}"), Some(&cookie));
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        let r = desk_get(
+            &s,
+            &format!("/desk/quarantine/assign?{q}&code={plain}"),
+            Some(&cookie),
+        );
+        assert_eq!(r.status, 404, "{bad}: {}", r.text());
+    }
+    assert_eq!(
+        desk_get(&s, "/desk/quarantine/page1?file=loose.pdf", None).status,
+        303
+    );
+
+    // Certificates that cannot take a scan are refused in words.
+    let archived = s.certs.archived.code.replace('-', "");
+    let r = desk_get(
+        &s,
+        &format!("/desk/quarantine/assign?file=loose.pdf&code={archived}"),
+        Some(&cookie),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("replace-scan"), "{}", r.text());
+    let revoked = s.certs.revoked.code.replace('-', "");
+    let r = desk_get(
+        &s,
+        &format!("/desk/quarantine/assign?file=loose.pdf&code={revoked}"),
+        Some(&cookie),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("is revoked"), "{}", r.text());
+
+    // The confirmation page: the certificate's facts, both pictures, what
+    // will happen; nothing changed yet.
+    let confirm = desk_get(
+        &s,
+        &format!(
+            "/desk/quarantine/assign?file=loose.pdf&code={}",
+            plain.to_lowercase()
+        ),
+        Some(&cookie),
+    );
+    assert_eq!(confirm.status, 200, "{}\n{}", confirm.text(), log(&s));
+    let ct = confirm.text();
+    assert!(
+        ct.contains(&awaiting)
+            && ct.contains("What will happen")
+            && ct.contains("Cannot be undone")
+            && ct.contains(&format!("registered-page1?code={plain}")),
+        "{ct}"
+    );
+    let registered = desk_get(
+        &s,
+        &format!("/desk/quarantine/registered-page1?code={plain}"),
+        Some(&cookie),
+    );
+    assert_png(&registered, "registered PDF preview", &log(&s));
+    let blake3 = hidden_of(&ct, "blake3");
+    let show = |s: &Server| -> serde_json::Value {
+        let (c, out, err) = s.cli(&["show", &plain, "--json"]);
+        assert_eq!(c, 0, "{err}");
+        serde_json::from_str(&out).expect("show --json")
+    };
+    assert_eq!(show(&s)["state"], "awaiting_scan");
+
+    // A wrong CSRF token is refused; a changed file digest too.
+    let fields = |csrf: &str, digest: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf),
+            ("file", "loose.pdf"),
+            ("code", plain.as_str()),
+            ("blake3", digest),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let post = |f: &[(String, String)]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        desk_post(&s, "/desk/quarantine/assign", Some(&cookie), &pairs)
+    };
+    assert_eq!(post(&fields("not-the-token", &blake3)).status, 403);
+    let r = post(&fields(&token, &"0".repeat(64)));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(
+        r.text().contains("changed since you looked"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        show(&s)["state"],
+        "awaiting_scan",
+        "refused: nothing stored"
+    );
+    assert!(s.dir.join("scans/quarantine/loose.pdf").exists());
+
+    // The commit archives the scan as the operator and empties quarantine.
+    let r = post(&fields(&token, &blake3));
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), log(&s));
+    assert!(r.text().contains("removed from quarantine"), "{}", r.text());
+    assert!(!s.dir.join("scans/quarantine/loose.pdf").exists());
+    assert!(!s
+        .dir
+        .join("scans/quarantine/loose.pdf.reason.json")
+        .exists());
+    let cert = show(&s);
+    assert_eq!(cert["state"], "archived", "{cert}");
+    assert_eq!(cert["scan"]["blake3"], blake3.as_str(), "{cert}");
+    let last = cert["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .unwrap_or_else(|| panic!("events in {cert}"))
+        .clone();
+    assert_eq!(last["kind"], "ScanArchived", "{cert}");
+    assert_eq!(last["operator"], id.as_str(), "{cert}");
+    let list = desk_get(&s, "/desk/watch/quarantine", Some(&cookie)).text();
+    assert!(
+        !list.contains("loose.pdf") && list.contains("photo.png"),
+        "{list}"
+    );
+    // Posting again finds no such file: nothing twice.
+    assert_eq!(post(&fields(&token, &blake3)).status, 404);
+}

@@ -167,6 +167,64 @@ pub fn decode(bytes: &[u8], media_type: &str) -> Result<Vec<String>, DecodeFailu
         .map_err(|e| DecodeFailure::Image(e.to_string()))
 }
 
+/// A scan image (PNG, JPEG or TIFF, told by its signature) decoded to gray,
+/// shrunk so that its longest side is at most `side_px_max` pixels (box
+/// average; never enlarged) and encoded afresh as an 8-bit grayscale PNG:
+/// the desk's preview of a quarantined image scan. Runs in the worker
+/// child only ([`super::worker::RENDER_IMAGE_JOB`]); the error is a reason
+/// for people.
+pub fn preview_png(bytes: &[u8], side_px_max: u32) -> Result<Vec<u8>, String> {
+    let luma = match crate::blobs::sniff(bytes) {
+        Some("image/png") => png_luma(bytes),
+        Some("image/jpeg") => jpeg_luma(bytes),
+        Some("image/tiff") => tiff_luma(bytes),
+        Some(other) => Err(format!("{other} is not an image")),
+        None => Err("neither PNG, JPEG nor TIFF".into()),
+    }?;
+    let (w, h) = (luma.width.max(1), luma.height.max(1));
+    if luma.pixels.len() as u64 != u64::from(w) * u64::from(h) {
+        return Err(format!("{w}x{h} pixels but {} samples", luma.pixels.len()));
+    }
+    let side = side_px_max.max(1);
+    // Output size: the longest side at most `side`, the ratio kept.
+    let (ow, oh) = if w.max(h) <= side {
+        (w, h)
+    } else if w >= h {
+        (
+            side,
+            ((u64::from(h) * u64::from(side)) / u64::from(w)).max(1) as u32,
+        )
+    } else {
+        (
+            ((u64::from(w) * u64::from(side)) / u64::from(h)).max(1) as u32,
+            side,
+        )
+    };
+    let mut out_px = Vec::with_capacity(ow as usize * oh as usize);
+    for oy in 0..oh {
+        let y0 = (u64::from(oy) * u64::from(h) / u64::from(oh)) as usize;
+        let y1 = ((u64::from(oy + 1) * u64::from(h) / u64::from(oh)) as usize).max(y0 + 1);
+        for ox in 0..ow {
+            let x0 = (u64::from(ox) * u64::from(w) / u64::from(ow)) as usize;
+            let x1 = ((u64::from(ox + 1) * u64::from(w) / u64::from(ow)) as usize).max(x0 + 1);
+            let mut sum = 0u64;
+            for y in y0..y1 {
+                let row = &luma.pixels[y * w as usize..(y + 1) * w as usize];
+                sum += row[x0..x1].iter().map(|&v| u64::from(v)).sum::<u64>();
+            }
+            out_px.push((sum / ((y1 - y0) * (x1 - x0)) as u64) as u8);
+        }
+    }
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, ow, oh);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()
+        .and_then(|mut wr| wr.write_image_data(&out_px))
+        .map_err(|e| format!("PNG encoding: {e}"))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +250,35 @@ mod tests {
             }
         }
         (w as u32, h as u32, out)
+    }
+
+    #[test]
+    fn previews_are_shrunk_reencoded_pngs() {
+        // A 3000 x 1000 PNG with a black left half becomes 1240 x 413.
+        let (w, h) = (3000u32, 1000u32);
+        let px: Vec<u8> = (0..h)
+            .flat_map(|_| (0..w).map(|x| if x < w / 2 { 0 } else { 255 }))
+            .collect();
+        let mut src = Vec::new();
+        let mut enc = png::Encoder::new(&mut src, w, h);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.write_header().unwrap().write_image_data(&px).unwrap();
+        let out = preview_png(&src, 1240).expect("preview");
+        let mut r = png::Decoder::new(std::io::Cursor::new(&out))
+            .read_info()
+            .expect("a PNG");
+        assert_eq!((r.info().width, r.info().height), (1240, 413));
+        let mut buf = vec![0; r.output_buffer_size()];
+        r.next_frame(&mut buf).expect("frame");
+        assert_eq!((buf[0], buf[1239]), (0, 255));
+        // Small images are not enlarged; other content is refused.
+        let small = preview_png(&src, 5000).expect("preview");
+        let r = png::Decoder::new(std::io::Cursor::new(&small))
+            .read_info()
+            .expect("a PNG");
+        assert_eq!((r.info().width, r.info().height), (3000, 1000));
+        assert!(preview_png(b"%PDF-1.4", 100).is_err());
+        assert!(preview_png(b"plain text", 100).is_err());
     }
 
     fn qr_page(text: &str, module_px: usize) -> (u32, u32, Vec<u8>) {

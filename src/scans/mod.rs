@@ -31,6 +31,7 @@ pub mod claim;
 pub mod decode;
 pub mod health;
 pub mod identify;
+pub mod preview;
 pub mod requeue;
 pub mod simulate;
 pub mod watch;

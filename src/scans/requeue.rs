@@ -4,11 +4,14 @@
 //!
 //! Owns: the checks on the file name a person names, the move back into
 //! the inbox and the deletion, both through the inbox's directory handles
-//! ([`super::claim::Dirs`]), and the deletion log
+//! ([`super::claim::Dirs`]), reading a quarantined file's bytes for the
+//! desk's preview and hand assignment ([`read`], at most a given size) and
+//! removing it once it is archived ([`remove_assigned`]), and the deletion log
 //! `scans/quarantine/.deleted.jsonl` (one JSON object per deletion: `at`,
-//! `operator`, `file`, `reason`, `quarantine_reason`). Must not do: read
-//! the file's content, touch the ledger (a quarantined file was never
-//! archived), follow a symlink, or act on anything but a regular file
+//! `operator`, `file`, `reason`, `quarantine_reason`). Must not do:
+//! interpret the file's content (the bytes [`read`] returns go to the
+//! limited decode worker or the registry), touch the ledger (the desk's
+//! assignment archives through the registry, then calls [`remove_assigned`]), follow a symlink, or act on anything but a regular file
 //! directly in `quarantine/`.
 
 use super::claim::{Dirs, Folder, REASON_SUFFIX};
@@ -37,6 +40,14 @@ pub enum RequeueError {
     /// The reason is missing or too long.
     #[error("reason: {0}")]
     Reason(String),
+    /// The file is larger than the caller reads.
+    #[error("quarantine/{file}: larger than {bytes_max} bytes")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The limit, in bytes.
+        bytes_max: u64,
+    },
     /// A file system operation failed.
     #[error("quarantine/{file}: {source}")]
     Io {
@@ -99,6 +110,60 @@ pub fn retry(inbox: &Path, name: &str) -> Result<String, RequeueError> {
     dirs.fsync(Folder::Inbox).map_err(io)?;
     dirs.fsync(Folder::Quarantine).map_err(io)?;
     Ok(new)
+}
+
+/// The bytes of quarantined `name` (a regular file directly in
+/// `quarantine/`, opened without following a symlink), at most
+/// `bytes_max` bytes.
+pub fn read(inbox: &Path, name: &str, bytes_max: u64) -> Result<Vec<u8>, RequeueError> {
+    use std::io::Read as _;
+    let dirs = quarantined(inbox, name)?;
+    let io = |source| RequeueError::Io {
+        file: name.to_string(),
+        source,
+    };
+    let fd = rustix::fs::openat(
+        dirs.fd(Folder::Quarantine),
+        name,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| io(e.into()))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io(e.into()))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(RequeueError::Missing(name.to_string()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(bytes_max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(RequeueError::TooLarge {
+            file: name.to_string(),
+            bytes_max,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Removes quarantined `name` and its reason file after the desk archived
+/// it as a certificate's scan (call only once the ledger record is
+/// durable: until then the quarantined copy is the only one).
+pub fn remove_assigned(inbox: &Path, name: &str) -> Result<(), RequeueError> {
+    let dirs = quarantined(inbox, name)?;
+    let io = |source| RequeueError::Io {
+        file: name.to_string(),
+        source,
+    };
+    dirs.unlink(Folder::Quarantine, name).map_err(io)?;
+    match dirs.unlink(Folder::Quarantine, &format!("{name}{REASON_SUFFIX}")) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    dirs.fsync(Folder::Quarantine).map_err(io)?;
+    Ok(())
 }
 
 /// Deletes quarantined `name` and its reason file, after appending who,
@@ -187,6 +252,20 @@ mod tests {
         std::fs::write(q.join("a.pdf"), b"a").expect("a");
         std::fs::write(q.join("a.pdf.reason.json"), b"{}").expect("reason");
         std::fs::write(q.join("b.pdf"), b"b").expect("b");
+        assert_eq!(read(&inbox, "a.pdf", 1).expect("read"), b"a");
+        assert!(matches!(
+            read(&inbox, "b.pdf", 0),
+            Err(RequeueError::TooLarge { bytes_max: 0, .. })
+        ));
+        std::os::unix::fs::symlink(q.join("a.pdf"), q.join("link.pdf")).expect("symlink");
+        assert!(
+            read(&inbox, "link.pdf", 10).is_err(),
+            "a symlink is not read"
+        );
+        assert!(matches!(
+            read(&inbox, "../a.pdf", 10),
+            Err(RequeueError::BadName(_))
+        ));
         assert_eq!(retry(&inbox, "a.pdf").expect("retry"), "a.pdf");
         assert!(inbox.join("a.pdf").exists());
         assert!(!q.join("a.pdf").exists() && !q.join("a.pdf.reason.json").exists());
@@ -198,6 +277,10 @@ mod tests {
             delete(&inbox, "b.pdf", "op-a", " ", "empty"),
             Err(RequeueError::Reason(_))
         ));
+        std::fs::write(q.join("c.pdf"), b"c").expect("c");
+        std::fs::write(q.join("c.pdf.reason.json"), b"{}").expect("reason");
+        remove_assigned(&inbox, "c.pdf").expect("remove");
+        assert!(!q.join("c.pdf").exists() && !q.join("c.pdf.reason.json").exists());
         delete(&inbox, "b.pdf", "op-abc", "blank page", "no_code").expect("delete");
         assert!(!q.join("b.pdf").exists());
         let log = std::fs::read_to_string(q.join(DELETIONS_FILE)).expect("log");

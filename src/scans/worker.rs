@@ -8,7 +8,9 @@
 //! The same entry point runs a second job kind, [`RENDER_JOB`]: page 1 of
 //! a registered PDF rendered to a PNG for the ELM export's display image
 //! (`crate::exports::page_render`), a parser and rasteriser run on a file
-//! that may be hostile just like a scan.
+//! that may be hostile just like a scan; and a third, [`RENDER_IMAGE_JOB`]:
+//! a scan image decoded and encoded afresh as a PNG for the desk's preview
+//! of a quarantined scan (`crate::scans::preview`).
 //! Must not do: interpret the texts (that is `identify`), touch the inbox.
 //!
 //! Why a process: a hostile PDF or image can make the parsers allocate
@@ -35,6 +37,11 @@ const RENDER_ANSWER_BYTES_MAX: u64 = 6 * 1024 * 1024;
 /// The job kind (in place of a media type) that renders page 1 of a PDF to
 /// a PNG instead of decoding barcodes.
 pub const RENDER_JOB: &str = "render-first-page-png";
+/// The job kind that decodes a scan image (PNG, JPEG, TIFF), shrinks it to
+/// at most `exports::page_render::PAGE_IMAGE_SIDE_PX_MAX` a side and
+/// encodes it afresh as a grayscale PNG: the desk's preview of a
+/// quarantined image scan (`crate::scans::preview`).
+pub const RENDER_IMAGE_JOB: &str = "render-image-png";
 /// Largest stderr kept from a worker, in bytes (for the reason file).
 const STDERR_BYTES_MAX: u64 = 16 * 1024;
 /// The last argument of the worker once it runs under its limits.
@@ -129,7 +136,24 @@ pub fn render_first_page(
     bytes: &[u8],
     limits: Limits,
 ) -> Result<Vec<u8>, WorkerFailure> {
-    let answer = run(exe, bytes, RENDER_JOB, limits, RENDER_ANSWER_BYTES_MAX)?;
+    render_png_job(exe, bytes, RENDER_JOB, limits)
+}
+
+/// Decodes the scan image `bytes` (PNG, JPEG, TIFF) and encodes it afresh
+/// as a shrunk grayscale PNG in a child
+/// `exe decode-worker render-image-png` under `limits`.
+pub fn render_image(exe: &Path, bytes: &[u8], limits: Limits) -> Result<Vec<u8>, WorkerFailure> {
+    render_png_job(exe, bytes, RENDER_IMAGE_JOB, limits)
+}
+
+/// Runs a job whose answer is a PNG.
+fn render_png_job(
+    exe: &Path,
+    bytes: &[u8],
+    job: &str,
+    limits: Limits,
+) -> Result<Vec<u8>, WorkerFailure> {
+    let answer = run(exe, bytes, job, limits, RENDER_ANSWER_BYTES_MAX)?;
     let Some(b64) = answer.png_base64 else {
         return Err(WorkerFailure::Crashed("the answer has no PNG".into()));
     };
@@ -326,8 +350,13 @@ pub fn main(args: &[String]) -> i32 {
             error: Some(format!("input larger than {input_max} bytes")),
             png_base64: None,
         }
-    } else if media_type == RENDER_JOB {
-        match crate::exports::page_render::render_png(&bytes) {
+    } else if media_type == RENDER_JOB || media_type == RENDER_IMAGE_JOB {
+        let png = if media_type == RENDER_JOB {
+            crate::exports::page_render::render_png(&bytes)
+        } else {
+            super::barcode::preview_png(&bytes, crate::exports::page_render::PAGE_IMAGE_SIDE_PX_MAX)
+        };
+        match png {
             Ok(png) => Answer {
                 texts: vec![],
                 error: None,

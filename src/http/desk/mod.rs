@@ -21,7 +21,10 @@
 //!   replacement of its scan with a confirmation page.
 //! - [`register`]: upload, review with the computed grade, commit.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
+//! - [`assign`]: a quarantined scan assigned to a certificate by hand,
+//!   after a look at page 1 of the scan as an image.
 
+pub mod assign;
 pub mod certificate;
 pub mod fix;
 pub mod page;
@@ -177,6 +180,8 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/fixity" => "desk_fixity",
         "/desk/fix" => "desk_fix",
         "/desk/quarantine" => "desk_quarantine",
+        "/desk/quarantine/page1" | "/desk/quarantine/registered-page1" => "desk_quarantine_preview",
+        "/desk/quarantine/assign" => "desk_quarantine_assign",
         "/desk/register" | "/desk/register/commit" => "desk_register",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
@@ -495,6 +500,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/fixity" => fixity_start(state, &signed),
                 "/desk/fix" => fix_post(state, lang, &signed, &form).await,
                 "/desk/quarantine" => quarantine_post(state, lang, &signed, &form).await,
+                "/desk/quarantine/assign" => assign::commit(state, lang, &signed, &form).await,
                 "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
@@ -522,6 +528,15 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         }
         (Method::GET, "/desk/quarantine") => {
             quarantine_page(state, lang, &signed, req.uri().query())
+        }
+        (Method::GET, "/desk/quarantine/page1") => {
+            assign::preview(state, lang, &signed, req.uri().query()).await
+        }
+        (Method::GET, "/desk/quarantine/registered-page1") => {
+            assign::registered_preview(state, lang, &signed, req.uri().query()).await
+        }
+        (Method::GET, "/desk/quarantine/assign") => {
+            assign::confirm(state, lang, &signed, req.uri().query()).await
         }
         (Method::GET, "/desk/fix") => fix_confirm(state, lang, &signed, req.uri().query()),
         (Method::GET, p) if p.starts_with("/desk/certificate/") => certificate_page(
@@ -1016,9 +1031,19 @@ fn quarantine_page(state: &AppState, lang: Lang, signed: &Signed, query: Option<
             quarantine_title(lang),
             "/desk/watch/quarantine",
             Some(&signed.who()),
-            &watch::quarantine_actions(lang, &signed.session.csrf, &file, &reason),
+            &with_assign_section(
+                &watch::quarantine_actions(lang, &signed.session.csrf, &file, &reason),
+                &assign::section(lang, &file),
+            ),
         ),
     )
+}
+
+/// The quarantine entry's page: what is wrong (the first `<dl>`), then the
+/// assignment (picture and code form), then retry and delete.
+fn with_assign_section(actions: &str, section: &str) -> String {
+    let at = actions.find("</dl>\n").map_or(0, |i| i + "</dl>\n".len());
+    format!("{}{section}{}", &actions[..at], &actions[at..])
 }
 
 /// `POST /desk/quarantine` (`file`, `action` `retry` or `delete`,
