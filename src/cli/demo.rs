@@ -651,32 +651,56 @@ fn scan(
     seed: u64,
 ) -> Result<(), DemoError> {
     let staging = dir.join("samples");
+    // Render the scans side by side (the pages are independent).
+    let rendered: Vec<Result<Vec<u8>, DemoError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, (formatted, print_version))| {
+                let code = formatted.replace('-', "");
+                let payload = crate::coversheet::qr_payload(&code, &key.tag(&code));
+                scope.spawn(move || {
+                    let degrees = if i % 2 == 0 { 1.5 } else { -2.0 };
+                    let sheet = crate::scans::simulate::scanned_cover_page(
+                        &payload,
+                        SCAN_DPI,
+                        degrees,
+                        SCAN_NOISE_PERCENT,
+                        seed + i as u64,
+                    );
+                    let original = crate::scans::simulate::scanned_document_page(
+                        print_version,
+                        SCAN_DPI,
+                        SCAN_NOISE_PERCENT,
+                        seed + 100 + i as u64,
+                    )
+                    .map_err(|e| {
+                        step::<String>("render the printed certificate", 1)(format!(
+                            "{formatted}: {e}"
+                        ))
+                    })?;
+                    Ok(crate::scans::simulate::scan_pdf(
+                        &[sheet, original],
+                        SCAN_DPI,
+                    ))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(step::<&str>("render a scan", 1)(
+                        "a rendering thread panicked",
+                    ))
+                })
+            })
+            .collect()
+    });
     let mut files = Vec::new();
-    for (i, (formatted, print_version)) in codes.iter().enumerate() {
-        let code = formatted.replace('-', "");
-        let payload = crate::coversheet::qr_payload(&code, &key.tag(&code));
-        let degrees = if i % 2 == 0 { 1.5 } else { -2.0 };
-        let sheet = crate::scans::simulate::scanned_cover_page(
-            &payload,
-            SCAN_DPI,
-            degrees,
-            SCAN_NOISE_PERCENT,
-            seed + i as u64,
-        );
-        let original = crate::scans::simulate::scanned_document_page(
-            print_version,
-            SCAN_DPI,
-            SCAN_NOISE_PERCENT,
-            seed + 100 + i as u64,
-        )
-        .map_err(|e| {
-            step::<String>("render the printed certificate", 1)(format!("{formatted}: {e}"))
-        })?;
-        let path = staging.join(format!("scan-{code}.pdf"));
-        write(
-            &path,
-            &crate::scans::simulate::scan_pdf(&[sheet, original], SCAN_DPI),
-        )?;
+    for ((formatted, _), pdf) in codes.iter().zip(rendered) {
+        let path = staging.join(format!("scan-{}.pdf", formatted.replace('-', "")));
+        write(&path, &pdf?)?;
         files.push(path);
     }
     let outcomes = intake.ingest(&files).map_err(step("scan intake", 1))?;

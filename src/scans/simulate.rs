@@ -219,7 +219,7 @@ pub fn scan_pdf(pages: &[Page], dpi: f32) -> Vec<u8> {
             )
             .into_bytes(),
         );
-        let data = png_idat(&p.png());
+        let data = png_idat(&p.png_with(png::Compression::Fast));
         let mut image = format!(
             "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /DecodeParms << /Predictor 15 /Colors 1 /BitsPerComponent 8 /Columns {} >> /Length {} >>\nstream\n",
             p.width,
@@ -236,14 +236,14 @@ pub fn scan_pdf(pages: &[Page], dpi: f32) -> Vec<u8> {
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {
         offsets.push(pdf.len());
-        let _ = write!(pdf, "{} 0 obj\n", i + 1);
+        let _ = writeln!(pdf, "{} 0 obj", i + 1);
         pdf.extend_from_slice(o);
         pdf.extend_from_slice(b"\nendobj\n");
     }
     let xref = pdf.len();
     let _ = write!(pdf, "xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
     for o in offsets {
-        let _ = write!(pdf, "{o:010} 00000 n \n");
+        let _ = writeln!(pdf, "{o:010} 00000 n ");
     }
     let _ = write!(
         pdf,
@@ -256,10 +256,16 @@ pub fn scan_pdf(pages: &[Page], dpi: f32) -> Vec<u8> {
 impl Page {
     /// The page as an 8-bit grayscale PNG.
     pub fn png(&self) -> Vec<u8> {
+        self.png_with(png::Compression::Default)
+    }
+
+    /// The page as an 8-bit grayscale PNG at a compression level.
+    fn png_with(&self, compression: png::Compression) -> Vec<u8> {
         let mut out = Vec::new();
         let mut enc = png::Encoder::new(&mut out, self.width, self.height);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(compression);
         enc.write_header()
             .and_then(|mut w| w.write_image_data(&self.luma))
             .expect("PNG encoding to memory");
