@@ -147,6 +147,19 @@ fn labelled<'a>(lines: &'a [String], label: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The demo's process, killed when the test ends before it did (a failed
+/// assertion must not leave the daemon running).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The API's state name of a state the guide prints.
 fn json_state(printed: &str) -> &str {
     match printed {
@@ -160,16 +173,18 @@ fn demo_serves_every_state_and_ends_on_sigint() {
     let t = tempfile::tempdir().expect("tempdir");
     let folder = t.path().join("demo");
     let log = t.path().join("demo.log");
-    let mut child = std::process::Command::new(bin())
-        .args(["demo", "--data"])
-        .arg(&folder)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .current_dir(t.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start zeugnis demo");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = KillOnDrop(
+        std::process::Command::new(bin())
+            .args(["demo", "--data"])
+            .arg(&folder)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .current_dir(t.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start zeugnis demo"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout).lines() {
@@ -191,7 +206,7 @@ fn demo_serves_every_state_and_ends_on_sigint() {
                 }
             }
             Err(e) => {
-                let _ = child.kill();
+                let _ = child.0.kill();
                 panic!(
                     "the demo never printed its guide ({e}):\n{}\nlog:\n{}",
                     lines.join("\n"),
@@ -340,7 +355,7 @@ fn demo_serves_every_state_and_ends_on_sigint() {
     assert_eq!(scans, 4, "three scans before the corrections, one after");
 
     // Ctrl-C.
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(std::process::Command::new("kill")
         .args(["-INT", &pid])
         .status()
@@ -350,7 +365,7 @@ fn demo_serves_every_state_and_ends_on_sigint() {
     while let Ok(l) = rx.recv_timeout(PATIENCE) {
         rest.push(l);
     }
-    let status = child.wait().expect("wait");
+    let status = child.0.wait().expect("wait");
     let rest = rest.join("\n");
     assert_eq!(status.code(), Some(0), "{rest}\nlog:\n{}", log_text());
     assert!(
