@@ -5,11 +5,14 @@
 //! ledger; registering a handful of sample certificates (German and
 //! English, grade records from shipped rule sets) through the same
 //! [`Registry`] the daemon uses; printing their cover sheets; running them
-//! through the real scan intake as printed-and-scanned pages (rendered by
-//! [`crate::scans::simulate`]); revoking one and superseding one; then
-//! running the real daemon ([`crate::daemon::run`]) on the usual addresses
-//! (or free ones, or `--listen`) and printing, for each state, the
-//! verification URL without and with the access key, the admin address and
+//! through the real scan intake as printed-and-scanned pages (one scanned
+//! PDF per certificate: its cover sheet first, then the printed
+//! certificate, rendered by [`crate::scans::simulate`]); revoking one and
+//! superseding one; making a desk account (user [`DESK_USER`], a random
+//! password); then running the real daemon ([`crate::daemon::run`]) on the
+//! usual addresses (or free ones, or `--listen`) and printing, for each
+//! state, the verification URL without and with the access key, the admin
+//! API and web desk addresses with the desk's user name and password, and
 //! what to try next. Ctrl-C (SIGINT) ends it and says where the data is.
 //! Must not do: touch anything outside its folder, or take a shortcut
 //! around the registry, the intake or the daemon (the demo shows the real
@@ -39,6 +42,13 @@ const READY_POLL_MS: u64 = 50;
 const SCAN_DPI: f32 = 200.0;
 /// Bytes of randomness in the demo's admin token (hex: twice as many characters).
 const ADMIN_TOKEN_BYTES: usize = 32;
+/// User name of the demo's web-desk account (docs/desk.md).
+pub const DESK_USER: &str = "demo";
+/// Characters of the desk account's password: random letters and digits
+/// (about 95 bits), new for every demo, printed and kept in `desk.password`.
+const DESK_PASSWORD_CHARS: usize = 16;
+/// Salt-and-pepper noise of the simulated scans, in percent of the pixels.
+const SCAN_NOISE_PERCENT: u64 = 1;
 
 /// `zeugnis demo` arguments (the folder is the global `--data`).
 #[derive(clap::Args, Debug)]
@@ -409,6 +419,18 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
         .map_err(step("create the ledger", 1))?;
     let sheet_key = crate::coversheet::CoverSheetKey::open_or_create(&data)
         .map_err(step("cover-sheet key", 1))?;
+    let desk_password: String = {
+        use rand::Rng as _;
+        rand::thread_rng()
+            .sample_iter(&rand::distributions::Alphanumeric)
+            .take(DESK_PASSWORD_CHARS)
+            .map(char::from)
+            .collect()
+    };
+    crate::operators::OperatorStore::new(&data)
+        .add(DESK_USER, &desk_password)
+        .map_err(|e| step("desk account", e.exit_code())(e))?;
+    write_private(&dir.join("desk.password"), desk_password.as_bytes())?;
     let mut registry = Registry::over(ledger, &base_url).map_err(step("open the registry", 1))?;
 
     println!(
@@ -461,7 +483,8 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
         );
         println!("                   {}", s.label);
         if s.scanned {
-            to_scan.push(issued.code.clone());
+            // The print version (the first document) is what was signed.
+            to_scan.push((issued.code.clone(), docs[0].bytes.clone()));
         }
         made.push(Made {
             label: s.label,
@@ -482,7 +505,7 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
     }
     println!();
     println!(
-        "3. The scanning station prints them, puts each on its signed paper original and scans ({SCAN_DPI} dpi, a little skewed, some noise); the intake reads the QR codes:"
+        "3. The scanning station puts each cover sheet on top of its signed paper original and scans both as one PDF ({SCAN_DPI} dpi, the sheet a little skewed, some noise); the intake reads the QR code on the first page:"
     );
     let registry = Arc::new(Mutex::new(registry));
     let mut intake = crate::scans::Intake::new(cfg.intake.clone(), &scans, Arc::clone(&registry))
@@ -542,7 +565,7 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
         &mut intake,
         &sheet_key,
         &dir,
-        std::slice::from_ref(&new.code),
+        &[(new.code.clone(), doc.bytes.clone())],
         10,
     )?;
     drop(intake);
@@ -595,6 +618,7 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
             &made,
             &base_url,
             admin,
+            &desk_password,
             &dir,
             &config_path,
             &made[2].issued.code
@@ -615,29 +639,68 @@ fn demo(given: Option<&Path>, args: &DemoArgs) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// Drops one simulated scan per code into the intake and prints the outcomes.
+/// Drops one simulated scan per certificate into the intake and prints the
+/// outcomes. Each scan is what the scanning station sends: one PDF with the
+/// cover sheet first, then the page of the signed print version (`codes`
+/// pairs each code with its print version's PDF).
 fn scan(
     intake: &mut crate::scans::Intake,
     key: &crate::coversheet::CoverSheetKey,
     dir: &Path,
-    codes: &[String],
+    codes: &[(String, Vec<u8>)],
     seed: u64,
 ) -> Result<(), DemoError> {
     let staging = dir.join("samples");
+    // Render the scans side by side (the pages are independent).
+    let rendered: Vec<Result<Vec<u8>, DemoError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, (formatted, print_version))| {
+                let code = formatted.replace('-', "");
+                let payload = crate::coversheet::qr_payload(&code, &key.tag(&code));
+                scope.spawn(move || {
+                    let degrees = if i % 2 == 0 { 1.5 } else { -2.0 };
+                    let sheet = crate::scans::simulate::scanned_cover_page(
+                        &payload,
+                        SCAN_DPI,
+                        degrees,
+                        SCAN_NOISE_PERCENT,
+                        seed + i as u64,
+                    );
+                    let original = crate::scans::simulate::scanned_document_page(
+                        print_version,
+                        SCAN_DPI,
+                        SCAN_NOISE_PERCENT,
+                        seed + 100 + i as u64,
+                    )
+                    .map_err(|e| {
+                        step::<String>("render the printed certificate", 1)(format!(
+                            "{formatted}: {e}"
+                        ))
+                    })?;
+                    Ok(crate::scans::simulate::scan_pdf(
+                        &[sheet, original],
+                        SCAN_DPI,
+                    ))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(step::<&str>("render a scan", 1)(
+                        "a rendering thread panicked",
+                    ))
+                })
+            })
+            .collect()
+    });
     let mut files = Vec::new();
-    for (i, formatted) in codes.iter().enumerate() {
-        let code = formatted.replace('-', "");
-        let payload = crate::coversheet::qr_payload(&code, &key.tag(&code));
-        let degrees = if i % 2 == 0 { 1.5 } else { -2.0 };
-        let page = crate::scans::simulate::scanned_cover_page(
-            &payload,
-            SCAN_DPI,
-            degrees,
-            1,
-            seed + i as u64,
-        );
-        let path = staging.join(format!("scan-{code}.png"));
-        write(&path, &page.png())?;
+    for ((formatted, _), pdf) in codes.iter().zip(rendered) {
+        let path = staging.join(format!("scan-{}.pdf", formatted.replace('-', "")));
+        write(&path, &pdf?)?;
         files.push(path);
     }
     let outcomes = intake.ingest(&files).map_err(step("scan intake", 1))?;
@@ -665,6 +728,7 @@ fn guide(
     made: &[Made],
     base_url: &str,
     admin: SocketAddr,
+    desk_password: &str,
     dir: &Path,
     config: &Path,
     superseded: &str,
@@ -705,9 +769,22 @@ fn guide(
         dir.join("admin.token").display()
     );
     let _ = writeln!(s);
+    let _ = writeln!(s, "Web desk for the exam office: http://{admin}/desk/");
+    let _ = writeln!(s, "  user name  {DESK_USER}");
+    let _ = writeln!(
+        s,
+        "  password   {desk_password}   (also in {})",
+        dir.join("desk.password").display()
+    );
+    let _ = writeln!(s);
     let _ = writeln!(
         s,
         "What to try next (in another terminal; the commands go to the running daemon):"
+    );
+    let _ = writeln!(
+        s,
+        "  open http://{admin}/desk/ in a browser, sign in as {DESK_USER}, watch the inbox (Eingang) and register a certificate (Registrieren) with a record like {}",
+        dir.join("samples").join("sample-1.json").display()
     );
     let _ = writeln!(s, "  {cli} show {} --key {}", example.code, example.key);
     let _ = writeln!(s, "  {cli} status");
@@ -728,7 +805,7 @@ fn guide(
     );
     let _ = writeln!(
         s,
-        "  print a cover sheet from {} and drop a scan of it into {}",
+        "  print a cover sheet from {}, scan it on top of the certificate and drop the scan into {}",
         dir.join("samples").display(),
         dir.join("scans").display()
     );
