@@ -103,6 +103,10 @@ fn start(floor_ms: u64) -> Bench {
         lookups_global_per_second: u32::MAX,
         lookup_time_floor_ms: floor_ms,
         keepalive_requests_max: u64::MAX,
+        // Throughput, not the overload answer: on a loaded machine 64
+        // connections can keep a request waiting past the default timeout,
+        // which the daemon answers 503 (by design; `tests/http.rs` checks it).
+        request_timeout_ms: 120_000,
         ..HttpConfig::default()
     };
     let state =
