@@ -10,7 +10,8 @@
 //! update): a draft is not the archived file and carries no signature
 //! worth keeping.
 
-use lopdf::{dictionary, Dictionary, Document, LoadOptions, Object, Stream};
+use crate::stamp::{attribute, page_box, resolved_dict, unused_name, Bytes};
+use lopdf::{dictionary, Document, LoadOptions, Object, Stream};
 use std::fmt::Write as _;
 
 /// The first watermark line.
@@ -247,79 +248,6 @@ fn watermark_content(visible: [f32; 4], font: &str, gs: &str) -> Vec<u8> {
     bytes.extend_from_slice(WATERMARK_LINE_2_WINANSI);
     bytes.extend_from_slice(b") Tj ET\nQ\n");
     bytes
-}
-
-/// `write!` into a byte vector.
-struct Bytes<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for Bytes<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
-}
-
-/// A page attribute from the page or its ancestors, references resolved.
-fn attribute(doc: &Document, page: &Dictionary, key: &[u8]) -> Option<Object> {
-    let resolve = |o: &Object| match o {
-        Object::Reference(id) => doc.get_object(*id).ok().cloned(),
-        other => Some(other.clone()),
-    };
-    if let Ok(v) = page.get(key) {
-        return resolve(v);
-    }
-    let mut parent = page.get(b"Parent").and_then(Object::as_reference).ok();
-    for _ in 0..32 {
-        let node = doc.get_dictionary(parent?).ok()?;
-        if let Ok(v) = node.get(key) {
-            return resolve(v);
-        }
-        parent = node.get(b"Parent").and_then(Object::as_reference).ok();
-    }
-    None
-}
-
-fn resolved_dict(doc: &Document, o: &Object) -> Option<Dictionary> {
-    match o {
-        Object::Reference(id) => doc.get_dictionary(*id).ok().cloned(),
-        Object::Dictionary(d) => Some(d.clone()),
-        _ => None,
-    }
-}
-
-fn page_box(doc: &Document, o: &Object) -> Option<[f32; 4]> {
-    let items = o.as_array().ok()?;
-    if items.len() != 4 {
-        return None;
-    }
-    let mut v = [0.0_f32; 4];
-    for (slot, item) in v.iter_mut().zip(items) {
-        let item = match item {
-            Object::Reference(id) => doc.get_object(*id).ok()?,
-            other => other,
-        };
-        *slot = match item {
-            Object::Integer(i) => *i as f32,
-            Object::Real(r) => *r,
-            _ => return None,
-        };
-    }
-    Some([
-        v[0].min(v[2]),
-        v[1].min(v[3]),
-        v[0].max(v[2]),
-        v[1].max(v[3]),
-    ])
-}
-
-fn unused_name(dict: &Dictionary, base: &str) -> String {
-    let mut name = base.to_string();
-    let mut n = 1;
-    while dict.has(name.as_bytes()) {
-        n += 1;
-        name = format!("{base}{n}");
-    }
-    name
 }
 
 #[cfg(test)]

@@ -357,7 +357,7 @@ pub fn stamp_first_page(
 
 /// A page attribute, from the page or (inheritable ones) its ancestors;
 /// references resolved.
-fn attribute(doc: &Document, page: &Dictionary, key: &[u8]) -> Option<Object> {
+pub(crate) fn attribute(doc: &Document, page: &Dictionary, key: &[u8]) -> Option<Object> {
     let resolve = |o: &Object| match o {
         Object::Reference(id) => doc.get_object(*id).ok().cloned(),
         other => Some(other.clone()),
@@ -377,7 +377,8 @@ fn attribute(doc: &Document, page: &Dictionary, key: &[u8]) -> Option<Object> {
     None
 }
 
-fn resolved_dict(doc: &Document, o: &Object) -> Option<Dictionary> {
+/// A dictionary, inline or behind a reference.
+pub(crate) fn resolved_dict(doc: &Document, o: &Object) -> Option<Dictionary> {
     match o {
         Object::Reference(id) => doc.get_dictionary(*id).ok().cloned(),
         Object::Dictionary(d) => Some(d.clone()),
@@ -386,7 +387,7 @@ fn resolved_dict(doc: &Document, o: &Object) -> Option<Dictionary> {
 }
 
 /// `[x0 y0 x1 y1]` of a page box, normalised so x0 < x1 and y0 < y1.
-fn page_box(doc: &Document, o: &Object) -> Option<[f32; 4]> {
+pub(crate) fn page_box(doc: &Document, o: &Object) -> Option<[f32; 4]> {
     let items = o.as_array().ok()?;
     if items.len() != 4 {
         return None;
@@ -411,7 +412,8 @@ fn page_box(doc: &Document, o: &Object) -> Option<[f32; 4]> {
     ])
 }
 
-fn unused_name(dict: &Dictionary, base: &str) -> String {
+/// `base`, or `base2`, `base3`, ...: the first name `dict` does not have.
+pub(crate) fn unused_name(dict: &Dictionary, base: &str) -> String {
     let mut name = base.to_string();
     let mut n = 1;
     while dict.has(name.as_bytes()) {
@@ -571,8 +573,8 @@ impl Layout {
     }
 }
 
-/// `write!` into a byte vector.
-struct Bytes<'a>(&'a mut Vec<u8>);
+/// `write!` into a byte vector (also used by `draft`).
+pub(crate) struct Bytes<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl std::fmt::Write for Bytes<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {

@@ -39,40 +39,6 @@ fn record() -> Value {
     })
 }
 
-/// Renders the LAST page of `pdf` (the bundle's cover sheet) at 4 pixels
-/// per point with hayro and reads its QR codes with the intake's decoder.
-fn last_page_qr_texts(pdf: &[u8]) -> Vec<String> {
-    use hayro::hayro_interpret::InterpreterSettings;
-    use hayro::hayro_syntax::Pdf;
-    use hayro::vello_cpu::color::palette::css::WHITE;
-    use hayro::{PixmapSettings, RenderCache, RenderSettings};
-    let doc = Pdf::new(pdf.to_vec()).expect("hayro reads the print bundle");
-    let pages = doc.pages();
-    assert!(pages.len() >= 2, "print version and cover sheet");
-    let page = pages.last().expect("last page");
-    let settings = PixmapSettings {
-        x_scale: 4.0,
-        y_scale: 4.0,
-        bg_color: WHITE,
-    };
-    let pixmap = hayro::render(
-        page,
-        &RenderCache::new(),
-        &InterpreterSettings::default(),
-        &RenderSettings::default(),
-        &settings,
-    );
-    let (w, h) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
-    let luma: Vec<u8> = pixmap
-        .data_as_u8_slice()
-        .chunks_exact(4)
-        .map(|p| {
-            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
-        })
-        .collect();
-    zeugnis::scans::decode::decode_qr_from_luma(w, h, &luma).expect("decode")
-}
-
 /// `GET path` on `addr` over plain HTTP/1.1: the whole answer.
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
@@ -189,7 +155,15 @@ fn the_whole_journey_end_to_end() {
 
     // 4. Print the bundle, scan its cover sheet.
     let bundle = std::fs::read(dir.join("bundle.pdf")).expect("bundle");
-    let payloads = last_page_qr_texts(&bundle);
+    assert!(
+        lopdf::Document::load_mem(&bundle)
+            .expect("bundle parses")
+            .get_pages()
+            .len()
+            >= 2,
+        "print version and cover sheet"
+    );
+    let payloads = crate::support::qr_texts_on_page(&bundle, crate::support::PdfPage::Last);
     assert_eq!(
         payloads.len(),
         1,

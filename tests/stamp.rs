@@ -141,37 +141,9 @@ fn page_one_links(pdf: &[u8]) -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
-/// Renders page 1 with hayro at 4 pixels per point and decodes the QR
-/// codes on it with the intake's decoder (rxing).
+/// The QR codes on page 1.
 fn page_one_qr_texts(pdf: &[u8]) -> Vec<String> {
-    use hayro::hayro_interpret::InterpreterSettings;
-    use hayro::hayro_syntax::Pdf;
-    use hayro::vello_cpu::color::palette::css::WHITE;
-    use hayro::{PixmapSettings, RenderCache, RenderSettings};
-    let doc = Pdf::new(pdf.to_vec()).expect("hayro reads the stamped PDF");
-    let pages = doc.pages();
-    let page = pages.first().expect("page 1");
-    let settings = PixmapSettings {
-        x_scale: 4.0,
-        y_scale: 4.0,
-        bg_color: WHITE,
-    };
-    let pixmap = hayro::render(
-        page,
-        &RenderCache::new(),
-        &InterpreterSettings::default(),
-        &RenderSettings::default(),
-        &settings,
-    );
-    let (w, h) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
-    let luma: Vec<u8> = pixmap
-        .data_as_u8_slice()
-        .chunks_exact(4)
-        .map(|p| {
-            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
-        })
-        .collect();
-    zeugnis::scans::decode::decode_qr_from_luma(w, h, &luma).expect("decode")
+    crate::support::qr_texts_on_page(pdf, crate::support::PdfPage::First)
 }
 
 #[test]

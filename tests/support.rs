@@ -684,3 +684,48 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// Which page of a PDF [`qr_texts_on_page`] renders.
+pub enum PdfPage {
+    /// Page 1.
+    First,
+    /// The last page (a print bundle's cover sheet).
+    Last,
+}
+
+/// Renders one page of `pdf` with hayro at 4 pixels per point and decodes
+/// the QR codes on it with the intake's decoder (rxing).
+pub fn qr_texts_on_page(pdf: &[u8], which: PdfPage) -> Vec<String> {
+    use hayro::hayro_interpret::InterpreterSettings;
+    use hayro::hayro_syntax::Pdf;
+    use hayro::vello_cpu::color::palette::css::WHITE;
+    use hayro::{PixmapSettings, RenderCache, RenderSettings};
+    let doc = Pdf::new(pdf.to_vec()).expect("hayro reads the PDF");
+    let pages = doc.pages();
+    let page = match which {
+        PdfPage::First => pages.first(),
+        PdfPage::Last => pages.last(),
+    }
+    .expect("the page");
+    let settings = PixmapSettings {
+        x_scale: 4.0,
+        y_scale: 4.0,
+        bg_color: WHITE,
+    };
+    let pixmap = hayro::render(
+        page,
+        &RenderCache::new(),
+        &InterpreterSettings::default(),
+        &RenderSettings::default(),
+        &settings,
+    );
+    let (w, h) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
+    let luma: Vec<u8> = pixmap
+        .data_as_u8_slice()
+        .chunks_exact(4)
+        .map(|p| {
+            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000) as u8
+        })
+        .collect();
+    zeugnis::scans::decode::decode_qr_from_luma(w, h, &luma).expect("decode")
+}
