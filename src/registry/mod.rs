@@ -425,6 +425,7 @@ struct DuplicatePolicy<'a> {
 }
 
 /// A document given to `register`: a name for error messages and its bytes.
+#[derive(Clone)]
 pub struct DocumentFile {
     /// File name (for errors).
     pub name: String,

@@ -199,54 +199,90 @@ impl RegistrationRecord {
     }
 
     fn validate(&self) -> Result<(), RegistryError> {
-        check_text("institution", &self.institution, FIELD_CHARS_MAX)?;
+        match self.problems().into_iter().next() {
+            Some(m) => Err(RegistryError::Invalid(m)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the record, in field order, each message starting
+    /// with the field's path (`holder.birth_date: ...`); empty when the
+    /// record is valid. The desk's form marks each field named here.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut note = |r: Result<(), RegistryError>| {
+            if let Err(e) = r {
+                out.push(match e {
+                    RegistryError::Invalid(m) => m,
+                    other => other.to_string(),
+                });
+            }
+        };
+        note(check_text(
+            "institution",
+            &self.institution,
+            FIELD_CHARS_MAX,
+        ));
         if !DOCUMENT_KINDS.contains(&self.kind.as_str()) {
-            return Err(RegistryError::Invalid(format!(
+            note(Err(RegistryError::Invalid(format!(
                 "kind: {:?} is not one of {}",
                 self.kind,
                 DOCUMENT_KINDS.join(", ")
-            )));
+            ))));
         }
         if !["de", "en"].contains(&self.language.as_str()) {
-            return Err(RegistryError::Invalid(format!(
+            note(Err(RegistryError::Invalid(format!(
                 "language: {:?} is not \"de\" or \"en\"",
                 self.language
-            )));
+            ))));
         }
-        check_text(
+        let h = &self.holder;
+        note(check_text(
             "holder.given_name",
-            &self.holder.given_name,
+            &h.given_name,
             FIELD_CHARS_MAX,
-        )?;
-        check_text(
+        ));
+        note(check_text(
             "holder.family_name",
-            &self.holder.family_name,
+            &h.family_name,
             FIELD_CHARS_MAX,
-        )?;
-        check_date("holder.birth_date", &self.holder.birth_date)?;
-        check_text(
+        ));
+        let birth = check_date("holder.birth_date", &h.birth_date);
+        let birth_ok = birth.is_ok();
+        note(birth);
+        note(check_text(
             "holder.birth_place",
-            &self.holder.birth_place,
+            &h.birth_place,
             FIELD_CHARS_MAX,
-        )?;
-        check_text(
+        ));
+        note(check_text(
             "holder.student_id",
-            &self.holder.student_id,
+            &h.student_id,
             FIELD_CHARS_MAX,
-        )?;
-        if let Some(email) = &self.holder.email {
-            check_email("holder.email", email)?;
+        ));
+        if let Some(email) = &h.email {
+            note(check_email("holder.email", email));
         }
-        check_text("programme.degree", &self.programme.degree, FIELD_CHARS_MAX)?;
-        check_text("programme.name", &self.programme.name, FIELD_CHARS_MAX)?;
-        check_date("last_exam_date", &self.last_exam_date)?;
-        if self.holder.birth_date >= self.last_exam_date {
-            return Err(RegistryError::Invalid(format!(
+        note(check_text(
+            "programme.degree",
+            &self.programme.degree,
+            FIELD_CHARS_MAX,
+        ));
+        note(check_text(
+            "programme.name",
+            &self.programme.name,
+            FIELD_CHARS_MAX,
+        ));
+        let last = check_date("last_exam_date", &self.last_exam_date);
+        let last_ok = last.is_ok();
+        note(last);
+        if birth_ok && last_ok && h.birth_date >= self.last_exam_date {
+            note(Err(RegistryError::Invalid(format!(
                 "last_exam_date: {} is not after holder.birth_date {}",
-                self.last_exam_date, self.holder.birth_date
-            )));
+                self.last_exam_date, h.birth_date
+            ))));
         }
-        Ok(())
+        out
     }
 }
 

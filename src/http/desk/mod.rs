@@ -28,6 +28,7 @@ pub mod assign;
 pub mod certificate;
 pub mod fix;
 pub mod page;
+pub mod record_form;
 pub mod register;
 pub mod session;
 pub mod watch;
@@ -507,7 +508,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         }
         (Method::GET, "/desk/") => home(lang, &signed),
         (Method::GET, "/desk/status") => status_page(state, lang, &signed).await,
-        (Method::GET, "/desk/register") => register_page(lang, &signed, None, StatusCode::OK),
+        (Method::GET, "/desk/register") => register_edit(state, lang, &signed, req.uri().query()),
         (Method::GET, p) if p.starts_with("/desk/print-bundle/") => {
             pdf_download(
                 state,
@@ -754,27 +755,195 @@ fn home(lang: Lang, signed: &Signed) -> Resp {
     )
 }
 
-/// The upload form of a registration, with an error from the last try.
-fn register_page(lang: Lang, signed: &Signed, error: Option<&str>, status: StatusCode) -> Resp {
+/// What the registration page shows: the form's values and problems,
+/// the PDF kept from an upload being changed, an error from the last try.
+#[derive(Default)]
+struct RegisterView {
+    /// The field form's values.
+    values: record_form::Values,
+    /// Problems at the field form's fields.
+    problems: Vec<record_form::FieldProblem>,
+    /// The token and PDF name of the upload being changed.
+    kept: Option<(String, String)>,
+    /// An error of the record-file upload or of the commit.
+    error: Option<String>,
+}
+
+impl RegisterView {
+    /// An empty form: the institution from the branding, a German
+    /// transcript.
+    fn fresh(state: &AppState) -> RegisterView {
+        let mut values = record_form::Values::new();
+        if let Some(i) = &state.cfg.branding.institution {
+            values.insert("institution".into(), i.clone());
+        }
+        values.insert("kind".into(), "transcript".into());
+        values.insert("language".into(), "de".into());
+        RegisterView {
+            values,
+            ..RegisterView::default()
+        }
+    }
+
+    fn error(state: &AppState, e: impl Into<String>) -> RegisterView {
+        RegisterView {
+            error: Some(e.into()),
+            ..RegisterView::fresh(state)
+        }
+    }
+}
+
+/// The registration page: the form with the record's fields, and the
+/// upload of a record file (JSON) below it.
+fn register_page(lang: Lang, signed: &Signed, view: &RegisterView, status: StatusCode) -> Resp {
     let title = match lang {
         Lang::De => "Zeugnis registrieren",
         Lang::En => "Register a certificate",
     };
+    let mut body = String::new();
+    if let Some(e) = &view.error {
+        body.push_str(&format!(
+            "<p class=\"status bad\" role=\"alert\">{}</p>\n",
+            escape(e)
+        ));
+    }
+    body.push_str(&record_form::form(
+        lang,
+        &signed.session.csrf,
+        &view.values,
+        &view.problems,
+        view.kept.as_ref().map(|(t, n)| (t.as_str(), n.as_str())),
+    ));
+    body.push_str(&register::upload_form(lang, &signed.session.csrf));
     response::html(
         status,
-        page::frame(
-            lang,
-            title,
-            "/desk/register",
-            Some(&signed.who()),
-            &register::form(lang, &signed.session.csrf, error),
-        ),
+        page::frame(lang, title, "/desk/register", Some(&signed.who()), &body),
     )
 }
 
-/// `POST /desk/register` (multipart: `csrf`, `record`, `document`): checks
-/// the token first, then the record, the grade and the PDF, and shows them
-/// for review. Nothing is written.
+/// `GET /desk/register` (`?edit=TOKEN`: the form refilled from an upload
+/// under review, to change it; its PDF is kept unless another is chosen).
+fn register_edit(state: &AppState, lang: Lang, signed: &Signed, query: Option<&str>) -> Resp {
+    let token = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("edit="))
+        .unwrap_or("");
+    if token.is_empty() {
+        return register_page(lang, signed, &RegisterView::fresh(state), StatusCode::OK);
+    }
+    let pending = state.desk.pending.lock().unwrap_or_else(|p| p.into_inner());
+    match pending.peek(&signed.operator_id, token, Instant::now()) {
+        Some(p) => {
+            let view = RegisterView {
+                values: p
+                    .form
+                    .clone()
+                    .unwrap_or_else(|| record_form::values_of(&p.record, p.supersedes.as_deref())),
+                kept: p
+                    .documents
+                    .first()
+                    .map(|d| (token.to_string(), d.name.clone())),
+                ..RegisterView::default()
+            };
+            register_page(lang, signed, &view, StatusCode::OK)
+        }
+        None => register_page(
+            lang,
+            signed,
+            &RegisterView::error(state, expired_text(lang)),
+            StatusCode::CONFLICT,
+        ),
+    }
+}
+
+fn expired_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => {
+            "Diese Registrierung ist abgelaufen oder schon gespeichert; bitte erneut hochladen."
+        }
+        Lang::En => "This registration expired or was already stored; please upload it again.",
+    }
+}
+
+/// The text fields of the registration's multipart form (each at most
+/// [`crate::registry::RECORD_FILE_BYTES_MAX`] bytes).
+const REGISTER_TEXT_FIELDS: [&str; 18] = [
+    "csrf",
+    "mode",
+    "upload",
+    "supersedes",
+    "institution",
+    "kind",
+    "language",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "birth_place",
+    "student_id",
+    "email",
+    "degree",
+    "programme",
+    "last_exam_date",
+    "ruleset",
+    "grades",
+];
+
+/// Parts of the registration's multipart form at most: its text fields
+/// and up to [`super::admin::ADMIN_FIELDS_MAX`] files.
+const REGISTER_FIELDS_MAX: usize = REGISTER_TEXT_FIELDS.len() + super::admin::ADMIN_FIELDS_MAX;
+
+/// The checks between the record and the review: the grade computed, the
+/// certificate to supersede found, every PDF parsed. Gives the grade
+/// record and the warnings, or the problem at its field.
+fn review_checks(
+    state: &AppState,
+    lang: Lang,
+    record: &crate::registry::RegistrationRecord,
+    supersedes: Option<&str>,
+    documents: &[crate::registry::DocumentFile],
+) -> Result<(Option<serde_json::Value>, Vec<String>), record_form::FieldProblem> {
+    let problem = |field: &str, message: String| record_form::FieldProblem {
+        field: field.into(),
+        message,
+    };
+    let grade = match &record.grades {
+        None => None,
+        Some(input) => match crate::grades::evaluate(input) {
+            Ok(g) => Some(serde_json::to_value(&g).expect("a grade record serialises")),
+            Err(e) => return Err(problem("grades", format!("grades: {e}"))),
+        },
+    };
+    let mut warnings = Vec::new();
+    if let Some(old) = supersedes {
+        let cert = state
+            .reader
+            .find(old)
+            .map_err(|e| problem("supersedes", format!("supersedes: {e}")))?;
+        let code = watch::formatted(&cert.code);
+        warnings.push(match lang {
+            Lang::De => format!("Ersetzt {code}: das alte Zeugnis wird als ersetzt markiert und verweist auf das neue; das neue bekommt einen neuen Code. Nicht umkehrbar."),
+            Lang::En => format!("Supersedes {code}: the old certificate is marked superseded and points to the new one, which gets a new code. Cannot be undone."),
+        });
+    }
+    if documents.is_empty() {
+        return Err(problem("document", "document: no PDF chosen".into()));
+    }
+    for d in documents {
+        match crate::document::inspect(&d.name, &d.bytes) {
+            Ok(facts) => warnings.extend(facts.warning(&d.name)),
+            Err(e) => return Err(problem("document", e.to_string())),
+        }
+    }
+    Ok((grade, warnings))
+}
+
+/// `POST /desk/register` (multipart, `csrf` first): either the form's
+/// fields (`mode=fields`, the record's fields, `ruleset`, `grades`, a
+/// `document` or the `upload` being changed) or a record file (`record`,
+/// `document`). Checks the token, then the record, the grade and the PDF,
+/// and shows them for review; a problem with the fields sends the form
+/// back refilled, with each problem at its field. Nothing is written.
 async fn register_upload(
     state: &AppState,
     lang: Lang,
@@ -786,18 +955,29 @@ async fn register_upload(
         return csrf_refused(lang, Some(&signed.who()));
     };
     let max = state.cfg.admin_body_bytes_max;
-    let constraints = multer::Constraints::new().size_limit(
-        multer::SizeLimit::new()
-            .whole_stream(max)
-            .for_field("csrf", 256)
-            .for_field("record", crate::registry::RECORD_FILE_BYTES_MAX as u64),
-    );
+    let mut limits = multer::SizeLimit::new()
+        .whole_stream(max)
+        .for_field("record", crate::registry::RECORD_FILE_BYTES_MAX as u64);
+    for name in REGISTER_TEXT_FIELDS {
+        limits = limits.for_field(name, crate::registry::RECORD_FILE_BYTES_MAX as u64);
+    }
     let stream = http_body_util::BodyDataStream::new(req.into_body());
-    let mut mp = multer::Multipart::with_constraints(stream, boundary, constraints);
-    let (mut csrf, mut record, mut documents) = (None, None, Vec::new());
-    let mut supersedes = None;
+    let mut mp = multer::Multipart::with_constraints(
+        stream,
+        boundary,
+        multer::Constraints::new().size_limit(limits),
+    );
+    let (mut record, mut documents) = (None, Vec::new());
+    let mut values = record_form::Values::new();
     let mut fields = 0;
-    let failed = |e: String| register_page(lang, signed, Some(&e), StatusCode::BAD_REQUEST);
+    let failed = |e: String| {
+        register_page(
+            lang,
+            signed,
+            &RegisterView::error(state, e),
+            StatusCode::BAD_REQUEST,
+        )
+    };
     loop {
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -805,11 +985,8 @@ async fn register_upload(
             Err(e) => return failed(format!("{e} (at most {max} bytes in all)")),
         };
         fields += 1;
-        if fields > super::admin::ADMIN_FIELDS_MAX {
-            return failed(format!(
-                "more than {} form fields",
-                super::admin::ADMIN_FIELDS_MAX
-            ));
+        if fields > REGISTER_FIELDS_MAX {
+            return failed(format!("more than {REGISTER_FIELDS_MAX} form fields"));
         }
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(str::to_string);
@@ -818,58 +995,77 @@ async fn register_upload(
             Err(e) => return failed(format!("{name}: {e}")),
         };
         match name.as_str() {
-            "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "record" => record = Some(bytes),
-            "supersedes" => {
-                let text = String::from_utf8_lossy(&bytes).trim().to_string();
-                supersedes = Some(text).filter(|t| !t.is_empty());
-            }
+            "record" if !bytes.is_empty() => record = Some(bytes),
             "document" if !bytes.is_empty() => documents.push(crate::registry::DocumentFile {
                 name: file_name.unwrap_or_else(|| "document.pdf".into()),
                 bytes: bytes.to_vec(),
             }),
+            n if REGISTER_TEXT_FIELDS.contains(&n) => {
+                values.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+            }
             _ => {}
         }
     }
-    if !session::csrf_ok(&signed.session, csrf.as_deref()) {
+    if !session::csrf_ok(&signed.session, values.get("csrf").map(String::as_str)) {
         tracing::warn!(operator = %signed.operator_id, route = "desk_register", "desk: form without a valid CSRF token refused");
         return csrf_refused(lang, Some(&signed.who()));
     }
-    let Some(record) = record else {
-        return failed("record: no file".into());
-    };
-    let record = match crate::registry::RegistrationRecord::parse("record", &record) {
-        Ok(r) => r,
-        Err(e) => return failed(e.to_string()),
-    };
-    if documents.is_empty() {
-        return failed("document: no PDF".into());
-    }
-    let grade = match &record.grades {
-        None => None,
-        Some(input) => match crate::grades::evaluate(input) {
-            Ok(g) => Some(serde_json::to_value(&g).expect("a grade record serialises")),
-            Err(e) => return failed(format!("grades: {e}")),
-        },
-    };
-    let mut warnings = Vec::new();
-    if let Some(old) = &supersedes {
-        let cert = match state.reader.find(old) {
-            Ok(c) => c,
-            Err(e) => return failed(format!("supersedes: {e}")),
-        };
-        let code = watch::formatted(&cert.code);
-        warnings.push(match lang {
-            Lang::De => format!("Ersetzt {code}: das alte Zeugnis wird als ersetzt markiert und verweist auf das neue; das neue bekommt einen neuen Code. Nicht umkehrbar."),
-            Lang::En => format!("Supersedes {code}: the old certificate is marked superseded and points to the new one, which gets a new code. Cannot be undone."),
-        });
-    }
-    for d in &documents {
-        match crate::document::inspect(&d.name, &d.bytes) {
-            Ok(facts) => warnings.extend(facts.warning(&d.name)),
-            Err(e) => return failed(e.to_string()),
+    values.remove("csrf");
+    let supersedes = values
+        .get("supersedes")
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let by_fields = values.get("mode").map(String::as_str) == Some("fields");
+    let (record, form, grade, warnings) = if by_fields {
+        // The PDF of the upload being changed, unless another was chosen.
+        let token = values.get("upload").cloned().unwrap_or_default();
+        let kept = (!token.is_empty())
+            .then(|| {
+                let pending = state.desk.pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending
+                    .peek(&signed.operator_id, &token, Instant::now())
+                    .and_then(|p| {
+                        p.documents
+                            .first()
+                            .map(|d| (token.clone(), d.name.clone(), p.documents.clone()))
+                    })
+            })
+            .flatten();
+        if documents.is_empty() {
+            if let Some((_, _, kept_documents)) = &kept {
+                documents = kept_documents.clone();
+            }
         }
-    }
+        let checked = record_form::record_from_form(&values).and_then(|r| {
+            review_checks(state, lang, &r, supersedes.as_deref(), &documents)
+                .map(|(grade, warnings)| (r, grade, warnings))
+                .map_err(|p| vec![p])
+        });
+        match checked {
+            Ok((r, grade, warnings)) => (r, Some(values), grade, warnings),
+            Err(problems) => {
+                let view = RegisterView {
+                    kept: kept.map(|(t, n, _)| (t, n)),
+                    values,
+                    problems,
+                    error: None,
+                };
+                return register_page(lang, signed, &view, StatusCode::BAD_REQUEST);
+            }
+        }
+    } else {
+        let Some(record) = record else {
+            return failed("record: no file".into());
+        };
+        let record = match crate::registry::RegistrationRecord::parse("record", &record) {
+            Ok(r) => r,
+            Err(e) => return failed(e.to_string()),
+        };
+        match review_checks(state, lang, &record, supersedes.as_deref(), &documents) {
+            Ok((grade, warnings)) => (record, None, grade, warnings),
+            Err(p) => return failed(p.message),
+        }
+    };
     let title = match lang {
         Lang::De => "Angaben prüfen",
         Lang::En => "Review the data",
@@ -886,9 +1082,12 @@ async fn register_upload(
         .unwrap_or_else(|p| p.into_inner())
         .put(
             &signed.operator_id,
-            record,
-            documents,
-            supersedes,
+            register::Upload {
+                record,
+                documents,
+                supersedes,
+                form,
+            },
             Instant::now(),
         );
     response::html(
@@ -927,13 +1126,12 @@ async fn register_commit(
         .unwrap_or_else(|p| p.into_inner())
         .take(&signed.operator_id, token, Instant::now());
     let Some(p) = pending else {
-        let e = match lang {
-            Lang::De => {
-                "Diese Registrierung ist abgelaufen oder schon gespeichert; bitte erneut hochladen."
-            }
-            Lang::En => "This registration expired or was already stored; please upload it again.",
-        };
-        return register_page(lang, signed, Some(e), StatusCode::CONFLICT);
+        return register_page(
+            lang,
+            signed,
+            &RegisterView::error(state, expired_text(lang)),
+            StatusCode::CONFLICT,
+        );
     };
     let action = if p.supersedes.is_some() {
         "supersede"
@@ -967,7 +1165,7 @@ async fn register_commit(
         Err(e) => register_page(
             lang,
             signed,
-            Some(&e.to_string()),
+            &RegisterView::error(state, e.to_string()),
             super::admin::registry_error(&e).status(),
         ),
     }

@@ -24,19 +24,35 @@ pub const PENDING_SECS_MAX: u64 = 1_800;
 /// Random bytes of a pending upload's token.
 pub const PENDING_TOKEN_BYTES: usize = 16;
 
-/// One upload between preview and commit.
-pub struct Pending {
-    /// The session (SHA-256 of its id is not needed: the operator id and
-    /// the token are checked together).
-    pub operator: String,
+/// What a clerk uploaded or typed for one registration.
+pub struct Upload {
     /// The parsed record.
     pub record: RegistrationRecord,
     /// The PDF(s).
     pub documents: Vec<DocumentFile>,
     /// The code of the certificate this one supersedes (corrects), if any.
     pub supersedes: Option<String>,
+    /// The form's fields as typed (to refill the form when the clerk
+    /// changes the data after the review); `None` for a record file.
+    pub form: Option<super::record_form::Values>,
+}
+
+/// One upload between preview and commit.
+pub struct Pending {
+    /// The session (SHA-256 of its id is not needed: the operator id and
+    /// the token are checked together).
+    pub operator: String,
+    /// The upload.
+    pub upload: Upload,
     /// When it was uploaded.
     at: Instant,
+}
+
+impl std::ops::Deref for Pending {
+    type Target = Upload;
+    fn deref(&self) -> &Upload {
+        &self.upload
+    }
 }
 
 /// The pending uploads.
@@ -50,14 +66,7 @@ impl PendingTable {
     /// Keeps an upload; returns its token. The operator's older upload and
     /// uploads older than [`PENDING_SECS_MAX`] are dropped; when the table
     /// is full, the oldest goes.
-    pub fn put(
-        &mut self,
-        operator: &str,
-        record: RegistrationRecord,
-        documents: Vec<DocumentFile>,
-        supersedes: Option<String>,
-        now: Instant,
-    ) -> String {
+    pub fn put(&mut self, operator: &str, upload: Upload, now: Instant) -> String {
         let ttl = Duration::from_secs(PENDING_SECS_MAX);
         self.by_token
             .retain(|_, p| p.operator != operator && now.saturating_duration_since(p.at) <= ttl);
@@ -77,13 +86,19 @@ impl PendingTable {
             token.clone(),
             Pending {
                 operator: operator.to_string(),
-                record,
-                documents,
-                supersedes,
+                upload,
                 at: now,
             },
         );
         token
+    }
+
+    /// The upload `token` of `operator`, left in place (to change it).
+    pub fn peek(&self, operator: &str, token: &str, now: Instant) -> Option<&Pending> {
+        let p = self.by_token.get(token)?;
+        (p.operator == operator
+            && now.saturating_duration_since(p.at) <= Duration::from_secs(PENDING_SECS_MAX))
+        .then_some(p)
     }
 
     /// Takes the upload `token` of `operator` (once), if it is still there.
@@ -97,30 +112,29 @@ impl PendingTable {
     }
 }
 
-/// The upload form.
-pub fn form(lang: Lang, csrf: &str, error: Option<&str>) -> String {
+/// The upload of a record file (JSON as exported by the exam
+/// administration system) with its PDF, below the field form.
+pub fn upload_form(lang: Lang, csrf: &str) -> String {
     let de = lang == Lang::De;
     let mut b = String::new();
-    if let Some(e) = error {
-        let _ = writeln!(
-            b,
-            "<p class=\"status bad\" role=\"alert\">{}</p>",
-            escape(e)
-        );
-    }
     let _ = write!(
         b,
-        "<p>{intro}</p>\n<form method=\"post\" action=\"/desk/register\" enctype=\"multipart/form-data\">\n{csrf}\n\
+        "<h2>{heading}</h2>\n<p>{intro}</p>\n<form method=\"post\" action=\"/desk/register\" enctype=\"multipart/form-data\">\n{csrf}\n\
 <div class=\"field\"><label for=\"record\">{record}</label>\n<input type=\"file\" id=\"record\" name=\"record\" accept=\"application/json,.json\" required aria-describedby=\"record-hint\">\n\
 <p class=\"hint\" id=\"record-hint\">{record_hint}</p></div>\n\
-<div class=\"field\"><label for=\"document\">{document}</label>\n<input type=\"file\" id=\"document\" name=\"document\" accept=\"application/pdf,.pdf\" required></div>\n\
-<div class=\"field\"><label for=\"supersedes\">{supersedes}</label>\n<input type=\"text\" class=\"plain\" id=\"supersedes\" name=\"supersedes\" autocomplete=\"off\" spellcheck=\"false\" maxlength=\"64\" aria-describedby=\"supersedes-hint\">\n\
+<div class=\"field\"><label for=\"record-document\">{document}</label>\n<input type=\"file\" id=\"record-document\" name=\"document\" accept=\"application/pdf,.pdf\" required></div>\n\
+<div class=\"field\"><label for=\"record-supersedes\">{supersedes}</label>\n<input type=\"text\" class=\"plain\" id=\"record-supersedes\" name=\"supersedes\" autocomplete=\"off\" spellcheck=\"false\" maxlength=\"64\" aria-describedby=\"supersedes-hint\">\n\
 <p class=\"hint\" id=\"supersedes-hint\">{supersedes_hint}</p></div>\n\
 <button type=\"submit\">{button}</button>\n</form>\n",
-        intro = if de {
-            "Laden Sie den Datensatz (JSON aus der Prüfungsverwaltung) und das PDF hoch. Sie sehen danach alles zur Prüfung, bevor etwas gespeichert wird."
+        heading = if de {
+            "Oder: Datensatz-Datei hochladen"
         } else {
-            "Upload the record (JSON from the exam administration system) and the PDF. You then see everything for review before anything is stored."
+            "Or: upload a record file"
+        },
+        intro = if de {
+            "Statt die Felder auszufüllen: den Datensatz (JSON aus der Prüfungsverwaltung) und das PDF hochladen. Auch dann sehen Sie alles zur Prüfung, bevor etwas gespeichert wird."
+        } else {
+            "Instead of filling in the fields: upload the record (JSON from the exam administration system) and the PDF. You then also see everything for review before anything is stored."
         },
         csrf = csrf_field(csrf),
         record = if de { "Datensatz (JSON)" } else { "Record (JSON)" },
@@ -175,12 +189,24 @@ pub fn preview(
             h.birth_date.clone(),
         ),
         (
+            if de { "Geburtsort" } else { "Place of birth" },
+            h.birth_place.clone(),
+        ),
+        (
             if de {
                 "Matrikelnummer"
             } else {
                 "Student number"
             },
             h.student_id.clone(),
+        ),
+        (
+            if de {
+                "E-Mail-Adresse"
+            } else {
+                "E-mail address"
+            },
+            h.email.clone().unwrap_or_else(|| "–".into()),
         ),
         (
             if de { "Abschluss" } else { "Degree" },
@@ -195,6 +221,10 @@ pub fn preview(
             record.last_exam_date.clone(),
         ),
         (if de { "Art" } else { "Kind" }, record.kind.clone()),
+        (
+            if de { "Sprache" } else { "Language" },
+            record.language.clone(),
+        ),
         (
             if de { "Hochschule" } else { "Institution" },
             record.institution.clone(),
@@ -230,19 +260,70 @@ pub fn preview(
         let _ = writeln!(b, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
     }
     b.push_str("</dl>\n");
+    if let Some(g) = grade {
+        parts_table(&mut b, lang, g);
+    }
     for w in warnings {
         let _ = writeln!(b, "<p class=\"status warn\">{}</p>", escape(w));
     }
     let _ = write!(
         b,
         "<form method=\"post\" action=\"/desk/register/commit\">\n{}\n<input type=\"hidden\" name=\"upload\" value=\"{}\">\n\
-<button type=\"submit\">{}</button>\n</form>\n<p><a href=\"/desk/register\">{}</a></p>\n",
+<button type=\"submit\">{}</button>\n</form>\n<ul>\n<li><a href=\"/desk/register?edit={}\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n</ul>\n",
         csrf_field(csrf),
         escape(token),
         if de { "Registrieren" } else { "Register" },
-        if de { "Abbrechen, anderen Datensatz hochladen" } else { "Cancel, upload another record" },
+        escape(token),
+        if de { "Angaben ändern" } else { "Change the data" },
+        if de { "Abbrechen, neu beginnen" } else { "Cancel, start again" },
     );
     b
+}
+
+/// The parts of a computed grade as a table (what counted, with how many
+/// LP, the part's grade): what the clerk compares with the paper before
+/// the commit. Nothing for grades without parts.
+fn parts_table(b: &mut String, lang: Lang, grade: &serde_json::Value) {
+    let Some(parts) = grade["result"]["parts"]
+        .as_array()
+        .filter(|p| !p.is_empty())
+    else {
+        return;
+    };
+    let de = lang == Lang::De;
+    let _ = writeln!(
+        b,
+        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">LP</th><th scope=\"col\">{}</th></tr></thead>\n<tbody>",
+        if de { "Berechnung je Teil" } else { "Computation per part" },
+        if de { "Teil" } else { "Part" },
+        if de { "Gezählte Module (in dieser Reihenfolge)" } else { "Modules counted (in this order)" },
+        if de { "Note" } else { "Grade" },
+    );
+    for p in parts {
+        let counted: Vec<&str> = p["counted"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|m| m.as_str()).collect())
+            .unwrap_or_default();
+        let display = if de {
+            &p["display_de"]
+        } else {
+            &p["display_en"]
+        };
+        let lp = p["lp_counted"].as_str().unwrap_or("");
+        let _ = writeln!(
+            b,
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(p["id"].as_str().unwrap_or("")),
+            escape(&counted.join(", ")),
+            escape(&if de {
+                lp.replace('.', ",")
+            } else {
+                lp.to_string()
+            }),
+            escape(display.as_str().unwrap_or("")),
+        );
+    }
+    b.push_str("</tbody>\n</table>\n");
 }
 
 /// The page after the commit: code, key and link to copy, the print
@@ -318,16 +399,30 @@ mod tests {
         RegistrationRecord::parse("record", json.to_string().as_bytes()).expect("record")
     }
 
+    fn upload() -> Upload {
+        Upload {
+            record: record(),
+            documents: Vec::new(),
+            supersedes: None,
+            form: None,
+        }
+    }
+
     #[test]
     fn an_upload_is_taken_once_and_only_by_its_operator() {
         let t0 = Instant::now();
         let mut table = PendingTable::default();
-        let token = table.put("op-a", record(), Vec::new(), None, t0);
+        let token = table.put("op-a", upload(), t0);
         assert!(table.take("op-b", &token, t0).is_none(), "another operator");
         assert!(table.take("op-a", &token, t0).is_some());
         assert!(table.take("op-a", &token, t0).is_none(), "only once");
-        let old = table.put("op-a", record(), Vec::new(), None, t0);
-        let new = table.put("op-a", record(), Vec::new(), None, t0);
+        let old = table.put("op-a", upload(), t0);
+        let new = table.put("op-a", upload(), t0);
+        assert!(table.peek("op-a", &new, t0).is_some(), "peek leaves it");
+        assert!(
+            table.peek("op-b", &new, t0).is_none(),
+            "peek: another operator"
+        );
         assert!(
             table.take("op-a", &old, t0).is_none(),
             "replaced by the newer upload"
@@ -335,7 +430,7 @@ mod tests {
         let late = t0 + Duration::from_secs(PENDING_SECS_MAX + 1);
         assert!(table.take("op-a", &new, late).is_none(), "expired");
         for i in 0..PENDING_MAX + 3 {
-            table.put(&format!("op-{i}"), record(), Vec::new(), None, t0);
+            table.put(&format!("op-{i}"), upload(), t0);
         }
         assert_eq!(table.by_token.len(), PENDING_MAX);
     }
