@@ -1702,6 +1702,12 @@ fn desk_assigns_a_quarantined_scan_after_a_look_at_page_one() {
             && ct.contains(&format!("registered-page1?code={plain}")),
         "{ct}"
     );
+    // The holder as registered (the fixture's Berta), to compare with the
+    // name on the scan.
+    assert!(
+        ct.contains("Registered for") && ct.contains("Berta Mustermann"),
+        "{ct}"
+    );
     let registered = desk_get(
         &s,
         &format!("/desk/quarantine/registered-page1?code={plain}"),

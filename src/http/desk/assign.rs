@@ -308,10 +308,26 @@ fn confirm_body(
     blake3: &str,
     cert: &Certificate,
     registered: &str,
+    holder: Option<&crate::registry::RegistrationRecord>,
 ) -> String {
     let de = lang == Lang::De;
     let code = watch::formatted(&cert.code);
     let mut b = String::new();
+    if let Some(r) = holder {
+        let h = &r.holder;
+        let _ = writeln!(
+            b,
+            "<h2>{}</h2>\n<dl><dt>Name</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+            if de { "Registriert für" } else { "Registered for" },
+            escape(&format!("{} {}", h.given_name, h.family_name)),
+            if de { "Geburtsdatum" } else { "Date of birth" },
+            escape(&h.birth_date),
+            if de { "Matrikelnummer" } else { "Student number" },
+            escape(&h.student_id),
+            if de { "Abschluss, Studiengang" } else { "Degree, programme" },
+            escape(&format!("{}, {}", r.programme.degree, r.programme.name)),
+        );
+    }
     let _ = writeln!(
         b,
         "<dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>Code</dt><dd><code>{}</code></dd>\
@@ -349,9 +365,9 @@ fn confirm_body(
         "<p>{}</p>\n<div class=\"pair\"><figure><img src=\"/desk/quarantine/page1?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure>\n\
 <figure><img src=\"/desk/quarantine/registered-page1?{}\" alt=\"{}\" width=\"400\"><figcaption>{}</figcaption></figure></div>",
         if de {
-            "Vergleichen Sie den Scan mit dem registrierten Zeugnis: Name, Studiengang und Abschluss stehen auf Seite 1 des registrierten PDF (die Personendaten selbst sind nur mit dem Zugangsschlüssel lesbar)."
+            "Vergleichen Sie den Scan mit dem registrierten Zeugnis: mit Name, Geburtsdatum und Studiengang oben und mit Seite 1 des registrierten PDF."
         } else {
-            "Compare the scan with the registered certificate: name, programme and degree are on page 1 of the registered PDF (the holder data itself can be read only with the access key)."
+            "Compare the scan with the registered certificate: with the name, date of birth and programme above, and with page 1 of the registered PDF."
         },
         escape(&file_link),
         if de { "Seite 1 des Scans (keine Vorschau möglich, falls kein Bild erscheint)" } else { "Page 1 of the scan (no preview possible if no picture appears)" },
@@ -446,6 +462,12 @@ pub async fn confirm(state: &AppState, lang: Lang, signed: &Signed, query: Optio
         },
         None => String::new(),
     };
+    // The holder data as registered (what the cover sheet prints): the
+    // exam office's own data, read without the key as the print bundle
+    // reads it; none after an erasure.
+    let holder = crate::codes::Code::parse(&cert.code)
+        .ok()
+        .and_then(|c| state.reader.registration_record(&c, None, &cert).ok().flatten());
     response::html(
         StatusCode::OK,
         page::frame(
@@ -461,6 +483,7 @@ pub async fn confirm(state: &AppState, lang: Lang, signed: &Signed, query: Optio
                 &blake3,
                 &cert,
                 &registered,
+                holder.as_ref(),
             ),
         ),
     )
