@@ -1276,6 +1276,128 @@ fn desk_register_with_a_code_to_supersede_marks_the_old_certificate() {
     );
 }
 
+/// The values a desk form would send as it is shown: every text input's
+/// `value`, each `select`'s selected option, each `textarea`'s text
+/// (entities decoded); hidden inputs too, except `csrf`.
+fn form_values(page: &str) -> Vec<(String, String)> {
+    let unescape = |v: &str| {
+        v.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let pat = format!(" {name}=\"");
+        let at = tag.find(&pat)? + pat.len();
+        Some(unescape(&tag[at..at + tag[at..].find('"')?]))
+    };
+    let mut out = Vec::new();
+    for tag in page.split('<').skip(1) {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if tag.starts_with("input ") && !tag.contains("type=\"file\"") {
+            if let (Some(n), Some(v)) = (attr(tag, "name"), attr(tag, "value")) {
+                if n != "csrf" {
+                    out.push((n, v));
+                }
+            }
+        }
+    }
+    for (open, close) in [("<textarea ", "</textarea>"), ("<select ", "</select>")] {
+        let mut rest = page;
+        while let Some(at) = rest.find(open) {
+            let el = &rest[at..];
+            let end = el.find(close).expect("closed element");
+            let name = attr(el, "name").expect("named element");
+            let body = &el[..end];
+            let value = if open == "<select " {
+                body.split("<option ")
+                    .find(|o| o.contains(" selected>"))
+                    .and_then(|o| attr(&format!(" {o}"), "value"))
+                    .unwrap_or_default()
+            } else {
+                unescape(&body[body.find('>').expect("open tag") + 1..])
+            };
+            out.push((name, value));
+            rest = &el[end..];
+        }
+    }
+    out
+}
+
+/// "Correct" on a certificate's page opens the form filled with the
+/// record as registered and the code to supersede; sent back with one
+/// field changed and the corrected PDF, it supersedes the old certificate
+/// with the corrected record (grade input included).
+#[test]
+fn desk_correction_starts_from_the_registered_record() {
+    let s = Server::start("");
+    add_operator(&s, "erika", PASSWORD);
+    let (cookie, token) = signed_in(&s, "erika");
+    let old = s.certs.archived.code.clone();
+    let plain = old.replace('-', "");
+    let page = desk_get(&s, &format!("/desk/certificate/{plain}"), Some(&cookie)).text();
+    let link = format!("/desk/register?supersedes={plain}");
+    assert!(page.contains(&link), "{page}");
+    let revoked = s.certs.revoked.code.replace('-', "");
+    let page = desk_get(&s, &format!("/desk/certificate/{revoked}"), Some(&cookie)).text();
+    assert!(
+        !page.contains("/desk/register?supersedes="),
+        "no correction offered for a revoked certificate: {page}"
+    );
+    let form = desk_get(&s, &link, Some(&cookie));
+    assert_eq!(form.status, 200, "{}\n{}", form.text(), log(&s));
+    let ft = form.text();
+    assert!(ft.contains(&format!("Correction of {old}")), "{ft}");
+    let mut values = form_values(&ft);
+    let get = |values: &[(String, String)], k: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {k} in {values:?}"))
+    };
+    assert_eq!(get(&values, "given_name"), "Anna");
+    assert_eq!(get(&values, "supersedes"), old);
+    assert_eq!(get(&values, "ruleset"), "erfurt-ba-2019");
+    assert!(get(&values, "grades").contains("\"M5\""), "{values:?}");
+    for (n, v) in values.iter_mut() {
+        if n == "given_name" {
+            *v = "Anna Lena".into();
+        }
+    }
+    let pdf = crate::support::fresh_pdf();
+    let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("csrf", None, token.as_bytes())];
+    parts.extend(values.iter().map(|(k, v)| (k.as_str(), None, v.as_bytes())));
+    parts.push(("document", Some("anna-corrected.pdf"), &pdf));
+    let (ct, body) = crate::http::multipart(&parts);
+    let h = [
+        ("Accept-Language", "en"),
+        ("Content-Type", ct.as_str()),
+        ("Cookie", cookie.as_str()),
+    ];
+    let review = request(s.admin, "POST", "/desk/register", &h, &body);
+    assert_eq!(review.status, 200, "{}\n{}", review.text(), log(&s));
+    let rt = review.text();
+    assert!(
+        rt.contains(&format!("Supersedes {old}"))
+            && rt.contains("Anna Lena Mustermann")
+            && rt.contains("1.76 - good"),
+        "{rt}"
+    );
+    let done = desk_post(
+        &s,
+        "/desk/register/commit",
+        Some(&cookie),
+        &[("csrf", &token), ("upload", &hidden_of(&rt, "upload"))],
+    );
+    assert_eq!(done.status, 201, "{}\n{}", done.text(), log(&s));
+    let cert = s
+        .admin("GET", &format!("/admin/v1/certificates/{old}"), &[], b"")
+        .json();
+    assert_eq!(cert["state"], "superseded", "{cert}");
+}
+
 /// The `<tr>` of `page`'s history table whose event is `kind_words`.
 fn history_row<'a>(page: &'a str, kind_words: &str) -> &'a str {
     let at = page

@@ -465,9 +465,13 @@ pub async fn confirm(state: &AppState, lang: Lang, signed: &Signed, query: Optio
     // The holder data as registered (what the cover sheet prints): the
     // exam office's own data, read without the key as the print bundle
     // reads it; none after an erasure.
-    let holder = crate::codes::Code::parse(&cert.code)
-        .ok()
-        .and_then(|c| state.reader.registration_record(&c, None, &cert).ok().flatten());
+    let holder = crate::codes::Code::parse(&cert.code).ok().and_then(|c| {
+        state
+            .reader
+            .registration_record(&c, None, &cert)
+            .ok()
+            .flatten()
+    });
     response::html(
         StatusCode::OK,
         page::frame(

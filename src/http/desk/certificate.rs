@@ -293,6 +293,21 @@ pub fn body(
             escape(a.title(lang)),
         );
     }
+    if matches!(
+        cert.state,
+        crate::registry::State::AwaitingScan | crate::registry::State::Archived
+    ) {
+        let _ = writeln!(
+            b,
+            "<li><a href=\"/desk/register?supersedes={}\">{} …</a></li>",
+            escape(&cert.code),
+            if de {
+                "Berichtigen (durch ein neues Zeugnis ersetzen)"
+            } else {
+                "Correct (supersede with a new certificate)"
+            },
+        );
+    }
     let _ = writeln!(
         b,
         "</ul>\n<p><a href=\"/desk/\">{}</a></p>",

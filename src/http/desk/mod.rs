@@ -767,6 +767,8 @@ struct RegisterView {
     kept: Option<(String, String)>,
     /// An error of the record-file upload or of the commit.
     error: Option<String>,
+    /// A notice above the form (a correction in progress).
+    notice: Option<String>,
 }
 
 impl RegisterView {
@@ -801,6 +803,12 @@ fn register_page(lang: Lang, signed: &Signed, view: &RegisterView, status: Statu
         Lang::En => "Register a certificate",
     };
     let mut body = String::new();
+    if let Some(n) = &view.notice {
+        body.push_str(&format!(
+            "<p class=\"status warn\" role=\"status\">{}</p>\n",
+            escape(n)
+        ));
+    }
     if let Some(e) = &view.error {
         body.push_str(&format!(
             "<p class=\"status bad\" role=\"alert\">{}</p>\n",
@@ -824,11 +832,13 @@ fn register_page(lang: Lang, signed: &Signed, view: &RegisterView, status: Statu
 /// `GET /desk/register` (`?edit=TOKEN`: the form refilled from an upload
 /// under review, to change it; its PDF is kept unless another is chosen).
 fn register_edit(state: &AppState, lang: Lang, signed: &Signed, query: Option<&str>) -> Resp {
-    let token = query
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("edit="))
-        .unwrap_or("");
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    if let Some(old) = field(&pairs, "supersedes") {
+        return register_correction(state, lang, signed, old);
+    }
+    let token = field(&pairs, "edit").unwrap_or("");
     if token.is_empty() {
         return register_page(lang, signed, &RegisterView::fresh(state), StatusCode::OK);
     }
@@ -855,6 +865,40 @@ fn register_edit(state: &AppState, lang: Lang, signed: &Signed, query: Option<&s
             StatusCode::CONFLICT,
         ),
     }
+}
+
+/// `GET /desk/register?supersedes=CODE` (the certificate page's
+/// "Correct"): the form filled with the record as registered and the
+/// code to supersede, for the clerk to correct and add the corrected PDF.
+fn register_correction(state: &AppState, lang: Lang, signed: &Signed, old: &str) -> Resp {
+    let cert = match state.reader.find(old) {
+        Ok(c) => c,
+        Err(e) => return registry_failure(lang, signed, &e),
+    };
+    let record = crate::codes::Code::parse(&cert.code).ok().and_then(|c| {
+        state
+            .reader
+            .registration_record(&c, None, &cert)
+            .ok()
+            .flatten()
+    });
+    let code = watch::formatted(&cert.code);
+    let mut view = match &record {
+        Some(r) => RegisterView {
+            values: record_form::values_of(r, Some(&code)),
+            ..RegisterView::default()
+        },
+        None => {
+            let mut v = RegisterView::fresh(state);
+            v.values.insert("supersedes".into(), code.clone());
+            v
+        }
+    };
+    view.notice = Some(match lang {
+        Lang::De => format!("Berichtigung von {code}: korrigieren Sie die Angaben und wählen Sie das berichtigte PDF. Das alte Zeugnis wird als ersetzt markiert und verweist auf das neue, das einen neuen Code bekommt."),
+        Lang::En => format!("Correction of {code}: correct the data and choose the corrected PDF. The old certificate is marked superseded and points to the new one, which gets a new code."),
+    });
+    register_page(lang, signed, &view, StatusCode::OK)
 }
 
 fn expired_text(lang: Lang) -> &'static str {
@@ -1048,7 +1092,7 @@ async fn register_upload(
                     kept: kept.map(|(t, n, _)| (t, n)),
                     values,
                     problems,
-                    error: None,
+                    ..RegisterView::default()
                 };
                 return register_page(lang, signed, &view, StatusCode::BAD_REQUEST);
             }
