@@ -325,6 +325,24 @@ fn desk_sessions_end_when_idle_and_when_too_old() {
     assert_eq!(ended.header("location"), "/desk/signin?ended=expired");
 }
 
+/// Sessions live in the daemon's memory only: after a restart the old
+/// cookie names no session, and the desk says so on the sign-in page.
+#[test]
+fn desk_restart_ends_sessions_and_says_so() {
+    let mut s = Server::start("");
+    add_operator(&s, "erika", PASSWORD);
+    let (cookie, _) = signed_in(&s, "erika");
+    assert_eq!(desk_get(&s, "/desk/", Some(&cookie)).status, 200);
+    s.restart("");
+    let r = desk_get(&s, "/desk/", Some(&cookie));
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), "/desk/signin?ended=unknown");
+    let page = desk_get(&s, "/desk/signin?ended=unknown", None).text();
+    assert!(page.contains("the archive was restarted"), "{page}");
+    let (again, _) = signed_in(&s, "erika");
+    assert_eq!(desk_get(&s, "/desk/", Some(&again)).status, 200);
+}
+
 #[test]
 fn desk_locks_out_an_account_and_a_client_address() {
     let s = Server::start(

@@ -271,6 +271,17 @@ impl Server {
         self.daemon.as_mut().expect("the daemon runs")
     }
 
+    /// Stops the daemon (SIGTERM, exit 0) and starts it again on the same
+    /// folder with the test configuration plus `overrides`; the listeners'
+    /// addresses change (port 0).
+    pub(crate) fn restart(&mut self, overrides: &str) {
+        self.stop();
+        let mut daemon = Daemon::start(&self.dir, &config_text(overrides));
+        self.public = daemon.addr("public").parse().expect("a socket address");
+        self.admin = daemon.addr("admin").parse().expect("a socket address");
+        self.daemon = Some(daemon);
+    }
+
     /// SIGTERM; the daemon must exit with code 0.
     pub(crate) fn stop(&mut self) {
         self.daemon.take().expect("the daemon runs").stop();

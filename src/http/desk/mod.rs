@@ -430,6 +430,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         let notice = match ended.as_deref() {
             Some("idle") => Some((t.ended_idle, true)),
             Some("expired") => Some((t.ended_expired, true)),
+            Some("unknown") => Some((t.ended_unknown, true)),
             _ => None,
         };
         return match method {
@@ -479,6 +480,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
             let notice = match missing {
                 Missing::Idle => "?ended=idle",
                 Missing::Expired => "?ended=expired",
+                Missing::Unknown => "?ended=unknown",
                 Missing::None => "",
             };
             return see_other(&format!("/desk/signin{notice}"));

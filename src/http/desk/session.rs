@@ -46,8 +46,12 @@ pub struct Session {
 /// Why a session cookie did not lead to a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Missing {
-    /// No cookie, or one naming no session.
+    /// No cookie.
     None,
+    /// A cookie naming no session this daemon knows: the daemon was
+    /// restarted (sessions live in memory only), or the session was
+    /// dropped (ended, or the table was full).
+    Unknown,
     /// The session ended: idle longer than the idle timeout.
     Idle,
     /// The session ended: older than the absolute timeout.
@@ -124,7 +128,7 @@ impl Sessions {
     pub fn touch(&mut self, id: &str, now: Instant) -> Result<Session, Missing> {
         let key = digest(id);
         let Some(s) = self.by_id.get_mut(&key) else {
-            return Err(Missing::None);
+            return Err(Missing::Unknown);
         };
         if now.saturating_duration_since(s.created) > self.absolute {
             self.by_id.remove(&key);
@@ -300,8 +304,11 @@ mod tests {
             table.touch(&id2, t0 + s(11)).map(|_| ()),
             Err(Missing::Idle)
         );
-        assert_eq!(table.touch(&id2, t0).map(|_| ()), Err(Missing::None));
-        assert_eq!(table.touch("nonsense", t0).map(|_| ()), Err(Missing::None));
+        assert_eq!(table.touch(&id2, t0).map(|_| ()), Err(Missing::Unknown));
+        assert_eq!(
+            table.touch("nonsense", t0).map(|_| ()),
+            Err(Missing::Unknown)
+        );
     }
 
     #[test]
@@ -316,7 +323,7 @@ mod tests {
         assert!(table.touch(&signed, t0 + s(3)).is_ok());
         assert_eq!(
             table.touch(&anon, t0 + s(3)).map(|_| ()),
-            Err(Missing::None)
+            Err(Missing::Unknown)
         );
     }
 
