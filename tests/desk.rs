@@ -728,7 +728,10 @@ fn desk_browser_walk_with_axe_and_screenshots() {
         let files = tempfile::tempdir().expect("tempdir");
         let pdf_file = files.path().join("greta.pdf");
         std::fs::write(&pdf_file, crate::support::fresh_pdf()).expect("pdf");
-        wd.goto(&format!("{base}/desk/register"));
+        wd.goto(&format!("{base}/desk/register?lang=de"));
+        wd.wait_for_source("Noteneingabe");
+        audit("04-register-form-de");
+        wd.goto(&format!("{base}/desk/register?lang=en"));
         wd.wait_for_source("Grade input");
         audit("04-register-form-en");
         let institution = wd.find("#institution");
