@@ -20,13 +20,18 @@
 //! - [`certificate`]: one certificate with its history, and the
 //!   replacement of its scan with a confirmation page.
 //! - [`register`]: upload, review with the computed grade, commit.
+//! - [`batch`]: many registrations at once: a CSV or JSON-lines export
+//!   and a zip of the PDFs, reviewed row by row, committed row after row.
+//! - [`multipart`]: reading an upload form within its limits.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
 //! - [`assign`]: a quarantined scan assigned to a certificate by hand,
 //!   after a look at page 1 of the scan as an image.
 
 pub mod assign;
+pub mod batch;
 pub mod certificate;
 pub mod fix;
+pub mod multipart;
 pub mod page;
 pub mod register;
 pub mod session;
@@ -139,6 +144,8 @@ pub struct Desk {
     clients: Mutex<ClientLockout>,
     /// Registrations uploaded and waiting for their commit.
     pending: Mutex<register::PendingTable>,
+    /// Batches reviewed and waiting for their commit, and their results.
+    batch: batch::Tables,
 }
 
 impl Desk {
@@ -156,6 +163,7 @@ impl Desk {
             )),
             store: OperatorStore::new(data),
             pending: Mutex::default(),
+            batch: batch::Tables::default(),
             cfg,
         }
     }
@@ -183,6 +191,9 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/quarantine/page1" | "/desk/quarantine/registered-page1" => "desk_quarantine_preview",
         "/desk/quarantine/assign" => "desk_quarantine_assign",
         "/desk/register" | "/desk/register/commit" => "desk_register",
+        "/desk/register/batch"
+        | "/desk/register/batch/commit"
+        | "/desk/register/batch/result.csv" => "desk_register_batch",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
         "/desk/watch" => "desk_watch",
@@ -485,6 +496,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
     };
     let answer = match (method.clone(), path.as_str()) {
         (Method::POST, "/desk/register") => register_upload(state, lang, &signed, req).await,
+        (Method::POST, "/desk/register/batch") => batch::upload(state, lang, &signed, req).await,
         (Method::POST, "/desk/replace-scan") => replace_scan_post(state, lang, &signed, req).await,
         (Method::POST, _) => {
             let form = match form_body(req).await {
@@ -502,12 +514,19 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/quarantine" => quarantine_post(state, lang, &signed, &form).await,
                 "/desk/quarantine/assign" => assign::commit(state, lang, &signed, &form).await,
                 "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
+                "/desk/register/batch/commit" => batch::commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
         }
         (Method::GET, "/desk/") => home(lang, &signed),
         (Method::GET, "/desk/status") => status_page(state, lang, &signed).await,
         (Method::GET, "/desk/register") => register_page(lang, &signed, None, StatusCode::OK),
+        (Method::GET, "/desk/register/batch") => {
+            batch::form_page(lang, &signed, None, StatusCode::OK)
+        }
+        (Method::GET, "/desk/register/batch/result.csv") => {
+            batch::result_download(state, lang, &signed, req.uri().query())
+        }
         (Method::GET, p) if p.starts_with("/desk/print-bundle/") => {
             pdf_download(
                 state,
@@ -736,11 +755,15 @@ fn home(lang: Lang, signed: &Signed) -> Resp {
         ));
     }
     body.push_str(&format!(
-        "<li><a href=\"/desk/status\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
+        "<li><a href=\"/desk/status\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n<li><a href=\"/desk/register/batch\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
         escape(t.nav_status),
         match lang {
             Lang::De => "Zeugnis registrieren",
             Lang::En => "Register a certificate",
+        },
+        match lang {
+            Lang::De => "Stapel registrieren (CSV oder JSON Lines und Zip der PDFs)",
+            Lang::En => "Register a batch (CSV or JSON lines and a zip of the PDFs)",
         },
         match lang {
             Lang::De => "Korrigieren",
@@ -767,7 +790,7 @@ fn register_page(lang: Lang, signed: &Signed, error: Option<&str>, status: Statu
             title,
             "/desk/register",
             Some(&signed.who()),
-            &register::form(lang, &signed.session.csrf, error),
+            &(register::form(lang, &signed.session.csrf, error) + &batch::link(lang)),
         ),
     )
 }
