@@ -335,8 +335,8 @@ pub(super) async fn upload(
         Ok(None) => return refused(lang, signed),
         Err(e) => {
             return failed(
-                &format!("{e} (http.admin_body_bytes_max)"),
-                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("{} (http.admin_body_bytes_max)", e.message),
+                e.status(),
             )
         }
     };

@@ -29,13 +29,43 @@ pub struct Limits<'a> {
     pub fields_max: usize,
 }
 
+/// Why a form could not be read.
+#[derive(Debug)]
+pub struct FormError {
+    /// A limit was passed (413), rather than a malformed body (400).
+    pub too_large: bool,
+    /// What went wrong, with the limit.
+    pub message: String,
+}
+
+impl FormError {
+    fn of(e: &multer::Error, message: String) -> FormError {
+        FormError {
+            too_large: matches!(
+                e,
+                multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. }
+            ),
+            message,
+        }
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> hyper::StatusCode {
+        if self.too_large {
+            hyper::StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            hyper::StatusCode::BAD_REQUEST
+        }
+    }
+}
+
 /// Reads every part of the form in `req`. `Ok(None)` when the request is not
 /// `multipart/form-data` (no boundary: such a form cannot carry the CSRF
 /// token either); the error says which limit was passed.
 pub async fn parts(
     req: Request<Incoming>,
     limits: &Limits<'_>,
-) -> Result<Option<Vec<Part>>, String> {
+) -> Result<Option<Vec<Part>>, FormError> {
     let content_type = super::response::header_str(&req, hyper::header::CONTENT_TYPE).to_string();
     let Ok(boundary) = multer::parse_boundary(&content_type) else {
         return Ok(None);
@@ -53,17 +83,24 @@ pub async fn parts(
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err(format!("{e} (at most {whole} bytes in all)")),
+            Err(e) => {
+                return Err(FormError::of(
+                    &e,
+                    format!("{e} (at most {whole} bytes in all)"),
+                ))
+            }
         };
         if out.len() >= limits.fields_max {
-            return Err(format!("more than {} form fields", limits.fields_max));
+            return Err(FormError {
+                too_large: true,
+                message: format!("more than {} form fields", limits.fields_max),
+            });
         }
         let name = field.name().unwrap_or("").to_string();
         let file_name = field.file_name().map(str::to_string);
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| format!("{name}: {e} (at most {whole} bytes in all)"))?;
+        let bytes = field.bytes().await.map_err(|e| {
+            FormError::of(&e, format!("{name}: {e} (at most {whole} bytes in all)"))
+        })?;
         out.push(Part {
             name,
             file_name,

@@ -249,6 +249,20 @@ fn csv_delimiter(text: &str) -> u8 {
     }
 }
 
+/// The 1-based line on which the record at byte `offset` of `text` starts
+/// (the reader's offset can point at the line end before the record, as
+/// after a `\r\n`; a record never starts with a line end).
+fn line_at(text: &str, offset: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    while end < bytes.len() && (bytes[end] == b'\r' || bytes[end] == b'\n') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|b| **b == b'\n').count() as u64 + 1
+}
+
 fn parse_csv(text: &str) -> Result<Vec<ParsedRow>, BatchError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(csv_delimiter(text))
@@ -256,7 +270,7 @@ fn parse_csv(text: &str) -> Result<Vec<ParsedRow>, BatchError> {
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| BatchError::Csv {
-        line: e.position().map(|p| p.line()).unwrap_or(1),
+        line: e.position().map(|p| line_at(text, p.byte())).unwrap_or(1),
         what: e.to_string(),
     };
     let header = reader.headers().map_err(csv_error)?.clone();
@@ -284,7 +298,12 @@ fn parse_csv(text: &str) -> Result<Vec<ParsedRow>, BatchError> {
     let mut rows = Vec::new();
     for result in reader.records() {
         let cells = result.map_err(csv_error)?;
-        let line = cells.position().map(|p| p.line()).unwrap_or(0);
+        // The line from the byte offset: the reader's own line count is
+        // one short after a `\r\n` line end.
+        let line = cells
+            .position()
+            .map(|p| line_at(text, p.byte()))
+            .unwrap_or(0);
         if cells.iter().all(str::is_empty) {
             continue; // a spreadsheet's empty row (";;;;")
         }
@@ -605,6 +624,7 @@ mod tests {
         }
         w.finish().expect("finish").into_inner()
     }
+
     #[test]
     fn csv_with_semicolons_a_bom_and_a_quoted_cell_with_a_newline() {
         let text = format!(
