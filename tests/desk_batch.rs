@@ -218,7 +218,10 @@ fn desk_batch_registers_a_csv_and_a_json_lines_export_once() {
         &csrf,
         ("export.csv", csv.as_bytes()),
         &zip,
-        &["Greta Mustermann"],
+        &[
+            "Greta Mustermann",
+            "this PDF is already registered (certificate",
+        ],
     );
     assert_eq!(
         again, rows,

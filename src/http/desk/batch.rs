@@ -376,10 +376,11 @@ pub(super) async fn upload(
         }
     };
     let Review {
-        rows,
+        mut rows,
         unused,
         ready,
     } = review;
+    registered_already(state, &mut rows).await;
     let token = (!ready.is_empty())
         .then(|| lock(&state.desk.batch.pending).put(&signed.operator_id, ready, Instant::now()));
     let status = if token.is_some() {
@@ -393,6 +394,47 @@ pub(super) async fn upload(
         Lang::En => "Review the batch",
     };
     page(lang, signed, heading, status, &body)
+}
+
+/// Adds a warning to each row whose PDF is already registered for a valid
+/// certificate: the commit then shows that certificate's code and key if
+/// the record is the same (the batch uploaded again), and stops at the row
+/// otherwise. Only reads.
+async fn registered_already(state: &AppState, rows: &mut [ReviewRow]) {
+    let hashes: Vec<(usize, [u8; 32])> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.hash.map(|h| (i, h)))
+        .collect();
+    let known = state
+        .with_registry(move |r| {
+            let mut out = Vec::new();
+            for (i, hash) in hashes {
+                if let Some(code) = r.code_of_document(&hash)? {
+                    let state = r.find(&code)?.state;
+                    if matches!(state, State::AwaitingScan | State::Archived) {
+                        out.push((i, code));
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await;
+    match known {
+        Ok(known) => {
+            for (i, code) in known {
+                let row = &mut rows[i];
+                row.warnings.push(format!(
+                    "line {}: this PDF is already registered (certificate {}): if the record is the same \
+                     (the batch uploaded again), the commit shows that certificate's code and key and \
+                     registers nothing; otherwise the commit stops at this row",
+                    row.line,
+                    super::watch::formatted(&code)
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "desk: batch review: registered PDFs not looked up"),
+    }
 }
 
 fn refused(lang: Lang, signed: &Signed) -> Resp {

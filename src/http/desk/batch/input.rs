@@ -483,6 +483,9 @@ pub struct ReviewRow {
     pub document: String,
     /// The PDF's size, when it is in the zip.
     pub size: Option<usize>,
+    /// The PDF's BLAKE3 hash, when it is in the zip (to ask the registry
+    /// whether it is registered already).
+    pub hash: Option<[u8; 32]>,
     /// What prevents the registration, in words.
     pub problems: Vec<String>,
     /// What is accepted but worth a look (no PDF/A declaration).
@@ -527,6 +530,7 @@ pub fn review(parsed: Vec<ParsedRow>, mut zip: BTreeMap<String, ZipEntry>) -> Re
             grade: None,
             document: p.document.clone().unwrap_or_default(),
             size: None,
+            hash: None,
             problems: Vec::new(),
             warnings: Vec::new(),
         };
@@ -558,6 +562,7 @@ pub fn review(parsed: Vec<ParsedRow>, mut zip: BTreeMap<String, ZipEntry>) -> Re
                     row.size = Some(entry.bytes.len());
                     used_by.insert(base.clone(), line);
                     let hash = *blake3::hash(&entry.bytes).as_bytes();
+                    row.hash = Some(hash);
                     match crate::document::inspect(&entry.name, &entry.bytes) {
                         Err(e) => row.problems.push(format!("line {line}: document: {e}")),
                         Ok(facts) => row.warnings.extend(facts.warning(&entry.name)),
