@@ -4,7 +4,10 @@
 //! review lists every row with its computed grade and writes nothing; the
 //! commit registers every row attributed to the operator; the result page
 //! and its CSV list codes the ledger knows; the same batch uploaded again
-//! returns the same codes and appends nothing. A batch with bad rows names
+//! returns the same codes and appends nothing; a commit that stops at a
+//! row (its PDF registered with another record) says which rows were
+//! registered and which not, and a second try registers nothing twice. A
+//! batch with bad rows names
 //! each problem with its line and commits nothing; a zip bomb, too many rows
 //! and a form without the CSRF token are refused. In headless Chromium,
 //! axe-core finds no WCAG 2.1 A/AA violation on the batch form, the review
@@ -244,6 +247,59 @@ fn desk_batch_registers_a_csv_and_a_json_lines_export_once() {
         &["Ida Mustermann", "1.76 - good"],
     );
     assert_eq!(json_rows.len(), 1);
+
+    // A commit that stops at a row: the second row's PDF is Greta's with
+    // another record. The first row is registered, the rest is not, and
+    // the page says so; uploading the same batch again is safe.
+    let (d, e) = (crate::support::fresh_pdf(), crate::support::fresh_pdf());
+    let csv = format!(
+        "{HEADER}\n{}\n{}\n{}\n",
+        csv_row("Jana", "jana.pdf", ""),
+        csv_row("Karl", "greta.pdf", ""),
+        csv_row("Lena", "lena.pdf", ""),
+    );
+    let zip = zip_of(&[("jana.pdf", &d), ("greta.pdf", &a), ("lena.pdf", &e)]);
+    for round in ["first", "again"] {
+        let before = ledger_records(&s);
+        let review = upload(&s, &cookie, Some(&csrf), ("stop.csv", csv.as_bytes()), &zip);
+        let text = review.text();
+        assert_eq!(review.status, 200, "{round}: {text}");
+        assert!(
+            text.contains(&format!(
+                "line 3: this PDF is already registered (certificate {})",
+                rows[0][0]
+            )),
+            "{round}: {text}"
+        );
+        let token = value_after(&text, "name=\"upload\" value=\"", '"').to_string();
+        let stopped = desk_post(
+            &s,
+            "/desk/register/batch/commit",
+            Some(&cookie),
+            &[("csrf", &csrf), ("upload", &token)],
+        );
+        let page = stopped.text();
+        assert_ne!(stopped.status, 201, "{round}: {page}");
+        for words in [
+            "Line 3 could not be registered",
+            "1 rows before it are registered",
+            "Uploading the same batch again is safe",
+            "Line 3: Karl Mustermann (greta.pdf)",
+            "Line 4: Lena Mustermann (lena.pdf)",
+            "Jana Mustermann",
+        ] {
+            assert!(page.contains(words), "{round}: {words:?} not in:\n{page}");
+        }
+        let appended =
+            ledger_records(&s).as_u64().expect("count") - before.as_u64().expect("count");
+        match round {
+            "first" => assert!(appended > 0, "Jana is registered"),
+            _ => {
+                assert_eq!(appended, 0, "nothing registered twice");
+                assert!(page.contains("registered earlier"), "{page}");
+            }
+        }
+    }
 
     let log = log(&s);
     for code in rows.iter().chain(&json_rows).map(|r| r[0].clone()) {
