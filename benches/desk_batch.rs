@@ -8,18 +8,27 @@
 //! - `read_zip 200 x 300 KiB`: only the zip, 200 entries of 300 KiB of
 //!   incompressible bytes (about 59 MiB to inflate and check), the size of
 //!   a realistic semester batch.
+//! - `commit 50 x 200 KB row by row`: what the commit does per row
+//!   (`register_row`: its own registration, ledger records and fsyncs) for
+//!   50 rows with distinct 200 KB PDFs; the commit holds the registry for
+//!   the whole batch, so this is how long other writers wait.
 //!
 //! Target: each under 2 s (a clerk waits for the page; the whole upload of
 //! such a batch takes longer over an office network).
 //!
 //! Measured (2-core machine shared with another build): review 200 rows
-//! median 52 ms (47-56 ms), read_zip 200 x 300 KiB median 74 ms (70-80 ms).
+//! median 52 ms (47-56 ms), read_zip 200 x 300 KiB median 74 ms (70-80 ms),
+//! commit 50 x 200 KB row by row median 858 ms (822-891 ms), i.e. about
+//! 17 ms per row: a 500-row batch holds the registry for about 9 s.
 //!
 //! Run: `cargo bench --bench desk_batch`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::io::Write;
-use zeugnis::http::desk::batch::{parse_records, read_zip, review};
+use zeugnis::http::desk::batch::{parse_records, read_zip, register_row, review};
+use zeugnis::registry::{DocumentFile, Registry};
+
+mod common;
 
 const ROWS: usize = 200;
 
@@ -93,5 +102,38 @@ fn review_200_rows(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, review_200_rows);
+fn commit_row_by_row(c: &mut Criterion) {
+    let t = common::scratch();
+    let dir = t.path().join("l");
+    drop(zeugnis::ledger::Ledger::init(&dir, "bench/zeugnis/1", Default::default()).expect("init"));
+    let mut r = Registry::open(&dir, "http://127.0.0.1:8080").expect("open");
+    let rec = common::record();
+    let mut n = 0u64;
+    let mut g = c.benchmark_group("desk batch");
+    g.sample_size(10);
+    g.bench_function("commit 50 x 200 KB row by row", |b| {
+        b.iter_batched(
+            || {
+                (0..50)
+                    .map(|_| {
+                        n += 1;
+                        DocumentFile {
+                            name: "d.pdf".into(),
+                            bytes: common::pdf(n, 200 * 1024),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |docs| {
+                for d in docs {
+                    register_row(&mut r, &rec, d).expect("register");
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, review_200_rows, commit_row_by_row);
 criterion_main!(benches);

@@ -112,6 +112,16 @@ fn review_and_commit(
     let page = done.text();
     assert_eq!(done.status, 201, "{page}\n{}", log(s));
     let result = value_after(&page, "result.csv?result=", '"').to_string();
+    let again = desk_get(
+        s,
+        &format!("/desk/register/batch/result?result={result}"),
+        Some(cookie),
+    );
+    assert_eq!(again.status, 201, "the result page can be shown again");
+    assert_eq!(
+        again.text().matches("/desk/print-bundle/").count(),
+        page.matches("/desk/print-bundle/").count()
+    );
     let csv = desk_get(
         s,
         &format!("/desk/register/batch/result.csv?result={result}"),

@@ -38,7 +38,7 @@ use hyper::body::Incoming;
 use hyper::{header, Request, StatusCode};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Batches reviewed and waiting for their commit, over all operators
@@ -184,6 +184,12 @@ pub struct DoneRow {
 
 /// What a batch commit did.
 pub struct BatchResult {
+    /// Rows in the batch.
+    pub total: usize,
+    /// Still registering (the page shows the progress).
+    pub running: bool,
+    /// The answer's status once done: 201, or the failed row's.
+    pub status: StatusCode,
     /// The rows registered (or found registered), in order.
     pub done: Vec<DoneRow>,
     /// The row that failed and why; the commit stopped there.
@@ -193,12 +199,21 @@ pub struct BatchResult {
     pub not_done: Vec<(u64, String, String)>,
 }
 
+/// A batch result while it grows: the registration runs on the blocking
+/// pool and goes on when the commit request gives up waiting.
+pub type Progress = Arc<Mutex<BatchResult>>;
+
+/// How long the commit request waits for the registrations, as a share
+/// of `http.request_timeout_ms`, in percent; then it answers with the
+/// progress and a link to the result, and the registrations go on.
+pub const COMMIT_WAIT_PERCENT: u64 = 60;
+
 /// The desk's parked batches and results.
 pub struct Tables {
     /// Reviewed batches waiting for their commit.
     pending: Mutex<Parked<Vec<ReadyRow>>>,
     /// Results of commits, for the CSV download.
-    results: Mutex<Parked<BatchResult>>,
+    results: Mutex<Parked<Progress>>,
 }
 
 impl Default for Tables {
@@ -584,34 +599,56 @@ pub(super) async fn commit(
         };
         return form_page(lang, signed, Some(e), StatusCode::CONFLICT);
     };
-    let mut result = BatchResult {
+    let progress: Progress = Arc::new(Mutex::new(BatchResult {
+        total: rows.len(),
+        running: true,
+        status: StatusCode::CREATED,
         done: Vec::new(),
         failed: None,
         not_done: Vec::new(),
-    };
-    let mut status = StatusCode::CREATED;
+    }));
+    let result_token =
+        lock(&state.desk.batch.results).put(&signed.operator_id, progress.clone(), Instant::now());
+    // One registration (one ledger record, attributed) per row, row after
+    // row in one turn of the registry: the rows of a batch are not
+    // interleaved with other writes, and a commit request that gives up
+    // waiting does not stop them (the blocking task runs to its end).
+    let shared = progress.clone();
+    let operator = signed.operator_id.clone();
+    let registering = super::write(state, signed, "register_batch", move |r| {
+        register_rows(r, rows, &shared, &operator);
+        Ok(())
+    });
+    let wait = Duration::from_millis(state.cfg.request_timeout_ms * COMMIT_WAIT_PERCENT / 100);
+    if let Ok(Err(e)) = tokio::time::timeout(wait, registering).await {
+        // Only the registry lock can fail here; the rows are in the result.
+        let mut p = lock(&progress);
+        p.running = false;
+        p.status = crate::http::admin::registry_error(&e).status();
+        p.failed.get_or_insert((0, e.to_string()));
+    }
+    result_view(lang, signed, &progress, &result_token)
+}
+
+/// Registers `rows` one after the other into `progress`; stops at the
+/// first failure and lists the rest as not registered.
+fn register_rows(r: &mut Registry, rows: Vec<ReadyRow>, progress: &Progress, operator: &str) {
     for row in rows {
         let holder = format!(
             "{} {}",
             row.record.holder.given_name, row.record.holder.family_name
         );
         let document = base_name(&row.document.name).to_string();
-        if result.failed.is_some() {
-            result.not_done.push((row.line, holder, document));
+        if lock(progress).failed.is_some() {
+            lock(progress).not_done.push((row.line, holder, document));
             continue;
         }
         let student_id = row.record.holder.student_id.clone();
-        let ReadyRow {
-            line,
-            record,
-            document: file,
-        } = row;
-        match super::write(state, signed, "register", move |r| {
-            register_row(r, &record, file)
-        })
-        .await
-        {
-            Ok((issued, earlier)) => result.done.push(DoneRow {
+        let line = row.line;
+        let outcome = register_row(r, &row.record, row.document);
+        let mut p = lock(progress);
+        match outcome {
+            Ok((issued, earlier)) => p.done.push(DoneRow {
                 line,
                 holder,
                 student_id,
@@ -620,26 +657,76 @@ pub(super) async fn commit(
                 earlier,
             }),
             Err(e) => {
-                status = crate::http::admin::registry_error(&e).status();
-                result.failed = Some((line, e.to_string()));
-                result.not_done.push((line, holder, document));
+                tracing::warn!(operator, line, error = %e, "desk: batch row refused; the rows after it are not registered");
+                p.status = crate::http::admin::registry_error(&e).status();
+                p.failed = Some((line, e.to_string()));
+                p.not_done.push((line, holder, document));
             }
         }
     }
-    let body = {
-        let mut results = lock(&state.desk.batch.results);
-        let now = Instant::now();
-        let token = results.put(&signed.operator_id, result, now);
-        match results.get(&signed.operator_id, &token, now) {
-            Some(result) => result_page(lang, result, &token),
-            None => String::new(), // just put: always there
-        }
-    };
-    let heading = match lang {
-        Lang::De => "Stapel registriert",
-        Lang::En => "Batch registered",
+    let mut p = lock(progress);
+    p.running = false;
+    tracing::info!(
+        operator,
+        registered = p.done.len(),
+        not_registered = p.not_done.len(),
+        "desk: batch registered"
+    );
+}
+
+/// The result page of `progress` (still running: the rows so far and a
+/// link to look again).
+fn result_view(lang: Lang, signed: &Signed, progress: &Progress, token: &str) -> Resp {
+    let result = lock(progress);
+    let body = result_page(lang, &result, token);
+    let (heading, status) = match (lang, result.running) {
+        (Lang::De, true) => ("Stapel wird registriert", StatusCode::ACCEPTED),
+        (Lang::En, true) => ("Registering the batch", StatusCode::ACCEPTED),
+        (Lang::De, false) => ("Stapel registriert", result.status),
+        (Lang::En, false) => ("Batch registered", result.status),
     };
     page(lang, signed, heading, status, &body)
+}
+
+/// The token in `?result=`.
+fn result_token(query: Option<&str>) -> String {
+    query
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "result")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// The result `token` of the operator, if it is still kept.
+fn parked_result(state: &AppState, signed: &Signed, token: &str) -> Option<Progress> {
+    lock(&state.desk.batch.results)
+        .get(&signed.operator_id, token, Instant::now())
+        .cloned()
+}
+
+fn result_expired(lang: Lang, signed: &Signed) -> Resp {
+    let e = match lang {
+        Lang::De => "Dieses Ergebnis ist abgelaufen (eine Stunde nach der Registrierung). Denselben Stapel erneut hochzuladen zeigt Codes und Schlüssel wieder, ohne etwas doppelt zu registrieren.",
+        Lang::En => "This result expired (one hour after the registration). Uploading the same batch again shows the codes and keys again without registering anything twice.",
+    };
+    form_page(lang, signed, Some(e), StatusCode::NOT_FOUND)
+}
+
+/// `GET /desk/register/batch/result?result=TOKEN`: the result page again
+/// (while the rows are registered: the progress).
+pub(super) fn result_page_again(
+    state: &AppState,
+    lang: Lang,
+    signed: &Signed,
+    query: Option<&str>,
+) -> Resp {
+    let token = result_token(query);
+    match parked_result(state, signed, &token) {
+        Some(progress) => result_view(lang, signed, &progress, &token),
+        None => result_expired(lang, signed),
+    }
 }
 
 /// The result page; `token` names the parked result for the CSV link.
@@ -647,6 +734,19 @@ fn result_page(lang: Lang, result: &BatchResult, token: &str) -> String {
     let de = lang == Lang::De;
     let mut b = String::new();
     match &result.failed {
+        None if result.running => {
+            let _ = writeln!(
+                b,
+                "<p class=\"status warn\" role=\"status\">{}</p>\n<p><a href=\"/desk/register/batch/result?result={}\">{}</a></p>",
+                escape(&if de {
+                    format!("Wird registriert: {} von {} Zeilen sind registriert. Die Registrierung läuft weiter, auch wenn Sie diese Seite verlassen.", result.done.len(), result.total)
+                } else {
+                    format!("Registering: {} of {} rows are registered. The registration goes on even if you leave this page.", result.done.len(), result.total)
+                }),
+                escape(token),
+                if de { "Stand neu laden" } else { "Reload the progress" },
+            );
+        }
         None => {
             let _ = writeln!(
                 b,
@@ -670,7 +770,7 @@ fn result_page(lang: Lang, result: &BatchResult, token: &str) -> String {
             );
         }
     }
-    if !result.done.is_empty() {
+    if !result.done.is_empty() && !result.running {
         let _ = writeln!(
             b,
             "<p><a href=\"/desk/register/batch/result.csv?result={}\" download>{}</a></p>",
@@ -781,23 +881,15 @@ pub(super) fn result_download(
     signed: &Signed,
     query: Option<&str>,
 ) -> Resp {
-    let token = query
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "result")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default();
-    let table = lock(&state.desk.batch.results);
-    let Some(result) = table.get(&signed.operator_id, &token, Instant::now()) else {
-        drop(table);
-        let e = match lang {
-            Lang::De => "Diese Liste ist abgelaufen (eine Stunde nach der Registrierung). Denselben Stapel erneut hochzuladen zeigt Codes und Schlüssel wieder, ohne etwas doppelt zu registrieren.",
-            Lang::En => "This list expired (one hour after the registration). Uploading the same batch again shows the codes and keys again without registering anything twice.",
-        };
-        return form_page(lang, signed, Some(e), StatusCode::NOT_FOUND);
+    let token = result_token(query);
+    let Some(progress) = parked_result(state, signed, &token) else {
+        return result_expired(lang, signed);
     };
-    match result_csv(result) {
+    if lock(&progress).running {
+        return result_view(lang, signed, &progress, &token);
+    }
+    let result = lock(&progress);
+    match result_csv(&result) {
         Ok(csv) => {
             tracing::info!(operator = %signed.operator_id, rows = result.done.len(), "desk: batch result downloaded");
             let mut r = response::bytes(StatusCode::OK, "text/csv; charset=utf-8", csv);
@@ -839,7 +931,7 @@ mod tests {
     }
 
     #[test]
-    fn the_result_csv_quotes_cells_and_starts_with_a_bom() {
+    fn the_result_page_and_csv_list_every_row_and_the_progress_while_running() {
         let result = BatchResult {
             done: vec![DoneRow {
                 line: 2,
@@ -857,7 +949,33 @@ mod tests {
             }],
             failed: None,
             not_done: Vec::new(),
+            total: 1,
+            running: false,
+            status: StatusCode::CREATED,
         };
+        let page = result_page(Lang::En, &result, "t0k3n");
+        assert!(page.contains("result.csv?result=t0k3n"), "{page}");
+        assert!(
+            page.contains("QNVC-FM3P-4VDF") && page.contains("/desk/print-bundle/QNVCFM3P4VDF")
+        );
+        let running = BatchResult {
+            running: true,
+            total: 3,
+            done: Vec::new(),
+            failed: None,
+            not_done: Vec::new(),
+            status: StatusCode::CREATED,
+        };
+        let page = result_page(Lang::En, &running, "t0k3n");
+        assert!(page.contains("Registering: 0 of 3 rows"), "{page}");
+        assert!(
+            page.contains("/desk/register/batch/result?result=t0k3n"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("result.csv"),
+            "no list before the end: {page}"
+        );
         let csv = result_csv(&result).expect("csv");
         let text = String::from_utf8(csv).expect("utf-8");
         assert_eq!(

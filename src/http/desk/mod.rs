@@ -193,6 +193,7 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/register" | "/desk/register/commit" => "desk_register",
         "/desk/register/batch"
         | "/desk/register/batch/commit"
+        | "/desk/register/batch/result"
         | "/desk/register/batch/result.csv" => "desk_register_batch",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
@@ -523,6 +524,9 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
         (Method::GET, "/desk/register") => register_page(lang, &signed, None, StatusCode::OK),
         (Method::GET, "/desk/register/batch") => {
             batch::form_page(lang, &signed, None, StatusCode::OK)
+        }
+        (Method::GET, "/desk/register/batch/result") => {
+            batch::result_page_again(state, lang, &signed, req.uri().query())
         }
         (Method::GET, "/desk/register/batch/result.csv") => {
             batch::result_download(state, lang, &signed, req.uri().query())
