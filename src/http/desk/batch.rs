@@ -375,8 +375,9 @@ pub(super) async fn upload(
     // runtime's threads.
     let checked = tokio::task::spawn_blocking(move || {
         let rows = parse_records(&records)?;
-        let zip = read_zip(&zip)?;
-        Ok::<_, BatchError>(review(rows, zip))
+        let files = read_zip(&zip)?;
+        drop(zip); // the compressed bytes are not needed any more
+        Ok::<_, BatchError>(review(rows, files))
     })
     .await;
     let review = match checked {
