@@ -292,7 +292,7 @@ fn desk_batch_registers_a_csv_and_a_json_lines_export_once() {
         assert_ne!(stopped.status, 201, "{round}: {page}");
         for words in [
             "Line 3 could not be registered",
-            "1 rows before it are registered",
+            "Rows registered (below): 1; not registered: 2.",
             "Uploading the same batch again is safe",
             "Line 3: Karl Mustermann (greta.pdf)",
             "Line 4: Lena Mustermann (lena.pdf)",

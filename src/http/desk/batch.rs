@@ -764,9 +764,9 @@ fn result_page(lang: Lang, result: &BatchResult, token: &str) -> String {
                 b,
                 "<p class=\"status bad\" role=\"alert\">{}</p>",
                 escape(&if de {
-                    format!("Zeile {line} konnte nicht registriert werden: {e}. {} Zeilen davor sind registriert (unten), {} Zeilen sind es nicht. Denselben Stapel erneut hochzuladen ist sicher: schon registrierte Zeilen behalten Code und Schlüssel, nichts wird doppelt registriert.", result.done.len(), result.not_done.len())
+                    format!("Zeile {line} konnte nicht registriert werden: {e}. Zeilen registriert (unten): {}; nicht registriert: {}. Denselben Stapel erneut hochzuladen ist sicher: schon registrierte Zeilen behalten Code und Schlüssel, nichts wird doppelt registriert.", result.done.len(), result.not_done.len())
                 } else {
-                    format!("Line {line} could not be registered: {e}. {} rows before it are registered (below), {} rows are not. Uploading the same batch again is safe: rows already registered keep their code and key, nothing is registered twice.", result.done.len(), result.not_done.len())
+                    format!("Line {line} could not be registered: {e}. Rows registered (below): {}; not registered: {}. Uploading the same batch again is safe: rows already registered keep their code and key, nothing is registered twice.", result.done.len(), result.not_done.len())
                 })
             );
         }
