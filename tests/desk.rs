@@ -12,11 +12,11 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// `zeugnis operator add NAME --password-stdin` with `password` on stdin;
 /// returns the printed operator id.
-fn add_operator(s: &Server, name: &str, password: &str) -> String {
+pub(crate) fn add_operator(s: &Server, name: &str, password: &str) -> String {
     let mut child = std::process::Command::new(crate::support::bin())
         .args([
             "operator",
@@ -49,7 +49,7 @@ fn add_operator(s: &Server, name: &str, password: &str) -> String {
     stdout
 }
 
-fn log(s: &Server) -> String {
+pub(crate) fn log(s: &Server) -> String {
     s.daemon.as_ref().map(|d| d.log()).unwrap_or_default()
 }
 
@@ -63,7 +63,7 @@ fn cookie_of(r: &Reply) -> String {
 }
 
 /// The CSRF token in a page's first form.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let at = page
         .find("name=\"csrf\" value=\"")
         .unwrap_or_else(|| panic!("no CSRF field in:\n{page}"));
@@ -71,7 +71,7 @@ fn csrf_of(page: &str) -> String {
     rest[..rest.find('"').expect("end of value")].to_string()
 }
 
-fn desk_get(s: &Server, path: &str, cookie: Option<&str>) -> Reply {
+pub(crate) fn desk_get(s: &Server, path: &str, cookie: Option<&str>) -> Reply {
     let mut h = vec![("Accept-Language", "en")];
     if let Some(c) = cookie {
         h.push(("Cookie", c));
@@ -79,7 +79,12 @@ fn desk_get(s: &Server, path: &str, cookie: Option<&str>) -> Reply {
     request(s.admin, "GET", path, &h, b"")
 }
 
-fn desk_post(s: &Server, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Reply {
+pub(crate) fn desk_post(
+    s: &Server,
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
@@ -112,7 +117,7 @@ fn sign_in(s: &Server, name: &str, password: &str) -> Reply {
 }
 
 /// Signs in and returns the session cookie and the CSRF token of its forms.
-fn signed_in(s: &Server, name: &str) -> (String, String) {
+pub(crate) fn signed_in(s: &Server, name: &str) -> (String, String) {
     let r = sign_in(s, name, PASSWORD);
     assert_eq!(r.status, 303, "{}\n{}", r.text(), log(s));
     let cookie = cookie_of(&r);
@@ -625,7 +630,7 @@ fn desk_revoke_goes_through_a_confirmation_page_and_the_csrf_token() {
 }
 
 /// Saves a screenshot of the browser's page as `target/desk-screenshots/NAME`.
-fn desk_screenshot(wd: &crate::http::WebDriver, name: &str) {
+pub(crate) fn desk_screenshot(wd: &crate::http::WebDriver, name: &str) {
     use base64::Engine;
     let png = wd.cmd("GET", "/screenshot", None);
     let bytes = base64::engine::general_purpose::STANDARD
@@ -638,7 +643,7 @@ fn desk_screenshot(wd: &crate::http::WebDriver, name: &str) {
 }
 
 /// Types `text` into the element `css`.
-fn type_into(wd: &crate::http::WebDriver, css: &str, text: &str) {
+pub(crate) fn type_into(wd: &crate::http::WebDriver, css: &str, text: &str) {
     let el = wd.find(css);
     wd.cmd(
         "POST",
@@ -647,7 +652,7 @@ fn type_into(wd: &crate::http::WebDriver, css: &str, text: &str) {
     );
 }
 
-fn click(wd: &crate::http::WebDriver, css: &str) {
+pub(crate) fn click(wd: &crate::http::WebDriver, css: &str) {
     let el = wd.find(css);
     wd.cmd(
         "POST",

@@ -3,6 +3,7 @@
 mod attribution;
 mod demo;
 mod desk;
+mod desk_batch;
 mod docs;
 mod export;
 mod exports;

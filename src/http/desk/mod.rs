@@ -20,13 +20,18 @@
 //! - [`certificate`]: one certificate with its history, and the
 //!   replacement of its scan with a confirmation page.
 //! - [`register`]: upload, review with the computed grade, commit.
+//! - [`batch`]: many registrations at once: a CSV or JSON-lines export
+//!   and a zip of the PDFs, reviewed row by row, committed row after row.
+//! - [`multipart`]: reading an upload form within its limits.
 //! - [`watch`]: the four watch lists, one bounded page at a time.
 //! - [`assign`]: a quarantined scan assigned to a certificate by hand,
 //!   after a look at page 1 of the scan as an image.
 
 pub mod assign;
+pub mod batch;
 pub mod certificate;
 pub mod fix;
+pub mod multipart;
 pub mod page;
 pub mod record_form;
 pub mod register;
@@ -140,6 +145,8 @@ pub struct Desk {
     clients: Mutex<ClientLockout>,
     /// Registrations uploaded and waiting for their commit.
     pending: Mutex<register::PendingTable>,
+    /// Batches reviewed and waiting for their commit, and their results.
+    batch: batch::Tables,
 }
 
 impl Desk {
@@ -157,6 +164,7 @@ impl Desk {
             )),
             store: OperatorStore::new(data),
             pending: Mutex::default(),
+            batch: batch::Tables::default(),
             cfg,
         }
     }
@@ -184,6 +192,10 @@ pub fn classify(path: &str) -> &'static str {
         "/desk/quarantine/page1" | "/desk/quarantine/registered-page1" => "desk_quarantine_preview",
         "/desk/quarantine/assign" => "desk_quarantine_assign",
         "/desk/register" | "/desk/register/commit" => "desk_register",
+        "/desk/register/batch"
+        | "/desk/register/batch/commit"
+        | "/desk/register/batch/result"
+        | "/desk/register/batch/result.csv" => "desk_register_batch",
         p if p.starts_with("/desk/print-bundle/") => "desk_print_bundle",
         p if p.starts_with("/desk/cover-sheet/") => "desk_cover_sheet",
         "/desk/watch" => "desk_watch",
@@ -488,6 +500,7 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
     };
     let answer = match (method.clone(), path.as_str()) {
         (Method::POST, "/desk/register") => register_upload(state, lang, &signed, req).await,
+        (Method::POST, "/desk/register/batch") => batch::upload(state, lang, &signed, req).await,
         (Method::POST, "/desk/replace-scan") => replace_scan_post(state, lang, &signed, req).await,
         (Method::POST, _) => {
             let form = match form_body(req).await {
@@ -505,12 +518,22 @@ pub async fn serve(state: &AppState, peer: IpAddr, req: Request<Incoming>) -> Re
                 "/desk/quarantine" => quarantine_post(state, lang, &signed, &form).await,
                 "/desk/quarantine/assign" => assign::commit(state, lang, &signed, &form).await,
                 "/desk/register/commit" => register_commit(state, lang, &signed, &form).await,
+                "/desk/register/batch/commit" => batch::commit(state, lang, &signed, &form).await,
                 _ => not_found(lang, &signed),
             }
         }
         (Method::GET, "/desk/") => home(lang, &signed),
         (Method::GET, "/desk/status") => status_page(state, lang, &signed).await,
         (Method::GET, "/desk/register") => register_edit(state, lang, &signed, req.uri().query()),
+        (Method::GET, "/desk/register/batch") => {
+            batch::form_page(lang, &signed, None, StatusCode::OK)
+        }
+        (Method::GET, "/desk/register/batch/result") => {
+            batch::result_page_again(state, lang, &signed, req.uri().query())
+        }
+        (Method::GET, "/desk/register/batch/result.csv") => {
+            batch::result_download(state, lang, &signed, req.uri().query())
+        }
         (Method::GET, p) if p.starts_with("/desk/print-bundle/") => {
             pdf_download(
                 state,
@@ -739,11 +762,15 @@ fn home(lang: Lang, signed: &Signed) -> Resp {
         ));
     }
     body.push_str(&format!(
-        "<li><a href=\"/desk/status\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
+        "<li><a href=\"/desk/status\">{}</a></li>\n<li><a href=\"/desk/register\">{}</a></li>\n<li><a href=\"/desk/register/batch\">{}</a></li>\n</ul>\n<h2>{}</h2>\n{}",
         escape(t.nav_status),
         match lang {
             Lang::De => "Zeugnis registrieren",
             Lang::En => "Register a certificate",
+        },
+        match lang {
+            Lang::De => "Stapel registrieren (CSV oder JSON Lines und Zip der PDFs)",
+            Lang::En => "Register a batch (CSV or JSON lines and a zip of the PDFs)",
         },
         match lang {
             Lang::De => "Korrigieren",
@@ -825,6 +852,7 @@ fn register_page(lang: Lang, signed: &Signed, view: &RegisterView, status: Statu
         view.kept.as_ref().map(|(t, n)| (t.as_str(), n.as_str())),
     ));
     body.push_str(&register::upload_form(lang, &signed.session.csrf));
+    body.push_str(&batch::link(lang));
     response::html(
         status,
         page::frame(lang, title, "/desk/register", Some(&signed.who()), &body),
@@ -996,26 +1024,28 @@ async fn register_upload(
     signed: &Signed,
     req: Request<Incoming>,
 ) -> Resp {
-    let content_type = response::header_str(&req, header::CONTENT_TYPE).to_string();
-    let Ok(boundary) = multer::parse_boundary(&content_type) else {
-        return csrf_refused(lang, Some(&signed.who()));
+    let text_max = crate::registry::RECORD_FILE_BYTES_MAX as u64;
+    let field_limits: Vec<(&str, u64)> = std::iter::once("record")
+        .chain(REGISTER_TEXT_FIELDS)
+        .map(|n| (n, text_max))
+        .collect();
+    let limits = multipart::Limits {
+        body_bytes_max: state.cfg.admin_body_bytes_max,
+        field_bytes_max: &field_limits,
+        fields_max: REGISTER_FIELDS_MAX,
     };
-    let max = state.cfg.admin_body_bytes_max;
-    let mut limits = multer::SizeLimit::new()
-        .whole_stream(max)
-        .for_field("record", crate::registry::RECORD_FILE_BYTES_MAX as u64);
-    for name in REGISTER_TEXT_FIELDS {
-        limits = limits.for_field(name, crate::registry::RECORD_FILE_BYTES_MAX as u64);
-    }
-    let stream = http_body_util::BodyDataStream::new(req.into_body());
-    let mut mp = multer::Multipart::with_constraints(
-        stream,
-        boundary,
-        multer::Constraints::new().size_limit(limits),
-    );
-    let (mut record, mut documents) = (None, Vec::new());
-    let mut values = record_form::Values::new();
-    let mut fields = 0;
+    let parts = match multipart::parts(req, &limits).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return csrf_refused(lang, Some(&signed.who())),
+        Err(e) => {
+            return register_page(
+                lang,
+                signed,
+                &RegisterView::error(state, e.message.clone()),
+                e.status(),
+            )
+        }
+    };
     let failed = |e: String| {
         register_page(
             lang,
@@ -1024,30 +1054,17 @@ async fn register_upload(
             StatusCode::BAD_REQUEST,
         )
     };
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return failed(format!("{e} (at most {max} bytes in all)")),
-        };
-        fields += 1;
-        if fields > REGISTER_FIELDS_MAX {
-            return failed(format!("more than {REGISTER_FIELDS_MAX} form fields"));
-        }
-        let name = field.name().unwrap_or("").to_string();
-        let file_name = field.file_name().map(str::to_string);
-        let bytes = match field.bytes().await {
-            Ok(b) => b,
-            Err(e) => return failed(format!("{name}: {e}")),
-        };
-        match name.as_str() {
-            "record" if !bytes.is_empty() => record = Some(bytes),
-            "document" if !bytes.is_empty() => documents.push(crate::registry::DocumentFile {
-                name: file_name.unwrap_or_else(|| "document.pdf".into()),
-                bytes: bytes.to_vec(),
+    let (mut record, mut documents) = (None, Vec::new());
+    let mut values = record_form::Values::new();
+    for part in parts {
+        match part.name.as_str() {
+            "record" if !part.bytes.is_empty() => record = Some(part.bytes),
+            "document" if !part.bytes.is_empty() => documents.push(crate::registry::DocumentFile {
+                name: part.file_name.unwrap_or_else(|| "document.pdf".into()),
+                bytes: part.bytes.to_vec(),
             }),
             n if REGISTER_TEXT_FIELDS.contains(&n) => {
-                values.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+                values.insert(part.name, String::from_utf8_lossy(&part.bytes).into_owned());
             }
             _ => {}
         }
