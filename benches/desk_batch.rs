@@ -19,7 +19,8 @@
 //! Measured (2-core machine shared with another build): review 200 rows
 //! median 52 ms (47-56 ms), read_zip 200 x 300 KiB median 74 ms (70-80 ms),
 //! commit 50 x 200 KB row by row median 858 ms (822-891 ms), i.e. about
-//! 17 ms per row: a 500-row batch holds the registry for about 9 s.
+//! 17 ms per row: a 500-row batch takes about 9 s (the registry lock is
+//! taken for one row at a time, so other writes go on between rows).
 //!
 //! Run: `cargo bench --bench desk_batch`.
 

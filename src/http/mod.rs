@@ -550,6 +550,13 @@ impl AppState {
             .await
     }
 
+    /// What a write that outlives its request needs (the desk's batch
+    /// commit): the registry, to lock once per step, and the write hooks,
+    /// to run when it is done.
+    pub(crate) fn detached_writer(&self) -> (Arc<Mutex<Registry>>, Vec<WriteHook>) {
+        (self.registry.clone(), self.write_hooks.clone())
+    }
+
     fn written(&self) {
         for hook in &self.write_hooks {
             hook();

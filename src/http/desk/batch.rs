@@ -610,30 +610,53 @@ pub(super) async fn commit(
     }));
     let result_token =
         lock(&state.desk.batch.results).put(&signed.operator_id, progress.clone(), Instant::now());
-    // One registration (one ledger record, attributed) per row, row after
-    // row in one turn of the registry: the rows of a batch are not
-    // interleaved with other writes, and a commit request that gives up
-    // waiting does not stop them (the blocking task runs to its end).
+    // One registration (its ledger records attributed to the operator) per
+    // row, row after row in a task of its own: the registry is locked for
+    // one row at a time, so the intake and other clerks' writes go on
+    // between rows, and a commit request that gives up waiting does not
+    // stop the rows (the task runs to its end and then runs the write
+    // hooks, as every desk write does).
+    let operator = match crate::registry::OperatorId::parse(&signed.operator_id) {
+        Ok(op) => op,
+        Err(e) => {
+            let mut p = lock(&progress);
+            p.running = false;
+            p.status = StatusCode::FORBIDDEN;
+            p.failed = Some((0, format!("the signed-in account's operator id is not valid ({e}); see `zeugnis operator list`")));
+            drop(p);
+            return result_view(lang, signed, &progress, &result_token);
+        }
+    };
+    let (registry, hooks) = state.detached_writer();
     let shared = progress.clone();
-    let operator = signed.operator_id.clone();
-    let registering = super::write(state, signed, "register_batch", move |r| {
-        register_rows(r, rows, &shared, &operator);
-        Ok(())
+    let registering = tokio::task::spawn_blocking(move || {
+        register_rows(&registry, &operator, rows, &shared);
+        for hook in &hooks {
+            hook();
+        }
     });
     let wait = Duration::from_millis(state.cfg.request_timeout_ms * COMMIT_WAIT_PERCENT / 100);
     if let Ok(Err(e)) = tokio::time::timeout(wait, registering).await {
-        // Only the registry lock can fail here; the rows are in the result.
+        // The task itself failed (a panic); the rows so far are in the result.
         let mut p = lock(&progress);
         p.running = false;
-        p.status = crate::http::admin::registry_error(&e).status();
-        p.failed.get_or_insert((0, e.to_string()));
+        p.status = StatusCode::INTERNAL_SERVER_ERROR;
+        p.failed
+            .get_or_insert((0, format!("the batch task failed: {e}")));
     }
     result_view(lang, signed, &progress, &result_token)
 }
 
-/// Registers `rows` one after the other into `progress`; stops at the
-/// first failure and lists the rest as not registered.
-fn register_rows(r: &mut Registry, rows: Vec<ReadyRow>, progress: &Progress, operator: &str) {
+/// Registers `rows` one after the other into `progress`, each in its own
+/// turn of the registry lock, attributed to `operator`; stops at the first
+/// failure and lists the rest as not registered.
+fn register_rows(
+    registry: &Mutex<Registry>,
+    operator: &crate::registry::OperatorId,
+    rows: Vec<ReadyRow>,
+    progress: &Progress,
+) {
+    let op = operator.as_str();
     for row in rows {
         let holder = format!(
             "{} {}",
@@ -646,19 +669,34 @@ fn register_rows(r: &mut Registry, rows: Vec<ReadyRow>, progress: &Progress, ope
         }
         let student_id = row.record.holder.student_id.clone();
         let line = row.line;
-        let outcome = register_row(r, &row.record, row.document);
+        let outcome = match registry.lock() {
+            Ok(mut r) => r.with_operator(Some(operator.clone()), |r| {
+                register_row(r, &row.record, row.document)
+            }),
+            Err(_) => Err(RegistryError::External(
+                "the registry lock is poisoned (a writer panicked); restart the daemon".into(),
+            )),
+        };
         let mut p = lock(progress);
         match outcome {
-            Ok((issued, earlier)) => p.done.push(DoneRow {
-                line,
-                holder,
-                student_id,
-                document,
-                issued,
-                earlier,
-            }),
+            Ok((issued, earlier)) => {
+                tracing::info!(
+                    operator = op,
+                    line,
+                    action = "register_batch",
+                    "desk: write"
+                );
+                p.done.push(DoneRow {
+                    line,
+                    holder,
+                    student_id,
+                    document,
+                    issued,
+                    earlier,
+                })
+            }
             Err(e) => {
-                tracing::warn!(operator, line, error = %e, "desk: batch row refused; the rows after it are not registered");
+                tracing::warn!(operator = op, line, error = %e, "desk: batch row refused; the rows after it are not registered");
                 p.status = crate::http::admin::registry_error(&e).status();
                 p.failed = Some((line, e.to_string()));
                 p.not_done.push((line, holder, document));
@@ -668,7 +706,7 @@ fn register_rows(r: &mut Registry, rows: Vec<ReadyRow>, progress: &Progress, ope
     let mut p = lock(progress);
     p.running = false;
     tracing::info!(
-        operator,
+        operator = op,
         registered = p.done.len(),
         not_registered = p.not_done.len(),
         "desk: batch registered"
