@@ -229,23 +229,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A cell as a spreadsheet shows it as text: a cell that starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return would be read as a formula
+/// (CSV injection) and gets a leading `'`, the spreadsheet's own mark for
+/// text. Codes, keys and links never start so; a name or file name from
+/// the export might.
+fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// The result as CSV for mail merge: UTF-8 with a byte-order mark, `;`
 /// between the cells (what German Excel opens directly), one row per
-/// registered certificate.
+/// registered certificate; cells that a spreadsheet would take for a
+/// formula are marked as text ([`as_text`]).
 pub fn result_csv(result: &BatchResult) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::WriterBuilder::new()
         .delimiter(b';')
         .from_writer(b"\xEF\xBB\xBF".to_vec());
     w.write_record(["code", "key", "url", "holder", "student_id", "document"])?;
     for d in &result.done {
-        w.write_record([
-            d.issued.code.as_str(),
-            d.issued.key.as_str(),
-            d.issued.url.as_str(),
-            d.holder.as_str(),
-            d.student_id.as_str(),
-            d.document.as_str(),
-        ])?;
+        w.write_record(
+            [
+                as_text(&d.issued.code),
+                as_text(&d.issued.key),
+                as_text(&d.issued.url),
+                as_text(&d.holder),
+                as_text(&d.student_id),
+                as_text(&d.document),
+            ]
+            .iter()
+            .map(|c| c.as_bytes()),
+        )?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
 }
@@ -1021,5 +1039,9 @@ mod tests {
             text,
             "\u{feff}code;key;url;holder;student_id;document\nQNVC-FM3P-4VDF;7K2M9X;http://verify.test/de/QNVCFM3P4VDF-7K2M9X;\"Anna \"\"Nina\"\" Muster\";123;\"a;b.pdf\"\n"
         );
+        assert_eq!(as_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(as_text("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(as_text("-1+2"), "'-1+2");
+        assert_eq!(as_text("Anna"), "Anna");
     }
 }
