@@ -834,6 +834,38 @@ transcript,Uni,en,Ada,Lovelace,1999-12-10,London,7,B.Sc.,Maths,2026-06-30,ada.pd
         );
     }
 
+    /// An entry marked encrypted (the flag set by hand: the writer here
+    /// has no password support) and a link are refused by name.
+    #[test]
+    fn encrypted_entries_and_links_are_refused() {
+        let mut zip = zip_of(&[("secret.pdf", &pdf("s"))]);
+        let flag = |zip: &mut Vec<u8>, signature: &[u8], offset: usize| {
+            let at = zip.windows(4).position(|w| w == signature).expect("header");
+            zip[at + offset] |= 1;
+        };
+        flag(&mut zip, b"PK\x03\x04", 6);
+        flag(&mut zip, b"PK\x01\x02", 8);
+        assert_eq!(
+            read_zip(&zip).expect_err("encrypted"),
+            BatchError::Encrypted {
+                entry: "secret.pdf".into()
+            }
+        );
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.add_symlink(
+            "link.pdf",
+            "/etc/passwd",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("link");
+        let linked = w.finish().expect("finish").into_inner();
+        let e = read_zip(&linked).expect_err("a link");
+        assert!(
+            matches!(&e, BatchError::ZipEntry { entry, what } if entry == "link.pdf" && what.contains("a link")),
+            "{e}"
+        );
+    }
+
     #[test]
     fn the_review_names_every_problem_and_keeps_nothing_ready_then() {
         let good = pdf("good");
