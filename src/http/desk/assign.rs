@@ -376,30 +376,19 @@ fn confirm_body(
         if de { "Seite 1 des registrierten PDF (keine Vorschau möglich, falls kein Bild erscheint)" } else { "Page 1 of the registered PDF (no preview possible if no picture appears)" },
         if de { "Das registrierte Zeugnis" } else { "The registered certificate" },
     );
-    let _ = writeln!(
-        b,
-        "<h2>{}</h2>\n<p>{}</p>\n<p class=\"status warn\"><strong>{}</strong> {}</p>",
-        if de {
-            "Was geschieht"
-        } else {
-            "What will happen"
-        },
-        escape(&if de {
+    b.push_str(&page::consequences(
+        lang,
+        &if de {
             format!("Die Datei wird als Scan des unterschriebenen Originals von {code} archiviert, wie es der Eingang bei einem erkannten Deckblatt tut: ein Eintrag im Ledger mit Ihrer Bearbeiter-Kennung. Danach wird sie aus der Quarantäne entfernt; {code} ist dann archiviert.")
         } else {
             format!("The file is archived as the scan of the signed original of {code}, as the intake does for a recognised cover sheet: one ledger record with your operator id. Then it is removed from quarantine; {code} is then archived.")
-        }),
-        if de {
-            "Nicht umkehrbar:"
-        } else {
-            "Cannot be undone:"
         },
         if de {
             "Der Ledger-Eintrag bleibt für immer. Eine falsche Zuordnung lässt sich nur durch „Scan ersetzen“ korrigieren (der falsche Scan bleibt dabei aufbewahrt)."
         } else {
             "The ledger record stays for ever. A wrong pairing can only be corrected with “replace scan” (the wrong scan is kept)."
         },
-    );
+    ));
     let _ = writeln!(
         b,
         "<form method=\"post\" action=\"/desk/quarantine/assign\">{}<input type=\"hidden\" name=\"file\" value=\"{}\">\

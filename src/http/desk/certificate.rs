@@ -357,22 +357,7 @@ pub fn replace_confirm(
             "The replacement stays in the ledger for ever and cannot be undone; a mistake can only be corrected by another replacement.",
         )
     };
-    let _ = writeln!(
-        b,
-        "<h2>{}</h2>\n<p>{}</p>\n<p class=\"status warn\"><strong>{}</strong> {}</p>",
-        if de {
-            "Was geschieht"
-        } else {
-            "What will happen"
-        },
-        escape(what),
-        if de {
-            "Nicht umkehrbar:"
-        } else {
-            "Cannot be undone:"
-        },
-        escape(irreversible)
-    );
+    b.push_str(&super::page::consequences(lang, what, irreversible));
     let _ = write!(
         b,
         "<form method=\"post\" action=\"/desk/replace-scan\" enctype=\"multipart/form-data\">\n{}\n\

@@ -241,22 +241,7 @@ pub fn confirm(
         if de { "Art" } else { "Kind" },
         escape(&cert.kind),
     );
-    let _ = writeln!(
-        b,
-        "<h2>{}</h2>\n<p>{}</p>\n<p class=\"status warn\"><strong>{}</strong> {}</p>",
-        if de {
-            "Was geschieht"
-        } else {
-            "What will happen"
-        },
-        escape(what),
-        if de {
-            "Nicht umkehrbar:"
-        } else {
-            "Cannot be undone:"
-        },
-        escape(irreversible)
-    );
+    b.push_str(&super::page::consequences(lang, what, irreversible));
     let _ = write!(
         b,
         "<form method=\"post\" action=\"/desk/fix\">\n{}\n<input type=\"hidden\" name=\"action\" value=\"{}\">\n\

@@ -190,6 +190,20 @@ pub fn frame(
     )
 }
 
+/// What a confirmation page says will happen, and what cannot be undone
+/// (the revoke, void, erase, replace-scan and assignment pages).
+pub fn consequences(lang: Lang, what: &str, irreversible: &str) -> String {
+    let (heading, warning) = match lang {
+        Lang::De => ("Was geschieht", "Nicht umkehrbar:"),
+        Lang::En => ("What will happen", "Cannot be undone:"),
+    };
+    format!(
+        "<h2>{heading}</h2>\n<p>{}</p>\n<p class=\"status warn\"><strong>{warning}</strong> {}</p>\n",
+        escape(what),
+        escape(irreversible)
+    )
+}
+
 /// The sign-in page, with a message (error or notice) above the form.
 pub fn signin(lang: Lang, csrf: &str, message: Option<(&str, bool)>, typed_name: &str) -> String {
     let t = texts(lang);

@@ -146,6 +146,33 @@ fn value<'a>(values: &'a Values, name: &str) -> &'a str {
     values.get(name).map(|v| v.trim()).unwrap_or("")
 }
 
+/// The record JSON (without `grades`) of fields named as the form's
+/// inputs and the batch CSV's columns (`given_name`, `degree`,
+/// `programme`, ...): `value(name)` gives a field's text, `""` when it is
+/// absent; an empty `email` is no address. The record's own checks judge
+/// the result.
+pub fn record_json(value: impl Fn(&str) -> String) -> Value {
+    let mut holder = json!({
+        "given_name": value("given_name"),
+        "family_name": value("family_name"),
+        "birth_date": value("birth_date"),
+        "birth_place": value("birth_place"),
+        "student_id": value("student_id"),
+    });
+    let email = value("email");
+    if !email.is_empty() {
+        holder["email"] = Value::String(email);
+    }
+    json!({
+        "institution": value("institution"),
+        "kind": value("kind"),
+        "language": value("language"),
+        "holder": holder,
+        "programme": {"degree": value("degree"), "name": value("programme")},
+        "last_exam_date": value("last_exam_date"),
+    })
+}
+
 /// The record the form describes, or every problem with it: the record's
 /// own checks ([`RegistrationRecord::problems`]) mapped onto the form's
 /// fields, and the grade input's ([`grade_input`]). The grade input is only
@@ -162,25 +189,7 @@ pub fn record_from_form(values: &Values) -> Result<RegistrationRecord, Vec<Field
             None
         }
     };
-    let email = value(values, "email");
-    let mut holder = json!({
-        "given_name": value(values, "given_name"),
-        "family_name": value(values, "family_name"),
-        "birth_date": value(values, "birth_date"),
-        "birth_place": value(values, "birth_place"),
-        "student_id": value(values, "student_id"),
-    });
-    if !email.is_empty() {
-        holder["email"] = Value::String(email.to_string());
-    }
-    let mut record = json!({
-        "institution": value(values, "institution"),
-        "kind": value(values, "kind"),
-        "language": value(values, "language"),
-        "holder": holder,
-        "programme": {"degree": value(values, "degree"), "name": value(values, "programme")},
-        "last_exam_date": value(values, "last_exam_date"),
-    });
+    let mut record = record_json(|name| value(values, name).to_string());
     if let Some(g) = grades {
         record["grades"] = g;
     }

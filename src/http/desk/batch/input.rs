@@ -12,7 +12,7 @@
 
 use crate::registry::{DocumentFile, RegistrationRecord};
 use hyper::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 
@@ -132,41 +132,18 @@ pub struct BatchRow {
 }
 
 impl BatchRow {
-    fn cell(&self, column: &str) -> Value {
-        Value::String(self.cells.get(column).cloned().unwrap_or_default())
-    }
-
     /// The record JSON of the row (without `document`), or the problem
     /// with the grade input cell.
     pub fn record_json(&self) -> Result<Value, String> {
-        let mut holder = Map::new();
-        for c in [
-            "given_name",
-            "family_name",
-            "birth_date",
-            "birth_place",
-            "student_id",
-        ] {
-            holder.insert(c.into(), self.cell(c));
-        }
-        if let Some(email) = self.cells.get("email") {
-            holder.insert("email".into(), Value::String(email.clone()));
-        }
-        let mut record = Map::new();
-        for c in ["institution", "kind", "language", "last_exam_date"] {
-            record.insert(c.into(), self.cell(c));
-        }
-        record.insert("holder".into(), Value::Object(holder));
-        record.insert(
-            "programme".into(),
-            serde_json::json!({"degree": self.cell("degree"), "name": self.cell("programme")}),
-        );
+        let mut record = super::super::record_form::record_json(|c| {
+            self.cells.get(c).cloned().unwrap_or_default()
+        });
         if let Some(grades) = self.cells.get("grades") {
             let input: Value = serde_json::from_str(grades)
                 .map_err(|e| format!("grades: the cell is not JSON ({e})"))?;
-            record.insert("grades".into(), input);
+            record["grades"] = input;
         }
-        Ok(Value::Object(record))
+        Ok(record)
     }
 }
 
