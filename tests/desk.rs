@@ -98,6 +98,23 @@ pub(crate) fn desk_post(
     request(s.admin, "POST", path, &h, body.as_bytes())
 }
 
+/// Posts a multipart desk form (`Accept-Language: en`) with the session
+/// cookie.
+pub(crate) fn desk_post_multipart(
+    s: &Server,
+    path: &str,
+    cookie: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> Reply {
+    let (ct, body) = crate::http::multipart(parts);
+    let h = [
+        ("Accept-Language", "en"),
+        ("Content-Type", ct.as_str()),
+        ("Cookie", cookie),
+    ];
+    request(s.admin, "POST", path, &h, &body)
+}
+
 /// Opens the sign-in form: (pre-sign-in cookie, its CSRF token).
 fn signin_form(s: &Server) -> (String, String) {
     let r = desk_get(s, "/desk/signin", None);
@@ -988,17 +1005,16 @@ fn desk_register_shows_the_computed_grade_for_review_before_it_commits() {
     let record = crate::http::graded_record("Greta").to_string();
     let pdf = crate::support::fresh_pdf();
     let upload = |csrf: &str| {
-        let (ct, body) = crate::http::multipart(&[
-            ("csrf", None, csrf.as_bytes()),
-            ("record", Some("greta.json"), record.as_bytes()),
-            ("document", Some("greta.pdf"), &pdf),
-        ]);
-        let h = [
-            ("Accept-Language", "en"),
-            ("Content-Type", ct.as_str()),
-            ("Cookie", cookie.as_str()),
-        ];
-        request(s.admin, "POST", "/desk/register", &h, &body)
+        desk_post_multipart(
+            &s,
+            "/desk/register",
+            &cookie,
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("record", Some("greta.json"), record.as_bytes()),
+                ("document", Some("greta.pdf"), &pdf),
+            ],
+        )
     };
     let records_before =
         s.admin("GET", "/admin/v1/status", &[], b"").json()["ledger_records"].clone();
@@ -1113,13 +1129,7 @@ fn desk_register_form_fields_show_problems_at_their_fields_and_can_be_changed() 
         if let Some(d) = document {
             parts.push(("document", Some("greta.pdf"), d));
         }
-        let (ct, body) = crate::http::multipart(&parts);
-        let h = [
-            ("Accept-Language", "en"),
-            ("Content-Type", ct.as_str()),
-            ("Cookie", cookie.as_str()),
-        ];
-        request(s.admin, "POST", "/desk/register", &h, &body)
+        desk_post_multipart(&s, "/desk/register", &cookie, &parts)
     };
     let with = |changes: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
         good.iter()
@@ -1260,18 +1270,17 @@ fn desk_register_with_a_code_to_supersede_marks_the_old_certificate() {
     let record = crate::http::graded_record("Anna").to_string();
     let pdf = crate::support::fresh_pdf();
     let upload = |supersedes: &str| {
-        let (ct, body) = crate::http::multipart(&[
-            ("csrf", None, token.as_bytes()),
-            ("record", Some("anna.json"), record.as_bytes()),
-            ("document", Some("anna-corrected.pdf"), &pdf),
-            ("supersedes", None, supersedes.as_bytes()),
-        ]);
-        let h = [
-            ("Accept-Language", "en"),
-            ("Content-Type", ct.as_str()),
-            ("Cookie", cookie.as_str()),
-        ];
-        request(s.admin, "POST", "/desk/register", &h, &body)
+        desk_post_multipart(
+            &s,
+            "/desk/register",
+            &cookie,
+            &[
+                ("csrf", None, token.as_bytes()),
+                ("record", Some("anna.json"), record.as_bytes()),
+                ("document", Some("anna-corrected.pdf"), &pdf),
+                ("supersedes", None, supersedes.as_bytes()),
+            ],
+        )
     };
     let unknown = upload("ZZZZ-ZZZZ-ZZZZ");
     assert_eq!(unknown.status, 400, "{}", unknown.text());
@@ -1396,13 +1405,7 @@ fn desk_correction_starts_from_the_registered_record() {
     let mut parts: Vec<(&str, Option<&str>, &[u8])> = vec![("csrf", None, token.as_bytes())];
     parts.extend(values.iter().map(|(k, v)| (k.as_str(), None, v.as_bytes())));
     parts.push(("document", Some("anna-corrected.pdf"), &pdf));
-    let (ct, body) = crate::http::multipart(&parts);
-    let h = [
-        ("Accept-Language", "en"),
-        ("Content-Type", ct.as_str()),
-        ("Cookie", cookie.as_str()),
-    ];
-    let review = request(s.admin, "POST", "/desk/register", &h, &body);
+    let review = desk_post_multipart(&s, "/desk/register", &cookie, &parts);
     assert_eq!(review.status, 200, "{}\n{}", review.text(), log(&s));
     let rt = review.text();
     assert!(
@@ -1583,13 +1586,7 @@ fn desk_replace_scan_goes_through_a_confirmation_page_and_the_csrf_token() {
         parts.push(("code", None, code.as_bytes()));
         parts.push(("scan", Some("rescan.pdf"), &pdf));
         parts.push(("reason", None, reason.as_bytes()));
-        let (ct, body) = crate::http::multipart(&parts);
-        let h = [
-            ("Accept-Language", "en"),
-            ("Content-Type", ct.as_str()),
-            ("Cookie", cookie.as_str()),
-        ];
-        request(s.admin, "POST", "/desk/replace-scan", &h, &body)
+        desk_post_multipart(&s, "/desk/replace-scan", &cookie, &parts)
     };
     let refused = post(None, "page 2 was missing");
     assert_eq!(refused.status, 403, "{}", refused.text());
@@ -1673,18 +1670,17 @@ fn desk_replace_scan_goes_through_a_confirmation_page_and_the_csrf_token() {
         "{}",
         german.text()
     );
-    let (ct, body) = crate::http::multipart(&[
-        ("csrf", None, token.as_bytes()),
-        ("code", None, awaiting.as_bytes()),
-        ("scan", Some("rescan.pdf"), &pdf),
-        ("reason", None, b"no scan yet"),
-    ]);
-    let h = [
-        ("Accept-Language", "en"),
-        ("Content-Type", ct.as_str()),
-        ("Cookie", cookie.as_str()),
-    ];
-    let refused = request(s.admin, "POST", "/desk/replace-scan", &h, &body);
+    let refused = desk_post_multipart(
+        &s,
+        "/desk/replace-scan",
+        &cookie,
+        &[
+            ("csrf", None, token.as_bytes()),
+            ("code", None, awaiting.as_bytes()),
+            ("scan", Some("rescan.pdf"), &pdf),
+            ("reason", None, b"no scan yet"),
+        ],
+    );
     assert!(
         refused.status >= 400 && refused.text().contains("role=\"alert\""),
         "{} {}",

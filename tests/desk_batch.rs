@@ -16,9 +16,11 @@
 //! (with and without errors) and the result page. Each failing assertion
 //! prints the daemon's log.
 
-use crate::desk::{add_operator, csrf_of, desk_get, desk_post, log, signed_in, PASSWORD};
+use crate::desk::{
+    add_operator, csrf_of, desk_get, desk_post, desk_post_multipart, log, signed_in, PASSWORD,
+};
 use crate::desk::{click, desk_screenshot, type_into};
-use crate::http::{request, Reply, Server};
+use crate::http::{Reply, Server};
 use std::io::Write;
 
 /// The CSV header as the documentation lists the columns (`;`, German Excel).
@@ -62,13 +64,7 @@ fn upload(
     }
     parts.push(("records", Some(records.0), records.1));
     parts.push(("documents", Some("pdfs.zip"), zip));
-    let (ct, body) = crate::http::multipart(&parts);
-    let h = [
-        ("Accept-Language", "en"),
-        ("Content-Type", ct.as_str()),
-        ("Cookie", cookie),
-    ];
-    request(s.admin, "POST", "/desk/register/batch", &h, &body)
+    desk_post_multipart(s, "/desk/register/batch", cookie, &parts)
 }
 
 fn ledger_records(s: &Server) -> serde_json::Value {
